@@ -1,0 +1,304 @@
+/**
+ * Configuration from environment variables: validated once, deeply frozen, never re-read.
+ * A bad value throws AppError CONFIG_INVALID / CONFIG_MISSING naming the variable; main()
+ * turns that into a coded exit before anything listens.
+ *
+ * Pure module: reads only the `env` object it is given.
+ */
+import path from 'node:path';
+import {AppError} from '../errors';
+import {IdentityRule, IdentityRuleError, parseIdentityRules} from '../auth/identity-rules';
+
+export const CIPHER_PROFILES = {
+  /** AES-256-GCM and ChaCha20-Poly1305 only (no 128-bit suite). */
+  default: 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
+  /**
+   * NIST SP 800-52r2 approves only AES-GCM/CCM suites (no ChaCha20), and RFC 8446 §9.1 makes
+   * TLS_AES_128_GCM_SHA256 mandatory-to-implement, so FIPS-minded peers need it.
+   */
+  fips: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256',
+} as const;
+export type CipherProfile = keyof typeof CIPHER_PROFILES;
+
+/** ECDHE groups offered: X25519, P-256, P-384 (no P-521/FFDHE, no post-quantum hybrids yet). */
+export const ECDH_CURVES = 'X25519:P-256:P-384';
+
+export type RunEnv = 'production' | 'development' | 'test';
+export type EnforceMode = 'enforce' | 'warn' | 'off';
+export type RevocationSource = 'crl' | 'ocsp';
+
+export interface TlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly caFile: string;
+  readonly crlFiles: readonly string[];
+  readonly cipherProfile: CipherProfile;
+  readonly ciphers: string;
+  readonly ecdhCurve: string;
+  /** Watch the TLS files and reload on change (SIGHUP always reloads). */
+  readonly watch: boolean;
+  /** True when no TLS files were configured and the dev PKI supplies them. */
+  readonly devPki: boolean;
+  readonly devPkiDir: string;
+}
+
+export interface MtlsConfig {
+  /** null = no allow-list configured (development only): any certificate from a trusted CA. */
+  readonly allowedSubjects: readonly IdentityRule[] | null;
+  readonly revocation: readonly RevocationSource[];
+  readonly crlFetch: boolean;
+  readonly ocspUrl: string | undefined;
+  readonly ocspTimeoutMs: number;
+  readonly ocspCacheSize: number;
+  readonly revocationFail: 'closed' | 'open';
+  readonly maxChainDepth: number;
+  readonly clockSkewSec: number;
+}
+
+export interface HttpLimitsConfig {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderSize: number;
+  readonly maxBodyBytes: number;
+  readonly maxRequestsPerSocket: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export interface OutboundConfig {
+  /** null = any public host; otherwise exact host names (lower case) that may be fetched. */
+  readonly allowedHosts: readonly string[] | null;
+  readonly allowHttp: boolean;
+  readonly allowedPorts: readonly number[];
+  /** Explicit operator exceptions to the address deny-list (CIDR), e.g. an internal OCSP responder. */
+  readonly allowedCidrs: readonly string[];
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+}
+
+export interface AppConfig {
+  readonly env: RunEnv;
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: string;
+  readonly tls: TlsConfig;
+  readonly mtls: MtlsConfig;
+  readonly http: HttpLimitsConfig;
+  readonly outbound: OutboundConfig;
+  readonly auditMode: EnforceMode;
+  readonly postureMode: EnforceMode;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Every variable the service reads (documented in the README; a test keeps them in step). */
+export const CONFIG_VARIABLES = [
+  'NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL',
+  'TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE', 'TLS_CRL_FILES', 'TLS_CIPHER_PROFILE', 'TLS_WATCH', 'DEV_PKI_DIR',
+  'MTLS_ALLOWED_SUBJECTS', 'MTLS_REVOCATION', 'MTLS_CRL_FETCH', 'MTLS_OCSP_URL', 'MTLS_OCSP_TIMEOUT_MS',
+  'MTLS_OCSP_CACHE_SIZE', 'MTLS_REVOCATION_FAIL', 'MTLS_MAX_CHAIN_DEPTH', 'MTLS_CLOCK_SKEW_SEC',
+  'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEPALIVE_TIMEOUT_MS', 'HTTP_MAX_HEADER_SIZE',
+  'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS',
+  'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
+  'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
+  'AUDIT_MODE', 'POSTURE_MODE',
+] as const;
+
+export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
+
+function invalid(name: string, why: string): AppError {
+  return new AppError('CONFIG_INVALID', `${name}: ${why}`, {variable: name});
+}
+
+function str(env: Env, name: string): string | undefined {
+  const v = env[name];
+  if (v === undefined) return undefined;
+  const t = v.trim();
+  return t === '' ? undefined : t;
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const v = str(env, name);
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v)) throw invalid(name, 'must be a whole number');
+  const n = Number(v);
+  if (n < min || n > max) throw invalid(name, `must be between ${min} and ${max}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const v = str(env, name);
+  if (v === undefined) return def;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw invalid(name, 'must be true or false');
+}
+
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
+  const v = str(env, name);
+  if (v === undefined) return def;
+  if (!(allowed as readonly string[]).includes(v)) throw invalid(name, `must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function list(env: Env, name: string): string[] {
+  const v = str(env, name);
+  if (v === undefined) return [];
+  return v.split(',').map(s => s.trim()).filter(s => s !== '');
+}
+
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+export interface ParseOptions {
+  /** Base for relative paths (default process.cwd()). */
+  cwd?: string;
+}
+
+export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
+  const cwd = opts.cwd ?? process.cwd();
+  const nodeEnv = str(env, 'NODE_ENV');
+  const runEnv: RunEnv = nodeEnv === 'production' ? 'production' : nodeEnv === 'test' ? 'test' : 'development';
+  const production = runEnv === 'production';
+
+  const host = str(env, 'HOST') ?? '127.0.0.1';
+  if (!(IPV4.test(host) || host === '::' || host === '::1' || /^[0-9a-f:]+$/i.test(host) || HOSTNAME.test(host))) {
+    throw invalid('HOST', 'must be an IP address or host name');
+  }
+  const port = int(env, 'PORT', 8443, 0, 65535);
+  const logLevel = oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info');
+
+  // --- TLS material --------------------------------------------------------------------
+  const abs = (p: string) => path.resolve(cwd, p);
+  const devPkiDir = abs(str(env, 'DEV_PKI_DIR') ?? 'certs/dev');
+  const tlsNames = ['TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE'] as const;
+  const given = tlsNames.filter(n => str(env, n) !== undefined);
+  let devPki = false;
+  let certFile: string, keyFile: string, caFile: string;
+  let crlFiles = list(env, 'TLS_CRL_FILES').map(abs);
+  if (given.length === 0) {
+    if (production) throw new AppError('CONFIG_MISSING', 'TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are required in production', {variable: 'TLS_CERT_FILE'});
+    devPki = true;
+    certFile = path.join(devPkiDir, 'server.crt');
+    keyFile = path.join(devPkiDir, 'server.key');
+    caFile = path.join(devPkiDir, 'ca-bundle.crt');
+    if (crlFiles.length === 0) crlFiles = [path.join(devPkiDir, 'root-ca.crl'), path.join(devPkiDir, 'intermediate-ca.crl')];
+  } else if (given.length < tlsNames.length) {
+    const missing = tlsNames.find(n => str(env, n) === undefined)!;
+    throw new AppError('CONFIG_MISSING', `${missing}: required when any TLS_*_FILE is set`, {variable: missing});
+  } else {
+    certFile = abs(str(env, 'TLS_CERT_FILE')!);
+    keyFile = abs(str(env, 'TLS_KEY_FILE')!);
+    caFile = abs(str(env, 'TLS_CA_FILE')!);
+  }
+  const cipherProfile = oneOf(env, 'TLS_CIPHER_PROFILE', ['default', 'fips'] as const, 'default');
+
+  // --- mTLS identity and revocation ----------------------------------------------------
+  let allowedSubjects: IdentityRule[] | null = null;
+  const subjects = str(env, 'MTLS_ALLOWED_SUBJECTS') ?? (devPki ? DEV_ALLOWED_SUBJECTS : undefined);
+  if (subjects === undefined) {
+    if (production) throw new AppError('CONFIG_MISSING', 'MTLS_ALLOWED_SUBJECTS: required in production', {variable: 'MTLS_ALLOWED_SUBJECTS'});
+  } else {
+    try {
+      allowedSubjects = parseIdentityRules(subjects);
+    } catch (e) {
+      if (e instanceof IdentityRuleError) throw invalid('MTLS_ALLOWED_SUBJECTS', e.message);
+      throw e;
+    }
+    if (allowedSubjects.length === 0) throw invalid('MTLS_ALLOWED_SUBJECTS', 'holds no rule');
+  }
+
+  const crlFetch = bool(env, 'MTLS_CRL_FETCH', false);
+  let revocation: RevocationSource[];
+  const revText = str(env, 'MTLS_REVOCATION');
+  if (revText === undefined) {
+    revocation = crlFiles.length > 0 || crlFetch ? ['crl'] : [];
+  } else if (revText === 'none') {
+    revocation = [];
+  } else {
+    revocation = [];
+    for (const s of revText.split(',').map(x => x.trim())) {
+      if (s !== 'crl' && s !== 'ocsp') throw invalid('MTLS_REVOCATION', 'must be crl, ocsp, crl,ocsp or none');
+      if (!revocation.includes(s)) revocation.push(s);
+    }
+  }
+  if (revocation.includes('crl') && crlFiles.length === 0 && !crlFetch) {
+    throw invalid('MTLS_REVOCATION', 'crl needs TLS_CRL_FILES or MTLS_CRL_FETCH=true');
+  }
+  const ocspUrl = str(env, 'MTLS_OCSP_URL');
+  if (ocspUrl !== undefined) {
+    let u: URL;
+    try {
+      u = new URL(ocspUrl);
+    } catch {
+      throw invalid('MTLS_OCSP_URL', 'must be an http(s) URL');
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid('MTLS_OCSP_URL', 'must be an http(s) URL');
+    if (u.username || u.password) throw invalid('MTLS_OCSP_URL', 'must not carry userinfo');
+  }
+
+  // --- outbound -------------------------------------------------------------------------
+  const allowedHostsList = list(env, 'OUTBOUND_ALLOWED_HOSTS').map(h => h.toLowerCase());
+  for (const h of allowedHostsList) if (!HOSTNAME.test(h)) throw invalid('OUTBOUND_ALLOWED_HOSTS', `"${h}" is not a host name`);
+  const allowedPorts = list(env, 'OUTBOUND_ALLOWED_PORTS').map(p => {
+    if (!/^\d+$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw invalid('OUTBOUND_ALLOWED_PORTS', `"${p}" is not a port`);
+    return Number(p);
+  });
+  const allowedCidrs = list(env, 'OUTBOUND_ALLOWED_CIDRS');
+  for (const c of allowedCidrs) if (!/^[0-9a-f.:]+\/\d{1,3}$/i.test(c)) throw invalid('OUTBOUND_ALLOWED_CIDRS', `"${c}" is not a CIDR`);
+
+  const config: AppConfig = {
+    env: runEnv,
+    host,
+    port,
+    logLevel,
+    tls: {
+      certFile, keyFile, caFile, crlFiles,
+      cipherProfile,
+      ciphers: CIPHER_PROFILES[cipherProfile],
+      ecdhCurve: ECDH_CURVES,
+      watch: bool(env, 'TLS_WATCH', true),
+      devPki,
+      devPkiDir,
+    },
+    mtls: {
+      allowedSubjects,
+      revocation,
+      crlFetch,
+      ocspUrl,
+      ocspTimeoutMs: int(env, 'MTLS_OCSP_TIMEOUT_MS', 2000, 50, 60000),
+      ocspCacheSize: int(env, 'MTLS_OCSP_CACHE_SIZE', 10000, 1, 10_000_000),
+      revocationFail: oneOf(env, 'MTLS_REVOCATION_FAIL', ['closed', 'open'] as const, 'closed'),
+      maxChainDepth: int(env, 'MTLS_MAX_CHAIN_DEPTH', 2, 0, 8),
+      clockSkewSec: int(env, 'MTLS_CLOCK_SKEW_SEC', 0, 0, 3600),
+    },
+    http: {
+      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      maxHeaderSize: int(env, 'HTTP_MAX_HEADER_SIZE', 16_384, 1024, 1_048_576),
+      maxBodyBytes: int(env, 'HTTP_MAX_BODY_BYTES', 1_048_576, 1024, 104_857_600),
+      maxRequestsPerSocket: int(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 0, 10_000_000),
+      shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
+    outbound: {
+      allowedHosts: allowedHostsList.length > 0 ? allowedHostsList : null,
+      allowHttp: bool(env, 'OUTBOUND_ALLOW_HTTP', false),
+      allowedPorts: allowedPorts.length > 0 ? allowedPorts : [443],
+      allowedCidrs,
+      timeoutMs: int(env, 'OUTBOUND_TIMEOUT_MS', 5000, 50, 120_000),
+      maxResponseBytes: int(env, 'OUTBOUND_MAX_RESPONSE_BYTES', 1_048_576, 1024, 104_857_600),
+    },
+    auditMode: oneOf(env, 'AUDIT_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
+    postureMode: oneOf(env, 'POSTURE_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
+  };
+  return deepFreeze(config);
+}
