@@ -56,7 +56,7 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.logger = logger;
     this.tlsState = new TlsState(material);
     this.revocation = revocation;
-    this.gate = new ConnectionGate(() => revocation, logger.child({component: 'connection-gate'}));
+    this.gate = new ConnectionGate(() => revocation.index, logger.child({component: 'connection-gate'}));
 
     this.bind(AppBindings.CONFIG).to(config);
     this.bind(AppBindings.LOGGER).to(logger);

@@ -47,28 +47,19 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
     log.warn({devPkiDir: config.tls.devPkiDir, generated}, 'DEVELOPMENT PKI in use (no TLS_*_FILE configured): never use it in production');
   }
 
-  // Posture first: a privileged runtime must not even read keys.
-  const {checkPostureAtStartup} = await import('./posture/posture-io');
-  await checkPostureAtStartup(config.postureMode, log);
-
   const material = await loadTlsMaterial(config.tls);
-  const revocation = new RevocationStore();
-  const loaded = await revocation.reload(config.tls.crlFiles, material.caCerts);
-  if (!loaded.ok) throw loaded.error;
+  const revocation = await RevocationStore.load(config.tls.crlFiles, material.caCerts, log.child({component: 'revocation'}));
 
   const app = new HardenedMtlsApplication({config, logger: log, material, revocation});
   await app.boot();
-  const {auditAppSpecAtStartup} = await import('./guards/openapi-audit-startup');
-  await auditAppSpecAtStartup(app, config.auditMode, log);
   try {
     await app.start();
   } catch (e) {
     throw new AppError('STARTUP_FAILED', 'the HTTPS server could not start', {reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message});
   }
   const url = app.restServer.url!.replace('://[::]', '://localhost').replace('://0.0.0.0', '://localhost');
-  log.info({event: 'listening', url, tls: 'TLSv1.3', ciphers: config.tls.ciphers, revocation: config.mtls.revocation}, 'listening');
 
-  if (process.stdout.isTTY || env.PRINT_BANNER !== 'false') {
+  {
     const cert = devClient ? displayPath(devClient.cert) : 'CLIENT.crt';
     const key = devClient ? displayPath(devClient.key) : 'CLIENT.key';
     // The server's dev certificate names localhost/127.0.0.1/::1; curl needs the CA bundle that signed it.
@@ -78,31 +69,24 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
       `try:\n  curl --cacert ${shellQuote(serverCa)} --cert ${shellQuote(cert)} --key ${shellQuote(key)} ${url}/whoami\n\n`,
     );
   }
+  log.info({event: 'listening', url, tls: 'TLSv1.3', ciphers: config.tls.ciphers, revocation: config.mtls.revocation}, 'listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () => (stopping ??= app.stop());
   return {app, config, url, stop};
 }
 
-/** Process wrapper: signals, coded exits. */
+/** Process wrapper: signals, coded exits. Signal handlers exist before anything starts. */
 export async function main(): Promise<void> {
   const bootLogger = createLogger({level: process.env.LOG_LEVEL ?? 'info'});
-  let service: RunningService;
-  try {
-    service = await startService(process.env, undefined);
-  } catch (e) {
-    const err = toAppError(e, 'STARTUP_FAILED');
-    bootLogger.fatal({code: err.code, details: err.details, err: err.code === 'STARTUP_FAILED' ? e : undefined}, `refusing to start: ${err.message}`);
-    process.exitCode = err.exitCode;
-    return;
-  }
-  const {app} = service;
-  const log = app.logger;
-  process.on('SIGHUP', () => {
-    log.info({event: 'tls.reload.requested', reason: 'SIGHUP'}, 'reload requested');
-    void app.reloader?.reload('sighup');
-  });
+  let service: RunningService | undefined;
+  let stopSignal: string | undefined;
+
   const shutdown = (signal: string) => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    if (!service) return; // still starting: stopped as soon as start-up completes
+    const log = service.app.logger;
     log.info({event: 'shutdown', signal, boundMs: service.config.http.shutdownTimeoutMs}, 'graceful shutdown: no new connections, finishing in-flight requests');
     service.stop().then(
       () => {
@@ -115,8 +99,28 @@ export async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!service) return;
+    service.app.logger.info({event: 'tls.reload.requested', reason: 'SIGHUP'}, 'reload requested');
+    void service.app.reloader?.reload('sighup');
+  });
+
+  try {
+    service = await startService(process.env, undefined);
+  } catch (e) {
+    const err = toAppError(e, 'STARTUP_FAILED');
+    bootLogger.fatal({code: err.code, details: err.details, err: err.code === 'STARTUP_FAILED' ? e : undefined}, `refusing to start: ${err.message}`);
+    process.exitCode = err.exitCode;
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT').removeAllListeners('SIGHUP');
+    return;
+  }
+  if (stopSignal) {
+    const pending = stopSignal;
+    stopSignal = undefined;
+    shutdown(pending);
+  }
 }
 
 if (require.main === module) {

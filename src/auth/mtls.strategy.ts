@@ -45,7 +45,7 @@ export class MtlsAuthenticationStrategy implements AuthenticationStrategy {
     let source: string | undefined;
     if (this.config.mtls.revocation.includes('crl')) {
       source = 'crl';
-      const status = this.revocation.statusOfCertificate(peer.leaf).status;
+      const status = this.revocation.index.statusOfCertificate(peer.leaf).status;
       if (status === 'revoked') throw deny('AUTH_CERT_REVOKED', {...who, source});
       if (status === 'unknown' && this.config.mtls.revocationFail === 'closed') throw deny('AUTH_REVOCATION_UNKNOWN', {...who, source});
     }

@@ -64,7 +64,10 @@ export function parsePkiArgs(argv: readonly string[]): PkiCliArgs {
 }
 
 export function describeManifest(m: DevPkiManifest, generated: boolean): string {
-  const rel = (p: string): string => path.relative(process.cwd(), p) || '.';
+  const rel = (p: string): string => {
+    const r = path.relative(process.cwd(), p);
+    return r === '' ? '.' : r.startsWith('..') || path.isAbsolute(r) ? p : r;
+  };
   const lines = [
     `${generated ? 'generated' : 'reused'} dev PKI in ${rel(m.dir)} (generatedAt ${m.generatedAt})`,
     `  root CA          ${rel(m.rootCa.cert)}  ${rel(m.rootCa.key)}`,

@@ -2,8 +2,9 @@
  * Hot reload of keys, certificates, the CA bundle and CRLs, without dropping connections.
  * Triggered by SIGHUP (wired in index.ts), by changes to any configured TLS file, and before a
  * CRL's nextUpdate. A reload is all-or-nothing: material and CRLs are loaded and validated
- * first; only when both are good is the new secure context installed (always the FULL option
- * set: setSecureContext resets what it is not given), the session-ticket keys rotated (TLS 1.3
+ * first; only when both are good are the new secure context (always the FULL option
+ * set: setSecureContext resets what it is not given) and the new revocation index installed,
+ * the session-ticket keys rotated (TLS 1.3
  * resumption keeps the old authentication), and open connections swept for clients the new
  * CRL or CA bundle no longer accepts. Invalid new files keep the old state and log a coded error.
  *
@@ -19,6 +20,7 @@ import type {Logger} from '../logging/logger';
 import type {ConnectionGate} from './connection-gate';
 import {loadTlsMaterial, TlsMaterial} from './tls-material';
 import {buildSecureContextOptions} from './tls-options';
+import {RevocationIndex} from './revocation/revocation-index';
 import type {RevocationStore} from './revocation/revocation-store';
 
 /** The trust state the authenticator reads: current material plus an epoch bumped per reload. */
@@ -109,19 +111,24 @@ export class TlsReloader {
       this.logger.error({code: 'TLS_RELOAD_FAILED', cause: err.code, details: err.details, reason}, 'TLS reload refused; keeping the previous material');
       return {ok: false, code: 'TLS_RELOAD_FAILED'};
     }
-    const crl = await this.revocation.reload(this.config.tls.crlFiles, material.caCerts);
-    if (!crl.ok) {
-      this.logger.error({code: 'CRL_RELOAD_FAILED', cause: crl.error.code, details: crl.error.details, reason}, 'CRL reload refused; keeping the last good revocation state and TLS material');
+    let index: RevocationIndex;
+    try {
+      index = await RevocationIndex.load(this.config.tls.crlFiles, material.caCerts);
+    } catch (e) {
+      const err = toAppError(e, 'CRL_RELOAD_FAILED');
+      this.logger.error({code: 'CRL_RELOAD_FAILED', cause: err.code, details: err.details, reason}, 'CRL reload refused; keeping the last good revocation state and TLS material');
       return {ok: false, code: 'CRL_RELOAD_FAILED'};
     }
     try {
       this.server.setSecureContext(buildSecureContextOptions(this.config.tls, material));
-      this.server.setTicketKeys(randomBytes(48));
     } catch (e) {
       const err = new AppError('TLS_RELOAD_FAILED', 'setSecureContext refused the material', {reason: (e as Error).message});
       this.logger.error({code: err.code, details: err.details}, 'TLS reload refused; keeping the previous secure context');
       return {ok: false, code: 'TLS_RELOAD_FAILED'};
     }
+    // Both are good: switch trust and revocation together, then end old sessions' resumability.
+    this.revocation.swap(index);
+    this.server.setTicketKeys(randomBytes(48));
     this.state.replace(material);
     const closedConnections = this.gate.sweep(leaf => issuedByOneOf(leaf, material.caCerts));
     this.logger.info({event: 'tls.reload', reason, trustEpoch: this.state.epoch, revocationEpoch: this.revocation.epoch, closedConnections}, 'TLS material and CRLs reloaded');
@@ -164,7 +171,7 @@ export class TlsReloader {
   private scheduleRefresh(): void {
     clearTimeout(this.refreshTimer);
     if (this.stopped || this.config.tls.crlFiles.length === 0) return;
-    const next = this.revocation.earliestNextUpdate();
+    const next = this.revocation.index.earliestNextUpdate();
     let delay = MAX_REFRESH_MS;
     if (next) delay = Math.min(delay, Math.max(1000, next.getTime() - Date.now() - REFRESH_MARGIN_MS));
     this.refreshTimer = setTimeout(() => void this.reload('crl-refresh'), delay);

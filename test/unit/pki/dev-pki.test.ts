@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
+import type {AddressInfo} from 'node:net';
 import {certificateSubjectDer, pemToDer} from '../../../src/pki/der';
 import {
   DEV_CLIENT_NAMES, DEV_INTERMEDIATE_CN, DevClientName, DevPkiManifest, givenTempDir, givenTestPki, readDevPkiManifest,
@@ -279,6 +281,64 @@ describe('dev PKI (openssl cross-check)', function () {
       assert.match(r.stdout, /revoked\.crt: revoked/);
       assert.match(r.stdout, /valid\.crt: good/);
     });
+  });
+
+  describe('real TLS 1.3 handshake on loopback (server material + ca-bundle + CRLs)', () => {
+    let server: tls.Server;
+    let port: number;
+    const seen: {authorized: boolean; error: string | undefined}[] = [];
+
+    before(async () => {
+      const read = (f: string): Buffer => fs.readFileSync(f);
+      server = tls.createServer({
+        cert: read(m.server.cert), key: read(m.server.key), ca: read(m.caBundle),
+        crl: [read(m.crls.root), read(m.crls.intermediate)],
+        requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3',
+      }, socket => {
+        const err = socket.authorizationError;
+        seen.push({authorized: socket.authorized, error: err === undefined || err === null ? undefined : String(err)});
+        socket.end('bye');
+      });
+      await new Promise<void>(resolve => server.listen(0, '127.0.0.1', () => resolve()));
+      port = (server.address() as AddressInfo).port;
+    });
+
+    after(async () => {
+      await new Promise<void>(resolve => server.close(() => resolve()));
+    });
+
+    const connect = (name: DevClientName): Promise<{authorized: boolean; error: string | undefined}> =>
+      new Promise((resolve, reject) => {
+        const c = m.clients[name];
+        const before = seen.length;
+        const sock = tls.connect({
+          host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(m.caBundle),
+          cert: fs.readFileSync(c.chain), key: fs.readFileSync(c.key), minVersion: 'TLSv1.3',
+        });
+        sock.on('error', reject);
+        sock.on('data', () => undefined);
+        sock.on('end', () => {
+          sock.destroy();
+          if (seen.length === before) reject(new Error('server saw no connection'));
+          else resolve(seen[before]);
+        });
+      });
+
+    it('the client verifies the server as localhost via ca-bundle.crt; valid client is authorized', async () => {
+      const r = await connect('valid');
+      assert.deepEqual(r, {authorized: true, error: undefined});
+    });
+
+    // OpenSSL keeps verifying after the first error here (rejectUnauthorized: false), so the
+    // untrusted chain may report a later error (e.g. UNABLE_TO_GET_CRL); what matters is "not authorized".
+    for (const [name, code] of [['revoked', 'CERT_REVOKED'], ['untrusted', undefined], ['expired', 'CERT_HAS_EXPIRED']] as const) {
+      it(`client ${name} is not authorized${code ? ` (${code})` : ''}`, async () => {
+        const r = await connect(name);
+        assert.equal(r.authorized, false);
+        if (code) assert.equal(r.error, code);
+        else assert.match(r.error ?? '', /^[A-Z_]+$/);
+      });
+    }
   });
 
   describe('files and manifest', () => {
