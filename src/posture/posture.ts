@@ -604,7 +604,9 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
       evaluate: () => {
         const hits: string[] = [];
         for (const m of mounts()) {
-          if (m.mountPoint === '/') continue;
+          // Pseudo filesystems (proc at /proc/sys, cgroup roots, ...) name paths inside themselves,
+          // not on the host; procfs-protected and kernel-fs-read-only judge those.
+          if (m.mountPoint === '/' || PSEUDO_FS.has(m.fsType)) continue;
           const root = m.root.replace(/\/+$/, '') || '/';
           if (root === '/' ? HOST_BACKED_FS.has(m.fsType) : SENSITIVE_HOST_PATHS.includes(root)) {
             hits.push(`${m.fsType}:${root} at ${m.mountPoint}`);

@@ -221,6 +221,20 @@ describe('posture: assessPosture on captured /proc fixtures', () => {
     assert.equal(COVERED_RUNTIME_CASES.length, 23);
   });
 
+  it('the captured view of a podman container run with the compose flags is compliant', () => {
+    const g = givenGoodPosture();
+    g.input.mountinfo = fixture('podman-mountinfo.txt');
+    g.input.cgroup = fixture('podman-cgroup.txt');
+    g.probe.files = {...g.probe.files, '/proc/1/comm': 'node\n',
+      '/sys/fs/cgroup/memory/memory.limit_in_bytes': '536870912\n', '/sys/fs/cgroup/pids/pids.max': '256\n'};
+    g.probe.writable = new Set(['/tmp', '/dev/shm']);
+    g.probe.types = {...g.probe.types, '/dev/shm': 'dir', '/proc/keys': 'char', '/proc/timer_list': 'char'};
+    assert.deepEqual(failedIds(g), []);
+    // and the same container with a writable /dev/shm lacking noexec is not
+    g.input.mountinfo = g.input.mountinfo.replace('/ /dev/shm rw,nosuid,nodev,noexec,', '/ /dev/shm rw,nosuid,nodev,');
+    assert.deepEqual(failedIds(g), ['writable-mounts-noexec']);
+  });
+
   it('the captured root shell of the build host is not compliant', () => {
     const g = givenGoodPosture();
     g.input.status = fixture('host-root-status.txt');
