@@ -188,7 +188,7 @@ describe('container tier: the hardened image under podman + runc', function () {
 
   it('writes to / fail with EROFS (root, /etc, /app); application files are root-owned and not writable', async () => {
     const script = `const fs=require("fs");const out={};
-      for (const p of ["/probe","/etc/probe","/app/probe","/app/dist/src/probe","/usr/probe"]) {
+      for (const p of ["/probe","/etc/probe","/app/probe","/app/dist/src/probe","/nodejs/probe"]) {
         try { fs.writeFileSync(p,"x"); out[p]="written"; } catch (e) { out[p]=e.code; } }
       const st=fs.statSync("/app/dist/src/index.js"); out.owner=st.uid; out.mode=(st.mode&0o777).toString(8);
       try { fs.accessSync("/app/dist/src/index.js", fs.constants.W_OK); out.appWritable=true } catch { out.appWritable=false }
@@ -196,7 +196,7 @@ describe('container tier: the hardened image under podman + runc', function () {
     const r = await exec(['-e', script]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
-    for (const p of ['/probe', '/etc/probe', '/app/probe', '/app/dist/src/probe', '/usr/probe']) assert.equal(out[p], 'EROFS', p);
+    for (const p of ["/probe", "/etc/probe", "/app/probe", "/app/dist/src/probe", "/nodejs/probe"]) assert.equal(out[p], 'EROFS', p);
     assert.equal(out.owner, 0);
     assert.equal(out.appWritable, false);
   });
