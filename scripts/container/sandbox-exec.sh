@@ -18,6 +18,18 @@ shift 3
 
 mount -t tmpfs -o size=16m,mode=1777,noexec,nosuid,nodev posture-sandbox-tmp "$tmpfs_dir"
 
+# SANDBOX_PREBINDS: lines "SOURCE<TAB>STAGE". Sources that uid 10001 could not reach (a checkout
+# under a private directory, say) are bind-mounted as root onto world-traversable staging paths,
+# from which the unprivileged bwrap binds them into the sandbox.
+if [ -n "${SANDBOX_PREBINDS:-}" ]; then
+  tab=$(printf '\t')
+  printf '%s\n' "$SANDBOX_PREBINDS" | while IFS="$tab" read -r src stage; do
+    [ -n "$src" ] || continue
+    mount --bind "$src" "$stage"
+  done
+fi
+unset SANDBOX_PREBINDS
+
 if [ -n "$cgroup_procs" ]; then
   old_ifs=$IFS
   IFS=:

@@ -29,6 +29,7 @@ export const RUNTIME_UID = 10001;
 
 export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posture-pki-'));
+  // (the sandbox tier stages it for uid 10001 when its parent is private)
   fs.chmodSync(dir, 0o755);
   const clientUri = 'spiffe://hardened-mtls.test/client/healthcheck';
   const sans = opts.serverSans ?? ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1'];

@@ -88,6 +88,19 @@ export function librariesOf(exe: string): string[] {
   return [...libs];
 }
 
+/** A world-traversable base for sandbox work directories (uid 10001 must reach them). */
+export function sandboxTmpBase(): string {
+  for (const base of [os.tmpdir(), '/tmp', '/var/tmp']) {
+    try {
+      const st = fs.statSync(base);
+      if (st.isDirectory() && (st.mode & 0o001) !== 0) return base;
+    } catch {
+      // next
+    }
+  }
+  throw new Error('sandbox tier: no world-traversable temporary directory (os.tmpdir(), /tmp, /var/tmp)');
+}
+
 let cgroupSeq = 0;
 
 interface SandboxCgroups {
@@ -158,8 +171,22 @@ export class Sandbox {
   private readonly cleanups: (() => void)[] = [];
 
   constructor(readonly opts: SandboxOptions) {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'posture-sandbox-'));
+    const work = fs.mkdtempSync(path.join(sandboxTmpBase(), 'posture-sandbox-'));
     fs.chmodSync(work, 0o755);
+    const stageDir = path.join(work, 'stage');
+    fs.mkdirSync(stageDir, {mode: 0o755});
+    const prebinds: string[] = [];
+    let staged = 0;
+    /** A path uid 10001 can reach for `src`: itself under system directories, else a root-made bind. */
+    const reachable = (src: string): string => {
+      if (/^\/(usr|lib|lib64|bin|sbin|sys)\//.test(src)) return src;
+      const st = fs.statSync(src);
+      const stage = path.join(stageDir, String(++staged));
+      if (st.isDirectory()) fs.mkdirSync(stage, {mode: 0o755});
+      else fs.writeFileSync(stage, '', {mode: 0o644});
+      prebinds.push(`${src}\t${stage}`);
+      return stage;
+    };
     this.cleanups.push(() => fs.rmSync(work, {recursive: true, force: true}));
     const tmpfsDir = path.join(work, 'tmp');
     fs.mkdirSync(tmpfsDir);
@@ -196,12 +223,13 @@ export class Sandbox {
     for (const [dest, src] of files) args.push('--ro-bind', src, dest);
     args.push('--ro-bind', path.join(etc, 'passwd'), '/etc/passwd', '--ro-bind', path.join(etc, 'group'), '/etc/group',
       '--ro-bind', path.join(etc, 'hosts'), '/etc/hosts');
-    for (const p of ['dist', 'node_modules', 'package.json']) args.push('--ro-bind', path.join(REPO_ROOT, p), `${APP_DIR}/${p}`);
+    for (const p of ['dist', 'node_modules', 'package.json']) args.push('--ro-bind', reachable(path.join(REPO_ROOT, p)), `${APP_DIR}/${p}`);
     if (opts.hostPid) args.push('--ro-bind', '/proc', '/proc');
     else args.push('--proc', '/proc');
     args.push('--dev', '/dev', '--remount-ro', '/dev');
     args.push('--bind', tmpfsDir, '/tmp');
-    for (const b of [...(cg?.binds ?? []), ...(opts.binds ?? [])]) args.push(b.ro === false ? '--bind' : '--ro-bind', b.src, b.dest);
+    for (const b of cg?.binds ?? []) args.push('--ro-bind', b.src, b.dest);
+    for (const b of opts.binds ?? []) args.push(b.ro === false ? '--bind' : '--ro-bind', reachable(b.src), b.dest);
     for (const [k, v] of Object.entries({PATH: '/usr/bin:/bin', HOME: '/home/nonroot', ...(opts.env ?? {})})) args.push('--setenv', k, v);
     args.push('--chdir', APP_DIR);
     if (!opts.writableRoot) args.push('--remount-ro', '/');
@@ -223,7 +251,7 @@ export class Sandbox {
 
     const mode = user === 'root' ? 'keep-root' : 'drop';
     this.child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', SANDBOX_EXEC, tmpfsDir,
-      (cg?.procsFiles ?? []).join(':'), mode, '--', ...args], {stdio});
+      (cg?.procsFiles ?? []).join(':'), mode, '--', ...args], {stdio, env: {...process.env, SANDBOX_PREBINDS: prebinds.join('\n')}});
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdoutText += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderrText += d));
     const info = this.child.stdio[4] as NodeJS.ReadableStream;
