@@ -7,8 +7,8 @@
  * policies) this module enforces what pkijs does not: the depth limit, pathLenConstraint,
  * accepted signature algorithms, unrecognised critical extensions, EKU chaining on
  * intermediates, and issuer validity at `now` with the configured skew. The leaf's own validity
- * window is NOT judged here (the engine runs at a date inside the leaf window) so that an expired
- * leaf is reported by the validity check with its own code.
+ * window is NOT judged here (pkijs sees an unbounded window) so that an expired leaf is reported by
+ * the validity check with its own code; issuers are judged at `now` on every call.
  *
  * Results are cached per (trust epoch, leaf fingerprint, presented chain) and concurrent
  * verifications of the same input are coalesced.
@@ -86,11 +86,24 @@ interface CoreOk {
 }
 type Core = CoreOk | {ok: false; code: 'AUTH_CHAIN_INVALID' | 'AUTH_CHAIN_TOO_DEEP'; detail: string};
 
+const FAR_PAST = new Date(0);
+const FAR_FUTURE = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
+
+/** A view of `c` whose validity window never excludes pkijs' checkDate (same TBS bytes, same extensions). */
+function timeless(c: pkijs.Certificate): pkijs.Certificate {
+  const v = Object.assign(Object.create(Object.getPrototypeOf(c)) as pkijs.Certificate, c);
+  v.notBefore = new pkijs.Time({type: pkijs.TimeType.GeneralizedTime, value: FAR_PAST});
+  v.notAfter = new pkijs.Time({type: pkijs.TimeType.GeneralizedTime, value: FAR_FUTURE});
+  return v;
+}
+
 function invalid(detail: string): Core {
   return {ok: false, code: 'AUTH_CHAIN_INVALID', detail};
 }
 
 export class ChainVerifier {
+  /** pkijs path validations run, and verifications answered from the cache. */
+  readonly stats = {validations: 0, cacheHits: 0};
   private trust: TrustAnchors;
   private epoch = 1;
   private readonly maxIntermediates: number;
@@ -132,10 +145,13 @@ export class ChainVerifier {
     const key = `${this.epoch}|${leaf.fingerprint256}|${h.digest('hex')}`;
 
     let core: Core | undefined = this.cache.get(key);
-    if (!core) {
+    if (core) {
+      this.stats.cacheHits++;
+    } else {
       let p = this.inflight.get(key);
       if (!p) {
         const epoch = this.epoch;
+        this.stats.validations++;
         p = this.buildPath(leaf, chain, now).finally(() => this.inflight.delete(key));
         this.inflight.set(key, p);
         core = await p;
@@ -150,9 +166,16 @@ export class ChainVerifier {
 
   /** Time-independent part: pkijs path building and verification plus structural constraints. */
   private async buildPath(leaf: ParsedClientCertificate, chain: readonly ParsedClientCertificate[], now: Date): Promise<Core> {
+    // pkijs judges every path certificate's validity at one checkDate. Validity is judged here
+    // instead (leaf: the validity check with its own code; issuers: checkAtTime at `now`), so pkijs
+    // gets views of the certificates with an unbounded window. Signatures are still verified over
+    // the original TBS bytes (tbsView is shared, not re-encoded).
     const byObject = new Map<pkijs.Certificate, ParsedClientCertificate>();
-    const add = (c: ParsedClientCertificate) => byObject.set(c.pkijs, c);
-    [leaf, ...chain, ...this.trust.anchors, ...this.trust.intermediates].forEach(add);
+    const view = (c: ParsedClientCertificate): pkijs.Certificate => {
+      const v = timeless(c.pkijs);
+      byObject.set(v, c);
+      return v;
+    };
 
     // Refuse weak signature algorithms up front for a precise reason (pkijs would only say "no path").
     for (const c of [leaf, ...chain]) {
@@ -161,14 +184,11 @@ export class ChainVerifier {
       }
     }
 
-    // Run pkijs at a date inside the leaf's window: the leaf's own validity has its own check/code,
-    // issuers are checked at `now` in checkAtTime().
-    const mid = new Date(Math.min(Math.max(now.getTime(), leaf.notBefore.getTime()), leaf.notAfter.getTime()));
     const engine = new pkijs.CertificateChainValidationEngine({
-      trustedCerts: this.trust.anchors.map(c => c.pkijs),
+      trustedCerts: this.trust.anchors.map(view),
       // pkijs takes the LAST element of `certs` as the end-entity certificate.
-      certs: [...this.trust.intermediates.map(c => c.pkijs), ...chain.map(c => c.pkijs), leaf.pkijs],
-      checkDate: mid,
+      certs: [...this.trust.intermediates.map(view), ...chain.map(view), view(leaf)],
+      checkDate: now,
     });
     let result: pkijs.CertificateChainValidationEngineVerifyResult;
     try {

@@ -15,7 +15,8 @@
  *     for maxAgeWithoutNextUpdateSec after thisUpdate.
  *
  * Every error path yields status 'unknown' with a reason; nothing throws out of check() and no
- * error is ever 'good'. good/revoked answers are cached (bounded LRU) until nextUpdate; concurrent
+ * error is ever 'good'. good/revoked answers are cached (bounded LRU) until nextUpdate (at most
+ * cacheMaxTtlSec); concurrent
  * lookups for one certificate share one request.
  *
  * No LoopBack imports. The network is reached only through the injected OcspTransport.
@@ -433,6 +434,8 @@ export interface OcspClientOptions {
   readonly clockSkewSec?: number;
   /** A response without nextUpdate is fresh for this long after thisUpdate (default 300 s). */
   readonly maxAgeWithoutNextUpdateSec?: number;
+  /** A good/revoked answer is reused until nextUpdate but at most this long after it was fetched (default 3600 s). */
+  readonly cacheMaxTtlSec?: number;
   /** CertID hash (default SHA-256; RFC 5019-only responders need SHA-1). */
   readonly certIdHash?: CertIdHash;
   /** MTLS_OCSP_URL: used instead of the certificate's AIA. */
@@ -466,6 +469,7 @@ export class OcspClient {
   private readonly maxBytes: number;
   private readonly skewSec: number;
   private readonly maxAgeSec: number;
+  private readonly cacheMaxTtlMs: number;
   private readonly hash: CertIdHash;
   private epochValue = 0;
 
@@ -477,6 +481,7 @@ export class OcspClient {
     this.maxBytes = opts.maxResponseBytes ?? 64 * 1024;
     this.skewSec = opts.clockSkewSec ?? 0;
     this.maxAgeSec = opts.maxAgeWithoutNextUpdateSec ?? 300;
+    this.cacheMaxTtlMs = (opts.cacheMaxTtlSec ?? 3600) * 1000;
     this.hash = opts.certIdHash ?? 'SHA-256';
   }
 
@@ -501,12 +506,10 @@ export class OcspClient {
     const key = `${issuer.fingerprint256}|${leaf.serialKey}`;
     const now = this.clock().getTime();
     const hit = this.cache.get(key);
-    if (hit) {
-      if (hit.expiresAtMs >= now - this.skewSec * 1000) {
-        this.stats.cacheHits++;
-        return {...hit.result, cached: true};
-      }
-      this.cache.delete(key);
+    // An expired entry stays until replaced: the next answer is compared with it (epoch bump on change).
+    if (hit && hit.expiresAtMs >= now - this.skewSec * 1000) {
+      this.stats.cacheHits++;
+      return {...hit.result, cached: true};
     }
     const pending = this.inflight.get(key);
     if (pending) {
@@ -530,7 +533,9 @@ export class OcspClient {
     if ((result.status === 'good' || result.status === 'revoked') && result.expiresAt) {
       const previous = this.cache.peek(key);
       if (previous && previous.result.status !== result.status) this.epochValue++;
-      this.cache.set(key, {result, expiresAtMs: result.expiresAt.getTime()});
+      const expiresAtMs = Math.min(result.expiresAt.getTime(), this.clock().getTime() + this.cacheMaxTtlMs);
+      result = {...result, expiresAt: new Date(expiresAtMs)};
+      this.cache.set(key, {result, expiresAtMs});
     }
     return result;
   }

@@ -197,10 +197,14 @@ export class OpensslCa {
   }
 
   /** An intermediate CA issued by this CA (openssl ca), with its own directory and index. */
-  async createIntermediate(name: string, o: {key?: KeySpec; pathlen?: number; eku?: string | null; keyUsage?: string; startDate?: Date; endDate?: Date} = {}): Promise<OpensslCa> {
+  async createIntermediate(
+    name: string,
+    o: {key?: KeySpec; pathlen?: number; eku?: string | null; keyUsage?: string; basicConstraints?: string; startDate?: Date; endDate?: Date; md?: string} = {},
+  ): Promise<OpensslCa> {
     const issued = await this.issue(name, {
       key: o.key,
-      basicConstraints: `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
+      md: o.md,
+      basicConstraints: o.basicConstraints ?? `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
       keyUsage: o.keyUsage ?? 'critical,keyCertSign,cRLSign',
       eku: o.eku ?? null,
       san: null,
