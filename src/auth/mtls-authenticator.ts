@@ -26,7 +26,7 @@ import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
 import type {IdentityRule} from './identity-rules';
 import {LruCache} from './lru';
-import {OcspClient, OcspResult} from './ocsp-client';
+import {OcspClient, OcspClientOptions, OcspResult} from './ocsp-client';
 
 export type RevocationStatus = 'good' | 'revoked' | 'unknown';
 
@@ -53,7 +53,7 @@ export function revocationLookupFromStore(store: {
 }
 
 export interface MtlsAuthenticatorOptions {
-  /** DER certificates of TLS_CA_FILE (self-signed ones become anchors), or prepared anchors. */
+  /** DER certificates of TLS_CA_FILE (self-issued CAs become anchors), or prepared anchors. */
   readonly trustAnchors: readonly Uint8Array[] | TrustAnchors;
   /** null = no allow-list (development): any identity from a trusted CA. */
   readonly allowedSubjects: readonly IdentityRule[] | null;
@@ -67,14 +67,23 @@ export interface MtlsAuthenticatorOptions {
   readonly ocspUrl?: string;
   readonly ocspTimeoutMs?: number;
   readonly ocspCacheSize?: number;
+  /** More settings for the OcspClient built when none is injected. */
+  readonly ocsp?: Omit<OcspClientOptions, 'url' | 'timeoutMs' | 'cacheSize' | 'clockSkewSec' | 'clock'>;
   /** Verdict cache size (default 10000) and lifetime bound (default 300 s). */
   readonly verdictCacheSize?: number;
   readonly verdictTtlSec?: number;
 }
 
+/** Current trust (e.g. TlsState): when `epoch` changes, the anchors are reloaded before the next decision. */
+export interface TrustSource {
+  readonly epoch: number;
+  anchors(): readonly Uint8Array[];
+}
+
 export interface MtlsAuthenticatorDeps {
   readonly revocation?: RevocationLookup;
   readonly ocsp?: OcspClient;
+  readonly trust?: TrustSource;
   readonly logger: Logger;
   readonly clock?: () => Date;
 }
@@ -97,22 +106,28 @@ export function mtlsAuthenticatorOptions(config: MtlsConfig, trustAnchors: reado
 export interface AuthInput {
   /** DER of the peer certificate (socket.getPeerX509Certificate()?.raw); absent = no client certificate. */
   readonly leafDer?: Uint8Array | null;
-  /** DER of the rest of the presented chain (issuer first), if known. */
-  readonly chainDer?: readonly Uint8Array[];
+  /** DER of the rest of the presented chain (issuer first), if known; a function is called only on a per-connection cache miss. */
+  readonly chainDer?: readonly Uint8Array[] | (() => readonly Uint8Array[]);
   /** socket.authorized */
   readonly tlsAuthorized: boolean;
   /** For the audit line only. */
   readonly remoteAddress?: string;
+  /**
+   * The transport connection (the TLSSocket). Verdicts are also cached per connection and epoch,
+   * so a kept-alive connection pays the checks once; an epoch change forces a re-check.
+   */
+  readonly connection?: object;
 }
 
 export interface AuthOptions {
-  /** Run and report every check (verify-cert --explain); bypasses the verdict cache. */
+  /** Run and report every check (verify-cert --explain); bypasses the verdict caches. */
   readonly explain?: boolean;
 }
 
+/** The identity handed to the application (the LoopBack UserProfile carries the same fields). */
 export interface MtlsProfile {
   readonly subject: string;
-  readonly sans: {readonly dns: readonly string[]; readonly uris: readonly string[]; readonly emails: readonly string[]; readonly ips: readonly string[]};
+  readonly sans: {readonly dns: readonly string[]; readonly uri: readonly string[]; readonly email: readonly string[]; readonly ip: readonly string[]};
   readonly serial: string;
   readonly issuer: string;
   readonly fingerprint256: string;
@@ -120,6 +135,9 @@ export interface MtlsProfile {
 
 /** Sources whose definitive 'good' answer was used ('none' when no source is configured or on soft-fail). */
 export type RevocationSourceUsed = 'none' | 'crl' | 'ocsp' | 'crl,ocsp';
+
+/** Where a cached verdict came from. */
+export type CacheHit = false | 'connection' | 'certificate';
 
 export type AuthResult =
   | {
@@ -129,7 +147,7 @@ export type AuthResult =
       /** True when revocation was unknown and MTLS_REVOCATION_FAIL=open accepted anyway. */
       readonly revocationSoftFail: boolean;
       readonly matchedRule?: string;
-      readonly cached: boolean;
+      readonly cached: CacheHit;
       readonly checks?: readonly CheckOutcome[];
     }
   | {
@@ -138,7 +156,7 @@ export type AuthResult =
       readonly status: number;
       /** Log-only explanation; never sent to a caller. */
       readonly reason: string;
-      readonly cached: boolean;
+      readonly cached: CacheHit;
       readonly checks?: readonly CheckOutcome[];
     };
 
@@ -146,16 +164,8 @@ interface RevocationOutcome {
   status: RevocationStatus;
   source: RevocationSourceUsed;
   detail: string;
-  /** Earliest reuse bound of the answers used (OCSP nextUpdate). */
+  /** Earliest reuse bound of the answers used (OCSP). */
   expiresAtMs?: number;
-}
-
-interface CachedVerdict {
-  epoch: string;
-  expiresAtMs: number;
-  result: AuthResult;
-  who: Who;
-  check: string;
 }
 
 /** The certificate fields every audit line carries. */
@@ -166,17 +176,27 @@ interface Who {
   issuer: string;
 }
 
-function whoOf(c: ParsedClientCertificate): Who {
-  return {subject: c.subject, serial: c.serialKey, fingerprint: c.fingerprint256, issuer: c.issuer};
-}
-
 interface Decision {
   result: AuthResult;
   who?: Who;
   check: string;
+  /** Set when the verdict may be reused until this time (ms). */
+  cacheUntil?: number;
 }
 
-/** Codes whose verdict does not depend on time passing or a responder being reachable. */
+interface CachedVerdict {
+  epoch: string;
+  expiresAtMs: number;
+  result: AuthResult;
+  who: Who;
+  check: string;
+}
+
+function whoOf(c: ParsedClientCertificate): Who {
+  return {subject: c.subject, serial: c.serialKey, fingerprint: c.fingerprint256, issuer: c.issuer};
+}
+
+/** Codes whose verdict does not depend on a responder being reachable. */
 const CACHEABLE_DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'AUTH_CERT_MALFORMED', 'AUTH_CHAIN_INVALID', 'AUTH_CHAIN_TOO_DEEP', 'AUTH_CERT_EXPIRED', 'AUTH_CERT_NOT_YET_VALID',
   'AUTH_EKU_NOT_CLIENT_AUTH', 'AUTH_CERT_IS_CA', 'AUTH_KEY_USAGE_INVALID', 'AUTH_KEY_WEAK', 'AUTH_IDENTITY_NOT_ALLOWED',
@@ -186,11 +206,15 @@ const CACHEABLE_DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
 function profileOf(c: ParsedClientCertificate): MtlsProfile {
   return {
     subject: c.subject,
-    sans: {dns: [...c.sans.dns], uris: [...c.sans.uris], emails: [...c.sans.emails], ips: [...c.sans.ips]},
+    sans: {dns: [...c.sans.dns], uri: [...c.sans.uris], email: [...c.sans.emails], ip: [...c.sans.ips]},
     serial: c.serialKey,
     issuer: c.issuer,
     fingerprint256: c.fingerprint256,
   };
+}
+
+function anchorsOf(t: readonly Uint8Array[] | TrustAnchors): TrustAnchors {
+  return Array.isArray(t) ? buildTrustAnchors(t as readonly Uint8Array[]) : (t as TrustAnchors);
 }
 
 export class MtlsAuthenticator {
@@ -199,8 +223,10 @@ export class MtlsAuthenticator {
   private readonly clock: () => Date;
   private readonly logger: Logger;
   private readonly verdicts: LruCache<string, CachedVerdict>;
+  private readonly connections = new WeakMap<object, CachedVerdict>();
   private readonly verdictTtlMs: number;
   private readonly skewSec: number;
+  private appliedTrustEpoch: number | undefined;
 
   constructor(
     private readonly opts: MtlsAuthenticatorOptions,
@@ -209,12 +235,13 @@ export class MtlsAuthenticator {
     this.clock = deps.clock ?? (() => new Date());
     this.logger = deps.logger;
     this.skewSec = opts.clockSkewSec ?? 0;
-    const anchors = Array.isArray(opts.trustAnchors) ? buildTrustAnchors(opts.trustAnchors as readonly Uint8Array[]) : (opts.trustAnchors as TrustAnchors);
-    this.chain = new ChainVerifier(anchors, {maxIntermediates: opts.maxChainDepth ?? 2, clockSkewSec: this.skewSec});
+    this.chain = new ChainVerifier(anchorsOf(opts.trustAnchors), {maxIntermediates: opts.maxChainDepth ?? 2, clockSkewSec: this.skewSec});
+    this.appliedTrustEpoch = deps.trust?.epoch;
     this.ocsp =
       deps.ocsp ??
       (opts.revocation.includes('ocsp')
         ? new OcspClient({
+            ...opts.ocsp,
             ...(opts.ocspUrl !== undefined ? {url: opts.ocspUrl} : {}),
             timeoutMs: opts.ocspTimeoutMs ?? 2000,
             cacheSize: opts.ocspCacheSize ?? 10_000,
@@ -228,7 +255,7 @@ export class MtlsAuthenticator {
 
   /**
    * Changes whenever a cached verdict may no longer hold: trust reload, CRL state change, OCSP
-   * answer change. The strategy keys its per-socket cache with it.
+   * answer change. Every cached verdict is keyed by it.
    */
   get epoch(): string {
     return `${this.chain.trustEpoch}:${this.deps.revocation?.epoch ?? 0}:${this.ocsp?.epoch ?? 0}`;
@@ -236,8 +263,7 @@ export class MtlsAuthenticator {
 
   /** Replace the trust anchors (hot reload); bumps the epoch and drops every cached verdict. */
   setTrustAnchors(trustAnchors: readonly Uint8Array[] | TrustAnchors): void {
-    const anchors = Array.isArray(trustAnchors) ? buildTrustAnchors(trustAnchors as readonly Uint8Array[]) : (trustAnchors as TrustAnchors);
-    this.chain.setTrust(anchors);
+    this.chain.setTrust(anchorsOf(trustAnchors));
     this.verdicts.clear();
   }
 
@@ -245,25 +271,39 @@ export class MtlsAuthenticator {
     return this.ocsp;
   }
 
-  async authenticate(input: AuthInput, options: AuthOptions = {}): Promise<AuthResult> {
-    let result: AuthResult;
-    let who: Who | undefined;
-    let check = 'internal';
+  /** Follow the injected trust source; a failing reload keeps the previous anchors (the reloader validated them). */
+  private syncTrust(): void {
+    const trust = this.deps.trust;
+    if (!trust || trust.epoch === this.appliedTrustEpoch) return;
+    const epoch = trust.epoch;
     try {
-      const r = await this.decide(input, options);
-      result = r.result;
-      who = r.who;
-      check = r.check;
+      this.setTrustAnchors(trust.anchors());
+      this.appliedTrustEpoch = epoch;
     } catch (e) {
-      // A bug must never turn into an accept or a stack trace for the caller.
-      result = {ok: false, code: 'INTERNAL_ERROR', status: ERROR_CODES.INTERNAL_ERROR.status, reason: isAppError(e) ? e.code : 'unexpected error', cached: false};
-      this.logger.error({err: e}, 'mtls authenticator failed');
+      this.logger.error({err: e, code: isAppError(e) ? e.code : 'INTERNAL_ERROR', trustEpoch: epoch}, 'trust anchors could not be reloaded; keeping the previous ones');
+      this.appliedTrustEpoch = epoch;
     }
-    this.auditDecision(result, who, check, input.remoteAddress);
-    return result;
   }
 
-  private auditDecision(result: AuthResult, who: Who | undefined, check: string, remoteAddress: string | undefined): void {
+  /** Decide on one client certificate. Never throws; writes exactly one audit line. */
+  async authenticate(input: AuthInput, options: AuthOptions = {}): Promise<AuthResult> {
+    let decision: Decision;
+    try {
+      this.syncTrust();
+      decision = await this.decide(input, options);
+    } catch (e) {
+      // A bug must never turn into an accept or a stack trace for the caller.
+      this.logger.error({err: e}, 'mtls authenticator failed');
+      decision = {
+        result: {ok: false, code: 'INTERNAL_ERROR', status: ERROR_CODES.INTERNAL_ERROR.status, reason: isAppError(e) ? e.code : 'unexpected error', cached: false},
+        check: 'internal',
+      };
+    }
+    this.auditDecision(decision, input.remoteAddress);
+    return decision.result;
+  }
+
+  private auditDecision({result, who, check}: Decision, remoteAddress: string | undefined): void {
     let decision: AuditDecision;
     let code: string | undefined;
     if (result.ok) {
@@ -293,6 +333,11 @@ export class MtlsAuthenticator {
     return {ok: false, code, status: ERROR_CODES[code].status, reason, cached: false, ...(checks ? {checks} : {})};
   }
 
+  private fromCache(hit: CachedVerdict | undefined, epoch: string, nowMs: number, how: CacheHit): Decision | undefined {
+    if (!hit || hit.epoch !== epoch || hit.expiresAtMs <= nowMs) return undefined;
+    return {result: {...hit.result, cached: how}, who: hit.who, check: hit.check};
+  }
+
   private async decide(input: AuthInput, options: AuthOptions): Promise<Decision> {
     const explain = options.explain === true;
     const checks: CheckOutcome[] | undefined = explain ? [] : undefined;
@@ -310,35 +355,64 @@ export class MtlsAuthenticator {
     note({check: 'tls', ok: true});
 
     const now = this.clock();
-    const chainDer = input.chainDer ?? [];
+    const epoch = this.epoch;
+    if (!explain && input.connection) {
+      const hit = this.fromCache(this.connections.get(input.connection), epoch, now.getTime(), 'connection');
+      if (hit) return hit;
+    }
+    const chainDer = typeof input.chainDer === 'function' ? input.chainDer() : (input.chainDer ?? []);
     const h = crypto.createHash('sha256').update(input.leafDer);
     for (const d of chainDer) h.update(crypto.createHash('sha256').update(d).digest());
     const cacheKey = h.digest('hex');
-    const epoch = this.epoch;
     if (!explain) {
-      const hit = this.verdicts.get(cacheKey);
-      if (hit && hit.epoch === epoch && hit.expiresAtMs > now.getTime()) {
-        return {result: {...hit.result, cached: true}, who: hit.who, check: hit.check};
+      const hit = this.fromCache(this.verdicts.get(cacheKey), epoch, now.getTime(), 'certificate');
+      if (hit) {
+        if (input.connection) this.connections.set(input.connection, this.verdicts.peek(cacheKey)!);
+        return hit;
       }
     }
+
+    const d = await this.evaluate(input.leafDer, chainDer, now, explain, checks);
+    if (!explain && d.cacheUntil !== undefined && d.who && d.cacheUntil > now.getTime()) {
+      const entry: CachedVerdict = {epoch, expiresAtMs: d.cacheUntil, result: d.result, who: d.who, check: d.check};
+      this.verdicts.set(cacheKey, entry);
+      if (input.connection) this.connections.set(input.connection, entry);
+    }
+    return d;
+  }
+
+  /** Steps 2-7 on a fresh parse. */
+  private async evaluate(leafDer: Uint8Array, chainDer: readonly Uint8Array[], now: Date, explain: boolean, checks: CheckOutcome[] | undefined): Promise<Decision> {
+    const note = (o: CheckOutcome) => checks?.push(o);
 
     // Parse once.
     let leaf: ParsedClientCertificate;
     let presented: ParsedClientCertificate[];
     try {
-      leaf = parseCertificate(input.leafDer);
-      presented = chainDer.map(d => parseCertificate(d));
+      leaf = parseCertificate(leafDer);
+      presented = chainDer.map(der => parseCertificate(der));
     } catch (e) {
       const reason = isAppError(e) ? String(e.details.why ?? e.message) : 'unparseable';
       note({check: 'parse', ok: false, code: 'AUTH_CERT_MALFORMED', detail: reason});
-      const result = this.deny('AUTH_CERT_MALFORMED', reason, checks);
-      return {result, check: 'parse'};
+      return {result: this.deny('AUTH_CERT_MALFORMED', reason, checks), check: 'parse'};
     }
     note({check: 'parse', ok: true});
+    const who = whoOf(leaf);
+    const nowMs = now.getTime();
+    const skewMs = this.skewSec * 1000;
 
     let first: {code: ErrorCode; reason: string; check: string} | undefined;
-    const failed = (code: ErrorCode, reason: string, check: string) => {
-      if (!first) first = {code, reason, check};
+    const denial = (): Decision => {
+      const f = first!;
+      let cacheUntil: number | undefined;
+      if (CACHEABLE_DENIALS.has(f.code)) {
+        cacheUntil = nowMs + this.verdictTtlMs;
+        // A not-yet-valid certificate becomes valid: do not remember the denial past that point.
+        if (f.code === 'AUTH_CERT_NOT_YET_VALID') cacheUntil = Math.min(cacheUntil, leaf.notBefore.getTime() - skewMs);
+        // Chain failures may involve an issuer's validity window: keep them briefly only.
+        if (f.code === 'AUTH_CHAIN_INVALID') cacheUntil = Math.min(cacheUntil, nowMs + 1000);
+      }
+      return {result: this.deny(f.code, f.reason, checks), who, check: f.check, ...(cacheUntil !== undefined ? {cacheUntil} : {})};
     };
 
     // 2. Chain.
@@ -347,19 +421,19 @@ export class MtlsAuthenticator {
       note({check: 'chain', ok: true, detail: `${chainVerdict.intermediates} intermediate(s), anchor ${chainVerdict.anchor.subject}`});
     } else {
       note({check: 'chain', ok: false, code: chainVerdict.code, detail: chainVerdict.detail});
-      failed(chainVerdict.code, chainVerdict.detail, 'chain');
-      if (!explain) return this.finish(cacheKey, epoch, now, leaf, undefined, first!, undefined);
+      first = {code: chainVerdict.code, reason: chainVerdict.detail, check: 'chain'};
+      if (!explain) return denial();
     }
 
     // 3-5. Certificate checks.
     const evaluation = evaluateCertificate(leaf, {now, clockSkewSec: this.skewSec, allowedSubjects: this.opts.allowedSubjects}, {all: explain});
     for (const c of evaluation.checks) note(c);
     if (!evaluation.ok) {
-      failed(evaluation.code, evaluation.detail ?? evaluation.check, evaluation.check);
-      if (!explain) return this.finish(cacheKey, epoch, now, leaf, chainVerdict, first!, undefined);
+      first ??= {code: evaluation.code, reason: evaluation.detail ?? evaluation.check, check: evaluation.check};
+      if (!explain) return denial();
     }
 
-    // 6. Revocation.
+    // 6. Revocation (needs the verified issuer).
     let revocation: RevocationOutcome | undefined;
     if (chainVerdict.ok) {
       revocation = await this.revocationStatus(leaf, chainVerdict.issuer, now);
@@ -367,62 +441,35 @@ export class MtlsAuthenticator {
         note({check: 'revocation', ok: true, detail: revocation.detail});
       } else if (revocation.status === 'revoked') {
         note({check: 'revocation', ok: false, code: 'AUTH_CERT_REVOKED', detail: revocation.detail});
-        failed('AUTH_CERT_REVOKED', revocation.detail, 'revocation');
+        first ??= {code: 'AUTH_CERT_REVOKED', reason: revocation.detail, check: 'revocation'};
       } else if (this.opts.revocationFail === 'open') {
         note({check: 'revocation', ok: true, code: 'AUTH_REVOCATION_SOFT_FAIL', detail: revocation.detail});
       } else {
         note({check: 'revocation', ok: false, code: 'AUTH_REVOCATION_UNKNOWN', detail: revocation.detail});
-        failed('AUTH_REVOCATION_UNKNOWN', revocation.detail, 'revocation');
+        first ??= {code: 'AUTH_REVOCATION_UNKNOWN', reason: revocation.detail, check: 'revocation'};
       }
     } else {
       note({check: 'revocation', ok: false, detail: 'not evaluated: no verified issuer'});
     }
+    if (first || !chainVerdict.ok || !revocation) return denial();
 
-    if (first) return this.finish(cacheKey, epoch, now, leaf, chainVerdict, first, checks, explain);
-    const softFail = revocation!.status === 'unknown';
+    // 7. Profile.
+    const softFail = revocation.status === 'unknown';
     const result: AuthResult = {
       ok: true,
       profile: profileOf(leaf),
-      revocationSource: softFail ? 'none' : revocation!.source,
+      revocationSource: softFail ? 'none' : revocation.source,
       revocationSoftFail: softFail,
       ...(evaluation.ok && evaluation.matchedRule ? {matchedRule: evaluation.matchedRule.text} : {}),
       cached: false,
       ...(checks ? {checks} : {}),
     };
-    if (!explain && !softFail && chainVerdict.ok) {
-      let until = now.getTime() + this.verdictTtlMs;
-      for (const c of chainVerdict.path) until = Math.min(until, c.notAfter.getTime() + this.skewSec * 1000);
-      if (revocation!.expiresAtMs !== undefined) until = Math.min(until, revocation!.expiresAtMs);
-      this.remember(cacheKey, epoch, {result, who: whoOf(leaf), check: 'all'}, until);
-    }
-    return {result, who: whoOf(leaf), check: 'all'};
-  }
-
-  private finish(
-    cacheKey: string,
-    epoch: string,
-    now: Date,
-    leaf: ParsedClientCertificate,
-    chainVerdict: ChainVerdict | undefined,
-    first: {code: ErrorCode; reason: string; check: string},
-    checks: CheckOutcome[] | undefined,
-    explain = false,
-  ): Decision {
-    const result = this.deny(first.code, first.reason, checks);
-    const decision: Decision = {result, who: whoOf(leaf), check: first.check};
-    if (!explain && CACHEABLE_DENIALS.has(first.code)) {
-      let until = now.getTime() + this.verdictTtlMs;
-      // A not-yet-valid certificate becomes valid; do not remember the denial past that point.
-      if (first.code === 'AUTH_CERT_NOT_YET_VALID') until = Math.min(until, leaf.notBefore.getTime() - this.skewSec * 1000);
-      // An issuer validity failure can change with time as well (renewed issuer): keep it short.
-      if (first.code === 'AUTH_CHAIN_INVALID' && chainVerdict === undefined) until = Math.min(until, now.getTime() + 1000);
-      this.remember(cacheKey, epoch, decision, until);
-    }
-    return decision;
-  }
-
-  private remember(key: string, epoch: string, d: Decision, expiresAtMs: number): void {
-    if (d.who && expiresAtMs > this.clock().getTime()) this.verdicts.set(key, {epoch, expiresAtMs, result: d.result, who: d.who, check: d.check});
+    if (softFail) return {result, who, check: 'revocation'};
+    // Reusable until the first of: the TTL, any path certificate's notAfter, the OCSP answer's expiry.
+    let cacheUntil = nowMs + this.verdictTtlMs;
+    for (const c of chainVerdict.path) cacheUntil = Math.min(cacheUntil, c.notAfter.getTime() + skewMs);
+    if (revocation.expiresAtMs !== undefined) cacheUntil = Math.min(cacheUntil, revocation.expiresAtMs);
+    return {result, who, check: 'all', cacheUntil};
   }
 
   private async revocationStatus(leaf: ParsedClientCertificate, issuer: ParsedClientCertificate, now: Date): Promise<RevocationOutcome> {
@@ -438,9 +485,7 @@ export class MtlsAuthenticator {
         if (r.status === 'revoked') return {status: 'revoked', source: 'crl', detail: details.join('; ')};
         if (r.status === 'good') good.push('crl');
       } else {
-        const r: OcspResult = this.ocsp
-          ? await this.ocsp.check(leaf, issuer)
-          : {status: 'unknown', reason: 'internal_error', detail: 'no OCSP client'};
+        const r: OcspResult = this.ocsp ? await this.ocsp.check(leaf, issuer) : {status: 'unknown', reason: 'internal_error', detail: 'no OCSP client'};
         details.push(`ocsp: ${r.status}${r.reason ? ` (${r.reason})` : ''}${r.cached ? ' [cached]' : ''}`);
         if (r.status === 'revoked') return {status: 'revoked', source: 'ocsp', detail: details.join('; ')};
         if (r.status === 'good') {
@@ -450,12 +495,7 @@ export class MtlsAuthenticator {
       }
     }
     if (good.length === 0) return {status: 'unknown', source: 'none', detail: details.join('; ')};
-    return {
-      status: 'good',
-      source: good.join(',') as RevocationSourceUsed,
-      detail: details.join('; '),
-      ...(expiresAtMs !== undefined ? {expiresAtMs} : {}),
-    };
+    return {status: 'good', source: good.join(',') as RevocationSourceUsed, detail: details.join('; '), ...(expiresAtMs !== undefined ? {expiresAtMs} : {})};
   }
 
   private crlStatus(leaf: ParsedClientCertificate, now: Date): {status: RevocationStatus; reason?: string} {

@@ -14,6 +14,7 @@ import crypto from 'node:crypto';
 import {parseArgs} from 'node:util';
 import type {RevocationSource} from '../config/config';
 import {AppError, isAppError} from '../errors';
+import {RevocationIndex} from '../tls/revocation/revocation-index';
 import {createLogger} from '../logging/logger';
 import {pemToDerList} from './certificate';
 import {IdentityRuleError, parseIdentityRules} from './identity-rules';
@@ -34,7 +35,7 @@ export interface CliIo {
   stderr: (s: string) => void;
   /** Injected for the lead's SSRF-safe client; default undici transport otherwise. */
   ocspTransport?: OcspTransport;
-  /** CRL source; until src/tls/revocation is merged, --crl is refused. */
+  /** CRL source (default: RevocationIndex.load from src/tls/revocation). */
   loadCrl?: (files: readonly string[], cas: readonly crypto.X509Certificate[], now: Date) => Promise<RevocationLookup>;
 }
 
@@ -56,8 +57,9 @@ function int(v: string | undefined, name: string, def: number, max: number): num
   return Number(v);
 }
 
-async function defaultLoadCrl(): Promise<RevocationLookup> {
-  throw new AppError('CONFIG_INVALID', '--crl: CRL checking is not available in this build (src/tls/revocation missing)');
+/** The service's own CRL index (same loader, same checks as start-up: a bad or expired CRL is a config error). */
+async function defaultLoadCrl(files: readonly string[], cas: readonly crypto.X509Certificate[], now: Date): Promise<RevocationLookup> {
+  return RevocationIndex.load(files, cas, now);
 }
 
 function render(result: AuthResult, format: 'text' | 'json', explain: boolean): string {

@@ -116,7 +116,7 @@ export class OpensslCa {
       ].join('\n'),
     );
     await openssl([
-      'req', '-x509', '-new', '-key', keyPath, '-subj', opts.subject ?? `/CN=${name}`, '-days', String(opts.days ?? 30),
+      'req', '-x509', '-new', '-key', keyPath, '-subj', opts.subject ?? `/CN=${name}`, '-days', String(opts.days ?? 730),
       '-sha256', '-config', ext, '-extensions', 'v3_root', '-out', certPath,
     ]);
     return new OpensslCa(dir, await loadIssued(name, certPath, keyPath), undefined);
@@ -209,7 +209,7 @@ export class OpensslCa {
       eku: o.eku ?? null,
       san: null,
       startDate: o.startDate,
-      endDate: o.endDate,
+      endDate: o.endDate ?? new Date(Date.now() + 365 * 24 * 60 * 60 * 1000),
     });
     const dir = await OpensslCa.prepareDir(path.dirname(this.dir), name);
     return new OpensslCa(dir, issued, this);
@@ -222,6 +222,13 @@ export class OpensslCa {
 
   async revoke(cert: IssuedCert, reason = 'keyCompromise'): Promise<void> {
     await openssl(['ca', '-batch', '-config', await this.writeConfig([]), '-revoke', cert.certPath, '-crl_reason', reason]);
+  }
+
+  /** A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24). Returns its path. */
+  async gencrl(o: {hours?: number} = {}): Promise<string> {
+    const out = path.join(this.dir, `crl-${++sequence}.pem`);
+    await openssl(['ca', '-batch', '-gencrl', '-config', await this.writeConfig([]), '-crlhours', String(o.hours ?? 24), '-out', out]);
+    return out;
   }
 
   /** PEM bundle of this CA and its parents (leaf-most first). */
