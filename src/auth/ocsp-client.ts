@@ -24,7 +24,7 @@
 import crypto from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import {Agent, request} from 'undici';
+import type {Agent} from 'undici';
 import {OID, ParsedClientCertificate, parseCertificate, serialKeyFromBytes} from './certificate';
 import {checkValidity} from './certificate-policy';
 import {LruCache} from './lru';
@@ -117,7 +117,9 @@ export const defaultOcspTransport: OcspTransport = async (url, body, {timeoutMs,
   if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password) {
     throw new OcspTransportError('url_not_allowed', 'responder URL must be http(s) without userinfo');
   }
-  defaultAgent ??= new Agent({keepAliveTimeout: 1000, connections: 16, maxResponseSize: -1});
+  // Loaded on first use: processes that inject a transport (or never query OCSP) do not pay for undici.
+  const {Agent: UndiciAgent, request} = await import('undici');
+  defaultAgent ??= new UndiciAgent({keepAliveTimeout: 1000, connections: 16, maxResponseSize: -1});
   const signal = AbortSignal.timeout(timeoutMs);
   const fail = (e: unknown): never => {
     if (e instanceof OcspTransportError) throw e;
