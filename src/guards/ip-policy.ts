@@ -59,6 +59,14 @@ export function parseStrictAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | nu
   let t = text;
   if (t.startsWith('[') && t.endsWith(']')) t = t.slice(1, -1);
   if (V4_STRICT.test(t)) return ipaddr.IPv4.parse(t);
+  if (t.includes(':') && t.includes('.')) {
+    // ipaddr.js 2.x reads the IPv4-compatible form `::a.b.c.d` as the IPv4-mapped `::ffff:a.b.c.d`
+    // (checked). Rewrite a trailing dotted quad into two hex groups ourselves, then parse.
+    const m = /^(.*:)([^:]+)$/.exec(t);
+    if (!m || !V4_STRICT.test(m[2])) return null;
+    const o = m[2].split('.').map(Number);
+    t = `${m[1]}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  }
   if (t.includes(':') && !t.includes('%') && ipaddr.IPv6.isValid(t)) {
     try {
       return ipaddr.IPv6.parse(t);

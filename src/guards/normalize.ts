@@ -36,7 +36,7 @@ export interface DecodeOptions {
 export interface DecodeResult {
   /**
    * Every distinct folded form, from the input itself (round 0) to the stable form (last).
-   * Folded = NFKC + confusables + lower case + `\` => `/`.
+   * Folded = NFKC + confusables + lower case + `\` => `/`; NUL removed (and flagged).
    */
   forms: string[];
   /** The first reason the input is not cleanly decodable, or null. */
@@ -174,12 +174,19 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 export function decodeText(input: string, opts: DecodeOptions): DecodeResult {
   const f: RoundFlags = {malformed: null};
   const maxRounds = opts.maxRounds ?? DEFAULT_MAX_ROUNDS;
-  let cur = opts.plusAsSpace ? input.replace(/\+/g, ' ') : input;
-  cur = fold(cur);
+  // NUL is flagged and removed after every step, so that removing it can never assemble a new
+  // escape after the last round (`%2%00e`) - canonical forms stay stable.
+  const step = (s: string): string => {
+    const folded = fold(s);
+    if (!folded.includes('\u0000')) return folded;
+    flag(f, 'nul');
+    return folded.replace(/\u0000/g, '');
+  };
+  let cur = step(opts.plusAsSpace ? input.replace(/\+/g, ' ') : input);
   const forms = [cur];
   let stable = false;
   for (let round = 0; round < maxRounds; round++) {
-    const next = fold(percentRound(cur, opts.strict, f));
+    const next = step(percentRound(cur, opts.strict, f));
     if (next === cur) {
       stable = true;
       break;
@@ -190,10 +197,9 @@ export function decodeText(input: string, opts: DecodeOptions): DecodeResult {
   if (!stable) {
     // One more look: if it still changes, the input is encoded deeper than we are willing to follow.
     const probe = {malformed: null} as RoundFlags;
-    if (fold(percentRound(cur, opts.strict, probe)) !== cur) flag(f, 'too-deep');
+    if (fold(percentRound(cur, opts.strict, probe)).replace(/\u0000/g, '') !== cur) flag(f, 'too-deep');
   }
   for (const form of forms) {
-    if (form.includes('\u0000')) flag(f, 'nul');
     if (opts.strict && STRICT_CONTROL.test(form)) flag(f, 'control-char');
     if (LONE_SURROGATE.test(form)) flag(f, 'lone-surrogate');
   }
@@ -247,8 +253,7 @@ export function pathShape(form: string): PathShape {
  */
 export function canonicalPath(input: string, opts: DecodeOptions = {strict: true}): string {
   const {forms} = decodeText(input, opts);
-  const last = forms[forms.length - 1].replace(/\u0000/g, '');
-  const s = last.replace(/\\/g, '/');
+  const s = forms[forms.length - 1];
   const absolute = s.startsWith('/');
   const out: string[] = [];
   let climbs = 0;

@@ -197,7 +197,7 @@ export const GUARD_RULES: readonly GuardRule[] = [
   {
     id: 'DK-PING',
     category: 'docker-api',
-    description: '/_ping.',
+    description: 'The Docker Engine /_ping endpoint.',
     rationale: 'Docker Engine liveness probe, used to discover an exposed daemon.',
     match: {kind: 'segments', anchor: 'root', segments: ['_ping'], scope: 'all'},
   },
@@ -211,14 +211,14 @@ export const GUARD_RULES: readonly GuardRule[] = [
   {
     id: 'DK-SYSTEM-DF',
     category: 'docker-api',
-    description: '/system/df.',
+    description: 'The Docker Engine /system/df endpoint.',
     rationale: 'Docker Engine disk-usage endpoint.',
     match: {kind: 'segments', anchor: 'root', segments: ['system', 'df'], scope: 'all'},
   },
   {
     id: 'DK-SWARM',
     category: 'docker-api',
-    description: '/swarm/...',
+    description: 'The Docker Swarm /swarm endpoints.',
     rationale: 'Docker Swarm control endpoints.',
     match: {kind: 'segments', anchor: 'root', segments: ['swarm'], scope: 'all'},
   },
