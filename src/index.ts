@@ -1,0 +1,128 @@
+/**
+ * Entry point: `node dist/src/index.js` (npm start).
+ *   1. parse + validate + freeze config (bad value: coded exit 78 before listening)
+ *   2. dev PKI (development only, when no TLS files are configured)
+ *   3. runtime posture self-check (POSTURE_MODE)
+ *   4. load + validate TLS material and CRLs (refuses expired/mismatched/weak/invalid)
+ *   5. boot, audit the app's own OpenAPI spec (AUDIT_MODE), start, print URL + curl line
+ *   6. SIGHUP: hot reload; SIGTERM/SIGINT: graceful shutdown, exit 0
+ */
+import 'reflect-metadata';
+import path from 'node:path';
+import {HardenedMtlsApplication} from './application';
+import {AppConfig, Env, parseConfig} from './config/config';
+import {AppError, toAppError} from './errors';
+import {createLogger, Logger} from './logging/logger';
+import {ensureDevPki} from './pki/dev-pki';
+import {RevocationStore} from './tls/revocation/revocation-store';
+import {loadTlsMaterial} from './tls/tls-material';
+
+export {HardenedMtlsApplication} from './application';
+
+export interface RunningService {
+  app: HardenedMtlsApplication;
+  config: AppConfig;
+  url: string;
+  stop(): Promise<void>;
+}
+
+function shellQuote(p: string): string {
+  return /^[\w./:@=+-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
+}
+
+function displayPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel.startsWith('..') ? p : rel;
+}
+
+/** Start the service. Throws AppError on any start-up refusal. */
+export async function startService(env: Env = process.env, logger?: Logger): Promise<RunningService> {
+  const config = parseConfig(env);
+  const log = logger ?? createLogger({level: config.logLevel});
+
+  let devClient: {cert: string; key: string} | undefined;
+  if (config.tls.devPki) {
+    const {manifest, generated} = await ensureDevPki({dir: config.tls.devPkiDir, logger: log});
+    devClient = {cert: manifest.clients.valid.cert, key: manifest.clients.valid.key};
+    log.warn({devPkiDir: config.tls.devPkiDir, generated}, 'DEVELOPMENT PKI in use (no TLS_*_FILE configured): never use it in production');
+  }
+
+  const material = await loadTlsMaterial(config.tls);
+  const revocation = await RevocationStore.load(config.tls.crlFiles, material.caCerts, log.child({component: 'revocation'}));
+
+  const app = new HardenedMtlsApplication({config, logger: log, material, revocation});
+  await app.boot();
+  try {
+    await app.start();
+  } catch (e) {
+    throw new AppError('STARTUP_FAILED', 'the HTTPS server could not start', {reason: (e as NodeJS.ErrnoException).code ?? (e as Error).message});
+  }
+  const url = app.restServer.url!.replace('://[::]', '://localhost').replace('://0.0.0.0', '://localhost');
+
+  {
+    const cert = devClient ? displayPath(devClient.cert) : 'CLIENT.crt';
+    const key = devClient ? displayPath(devClient.key) : 'CLIENT.key';
+    // The server's dev certificate names localhost/127.0.0.1/::1; curl needs the CA bundle that signed it.
+    const serverCa = config.tls.devPki ? displayPath(path.join(config.tls.devPkiDir, 'ca-bundle.crt')) : 'SERVER-CA.crt';
+    process.stdout.write(
+      `\nhardened-mtls listening on ${url}\n` +
+      `try:\n  curl --cacert ${shellQuote(serverCa)} --cert ${shellQuote(cert)} --key ${shellQuote(key)} ${url}/whoami\n\n`,
+    );
+  }
+  log.info({event: 'listening', url, tls: 'TLSv1.3', ciphers: config.tls.ciphers, revocation: config.mtls.revocation}, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= app.stop());
+  return {app, config, url, stop};
+}
+
+/** Process wrapper: signals, coded exits. Signal handlers exist before anything starts. */
+export async function main(): Promise<void> {
+  const bootLogger = createLogger({level: process.env.LOG_LEVEL ?? 'info'});
+  let service: RunningService | undefined;
+  let stopSignal: string | undefined;
+
+  const shutdown = (signal: string) => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    if (!service) return; // still starting: stopped as soon as start-up completes
+    const log = service.app.logger;
+    log.info({event: 'shutdown', signal, boundMs: service.config.http.shutdownTimeoutMs}, 'graceful shutdown: no new connections, finishing in-flight requests');
+    service.stop().then(
+      () => {
+        log.info({event: 'shutdown.complete'}, 'stopped');
+        process.exit(0);
+      },
+      err => {
+        log.error({err, code: 'INTERNAL_ERROR'}, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (!service) return;
+    service.app.logger.info({event: 'tls.reload.requested', reason: 'SIGHUP'}, 'reload requested');
+    void service.app.reloader?.reload('sighup');
+  });
+
+  try {
+    service = await startService(process.env, undefined);
+  } catch (e) {
+    const err = toAppError(e, 'STARTUP_FAILED');
+    bootLogger.fatal({code: err.code, details: err.details, err: err.code === 'STARTUP_FAILED' ? e : undefined}, `refusing to start: ${err.message}`);
+    process.exitCode = err.exitCode;
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT').removeAllListeners('SIGHUP');
+    return;
+  }
+  if (stopSignal) {
+    const pending = stopSignal;
+    stopSignal = undefined;
+    shutdown(pending);
+  }
+}
+
+if (require.main === module) {
+  void main();
+}

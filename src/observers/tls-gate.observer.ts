@@ -1,0 +1,73 @@
+/**
+ * Life-cycle observer in the `tls` group, ordered right after the `server` group (see
+ * application.ts): once the https.Server listens it installs the connection gate, the
+ * malformed-HTTP answer, the server's HTTP limits and the hot reloader; on stop (which runs
+ * before the server group stops) it stops reloading and marks the app as shutting down.
+ */
+import {inject, lifeCycleObserver, LifeCycleObserver} from '@loopback/core';
+import {RestBindings, RestServer} from '@loopback/rest';
+import type {Server as HttpsServer} from 'node:https';
+import type {Socket} from 'node:net';
+import type {AppConfig} from '../config/config';
+import {AppBindings, TlsBindings} from '../keys';
+import type {Logger} from '../logging/logger';
+import {SECURITY_HEADERS} from '../middleware/security-headers.middleware';
+import type {ConnectionGate} from '../tls/connection-gate';
+import type {RevocationStore} from '../tls/revocation/revocation-store';
+import {TlsReloader, TlsState} from '../tls/tls-reloader';
+
+export const TLS_OBSERVER_GROUP = 'tls';
+
+/** A coded, header-hardened answer for requests Node's HTTP parser refused. */
+export function clientErrorResponse(errCode: string | undefined): string {
+  const [status, reason] =
+    errCode === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] :
+    errCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+  const body = JSON.stringify({error: {code: 'BAD_REQUEST', message: 'malformed HTTP request'}});
+  const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${headers}Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+}
+
+@lifeCycleObserver(TLS_OBSERVER_GROUP)
+export class TlsGateObserver implements LifeCycleObserver {
+  private reloader: TlsReloader | undefined;
+
+  constructor(
+    @inject(RestBindings.SERVER) private readonly rest: RestServer,
+    @inject(AppBindings.CONFIG) private readonly config: AppConfig,
+    @inject(AppBindings.LOGGER) private readonly logger: Logger,
+    @inject(AppBindings.SHUTTING_DOWN) private readonly shuttingDown: {value: boolean},
+    @inject(TlsBindings.GATE) private readonly gate: ConnectionGate,
+    @inject(TlsBindings.STATE) private readonly state: TlsState,
+    @inject(TlsBindings.REVOCATION_STORE) private readonly revocation: RevocationStore,
+  ) {}
+
+  start(): void {
+    const server = this.rest.httpServer?.server as HttpsServer | undefined;
+    if (!server) throw new Error('the REST server is not listening');
+    // Only microtasks have run since 'listening', so no handshake has completed yet; the
+    // strategy re-checks revocation on every request as a second layer regardless.
+    this.gate.attach(server);
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      socket.end(clientErrorResponse(err.code));
+    });
+    const h = this.config.http;
+    server.maxRequestsPerSocket = h.maxRequestsPerSocket;
+    server.requestTimeout = h.requestTimeoutMs;
+    server.headersTimeout = h.headersTimeoutMs;
+    server.keepAliveTimeout = h.keepAliveTimeoutMs;
+    this.reloader = new TlsReloader(this.config, this.state, this.revocation, server, this.gate, this.logger.child({component: 'tls-reloader'}));
+    this.rest.bind(TlsBindings.RELOADER).to(this.reloader);
+    this.reloader.startWatching();
+  }
+
+  stop(): void {
+    this.shuttingDown.value = true;
+    this.reloader?.stop();
+    this.gate.detach();
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * RevocationIndex: verified CRLs indexed by issuer (fingerprint256 of the configured CA that
+ * verified the CRL) -> SerialSet. Shared by the TLS connection gate and the authenticator through
+ * RevocationStore. Pure: no LoopBack imports.
+ *
+ * A CRL is indexed only when (1) it parses strictly, (2) it carries no extension we must not
+ * ignore (critical unknown, issuingDistributionPoint, deltaCRLIndicator), (3) its signature
+ * verifies against a configured CA whose subject equals the CRL issuer and (4) that CA's
+ * keyUsage (if present) allows cRLSign, and (5) thisUpdate <= now <= nextUpdate. The parsed CRL
+ * (and its DER) is not retained: only the SerialSet and a few dates.
+ *
+ * If several configured CA certificates verify the same CRL (re-issued CA certificate with the
+ * same name and key), the CRL is indexed under each of them.
+ */
+import * as crypto from 'node:crypto';
+import {promises as fs} from 'node:fs';
+import {AppError, isAppError} from '../../errors';
+import {parseCrl, ParsedCrl, DEFAULT_MAX_CRL_BYTES} from './crl-parser';
+import {certificateFields, crlSignatureAlgorithm, verifyCrlSignature} from './crl-signature';
+import {normalizeSerial} from './serial';
+import {SerialSet} from './serial-set';
+
+export type RevocationStatus = 'revoked' | 'good' | 'unknown';
+
+/** One installed CRL (per issuer). */
+export interface CrlRecord {
+  /** File path the CRL was loaded from, or the source label given to addFetched(). */
+  readonly file: string;
+  readonly issuerFingerprint256: string;
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
+  readonly entryCount: number;
+  readonly crlNumber?: bigint;
+}
+
+export interface CertificateRevocationStatus {
+  readonly status: RevocationStatus;
+  /** The configured CA that issued the leaf (when one was found). */
+  readonly issuerFingerprint256?: string;
+  /** The CRL consulted (when the issuer has one). */
+  readonly crlFile?: string;
+}
+
+interface Installed extends CrlRecord {
+  readonly revoked: SerialSet;
+}
+
+interface TrustedCa {
+  readonly cert: crypto.X509Certificate;
+  readonly fingerprint256: string;
+}
+
+const READ_SLICE_BYTES = 1 << 20;
+
+/** Wrap any failure for `file` in an AppError carrying {file}; non-AppErrors become `fallback`. */
+function withFile(e: unknown, file: string, fallback: 'CRL_INVALID' | 'TLS_MATERIAL_UNREADABLE'): AppError {
+  if (isAppError(e)) return new AppError(e.code, e.message, {...e.details, file}, {cause: e});
+  return new AppError(fallback, fallback === 'CRL_INVALID' ? 'CRL could not be processed' : 'CRL file cannot be read', {file}, {cause: e});
+}
+
+/** Read a CRL file (PEM or DER). Throws AppError TLS_MATERIAL_UNREADABLE {file}. */
+export async function readCrlFile(file: string, maxBytes = DEFAULT_MAX_CRL_BYTES): Promise<Buffer> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(file, 'r');
+    const st = await handle.stat();
+    if (!st.isFile()) throw new AppError('TLS_MATERIAL_UNREADABLE', 'CRL path is not a regular file', {file});
+    if (st.size > maxBytes) throw new AppError('TLS_MATERIAL_UNREADABLE', 'CRL file is larger than the accepted maximum', {file, bytes: st.size});
+    // Read into SharedArrayBuffer-backed memory so signature verification of a large CRL can
+    // hand the TBS to a worker thread without copying (crl-signature.ts). The reads run on the
+    // libuv thread pool in 1 MiB slices.
+    const out = Buffer.from(new SharedArrayBuffer(st.size));
+    let off = 0;
+    while (off < st.size) {
+      const {bytesRead} = await handle.read(out, off, Math.min(READ_SLICE_BYTES, st.size - off), off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    if (off !== st.size) throw new AppError('TLS_MATERIAL_UNREADABLE', 'CRL file changed while it was read', {file});
+    return out;
+  } catch (e) {
+    throw withFile(e, file, 'TLS_MATERIAL_UNREADABLE');
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** Newer = higher cRLNumber when both have one, else later thisUpdate. */
+function isNewer(candidate: {crlNumber?: bigint; thisUpdate: Date}, current: {crlNumber?: bigint; thisUpdate: Date}): boolean {
+  if (candidate.crlNumber !== undefined && current.crlNumber !== undefined) return candidate.crlNumber > current.crlNumber;
+  return candidate.thisUpdate.getTime() > current.thisUpdate.getTime();
+}
+
+function checkDates(crl: {thisUpdate: Date; nextUpdate?: Date}, now: Date): void {
+  const t = now.getTime();
+  if (crl.thisUpdate.getTime() > t) {
+    throw new AppError('CRL_EXPIRED', 'CRL thisUpdate is in the future', {thisUpdate: crl.thisUpdate.toISOString()});
+  }
+  if (crl.nextUpdate && crl.nextUpdate.getTime() < t) {
+    throw new AppError('CRL_EXPIRED', 'CRL is past its nextUpdate', {nextUpdate: crl.nextUpdate.toISOString()});
+  }
+}
+
+function dedupeCas(cas: readonly crypto.X509Certificate[]): TrustedCa[] {
+  const out: TrustedCa[] = [];
+  const seen = new Set<string>();
+  for (const cert of cas) {
+    if (!(cert instanceof crypto.X509Certificate)) {
+      throw new AppError('TLS_MATERIAL_UNREADABLE', 'a trusted CA is not an X509Certificate');
+    }
+    if (seen.has(cert.fingerprint256)) continue;
+    seen.add(cert.fingerprint256);
+    certificateFields(cert); // fail early on a CA certificate we cannot read
+    out.push({cert, fingerprint256: cert.fingerprint256});
+  }
+  return out;
+}
+
+/**
+ * The configured CAs that verify `crl` (all checks but dates). Throws AppError CRL_INVALID,
+ * CRL_SIGNATURE_INVALID or CRL_ISSUER_NOT_CRLSIGN.
+ */
+async function verifyAgainst(crl: ParsedCrl, cas: readonly TrustedCa[]): Promise<TrustedCa[]> {
+  if (crl.hasCriticalUnknownExtension) {
+    throw new AppError('CRL_INVALID', 'CRL carries an unsupported critical extension', {extensions: crl.unsupportedExtensions});
+  }
+  crlSignatureAlgorithm(crl); // unsupported algorithm => CRL_INVALID even with no candidate CA
+  const verified: TrustedCa[] = [];
+  let notCrlSign: AppError | undefined;
+  for (const ca of cas) {
+    if (!crl.issuerNameDer.equals(certificateFields(ca.cert).subjectDer)) continue;
+    try {
+      if (await verifyCrlSignature(crl, ca.cert)) verified.push(ca);
+    } catch (e) {
+      if (isAppError(e) && e.code === 'CRL_ISSUER_NOT_CRLSIGN') notCrlSign = e;
+      else throw e;
+    }
+  }
+  if (verified.length > 0) return verified;
+  if (notCrlSign) throw notCrlSign;
+  throw new AppError('CRL_SIGNATURE_INVALID', 'CRL is not signed by any configured CA');
+}
+
+export class RevocationIndex {
+  private readonly trusted: readonly TrustedCa[];
+  private readonly byIssuer = new Map<string, Installed>();
+
+  private constructor(trusted: readonly TrustedCa[]) {
+    this.trusted = trusted;
+  }
+
+  /**
+   * Load and verify every CRL file. Any failure rejects (the service refuses to start) with
+   * AppError CRL_INVALID / CRL_SIGNATURE_INVALID / CRL_ISSUER_NOT_CRLSIGN / CRL_EXPIRED /
+   * TLS_MATERIAL_UNREADABLE, details {file}. Files are processed one at a time (bounded memory).
+   */
+  static async load(files: readonly string[], trustedCas: readonly crypto.X509Certificate[], now: Date = new Date()): Promise<RevocationIndex> {
+    const index = new RevocationIndex(dedupeCas(trustedCas));
+    for (const file of files) {
+      const bytes = await readCrlFile(file);
+      try {
+        const crl = await parseCrl(bytes);
+        const cas = await verifyAgainst(crl, index.trusted);
+        checkDates(crl, now);
+        index.install(crl, cas, file);
+      } catch (e) {
+        throw withFile(e, file, 'CRL_INVALID');
+      }
+    }
+    return index;
+  }
+
+  /** An index with no CRLs and no CAs: every status is 'unknown'. */
+  static empty(): RevocationIndex {
+    return new RevocationIndex([]);
+  }
+
+  /** The configured CAs this index verifies CRLs and leaves against. */
+  get trustedCas(): readonly crypto.X509Certificate[] {
+    return this.trusted.map(t => t.cert);
+  }
+
+  private install(crl: ParsedCrl, cas: readonly TrustedCa[], file: string): boolean {
+    let installed = false;
+    for (const ca of cas) {
+      const current = this.byIssuer.get(ca.fingerprint256);
+      if (current && !isNewer(crl, current)) continue;
+      this.byIssuer.set(ca.fingerprint256, {
+        file,
+        issuerFingerprint256: ca.fingerprint256,
+        thisUpdate: crl.thisUpdate,
+        ...(crl.nextUpdate ? {nextUpdate: crl.nextUpdate} : {}),
+        entryCount: crl.entryCount,
+        ...(crl.crlNumber !== undefined ? {crlNumber: crl.crlNumber} : {}),
+        revoked: crl.revoked,
+      });
+      installed = true;
+    }
+    return installed;
+  }
+
+  /**
+   * Revocation status of `serialKey` under the CA `issuerFingerprint256`. 'unknown' when that
+   * issuer has no CRL, or its CRL is past nextUpdate (RFC 5280 §6.3.3) or not yet valid.
+   * A serial that is not hexadecimal throws AppError AUTH_CERT_MALFORMED.
+   */
+  status(issuerFingerprint256: string, serialKey: string, now: Date = new Date()): RevocationStatus {
+    const entry = this.byIssuer.get(issuerFingerprint256);
+    if (!entry) return 'unknown';
+    const t = now.getTime();
+    if (Number.isNaN(t) || entry.thisUpdate.getTime() > t) return 'unknown';
+    if (entry.nextUpdate && entry.nextUpdate.getTime() < t) return 'unknown';
+    return entry.revoked.has(serialKey) ? 'revoked' : 'good';
+  }
+
+  /**
+   * Status of a leaf: its issuer is the configured CA for which `leaf.checkIssued(ca)` holds
+   * (name + AKI/SKI) and whose key verifies the leaf signature. 'revoked' if any such CA's CRL
+   * lists it, else 'good' if one has a current CRL, else 'unknown'.
+   */
+  statusOfCertificate(leaf: crypto.X509Certificate, now: Date = new Date()): CertificateRevocationStatus {
+    const serial = normalizeSerial(leaf.serialNumber);
+    let good: CertificateRevocationStatus | undefined;
+    let unknown: CertificateRevocationStatus | undefined;
+    for (const ca of this.trusted) {
+      if (!issuedBy(leaf, ca.cert)) continue;
+      const status = this.status(ca.fingerprint256, serial, now);
+      const file = this.byIssuer.get(ca.fingerprint256)?.file;
+      const result: CertificateRevocationStatus = {status, issuerFingerprint256: ca.fingerprint256, ...(file ? {crlFile: file} : {})};
+      if (status === 'revoked') return result;
+      if (status === 'good') good ??= result;
+      else unknown ??= result;
+    }
+    return good ?? unknown ?? {status: 'unknown'};
+  }
+
+  get crls(): readonly CrlRecord[] {
+    return [...this.byIssuer.values()].map(({revoked: _revoked, ...record}) => Object.freeze(record));
+  }
+
+  /** The earliest nextUpdate among installed CRLs (when to expect staleness). */
+  earliestNextUpdate(): Date | undefined {
+    let min: number | undefined;
+    for (const e of this.byIssuer.values()) {
+      if (e.nextUpdate && (min === undefined || e.nextUpdate.getTime() < min)) min = e.nextUpdate.getTime();
+    }
+    return min === undefined ? undefined : new Date(min);
+  }
+
+  /**
+   * Install a CRL obtained later (e.g. from a distribution point). Same rules as load(); the
+   * issuer must be one of this index's configured CAs (else CRL_SIGNATURE_INVALID). Replaces the
+   * issuer's current CRL only if newer (higher cRLNumber, else later thisUpdate).
+   * Resolves true when installed, false when an equal or newer CRL is already in place.
+   * Rejects with the same AppError codes as load(), details {file: source}.
+   */
+  async addFetched(crl: ParsedCrl, issuer: crypto.X509Certificate, source = 'fetched', now: Date = new Date()): Promise<boolean> {
+    try {
+      const ca = this.trusted.find(t => t.fingerprint256 === issuer.fingerprint256);
+      if (!ca) throw new AppError('CRL_SIGNATURE_INVALID', 'the CRL issuer is not a configured CA');
+      const cas = await verifyAgainst(crl, [ca]);
+      checkDates(crl, now);
+      return this.install(crl, cas, source);
+    } catch (e) {
+      throw withFile(e, source, 'CRL_INVALID');
+    }
+  }
+}
+
+function issuedBy(leaf: crypto.X509Certificate, ca: crypto.X509Certificate): boolean {
+  try {
+    return leaf.checkIssued(ca) && leaf.verify(ca.publicKey);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Pure TLS option building. The whole option set is built in one place and used both for
+ * https.createServer() and for every setSecureContext() on reload (setSecureContext resets
+ * any option it is not given, so a partial set would silently weaken the server).
+ *
+ * No LoopBack imports, no I/O.
+ */
+import type {SecureContextOptions} from 'node:tls';
+import type {HttpLimitsConfig, TlsConfig} from '../config/config';
+
+/** The validated bytes of the TLS material (see tls-material.ts). */
+export interface TlsMaterialBytes {
+  /** Server certificate chain, PEM (leaf first). */
+  readonly certPem: Buffer;
+  readonly keyPem: Buffer;
+  /** PEM bundle of the trusted client CAs. */
+  readonly caPem: Buffer;
+}
+
+export const TLS_VERSION = 'TLSv1.3' as const;
+
+/** Everything setSecureContext() needs: always the full set. */
+export function buildSecureContextOptions(cfg: TlsConfig, m: TlsMaterialBytes): SecureContextOptions {
+  return {
+    cert: m.certPem,
+    key: m.keyPem,
+    ca: m.caPem,
+    minVersion: TLS_VERSION,
+    maxVersion: TLS_VERSION,
+    ciphers: cfg.ciphers,
+    ecdhCurve: cfg.ecdhCurve,
+    honorCipherOrder: true,
+    // Never hand CRLs to OpenSSL: it re-hashes the whole CRL on every handshake.
+    // Revocation is enforced by the connection gate over our own serial index.
+  };
+}
+
+/**
+ * The options for https.createServer() (spread by @loopback/rest from the `rest` config):
+ * the secure-context set plus the handshake policy and the HTTP parser limits.
+ */
+export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, m: TlsMaterialBytes): Record<string, unknown> {
+  return {
+    ...buildSecureContextOptions(cfg, m),
+    requestCert: true,
+    rejectUnauthorized: true,
+    // Session tickets stay on (resumption is cheap), but ticket keys rotate on every reload,
+    // and the connection gate re-checks revocation on resumed sessions too.
+    sessionTimeout: 300,
+    maxHeaderSize: limits.maxHeaderSize,
+    requestTimeout: limits.requestTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Bytes of a request body are bounded by the body parser / guard (HTTP_MAX_BODY_BYTES).
+  };
+}

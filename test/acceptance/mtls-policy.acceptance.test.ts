@@ -1,0 +1,160 @@
+/**
+ * The TLS policy against real clients: Node's TLS stack, the curl binary and the openssl
+ * s_client binary. Rejections in the handshake must produce NO HTTP response.
+ */
+import assert from 'node:assert/strict';
+import {execFile, spawnSync} from 'node:child_process';
+import {promisify} from 'node:util';
+import {givenClient, givenMtlsEnv} from '../fixtures/mtls-env';
+import {DevClientName, DevPkiManifest, givenTestPki} from '../fixtures/pki';
+import {givenService, ServiceHandle} from '../fixtures/service';
+import {HttpResult, tlsRequest} from '../fixtures/tls-client';
+
+const execFileP = promisify(execFile);
+
+describe('mTLS policy with real clients (acceptance)', function () {
+  this.timeout(60000);
+  let pki: DevPkiManifest;
+  let svc: ServiceHandle;
+
+  before(async () => {
+    pki = await givenTestPki();
+    svc = await givenService(givenMtlsEnv(pki));
+  });
+  after(async () => {
+    await svc?.stop();
+  });
+
+  const whoami = {target: '/whoami'};
+
+  describe('Node TLS client', () => {
+    it('valid client: 200 on /whoami with its identity, security headers, no X-Powered-By', async () => {
+      const r = await tlsRequest({port: svc.port, ...givenClient(pki, 'valid')}, whoami);
+      assert.equal(r.outcome, 'response');
+      const res = r as HttpResult;
+      assert.equal(res.status, 200);
+      const body = res.json as {serial: string; fingerprint256: string; sans: {uri: string[]; dns: string[]}; subject: string; issuer: string};
+      assert.equal(body.serial, pki.clients.valid.serialHex);
+      assert.equal(body.fingerprint256, pki.clients.valid.fingerprint256);
+      assert.deepEqual(body.sans.uri, ['spiffe://hardened-mtls.test/client/valid']);
+      assert.match(body.issuer, /Hardened mTLS Dev Intermediate CA/);
+      assert.equal(res.headers['cache-control'], 'no-store');
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.match(res.headers['strict-transport-security'], /max-age=\d+/);
+      assert.equal(res.headers['x-powered-by'], undefined);
+    });
+
+    it('an RSA-2048 client is accepted too', async () => {
+      const r = await tlsRequest({port: svc.port, ...givenClient(pki, 'rsa-2048')}, whoami);
+      assert.equal((r as HttpResult).status, 200);
+    });
+
+    const refusedInHandshake: [string, DevClientName | 'anonymous', Partial<{maxVersion: 'TLSv1.2'; ciphers: string}>][] = [
+      ['no client certificate', 'anonymous', {}],
+      ['a client certificate from an untrusted CA with the same subject name', 'untrusted', {}],
+      ['an expired client certificate', 'expired', {}],
+      ['a not-yet-valid client certificate', 'not-yet-valid', {}],
+      ['a revoked client certificate (connection gate)', 'revoked', {}],
+      ['a TLS 1.2 client', 'valid', {maxVersion: 'TLSv1.2'}],
+      ['a TLS 1.3 client offering only TLS_AES_128_GCM_SHA256', 'valid', {ciphers: 'TLS_AES_128_GCM_SHA256'}],
+    ];
+    for (const [what, name, tlsOpts] of refusedInHandshake) {
+      it(`${what}: no HTTP response`, async () => {
+        const r = await tlsRequest({port: svc.port, ...givenClient(pki, name), ...tlsOpts}, whoami);
+        assert.equal(r.outcome, 'no-response', `expected no HTTP response, got ${JSON.stringify(r).slice(0, 200)}`);
+      });
+    }
+
+    it('the revoked client is logged by the connection gate with AUTH_CERT_REVOKED', async () => {
+      await tlsRequest({port: svc.port, ...givenClient(pki, 'revoked')}, whoami);
+      const line = await svc.waitForLog(l => l.event === 'tls.connection' && l.code === 'AUTH_CERT_REVOKED' && l.serial === pki.clients.revoked.serialHex);
+      assert.equal(line.decision, 'deny');
+    });
+
+    it('a client outside the allow-list gets 403 AUTH_IDENTITY_NOT_ALLOWED with no certificate detail', async () => {
+      const r = (await tlsRequest({port: svc.port, ...givenClient(pki, 'wrong-san')}, whoami)) as HttpResult;
+      assert.equal(r.status, 403);
+      assert.deepEqual(Object.keys(r.json as object), ['error']);
+      assert.equal((r.json as {error: {code: string}}).error.code, 'AUTH_IDENTITY_NOT_ALLOWED');
+      assert.ok(!r.body.includes('evil.test'));
+    });
+
+    it('an unknown route answers a coded 404 with the security headers', async () => {
+      const r = (await tlsRequest({port: svc.port, ...givenClient(pki, 'valid')}, {target: '/no/such/route'})) as HttpResult;
+      assert.equal(r.status, 404);
+      assert.equal((r.json as {error: {code: string}}).error.code, 'NOT_FOUND');
+      assert.equal(r.headers['cache-control'], 'no-store');
+    });
+  });
+
+  describe('curl binary', () => {
+    async function curl(args: string[]): Promise<{code: number; status: string; body: string}> {
+      try {
+        const {stdout} = await execFileP('curl', ['-sS', '--max-time', '10', '-o', '-', '-w', '\n%{http_code}', ...args]);
+        const i = stdout.lastIndexOf('\n');
+        return {code: 0, status: stdout.slice(i + 1), body: stdout.slice(0, i)};
+      } catch (e) {
+        const err = e as {code: number; stdout: string};
+        const out = err.stdout ?? '';
+        const i = out.lastIndexOf('\n');
+        return {code: err.code, status: out.slice(i + 1), body: out.slice(0, i)};
+      }
+    }
+    const base = () => ['--cacert', pki.caBundle];
+    const as = (name: DevClientName) => ['--cert', pki.clients[name].cert, '--key', pki.clients[name].key];
+    const url = () => `https://localhost:${svc.port}/whoami`;
+
+    it('valid client: 200 with its identity', async () => {
+      const r = await curl([...base(), ...as('valid'), '--resolve', `localhost:${svc.port}:127.0.0.1`, url()]);
+      assert.equal(r.status, '200');
+      assert.equal(JSON.parse(r.body).serial, pki.clients.valid.serialHex);
+    });
+
+    const refused: [string, DevClientName | undefined, string[]][] = [
+      ['no client certificate', undefined, []],
+      ['untrusted CA', 'untrusted', []],
+      ['expired certificate', 'expired', []],
+      ['TLS 1.2 maximum', 'valid', ['--tls-max', '1.2']],
+      ['only TLS_AES_128_GCM_SHA256', 'valid', ['--tls13-ciphers', 'TLS_AES_128_GCM_SHA256']],
+    ];
+    for (const [what, who, extra] of refused) {
+      it(`${what}: no HTTP response (http_code 000, curl error)`, async () => {
+        const r = await curl([...base(), ...(who ? as(who) : []), ...extra, '--resolve', `localhost:${svc.port}:127.0.0.1`, url()]);
+        assert.equal(r.status, '000', `curl got HTTP ${r.status}`);
+        assert.notEqual(r.code, 0);
+      });
+    }
+  });
+
+  describe('openssl s_client binary', () => {
+    function sClient(args: string[]): string {
+      const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${svc.port}`, '-servername', 'localhost', '-CAfile', pki.caBundle, '-quiet', ...args], {
+        input: 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+        timeout: 10000,
+        encoding: 'utf8',
+      });
+      if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl binary not found');
+      return r.stdout ?? '';
+    }
+    const as = (name: DevClientName) => ['-cert', pki.clients[name].cert, '-key', pki.clients[name].key];
+
+    it('valid client over TLS 1.3: HTTP/1.1 200', () => {
+      const out = sClient([...as('valid'), '-tls1_3']);
+      assert.match(out, /^HTTP\/1\.1 200/m);
+      assert.ok(out.includes(pki.clients.valid.serialHex));
+    });
+    const refused: [string, DevClientName | undefined, string[]][] = [
+      ['no client certificate', undefined, ['-tls1_3']],
+      ['untrusted CA', 'untrusted', ['-tls1_3']],
+      ['expired certificate', 'expired', ['-tls1_3']],
+      ['TLS 1.2', 'valid', ['-tls1_2']],
+      ['only TLS_AES_128_GCM_SHA256', 'valid', ['-tls1_3', '-ciphersuites', 'TLS_AES_128_GCM_SHA256']],
+    ];
+    for (const [what, who, args] of refused) {
+      it(`${what}: no HTTP response`, () => {
+        const out = sClient([...(who ? as(who) : []), ...args]);
+        assert.doesNotMatch(out, /HTTP\/1\.1/);
+      });
+    }
+  });
+});
