@@ -63,6 +63,9 @@ const HEX4 = /^[0-9a-fA-F]{4}$/;
 
 /** NFKC, confusables, lower case, backslash to slash. Total (never throws). */
 export function fold(s: string): string {
+  // ASCII is NFKC-stable and has no confusables: only case and backslashes change.
+  // eslint-disable-next-line no-control-regex
+  if (/^[\u0000-\u007f]*$/.test(s)) return s.toLowerCase().replace(/\\/g, '/');
   let out = s.normalize('NFKC').replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c).toLowerCase();
   // Lower-casing can produce non-NFKC sequences (rare, e.g. U+0130); one more pass settles it.
   out = out.normalize('NFKC').replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c);
@@ -125,42 +128,38 @@ function decodeUtf8Run(bytes: number[], f: RoundFlags): string {
   return out;
 }
 
-/** One round of %XX and %uXXXX decoding. */
+/** One round of %XX and %uXXXX decoding (slice-based: linear in the input). */
 function percentRound(s: string, strict: boolean, f: RoundFlags): string {
-  if (s.indexOf('%') === -1) return s;
-  let out = '';
-  let i = 0;
-  while (i < s.length) {
-    const c = s[i];
-    if (c !== '%') {
-      out += c;
-      i += 1;
-      continue;
-    }
+  let i = s.indexOf('%');
+  if (i === -1) return s;
+  const out: string[] = [];
+  let copied = 0;
+  while (i !== -1) {
     if (HEX.test(s.slice(i + 1, i + 3))) {
+      out.push(s.slice(copied, i));
       const bytes: number[] = [];
       while (i < s.length && s[i] === '%' && HEX.test(s.slice(i + 1, i + 3))) {
         bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
         i += 3;
       }
-      out += decodeUtf8Run(bytes, f);
-      continue;
-    }
-    if ((s[i + 1] === 'u' || s[i + 1] === 'U') && HEX4.test(s.slice(i + 2, i + 6))) {
+      out.push(decodeUtf8Run(bytes, f));
+      copied = i;
+    } else if ((s[i + 1] === 'u' || s[i + 1] === 'U') && HEX4.test(s.slice(i + 2, i + 6))) {
       if (strict) flag(f, 'u-escape');
-      let units = '';
+      out.push(s.slice(copied, i));
       while (i < s.length && s[i] === '%' && (s[i + 1] === 'u' || s[i + 1] === 'U') && HEX4.test(s.slice(i + 2, i + 6))) {
-        units += String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16));
+        out.push(String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16)));
         i += 6;
       }
-      out += units;
-      continue;
+      copied = i;
+    } else {
+      if (strict) flag(f, 'bad-escape');
+      i += 1;
     }
-    if (strict) flag(f, 'bad-escape');
-    out += c;
-    i += 1;
+    i = s.indexOf('%', i);
   }
-  return out;
+  out.push(s.slice(copied));
+  return out.join('');
 }
 
 // eslint-disable-next-line no-control-regex
@@ -317,8 +316,8 @@ export function splitPairs(query: string): Array<[string, string]> {
 }
 
 /**
- * Break a folded value into the strings worth matching: the whole value, its whitespace-separated
- * words and the pieces between common delimiters (`=`, `&`, `;`, `,`, quotes, brackets, ...).
+ * Break a folded value into the strings worth matching: its whitespace-separated words (or the
+ * whole value when it has none) and the pieces between common delimiters (`=`, `&`, `;`, `,`, quotes, brackets, ...).
  * Pieces of a path keep their slashes. Bounded by the value length.
  */
 export function tokens(form: string): string[] {
@@ -326,8 +325,10 @@ export function tokens(form: string): string[] {
   const add = (t: string) => {
     if (t !== '') set.add(t);
   };
-  add(form);
-  for (const w of form.split(/\s+/)) add(w);
+  const words = form.split(/\s+/);
+  // With whitespace present, the whole value adds nothing its words do not (and costs a full pass).
+  if (words.length <= 1) add(form);
+  for (const w of words) add(w);
   for (const w of form.split(/[\s"'<>`{}|^,;=&()]+/)) add(w);
   return [...set];
 }

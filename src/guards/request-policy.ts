@@ -42,7 +42,7 @@ export interface InspectLimits {
 export const DEFAULT_INSPECT_LIMITS: InspectLimits = Object.freeze({
   maxDecodeRounds: DEFAULT_MAX_ROUNDS,
   maxDepth: 32,
-  maxNodes: 10_000,
+  maxNodes: 200_000,
   maxTargetLength: 16_384,
   maxValueLength: 1_048_576,
   maxFields: 1000,
@@ -74,6 +74,8 @@ interface Finding {
 // --- compiled catalog -----------------------------------------------------------------------
 
 interface CompiledSegments {
+  /** Position in the catalog: lower wins. */
+  readonly order: number;
   readonly rule: GuardRule;
   readonly m: SegmentsMatcher;
   readonly res: readonly RegExp[];
@@ -81,7 +83,7 @@ interface CompiledSegments {
 
 const SEGMENT_RULES: readonly CompiledSegments[] = GUARD_RULES.filter(r => r.match.kind === 'segments').map(rule => {
   const m = rule.match as SegmentsMatcher;
-  return {rule, m, res: m.segments.map(src => new RegExp(`^(?:${src})$`))};
+  return {order: GUARD_RULES.indexOf(rule), rule, m, res: m.segments.map(src => new RegExp(`^(?:${src})$`))};
 });
 const TRAVERSAL_ID = (mode: string): string => GUARD_RULES.find(r => r.match.kind === 'traversal' && r.match.mode === mode)!.id;
 const PT_TARGET = TRAVERSAL_ID('dot-dot-in-target');
@@ -98,19 +100,41 @@ function matchesAt(segs: readonly string[], at: number, res: readonly RegExp[], 
   return true;
 }
 
-/** Segment rules over one shaped path. `target` = the request path (all scopes apply). */
+const ROOT_RULES = SEGMENT_RULES.filter(r => r.m.anchor === 'root');
+const ANYWHERE_RULES = SEGMENT_RULES.filter(r => r.m.anchor === 'anywhere');
+/** One pass over the segments finds the positions where an anywhere-rule can start. */
+const ANYWHERE_FIRST = new RegExp(`^(?:${ANYWHERE_RULES.map(r => r.m.segments[0]).join('|')})$`);
+
+/**
+ * Segment rules over one shaped path. `target` = the request path (all scopes apply).
+ * When several rules match, the one listed first in the catalog wins (the catalog lists the most
+ * specific rules first: sockets, then APIs, then host paths).
+ */
 function matchSegmentRules(shape: PathShape, target: boolean): string | null {
-  for (const {rule, m, res} of SEGMENT_RULES) {
-    if (m.scope === 'target' && !target) continue;
-    for (const segs of [shape.resolved, shape.raw]) {
-      if (m.anchor === 'root') {
-        if (shape.absolute && matchesAt(segs, 0, res, m.exact === true)) return rule.id;
-      } else {
-        for (let at = 0; at < segs.length; at++) if (matchesAt(segs, at, res, m.exact === true)) return rule.id;
+  let best: CompiledSegments | null = null;
+  const consider = (c: CompiledSegments) => {
+    if (best === null || c.order < best.order) best = c;
+  };
+  for (const segs of [shape.resolved, shape.raw]) {
+    if (shape.absolute) {
+      for (const c of ROOT_RULES) {
+        if (c.m.scope === 'target' && !target) continue;
+        if (matchesAt(segs, 0, c.res, c.m.exact === true)) {
+          consider(c);
+          break;
+        }
+      }
+    }
+    for (let at = 0; at < segs.length; at++) {
+      if (!ANYWHERE_FIRST.test(segs[at])) continue;
+      for (const c of ANYWHERE_RULES) {
+        if (best !== null && c.order >= (best as CompiledSegments).order) break;
+        if (c.m.scope === 'target' && !target) continue;
+        if (matchesAt(segs, at, c.res, c.m.exact === true)) consider(c);
       }
     }
   }
-  return null;
+  return best === null ? null : (best as CompiledSegments).rule.id;
 }
 
 function hostHasEmbeddedLabel(host: string, label: string): boolean {

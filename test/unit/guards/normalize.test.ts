@@ -79,6 +79,7 @@ describe('guards: normaliser', () => {
 
   it('splits query pairs and tokens', () => {
     assert.deepEqual(splitPairs('a=1&&b&c=x=y'), [['a', '1'], ['b', ''], ['c', 'x=y']]);
-    assert.deepEqual(tokens('lang=../x; y'), ['lang=../x; y', 'lang=../x;', 'y', 'lang', '../x']);
+    assert.deepEqual(tokens('lang=../x; y'), ['lang=../x;', 'y', 'lang', '../x']);
+    assert.deepEqual(tokens('a=b'), ['a=b', 'a', 'b']);
   });
 });

@@ -42,7 +42,7 @@ describe('guards: request policy', () => {
       ['unsafe key is not echoed', {rawTarget: '/echo', body: json('{"ok":1,"/etc/shadow":"x"}')}, 'GUARD_DENIED_REFERENCE HP-ETC body:/#1'],
       ['unsafe query name is not echoed', {rawTarget: '/ping?a=1&%2Fproc%2Fself=1'}, 'GUARD_DENIED_REFERENCE HP-PROC query:#1'],
       ['form body', {rawTarget: '/echo', body: {contentType: 'application/x-www-form-urlencoded; charset=utf-8', text: 'a=1&f=%2Fvar%2Flib%2Fkubelet%2Fpods'}}, 'GUARD_DENIED_REFERENCE HP-RUNTIME-STATE body:/f'],
-      ['text body', {rawTarget: '/echo', body: {contentType: 'text/plain', text: 'please read /proc/1/environ'}}, 'GUARD_DENIED_REFERENCE HP-PROC-EMBEDDED body:'],
+      ['text body', {rawTarget: '/echo', body: {contentType: 'text/plain', text: 'please read /proc/1/environ'}}, 'GUARD_DENIED_REFERENCE HP-PROC body:'],
       ['fullwidth percent sign', {rawTarget: '/static/%EF%BC%85%32%65%EF%BC%85%32%65/x'}, 'GUARD_DENIED_REFERENCE PT-DOTDOT-TARGET path'],
       ['a denial wins over malformed input', {rawTarget: '/ping?a=%zz&b=/etc/shadow'}, 'GUARD_DENIED_REFERENCE HP-ETC query:b'],
     ];
