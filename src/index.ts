@@ -13,6 +13,7 @@ import {HardenedMtlsApplication} from './application';
 import {AppConfig, Env, parseConfig} from './config/config';
 import {AppError, toAppError} from './errors';
 import {createLogger, Logger} from './logging/logger';
+import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
@@ -52,6 +53,8 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
 
   const app = new HardenedMtlsApplication({config, logger: log, material, revocation});
   await app.boot();
+  // Audit the app's own spec (AUDIT_MODE=enforce refuses to start on a high finding).
+  await auditApplicationSpec(await app.restServer.getApiSpec(), config.auditMode, log.child({component: 'openapi-audit'}));
   try {
     await app.start();
   } catch (e) {
@@ -59,7 +62,7 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
   }
   const url = app.restServer.url!.replace('://[::]', '://localhost').replace('://0.0.0.0', '://localhost');
 
-  if (process.stdout.isTTY || env.PRINT_BANNER !== 'false') {
+  {
     const cert = devClient ? displayPath(devClient.cert) : 'CLIENT.crt';
     const key = devClient ? displayPath(devClient.key) : 'CLIENT.key';
     // The server's dev certificate names localhost/127.0.0.1/::1; curl needs the CA bundle that signed it.
