@@ -1,8 +1,8 @@
 /**
  * Entry point: `node dist/src/index.js` (npm start).
  *   1. parse + validate + freeze config (bad value: coded exit 78 before listening)
- *   2. dev PKI (development only, when no TLS files are configured)
- *   3. runtime posture self-check (POSTURE_MODE)
+ *   2. runtime posture self-check (POSTURE_MODE)
+ *   3. dev PKI (development only, when no TLS files are configured)
  *   4. load + validate TLS material and CRLs (refuses expired/mismatched/weak/invalid)
  *   5. boot, audit the app's own OpenAPI spec (AUDIT_MODE), start, print URL + curl line
  *   6. SIGHUP: hot reload; SIGTERM/SIGINT: graceful shutdown, exit 0
@@ -15,6 +15,7 @@ import {AppError, toAppError} from './errors';
 import {createLogger, Logger} from './logging/logger';
 import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
+import {checkPostureAtStartup} from './posture/posture-io';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
 
@@ -40,6 +41,9 @@ function displayPath(p: string): string {
 export async function startService(env: Env = process.env, logger?: Logger): Promise<RunningService> {
   const config = parseConfig(env);
   const log = logger ?? createLogger({level: config.logLevel});
+
+  // Posture first: a privileged runtime must not even generate or read keys.
+  checkPostureAtStartup(config.postureMode, log.child({component: 'posture'}));
 
   let devClient: {cert: string; key: string} | undefined;
   if (config.tls.devPki) {
