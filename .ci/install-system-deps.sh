@@ -4,7 +4,7 @@
 #   bubblewrap            bwrap: the sandbox tier's hardened runtime
 #   util-linux            setpriv, unshare, nsenter (normally present)
 #   podman runc uidmap    the container tier (podman with the runc OCI runtime)
-#   openssl               test PKIs made at test time
+#   openssl curl          real independent TLS clients and test PKIs made at test time
 set -euo pipefail
 
 declare -A need=(
@@ -16,6 +16,7 @@ declare -A need=(
   [runc]=runc
   [newuidmap]=uidmap
   [openssl]=openssl
+  [curl]=curl
   [tar]=tar
   [ldd]=libc-bin
 )
