@@ -16,16 +16,15 @@ export function jsonBodyOfSize(bytes: number): string {
   const items: object[] = [];
   const meta = {source: 'bench', pad: ''};
   const render = () => JSON.stringify({items, meta});
-  let i = 0;
-  for (;;) {
+  // Each item adds its own JSON text plus one comma: grow by that length, not by re-rendering.
+  let size = render().length;
+  for (let i = 0; ; i++) {
     const w = (k: number) => WORDS[(i * 7 + k) % WORDS.length];
     const item = {id: i, name: `${w(0)} ${w(1)}`, note: `${w(2)} ${w(3)} ${w(4)} item`, tags: [w(5), w(6), w(7)]};
+    const grow = JSON.stringify(item).length + (items.length > 0 ? 1 : 0);
+    if (size + grow > bytes) break;
     items.push(item);
-    if (render().length > bytes) {
-      items.pop();
-      break;
-    }
-    i++;
+    size += grow;
   }
   const missing = bytes - render().length;
   if (missing < 0) throw new Error(`cannot build a JSON body of ${bytes} bytes`);

@@ -135,6 +135,19 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
     ` from ${res.startedAt} to ${res.finishedAt}. Raw data: [benchmarks.json](benchmarks.json). ` +
     'Numbers are measured, never asserted; the targets below are evaluated as ratios within this one run.');
   out.push('');
+  out.push('## How to run');
+  out.push('');
+  out.push([
+    '```sh',
+    'apt-get install -y wrk        # load generator (Debian/Ubuntu); a C compiler (cc), taskset and openssl are needed too',
+    'npm run bench                 # full run: 5 interleaved rounds, 2+10 s windows (about 15 minutes)',
+    'npm run bench -- --quick      # smoke mode for development (2 rounds, 1+2 s windows)',
+    'npm run bench -- --sections keepalive,handshake --rounds 7 --cpu-prof /tmp/prof   # subsets, more rounds, profiles of (c)',
+    '```',
+    '',
+    'It needs at least two CPUs and a quiet machine: the servers run on one CPU, wrk on another (`--server-cpu`, `--load-cpu`).',
+  ].join('\n'));
+  out.push('');
   out.push('## Machine');
   out.push('');
   out.push(table(['item', 'value'], [

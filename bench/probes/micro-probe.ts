@@ -81,7 +81,12 @@ async function ocsp(notes: string[]): Promise<MicroResult[]> {
 async function main(): Promise<void> {
   const notes: string[] = [];
   const g = await guards(notes);
-  const o = await ocsp(notes);
+  let o: MicroResult[] = [];
+  try {
+    o = await ocsp(notes);
+  } catch (e) {
+    notes.push(`OCSP cache-hit micro-benchmark failed: ${(e as Error).message}`);
+  }
   process.stdout.write(`PROBE_RESULT ${JSON.stringify({guards: g, ocsp: o, notes})}\n`);
 }
 

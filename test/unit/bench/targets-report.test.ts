@@ -104,7 +104,7 @@ describe('bench: targets and report (unit)', () => {
     assert.ok(md.includes('**MISSED**'));
     assert.ok(md.includes('| (c) this service |'));
     assert.ok(md.includes('1.50x'));
-    assert.ok(!md.includes('--quick'));
+    assert.ok(!md.includes('--quick (smoke mode'));
     const quick = {...res, config: {...res.config, quick: true}};
     assert.ok(renderMarkdown(quick, evaluateTargets(quick)).includes('--quick (smoke mode'));
   });
