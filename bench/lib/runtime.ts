@@ -105,6 +105,8 @@ export interface ServerSample {
   cpuUs: number;
   counters: ServerCounters;
   eldMaxMs: number;
+  /** Longest event-loop gap counted only as far as this process used CPU in it (excludes preemption). */
+  cpuBlockMaxMs: number;
   reloads?: {count: number; lastMs: number; lastOk: boolean};
   memory: NodeJS.MemoryUsage;
 }
@@ -200,6 +202,7 @@ export async function startServer(spec: ServerSpec): Promise<ServerHandle> {
         cpuUs: cpuUsOf(pid),
         counters: reply.counters as ServerCounters,
         eldMaxMs: reply.eldMaxMs as number,
+        cpuBlockMaxMs: reply.cpuBlockMaxMs as number,
         memory: reply.memory as NodeJS.MemoryUsage,
         ...(reply.reloads ? {reloads: reply.reloads as ServerSample['reloads']} : {}),
       };

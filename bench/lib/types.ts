@@ -82,6 +82,9 @@ export interface CrlScaleRow {
   rssDeltaBytes: number;
   eldMaxLoadMs: number;
   eldMaxReloadMs: number;
+  /** The same, counting only the CPU this process used during each gap (preemption by other processes excluded). */
+  cpuBlockMaxLoadMs: number;
+  cpuBlockMaxReloadMs: number;
   /** RevocationIndex.status() (issuer + serial lookup). */
   lookupNsPresent: number;
   lookupNsAbsent: number;
@@ -94,6 +97,7 @@ export interface ServiceReloadRow {
   entries: number;
   reloadMs: number;
   eldMaxMs: number;
+  cpuBlockMaxMs: number;
   requestsDuring: number;
   errorsDuring: number;
 }

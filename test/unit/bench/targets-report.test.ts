@@ -8,7 +8,7 @@ import {givenRun, givenWrk} from './fixtures';
 function givenCrlRow(entries: number, lookupNs: number, eld = 20): CrlScaleRow {
   return {
     entries, fileBytes: entries * 40, loadMs: entries / 1000, reloadMs: entries / 1000, retainedBytes: entries * 24, rssDeltaBytes: entries * 30,
-    eldMaxLoadMs: eld, eldMaxReloadMs: eld, lookupNsPresent: lookupNs, lookupNsAbsent: lookupNs, statusOfCertificateUs: 50, lookupsVerified: true,
+    eldMaxLoadMs: eld, eldMaxReloadMs: eld, cpuBlockMaxLoadMs: eld, cpuBlockMaxReloadMs: eld, lookupNsPresent: lookupNs, lookupNsAbsent: lookupNs, statusOfCertificateUs: 50, lookupsVerified: true,
   };
 }
 
@@ -30,7 +30,7 @@ function givenResults(cpuFactor: number, hsFactor: number, crlEld = 20): BenchRe
     machine: {cpuModel: 'Test CPU', cpus: 2, memTotalBytes: 8 << 30, kernel: 'Linux', node: 'v20', openssl: '3.0', wrk: 'wrk 4.1.0', loadAvgAtStart: [0.1, 0.2, 0.3], serverCore: '0', loadCore: '1', clkTck: 100},
     variants: {a: 'bare', b: 'plain', c: 'service'},
     runs, summaries: summarizeAll(runs),
-    revocation: {crl: [givenCrlRow(10_000, 100), givenCrlRow(1_000_000, 120, crlEld)], serviceReload: [{entries: 1_000_000, reloadMs: 3000, eldMaxMs: crlEld, requestsDuring: 100, errorsDuring: 0}], ocsp: []},
+    revocation: {crl: [givenCrlRow(10_000, 100), givenCrlRow(1_000_000, 120, crlEld)], serviceReload: [{entries: 1_000_000, reloadMs: 3000, eldMaxMs: crlEld, cpuBlockMaxMs: crlEld, requestsDuring: 100, errorsDuring: 0}], ocsp: []},
     guards: [{name: 'guard inspectRequest, small JSON body (80 B)', us: 12.5}],
     startup: [{label: 'default CRLs', rounds: 3, startMs: 900, firstRequestMs: 950, idleRssBytes: 90 << 20}],
     notes: ['a note'],
