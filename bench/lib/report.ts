@@ -44,7 +44,9 @@ export function runStatus(s: LoadSummary): string {
   if (s.badStatus > 0) problems.push(`${s.badStatus} non-200`);
   if (s.mismatches > 0) problems.push(`${s.mismatches} wrong bodies`);
   if (s.cleanRounds < s.rounds && problems.length === 0) problems.push(`${s.rounds - s.cleanRounds} empty round(s)`);
-  return problems.length === 0 ? `clean (${s.rounds} rounds)` : `ERRORS: ${problems.join(', ')}`;
+  const base = problems.length === 0 ? `clean (${s.rounds} rounds)` : `ERRORS: ${problems.join(', ')}`;
+  // The server must be the bottleneck: flag windows where wrk's own CPU was nearly full.
+  return s.loadCpuUtil >= 0.9 ? `${base}; load generator CPU ${Math.round(s.loadCpuUtil * 100)}% (may be the bottleneck)` : base;
 }
 
 function find(summaries: readonly LoadSummary[], scenario: string, variant: string): LoadSummary | undefined {

@@ -92,6 +92,8 @@ describe('bench: targets and report (unit)', () => {
     assert.match(runStatus(s), /^ERRORS: 1 socket errors, 3 wrong bodies$/);
     const [ok] = summarizeAll([givenRun({variant: 'c', round: 0})]);
     assert.equal(runStatus(ok), 'clean (1 rounds)');
+    const [busy] = summarizeAll([givenRun({variant: 'a', round: 0, loadCpuUs: 1_900_000})]);
+    assert.match(runStatus(busy), /load generator CPU 95% \(may be the bottleneck\)/);
   });
 
   it('renders every section, the machine and the targets into docs/benchmarks.md', () => {
