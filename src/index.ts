@@ -59,7 +59,7 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
   }
   const url = app.restServer.url!.replace('://[::]', '://localhost').replace('://0.0.0.0', '://localhost');
 
-  if (process.stdout.isTTY || env.PRINT_BANNER !== 'false') {
+  {
     const cert = devClient ? displayPath(devClient.cert) : 'CLIENT.crt';
     const key = devClient ? displayPath(devClient.key) : 'CLIENT.key';
     // The server's dev certificate names localhost/127.0.0.1/::1; curl needs the CA bundle that signed it.

@@ -20,7 +20,7 @@ describe('npm start with a generated dev PKI (acceptance)', function () {
 
   it('generates certs once, prints a curl line that returns the identity, reuses them next time', async () => {
     const dir = path.join(givenTempDir('hmtls-dev-'), 'dev');
-    const env = baseEnv({DEV_PKI_DIR: dir, NODE_ENV: undefined, PRINT_BANNER: 'true'});
+    const env = baseEnv({DEV_PKI_DIR: dir, NODE_ENV: undefined});
     const svc = await givenService(env);
     try {
       const warn = await svc.waitForLog(l => l.level === 'warn' && typeof l.msg === 'string' && /DEVELOPMENT PKI/.test(l.msg));
