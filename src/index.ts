@@ -13,6 +13,7 @@ import {HardenedMtlsApplication} from './application';
 import {AppConfig, Env, parseConfig} from './config/config';
 import {AppError, toAppError} from './errors';
 import {createLogger, Logger} from './logging/logger';
+import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
@@ -52,6 +53,8 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
 
   const app = new HardenedMtlsApplication({config, logger: log, material, revocation});
   await app.boot();
+  // Audit the app's own spec (AUDIT_MODE=enforce refuses to start on a high finding).
+  await auditApplicationSpec(await app.restServer.getApiSpec(), config.auditMode, log.child({component: 'openapi-audit'}));
   try {
     await app.start();
   } catch (e) {
