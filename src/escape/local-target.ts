@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type {Env} from '../config/config';
 import {startService, RunningService} from '../index';
-import {createLogger, Logger} from '../logging/logger';
+import {createLogger} from '../logging/logger';
 import {generateDevPki, loadDevCa} from '../pki/dev-pki';
 import type {DnsAnswers} from './catalog';
 import type {Endpoint} from './client';
@@ -46,9 +46,6 @@ export interface LocalTargetOptions {
   logFile?: string;
 }
 
-/** The service's start function with the outbound overrides (third parameter). */
-type StartWithOverrides = (env: Env, logger?: Logger, overrides?: {outbound?: EscapeHarness['outbound']}) => Promise<RunningService>;
-
 export async function startLocalTarget(opts: LocalTargetOptions): Promise<LocalTarget> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'escape-local-'));
   fs.chmodSync(dir, 0o700);
@@ -78,7 +75,6 @@ export async function startLocalTarget(opts: LocalTargetOptions): Promise<LocalT
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: '0',
-      PRINT_BANNER: 'false',
       TLS_CERT_FILE: pki.server.cert,
       TLS_KEY_FILE: pki.server.key,
       TLS_CA_FILE: pki.caBundle,
@@ -91,7 +87,7 @@ export async function startLocalTarget(opts: LocalTargetOptions): Promise<LocalT
       // The runtime cases judge the posture themselves (and report it); start-up must not refuse.
       POSTURE_MODE: 'off',
     };
-    service = await (startService as StartWithOverrides)(env, logger, {outbound: harness.outbound});
+    service = await startService(env, logger, {outbound: harness.outbound, quiet: true});
     const port = Number(new URL(service.url).port);
     return {
       endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle)},

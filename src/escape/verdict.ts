@@ -97,12 +97,14 @@ function is2xx(o: Observation): boolean {
 }
 
 /** What judge() needs of a case (catalog cases and spec-driven cases). */
-export type JudgedCase = Pick<EscapeCase, 'vector' | 'expected' | 'expect_detail'> & {refusal?: RegExp};
+export type JudgedCase = Pick<EscapeCase, 'vector' | 'expected' | 'expect_detail'> & {method?: string; refusal?: RegExp};
 
 function refusalOk(c: JudgedCase, o: WireObservation & {kind: 'http'}, ctx: VerdictContext): string | undefined {
   if (!ctx.strictCodes) return undefined;
   if (o.code && (c.refusal ?? REFUSAL_CODE[c.vector]).test(o.code)) return undefined;
   if (o.httpParser && c.vector !== 'url-param' && c.vector !== 'tls') return undefined;
+  // A HEAD answer has no body, so no code: the guard's statuses (400, 403) with a JSON error type count.
+  if (c.method === 'HEAD' && !o.code && (o.status === 400 || o.status === 403) && /json/.test(o.headers['content-type'] ?? '')) return undefined;
   return `a 4xx without a refusal code (${o.code ?? 'none'}): not a deliberate refusal (strict mode)`;
 }
 

@@ -72,7 +72,15 @@ export function isLoopbackAddress(a: string): boolean {
   return s === '::1' || /^127\./.test(s) || /^::ffff:127\./.test(s) || s === '0:0:0:0:0:0:0:1';
 }
 
-export async function startCanaries(opts: {unixSocketPath: string; ports?: readonly number[]; hosts?: readonly string[]}): Promise<Canaries> {
+export interface CanaryOptions {
+  unixSocketPath: string;
+  ports?: readonly number[];
+  hosts?: readonly string[];
+  /** Fail instead of falling back to an ephemeral port when a real address cannot be bound. */
+  strictPorts?: boolean;
+}
+
+export async function startCanaries(opts: CanaryOptions): Promise<Canaries> {
   const ports = opts.ports ?? CANARY_PORTS;
   const hosts = opts.hosts ?? CANARY_HOSTS;
   const servers: net.Server[] = [];
@@ -99,6 +107,7 @@ export async function startCanaries(opts: {unixSocketPath: string; ports?: reado
             list.push({key, host, port, bound: 'fixed'});
             continue;
           } catch (e) {
+            if (opts.strictPorts) throw new Error(`canary ${key}: ${describeBindError(e as NodeJS.ErrnoException)}`);
             await listen(server, {host, port: 0, exclusive: true, ipv6Only: v6});
             servers.push(server);
             list.push({key, host, port: (server.address() as net.AddressInfo).port, bound: 'ephemeral', fallbackReason: describeBindError(e as NodeJS.ErrnoException)});

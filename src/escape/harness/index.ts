@@ -63,6 +63,8 @@ export interface HarnessOptions {
   dns?: DnsAnswers;
   /** Directory for the unix-socket canary (default: a fresh temp dir, removed at close()). */
   dir?: string;
+  /** Fail when a canary cannot listen on its real address (default: fall back, reached via the shim). */
+  strictPorts?: boolean;
 }
 
 export async function startEscapeHarness(opts: HarnessOptions = {}): Promise<EscapeHarness> {
@@ -77,7 +79,7 @@ export async function startEscapeHarness(opts: HarnessOptions = {}): Promise<Esc
     if (ownDir) fs.rmSync(dir, {recursive: true, force: true});
   };
   try {
-    canaries = await startCanaries({unixSocketPath: path.join(dir, 'docker.sock')});
+    canaries = await startCanaries({unixSocketPath: path.join(dir, 'docker.sock'), strictPorts: opts.strictPorts});
     upstream = await startFakeUpstream();
   } catch (e) {
     await cleanup();
