@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
+import {auditOpenApi} from '../guards/openapi-audit';
 import {CATEGORIES, CaseFilter, dnsTable, EscapeCase, loadCatalog, selectCases} from './catalog';
 import {ClientCredentials, Endpoint, sendOverTls, sendPlain, WireObservation} from './client';
 import type {EscapeHarness} from './harness';
@@ -106,7 +107,14 @@ export interface SuiteResult {
   /** Harness facts for the report (canaries and where they listen). */
   harness?: {canaries: Array<{key: string; bound: string; fallbackReason?: string}>};
   /** Spec-driven generation: the source and what it produced. */
-  spec?: {source: string; operations: number; cases: number; error?: string};
+  spec?: {
+    source: string;
+    operations: number;
+    cases: number;
+    error?: string;
+    /** The OpenAPI audit of the same document (static findings next to the runtime results). */
+    audit?: {counts: Record<string, number>; findings: Array<{ruleId: string; severity: string; operation: string; location: string}>};
+  };
   notes: string[];
 }
 
@@ -278,7 +286,14 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
         const doc = await loadSpecDocument(opts.spec, {endpoint: ctx.endpoint, credentials: ctx.credentials, timeoutMs});
         const built = buildSpecCases(doc.document, all);
         specCases = built.cases;
-        specInfo = {source: doc.source, operations: built.operations, cases: specCases.length};
+        const audit = auditOpenApi(doc.document);
+        specInfo = {
+          source: doc.source, operations: built.operations, cases: specCases.length,
+          audit: {
+            counts: {...audit.counts},
+            findings: audit.findings.map(f => ({ruleId: f.ruleId, severity: f.severity, operation: f.method ? `${f.method.toUpperCase()} ${f.path ?? ''}` : '', location: f.location})),
+          },
+        };
       } catch (e) {
         specInfo = {source: opts.spec.kind === 'file' ? opts.spec.file : 'target /openapi.json', operations: 0, cases: 0, error: (e as Error).message};
       }

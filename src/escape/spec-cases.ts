@@ -2,19 +2,19 @@
  * Spec-driven cases: cross-reference an OpenAPI 3.x / Swagger 2.0 document with the target's
  * runtime behaviour. For every operation, every string parameter in the path, query, headers and
  * body (recursively through the body schema; JSON and form bodies) gets each payload of the spec
- * payload set (drawn from the catalog), with benign values everywhere else; the expectation is
+ * payload set (drawn from the catalog; URL-like fields also get SSRF targets), with benign values
+ * everywhere else; the expectation is
  * the guard's refusal (a 4xx with a GUARD_ / SSRF_ code in strict mode). Results are reported per
  * operation.
  *
- * `$ref`s: a spec FILE is dereferenced with local external files allowed (as the OpenAPI audit
- * does; never over HTTP). A document served by the TARGET is dereferenced with internal refs only:
+ * `$ref`s: a spec FILE is dereferenced by the OpenAPI audit's resolver (resolveOpenApi: local
+ * external files allowed, never HTTP). A document served by the TARGET is dereferenced with internal refs only:
  * a target must not be able to make the runner read local files into requests it then receives.
  * Cycles are kept as object cycles and walked with a depth bound.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import {$RefParser} from '@apidevtools/json-schema-ref-parser';
-import YAML from 'yaml';
+import {classifyField, resolveOpenApi} from '../guards/openapi-audit';
 import type {EscapeCase, Vector} from './catalog';
 import type {ClientCredentials, Endpoint, RawRequest} from './client';
 
@@ -35,14 +35,24 @@ export interface SpecCase extends Omit<EscapeCase, 'category' | 'vector'> {
 }
 
 /**
- * Catalog cases whose payload value is injected into spec parameters: host paths in several
- * encodings, runtime sockets, Docker/Kubernetes API paths, SSRF URLs (loopback, metadata, file,
- * unix socket, IPv4-mapped IPv6).
+ * Catalog cases whose payload value is injected into EVERY string parameter: host paths in several
+ * encodings, runtime sockets, Docker/Kubernetes API paths, a file: URL and the metadata service
+ * (references the guard refuses wherever they appear).
  */
-export const SPEC_PAYLOAD_IDS: readonly string[] = [
+export const SPEC_VALUE_PAYLOAD_IDS: readonly string[] = [
   'HP-038', 'HP-040', 'HP-041', 'HP-043', 'HP-045', 'HP-001', 'HP-011', 'HP-020', 'HP-023', 'HP-035',
-  'RS-008', 'RS-007', 'DK-015', 'K8-010', 'SI-001', 'SI-009', 'SM-001', 'SS-001', 'SU-002', 'S6-005',
+  'RS-008', 'RS-007', 'DK-015', 'K8-010', 'SM-001',
 ];
+
+/**
+ * Added for parameters that denote a URL or host (the OpenAPI audit's classifyField: format uri,
+ * names such as url, callback, webhook, endpoint, host): SSRF targets (loopback spellings, IPv4-
+ * mapped IPv6, file:, unix socket). A loopback URL in a free-text field is not a request to fetch
+ * it, so these are not expected to be refused everywhere.
+ */
+export const SPEC_URL_PAYLOAD_IDS: readonly string[] = ['SI-001', 'SI-009', 'S6-005', 'SS-001', 'SU-002', 'LC-012'];
+
+export const SPEC_PAYLOAD_IDS: readonly string[] = [...SPEC_VALUE_PAYLOAD_IDS, ...SPEC_URL_PAYLOAD_IDS];
 
 function isObj(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -94,8 +104,9 @@ export interface LoadedSpec {
   source: string;
 }
 
-async function dereference(doc: object, basePath: string, external: boolean): Promise<object> {
-  const options = {resolve: {external, http: false}, dereference: {circular: true}};
+/** Internal $refs only (a document from the target must not read local files through external refs). */
+async function dereferenceInternal(doc: object, basePath: string): Promise<object> {
+  const options = {resolve: {external: false, http: false}, dereference: {circular: true}};
   return (await $RefParser.dereference(basePath, structuredClone(doc) as never, options as never)) as unknown as object;
 }
 
@@ -104,10 +115,8 @@ export async function loadSpecDocument(
   target: {endpoint: Endpoint; credentials: ClientCredentials; timeoutMs: number},
 ): Promise<LoadedSpec> {
   if (src.kind === 'file') {
-    const file = path.resolve(src.file);
-    const doc = YAML.parse(await fs.readFile(file, 'utf8')) as unknown;
-    if (!isObj(doc)) throw new Error(`${src.file}: not a JSON/YAML object`);
-    return {document: await dereference(doc, file, true), source: src.file};
+    // A spec file is the operator's own input: local external $refs are resolved as the OpenAPI audit does.
+    return {document: await resolveOpenApi(path.resolve(src.file)), source: src.file};
   }
   const p = src.path ?? '/openapi.json';
   const r = await fetchFullBody(target, p);
@@ -119,7 +128,7 @@ export async function loadSpecDocument(
     throw new Error(`GET ${p}: not JSON`);
   }
   if (!isObj(doc)) throw new Error(`GET ${p}: not a JSON object`);
-  return {document: await dereference(doc, path.join(process.cwd(), 'openapi.json'), false), source: `target ${p}`};
+  return {document: await dereferenceInternal(doc, path.join(process.cwd(), 'openapi.json')), source: `target ${p}`};
 }
 
 /** GET a (possibly large, up to 16 MiB) document over mTLS; the runner's usual client keeps only an excerpt. */
@@ -324,6 +333,16 @@ export function stringFields(schema: unknown, maxFields = 200): Array<Array<stri
   return out;
 }
 
+/** The schema of the field at a key path (for classification). */
+function schemaAt(schema: unknown, at: ReadonlyArray<string | number>): unknown {
+  let s: unknown = schema;
+  for (const k of at) {
+    const m = mergedSchema(s);
+    s = typeof k === 'number' ? m.items : isObj(m.properties) ? m.properties[k] : undefined;
+  }
+  return s;
+}
+
 function setAt(root: unknown, at: Array<string | number>, value: unknown): unknown {
   if (at.length === 0) return value;
   const [k, ...rest] = at;
@@ -356,15 +375,16 @@ export interface BuiltSpecCases {
   operations: number;
 }
 
-export function buildSpecCases(doc: unknown, catalog: readonly EscapeCase[], payloadIds: readonly string[] = SPEC_PAYLOAD_IDS): BuiltSpecCases {
+export function buildSpecCases(doc: unknown, catalog: readonly EscapeCase[]): BuiltSpecCases {
   const ops = listOperations(doc);
-  const payloads: Array<{c: EscapeCase; value: string}> = [];
-  for (const id of payloadIds) {
+  const pick = (ids: readonly string[]) => ids.map(id => {
     const c = catalog.find(x => x.id === id);
     const value = c ? payloadValue(c) : undefined;
     if (!c || value === undefined) throw new Error(`spec payload ${id}: not in the catalog or no value`);
-    payloads.push({c, value});
-  }
+    return {c, value};
+  });
+  const valuePayloads = pick(SPEC_VALUE_PAYLOAD_IDS);
+  const urlPayloads = [...valuePayloads, ...pick(SPEC_URL_PAYLOAD_IDS)];
   const cases: SpecCase[] = [];
   for (const op of ops) {
     const operation = `${op.method} ${op.path}`;
@@ -394,16 +414,21 @@ export function buildSpecCases(doc: unknown, catalog: readonly EscapeCase[], pay
       return {method: op.method, target, headers, body};
     };
 
-    const points: Array<{location: string; vector: SpecCase['vector']; param?: Param; bodyAt?: Array<string | number>}> = [];
+    const points: Array<{location: string; vector: SpecCase['vector']; url: boolean; param?: Param; bodyAt?: Array<string | number>}> = [];
     for (const p of op.params) {
       if (!isStringParam(p) || p.in === 'cookie') continue;
-      if (p.in === 'path' || p.in === 'query' || p.in === 'header') points.push({location: `${p.in}:${p.name}`, vector: p.in, param: p});
+      if (p.in === 'path' || p.in === 'query' || p.in === 'header') {
+        points.push({location: `${p.in}:${p.name}`, vector: p.in, url: classifyField(p.name, mergedSchema(p.schema)) === 'url', param: p});
+      }
     }
     if (op.body) {
-      for (const at of stringFields(op.body.schema)) points.push({location: `body:/${at.join('/')}`, vector: 'body', bodyAt: at});
+      for (const at of stringFields(op.body.schema)) {
+        const name = String([...at].reverse().find(k => typeof k === 'string') ?? '');
+        points.push({location: `body:/${at.join('/')}`, vector: 'body', url: classifyField(name, schemaAt(op.body.schema, at)) === 'url', bodyAt: at});
+      }
     }
     for (const pt of points) {
-      for (const {c, value} of payloads) {
+      for (const {c, value} of pt.url ? urlPayloads : valuePayloads) {
         if (pt.vector === 'header' && HEADER_UNSAFE.test(value)) continue;
         cases.push({
           id: `SPEC ${operation} ${pt.location} ${c.id}`,

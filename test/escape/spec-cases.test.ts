@@ -86,18 +86,32 @@ describe('escape spec-driven cases', () => {
     assert.ok(locations.includes('GET /items/{id} query:q'));
     assert.ok(locations.includes('GET /items/{id} header:X-Trace'));
     assert.ok(!locations.includes('GET /items/{id} query:page'), 'integers are not injection points');
+    const q1 = cases.filter(c => c.location === 'query:q').map(c => c.payloadId);
+    assert.ok(!q1.includes('SI-001'), 'SSRF targets go only into URL-like fields');
+    assert.ok(q1.includes('DK-015') && q1.includes('SM-001'));
     assert.ok(locations.includes('POST /jobs body:/options/socketPath'));
     for (const c of cases) assert.equal(c.expected, 'reject');
 
     const q = cases.find(c => c.location === 'query:q' && c.payloadId === 'HP-038')!;
     assert.equal(q.request.target, '/items/x?q=..%2F..%2F..%2F..%2Fproc%2Fself%2Fenviron');
-    const p = cases.find(c => c.location === 'path:id' && c.payloadId === 'SI-001')!;
-    assert.equal(p.request.target, `/items/${encodeURIComponent('http://127.0.0.1:2375/version')}`);
+    const p = cases.find(c => c.location === 'path:id' && c.payloadId === 'SM-001')!;
+    assert.equal(p.request.target, `/items/${encodeURIComponent('http://169.254.169.254/latest/meta-data/iam/security-credentials/')}`);
     const b = cases.find(c => c.location === 'body:/options/socketPath' && c.payloadId === 'RS-008')!;
     assert.deepEqual(JSON.parse(b.request.body!.toString()), {kind: 'copy', options: {socketPath: '/var/run/docker.sock'}});
     assert.deepEqual(b.request.headers, [['Content-Type', 'application/json']]);
     const h = cases.filter(c => c.location === 'header:X-Trace');
     assert.ok(h.every(c => !/[\r\n\0]/.test(c.payload)), 'no control characters in header values');
+  });
+
+  it('gives URL-like fields (format uri, url/callback/endpoint names) the SSRF targets too', () => {
+    const doc = {openapi: '3.0.0', paths: {'/hook': {post: {
+      parameters: [{name: 'callbackUrl', in: 'query', schema: {type: 'string'}}, {name: 'note', in: 'query', schema: {type: 'string'}}],
+      requestBody: {content: {'application/json': {schema: {type: 'object', properties: {target: {type: 'string', format: 'uri'}, title: {type: 'string'}}}}}},
+    }}}};
+    const {cases} = buildSpecCases(doc, catalog);
+    const ids = (loc: string) => cases.filter(c => c.location === loc).map(c => c.payloadId);
+    for (const loc of ['query:callbackUrl', 'body:/target']) assert.ok(ids(loc).includes('SI-001') && ids(loc).includes('SU-002'), loc);
+    for (const loc of ['query:note', 'body:/title']) assert.ok(!ids(loc).includes('SI-001') && ids(loc).includes('HP-038'), loc);
   });
 
   it('reads Swagger 2 body and formData parameters', () => {

@@ -77,6 +77,11 @@ ${ops.length ? `<h2>Per operation (spec-driven)</h2>
 <table><tr><th>Operation</th><th>Cases</th><th>Passed</th><th>Failed</th><th>N/A</th></tr>
 ${ops.map(([o, tt]) => totalsRow(o, tt)).join('\n')}
 </table>` : ''}
+${result.spec?.audit ? `<h2>OpenAPI audit of the same document</h2>
+<p>${Object.entries(result.spec.audit.counts).map(([k, n]) => `${h(k)}: ${n}`).join(', ')}</p>
+${result.spec.audit.findings.length ? `<table><tr><th>Rule</th><th>Severity</th><th>Operation</th><th>Location</th></tr>
+${result.spec.audit.findings.map(f => `<tr><td>${h(f.ruleId)}</td><td>${h(f.severity)}</td><td>${h(f.operation)}</td><td>${h(f.location)}</td></tr>`).join('\n')}
+</table>` : '<p class="pass">No findings.</p>'}` : ''}
 <h2>Failed cases (${failed.length})</h2>
 ${failed.length ? failed.map(caseBlock).join('\n') : '<p class="pass">None.</p>'}
 <h2>Not applicable (${na.length})</h2>
