@@ -17,7 +17,12 @@ import {execFile, spawn} from 'node:child_process';
 import type {EscapeCase} from './catalog';
 import type {RuntimeFindingView, RuntimeObservation, Observation} from './verdict';
 
-export type RuntimeOptions = {mode: 'in-process'} | {mode: 'exec'; command: string[]; timeoutMs?: number} | {mode: 'none'};
+export type RuntimeOptions =
+  | {mode: 'in-process'}
+  | {mode: 'exec'; command: string[]; timeoutMs?: number}
+  /** Library use: any way of running runtime-probe.js inside the target (e.g. a sandbox runner). */
+  | {mode: 'function'; where: string; run: () => Promise<RuntimeProbeOutput>}
+  | {mode: 'none'};
 
 /** Structural view of src/posture's PostureReport. */
 export interface PostureReportView {
@@ -126,15 +131,28 @@ export async function gatherRuntimeProbe(posture?: PostureFn): Promise<RuntimePr
   return {tool: 'escape-runtime-probe', posture: p, child};
 }
 
+/** Parses and shape-checks runtime-probe.js output (fail closed on anything else). */
+export function parseProbeOutput(text: string): RuntimeProbeOutput {
+  const j = JSON.parse(text) as RuntimeProbeOutput;
+  if (j?.tool !== 'escape-runtime-probe' || typeof j.posture !== 'object' || typeof j.child !== 'object' || !j.posture || !j.child) {
+    throw new Error('not runtime-probe output');
+  }
+  if (!('error' in j.posture) && !(Array.isArray(j.posture.findings) && j.posture.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean' && Array.isArray(f.covers)))) {
+    throw new Error('runtime-probe output: malformed posture findings');
+  }
+  if (!('error' in j.child) && !(Array.isArray(j.child.findings) && j.child.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean'))) {
+    throw new Error('runtime-probe output: malformed child findings');
+  }
+  return j;
+}
+
 function runExec(command: string[], timeoutMs: number): Promise<RuntimeProbeOutput> {
   return new Promise((resolve, reject) => {
     if (command.length === 0) return reject(new Error('empty --runtime-exec command'));
     execFile(command[0], command.slice(1), {timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024}, (err, stdout) => {
       // The probe exits 1 when something is not compliant; its JSON is still the answer.
       try {
-        const j = JSON.parse(stdout) as RuntimeProbeOutput;
-        if (j.tool !== 'escape-runtime-probe') throw new Error('not runtime-probe output');
-        resolve(j);
+        resolve(parseProbeOutput(stdout));
       } catch {
         reject(new Error(err ? `${err.message.split('\n')[0]}` : 'the command did not print runtime-probe JSON'));
       }
@@ -171,10 +189,12 @@ export async function runRuntimeCases(cases: readonly EscapeCase[], opts: Runtim
     for (const c of cases) result.set(c.id, {kind: 'not-run', reason: 'runtime probes must run inside the target: give --runtime-exec "COMMAND" (e.g. podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js)'});
     return result;
   }
-  const where = opts.mode === 'in-process' ? 'in-process (local target)' : `exec: ${opts.command.join(' ')}`;
+  const where = opts.mode === 'in-process' ? 'in-process (local target)' : opts.mode === 'exec' ? `exec: ${opts.command.join(' ')}` : opts.where;
   let out: RuntimeProbeOutput;
   try {
-    out = opts.mode === 'in-process' ? await gatherRuntimeProbe() : await runExec(opts.command, opts.timeoutMs ?? 120_000);
+    if (opts.mode === 'in-process') out = await gatherRuntimeProbe();
+    else if (opts.mode === 'exec') out = await runExec(opts.command, opts.timeoutMs ?? 120_000);
+    else out = parseProbeOutput(JSON.stringify(await opts.run()));
   } catch (e) {
     for (const c of cases) result.set(c.id, {kind: 'runtime', where, findings: [], error: (e as Error).message});
     return result;
