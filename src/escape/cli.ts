@@ -18,6 +18,7 @@
  *
  * Exit status: 0 no failed case, 1 at least one failed case, 2 usage or start-up error.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import {CATEGORIES} from './catalog';
 import {REPORT_FORMATS, ReportFormat, writeReports} from './report';
@@ -192,7 +193,10 @@ export async function runEscapeCli(argv: readonly string[]): Promise<number> {
     if (argv[0] === 'make-scenario-certs') return await makeScenarioCerts(argv.slice(1));
     const args = parseEscapeArgs(argv);
     const write = (s: string) => void process.stdout.write(s);
-    const result = await runEscapeSuite({...args.run, onProgress: args.quiet ? undefined : progressPrinter(write)});
+    fs.mkdirSync(args.outDir, {recursive: true});
+    // The local instance's log (one audit line per refusal) goes next to the reports.
+    const serviceLogFile = args.run.target ? undefined : path.join(args.outDir, 'local-service.log');
+    const result = await runEscapeSuite({...args.run, serviceLogFile, onProgress: args.quiet ? undefined : progressPrinter(write)});
     const files = writeReports(result, args.outDir, args.reports);
     const t = result.totals;
     write(`\nescape: ${t.total} cases against ${result.target.kind} ${result.target.url}: ${t.passed} passed, ${t.failed} failed, ${t.notApplicable} not applicable\n`);
@@ -201,6 +205,7 @@ export async function runEscapeCli(argv: readonly string[]): Promise<number> {
     }
     for (const n of result.notes) write(`note: ${n}\n`);
     for (const f of Object.values(files)) write(`report: ${f}\n`);
+    if (serviceLogFile) write(`service log: ${serviceLogFile}\n`);
     return t.failed > 0 ? 1 : 0;
   } catch (e) {
     if (e instanceof UsageError) {

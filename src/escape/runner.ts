@@ -226,7 +226,10 @@ function toResult(c: EscapeCase | SpecCase, obs: Observation, ctx: Ctx, evidence
     reference: c.reference,
     status: v.status,
     reason: v.reason,
-    observed: describeObservation(obs),
+    observed: describeObservation(obs) + (evidence
+      ? `; fake upstream saw ${evidence.upstreamRequests} request(s); internal connections: ${
+        Object.entries(evidence.internalConnections).map(([k, n]) => `${k}=${n}`).join(', ') || 'none'}`
+      : ''),
     ...(spec.operation ? {operation: spec.operation, location: spec.location} : {}),
     durationMs: Date.now() - started,
   };
