@@ -105,7 +105,7 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
   const scenarioDir = one('--scenario-certs');
   if (target) {
     if (!/^https:\/\//.test(target)) throw new UsageError('--target must be an https:// URL (https://HOST:PORT)');
-    if ((cert === undefined) !== (key === undefined)) throw new UsageError('--cert and --key go together');
+    if (cert === undefined || key === undefined) throw new UsageError('--target needs --cert and --key: a client identity the target allows (the attacker is an authenticated caller)');
     run.target = {
       url: target.replace(/\/+$/, ''),
       ca: ca ? readFileArg('--ca', ca) : undefined,

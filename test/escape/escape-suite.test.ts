@@ -133,7 +133,7 @@ describe('escape CLI', function () {
   });
 
   it('usage errors exit 2', async () => {
-    for (const args of [['--only', 'nope'], ['--report', 'pdf'], ['--target', 'http://x:1'], ['--cert', 'x'], ['--bogus']]) {
+    for (const args of [['--only', 'nope'], ['--report', 'pdf'], ['--target', 'http://x:1'], ['--target', 'https://127.0.0.1:1'], ['--cert', 'x'], ['--bogus']]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, /usage: npm run escape/);
