@@ -1,8 +1,8 @@
 /**
  * Entry point: `node dist/src/index.js` (npm start).
  *   1. parse + validate + freeze config (bad value: coded exit 78 before listening)
- *   2. dev PKI (development only, when no TLS files are configured)
- *   3. runtime posture self-check (POSTURE_MODE)
+ *   2. runtime posture self-check (POSTURE_MODE)
+ *   3. dev PKI (development only, when no TLS files are configured)
  *   4. load + validate TLS material and CRLs (refuses expired/mismatched/weak/invalid)
  *   5. boot, audit the app's own OpenAPI spec (AUDIT_MODE), start, print URL + curl line
  *   6. SIGHUP: hot reload; SIGTERM/SIGINT: graceful shutdown, exit 0
@@ -16,6 +16,7 @@ import type {OutboundDeps} from './guards/outbound-client';
 import {createLogger, Logger} from './logging/logger';
 import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
+import {checkPostureAtStartup} from './posture/posture-io';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
 
@@ -49,6 +50,9 @@ export interface ServiceOverrides {
 export async function startService(env: Env = process.env, logger?: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const config = parseConfig(env);
   const log = logger ?? createLogger({level: config.logLevel});
+
+  // Posture first: a privileged runtime must not even generate or read keys.
+  checkPostureAtStartup(config.postureMode, log.child({component: 'posture'}));
 
   let devClient: {cert: string; key: string} | undefined;
   if (config.tls.devPki) {
