@@ -325,8 +325,13 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
     }
     if (runtime.length > 0) {
       const t0 = Date.now();
-      const observations = await runRuntimeCases(runtime, opts.runtime ?? (local ? {mode: 'in-process'} : {mode: 'none'}));
+      const mode = opts.runtime ?? (local ? {mode: 'in-process' as const} : {mode: 'none' as const});
+      const observations = await runRuntimeCases(runtime, mode);
+      const before = results.length;
       for (const c of runtime) emit(toResult(c, observations.get(c.id)!, ctx, undefined, t0));
+      if (mode.mode === 'in-process' && results.slice(before).some(r => r.status === 'failed')) {
+        notes.push('Runtime cases were judged in the runner\'s own process (where the local instance runs). On a developer machine or CI host that is not a hardened container they fail by design: run them inside the image with --runtime-exec "podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js".');
+      }
     }
     if (specInfo?.error) {
       emit({

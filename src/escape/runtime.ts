@@ -14,6 +14,7 @@
  * Fail closed: a probe that cannot run or prints garbage fails every runtime case.
  */
 import {execFile, spawn} from 'node:child_process';
+import {runPostureCheck} from '../posture/posture-io';
 import type {EscapeCase} from './catalog';
 import type {RuntimeFindingView, RuntimeObservation, Observation} from './verdict';
 
@@ -103,22 +104,15 @@ export function probeChildProcess(timeoutMs = 10_000): Promise<ChildProbeResult>
 }
 
 // ---------------------------------------------------------------------------------------------
-// posture (src/posture, loaded lazily so that the escape runner works without it and fails closed)
+// posture (src/posture: the same check the service runs at start-up)
 
 type PostureFn = () => PostureReportView;
-
-function loadPosture(): PostureFn {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require('../posture') as {runPostureCheck?: () => PostureReportView};
-  if (typeof mod.runPostureCheck !== 'function') throw new Error('the posture module has no runPostureCheck()');
-  return () => mod.runPostureCheck!();
-}
 
 /** Everything the runtime cases need, gathered in THIS process (used by runtime-probe.js too). */
 export async function gatherRuntimeProbe(posture?: PostureFn): Promise<RuntimeProbeOutput> {
   let p: RuntimeProbeOutput['posture'];
   try {
-    p = (posture ?? loadPosture())();
+    p = (posture ?? (() => runPostureCheck()))();
   } catch (e) {
     p = {error: `posture check unavailable: ${(e as Error).message.split('\n')[0]}`};
   }
