@@ -13,7 +13,7 @@ import path from 'node:path';
 import type {Env} from '../config/config';
 import {startService, RunningService} from '../index';
 import {createLogger} from '../logging/logger';
-import {generateDevPki, loadDevCa} from '../pki/dev-pki';
+import {DevPkiManifest, generateDevPki, loadDevCa} from '../pki/dev-pki';
 import type {DnsAnswers} from './catalog';
 import type {Endpoint} from './client';
 import {EscapeHarness, startEscapeHarness} from './harness';
@@ -40,6 +40,40 @@ export interface LocalTarget {
   close(): Promise<void>;
 }
 
+export interface TargetPki {
+  pki: DevPkiManifest;
+  /** Every scenario certificate (dev PKI clients + the generated ones). */
+  scenarioDir: string;
+  /**
+   * The TLS/mTLS environment for a service that uses this PKI (file paths as given by `at`, e.g.
+   * the paths where a container sees the PKI directory mounted).
+   */
+  serviceEnv(at?: (hostPath: string) => string): Record<string, string>;
+}
+
+/**
+ * A throw-away PKI for an escape target: the dev PKI generator's CAs, server certificate, CRLs and
+ * client scenarios, plus the scenarios it does not have. Also what a container tier needs to start
+ * the image it attacks (mount `dir`, pass serviceEnv(), give the CLI `--scenario-certs`).
+ */
+export async function generateTargetPki(dir: string): Promise<TargetPki> {
+  const pki = await generateDevPki({dir: path.join(dir, 'pki')});
+  const scenarioDir = path.join(dir, 'scenarios');
+  copyDevPkiScenarios(pki, scenarioDir);
+  await generateScenarioCerts({dir: scenarioDir, issuer: await loadDevCa(pki, 'intermediate'), root: await loadDevCa(pki, 'root')});
+  return {
+    pki,
+    scenarioDir,
+    serviceEnv: (at = p => p) => ({
+      TLS_CERT_FILE: at(pki.server.cert),
+      TLS_KEY_FILE: at(pki.server.key),
+      TLS_CA_FILE: at(pki.caBundle),
+      TLS_CRL_FILES: `${at(pki.crls.root)},${at(pki.crls.intermediate)}`,
+      MTLS_ALLOWED_SUBJECTS: LOCAL_ALLOWED_SUBJECTS,
+    }),
+  };
+}
+
 export interface LocalTargetOptions {
   dns: DnsAnswers;
   /** Where to write the service log (default: inside the temp dir). */
@@ -59,14 +93,7 @@ export async function startLocalTarget(opts: LocalTargetOptions): Promise<LocalT
     fs.rmSync(dir, {recursive: true, force: true});
   };
   try {
-    const pki = await generateDevPki({dir: path.join(dir, 'pki')});
-    const scenarioDir = path.join(dir, 'scenarios');
-    copyDevPkiScenarios(pki, scenarioDir);
-    await generateScenarioCerts({
-      dir: scenarioDir,
-      issuer: await loadDevCa(pki, 'intermediate'),
-      root: await loadDevCa(pki, 'root'),
-    });
+    const {pki, scenarioDir, serviceEnv} = await generateTargetPki(dir);
     harness = await startEscapeHarness({dns: opts.dns, dir: path.join(dir, 'harness')});
     const logFile = opts.logFile ?? path.join(dir, 'service.log');
     logStream = fs.createWriteStream(logFile, {flags: 'a', mode: 0o600});
@@ -75,12 +102,8 @@ export async function startLocalTarget(opts: LocalTargetOptions): Promise<LocalT
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: '0',
-      TLS_CERT_FILE: pki.server.cert,
-      TLS_KEY_FILE: pki.server.key,
-      TLS_CA_FILE: pki.caBundle,
-      TLS_CRL_FILES: `${pki.crls.root},${pki.crls.intermediate}`,
+      ...serviceEnv(),
       TLS_WATCH: 'false',
-      MTLS_ALLOWED_SUBJECTS: LOCAL_ALLOWED_SUBJECTS,
       OUTBOUND_ALLOW_HTTP: 'true',
       OUTBOUND_ALLOWED_PORTS: LOCAL_OUTBOUND_PORTS,
       OUTBOUND_TIMEOUT_MS: '3000',
