@@ -25,7 +25,7 @@ import {TlsState} from '../../../src/tls/tls-reloader';
 import {givenMtlsEnv} from '../../fixtures/mtls-env';
 import {givenMisbehavingResponder, givenOcspResponder, LoopbackResponder, Misbehaviour} from '../../fixtures/ocsp-responder';
 import {DevPkiManifest, givenTestPki} from '../../fixtures/pki';
-import {givenCrlDistributionPoint, CrlDistributionPoint} from './support/crl-dp';
+import {givenCrlDistributionPoint, CrlDistributionPoint} from '../../fixtures/crl-distribution-point';
 
 interface LogLine {
   audit?: boolean;

@@ -17,7 +17,7 @@ import {loadTlsMaterial, TlsMaterial} from '../../../src/tls/tls-material';
 import {givenMtlsEnv} from '../../fixtures/mtls-env';
 import {givenClosedPort} from '../../fixtures/ocsp-responder';
 import {CaHandle, DevPkiManifest, givenTestIntermediateCa, givenTestPki, issueCertificate, IssuedCert} from '../../fixtures/pki';
-import {CrlDistributionPoint, givenCrlDistributionPoint, givenOpensslCrl} from './support/crl-dp';
+import {CrlDistributionPoint, givenCrlDistributionPoint, givenOpensslCrl} from '../../fixtures/crl-distribution-point';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
