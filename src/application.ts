@@ -11,6 +11,7 @@ import type {Server as HttpsServer} from 'node:https';
 import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component';
 import {GuardsComponent} from './guards/guards.component';
 import {GUARD_MIDDLEWARE_GROUP, GuardsBindings} from './guards/keys';
+import type {OutboundDeps} from './guards/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
@@ -28,6 +29,8 @@ export interface HardenedMtlsAppOptions extends ApplicationConfig {
   logger: Logger;
   material: TlsMaterial;
   revocation: RevocationStore;
+  /** Outbound-client hooks (stub DNS, connect shim, CA): only the escape suite's local target sets them. */
+  outboundDeps?: OutboundDeps;
 }
 
 export class HardenedMtlsApplication extends BootMixin(RestApplication) {
@@ -75,7 +78,7 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     });
     this.component(MtlsAuthenticationComponent);
     // Request guard (before findRoute), URL-parameter interceptor, SSRF-safe outbound client.
-    this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'})});
+    this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'}), outboundDeps: options.outboundDeps});
     this.component(GuardsComponent);
     // Servers start first, then the `tls` group installs the gate and the reloader; stop runs
     // in reverse, so reloading ends and the app is marked as shutting down before the server closes.
