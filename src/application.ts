@@ -9,6 +9,8 @@ import {ApplicationConfig, BindingScope, CoreBindings} from '@loopback/core';
 import {RestApplication, RestBindings, RestMiddlewareGroups} from '@loopback/rest';
 import type {Server as HttpsServer} from 'node:https';
 import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component';
+import {GuardsComponent} from './guards/guards.component';
+import {GUARD_MIDDLEWARE_GROUP, GuardsBindings} from './guards/keys';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
@@ -69,9 +71,12 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.middleware(securityHeadersMiddleware, {
       group: SECURITY_HEADERS_GROUP,
       upstreamGroups: [RestMiddlewareGroups.SEND_RESPONSE],
-      downstreamGroups: [RestMiddlewareGroups.CORS, RestMiddlewareGroups.FIND_ROUTE],
+      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     this.component(MtlsAuthenticationComponent);
+    // Request guard (before findRoute), URL-parameter interceptor, SSRF-safe outbound client.
+    this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'})});
+    this.component(GuardsComponent);
     // Servers start first, then the `tls` group installs the gate and the reloader; stop runs
     // in reverse, so reloading ends and the app is marked as shutting down before the server closes.
     this.bind(CoreBindings.LIFE_CYCLE_OBSERVER_OPTIONS).to({orderedGroups: ['server', TLS_OBSERVER_GROUP], parallel: false});

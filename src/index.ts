@@ -1,8 +1,8 @@
 /**
  * Entry point: `node dist/src/index.js` (npm start).
  *   1. parse + validate + freeze config (bad value: coded exit 78 before listening)
- *   2. dev PKI (development only, when no TLS files are configured)
- *   3. runtime posture self-check (POSTURE_MODE)
+ *   2. runtime posture self-check (POSTURE_MODE)
+ *   3. dev PKI (development only, when no TLS files are configured)
  *   4. load + validate TLS material and CRLs (refuses expired/mismatched/weak/invalid)
  *   5. boot, audit the app's own OpenAPI spec (AUDIT_MODE), start, print URL + curl line
  *   6. SIGHUP: hot reload; SIGTERM/SIGINT: graceful shutdown, exit 0
@@ -13,7 +13,9 @@ import {HardenedMtlsApplication} from './application';
 import {AppConfig, Env, parseConfig} from './config/config';
 import {AppError, toAppError} from './errors';
 import {createLogger, Logger} from './logging/logger';
+import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
+import {checkPostureAtStartup} from './posture/posture-io';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
 
@@ -40,6 +42,9 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
   const config = parseConfig(env);
   const log = logger ?? createLogger({level: config.logLevel});
 
+  // Posture first: a privileged runtime must not even generate or read keys.
+  checkPostureAtStartup(config.postureMode, log.child({component: 'posture'}));
+
   let devClient: {cert: string; key: string} | undefined;
   if (config.tls.devPki) {
     const {manifest, generated} = await ensureDevPki({dir: config.tls.devPkiDir, logger: log});
@@ -52,6 +57,8 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
 
   const app = new HardenedMtlsApplication({config, logger: log, material, revocation});
   await app.boot();
+  // Audit the app's own spec (AUDIT_MODE=enforce refuses to start on a high finding).
+  await auditApplicationSpec(await app.restServer.getApiSpec(), config.auditMode, log.child({component: 'openapi-audit'}));
   try {
     await app.start();
   } catch (e) {
