@@ -71,6 +71,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // --step read stdin; a pipe that was read from keeps the event loop alive even when paused.
+    if (parsed.step) process.stdin.destroy();
   }
 }
 

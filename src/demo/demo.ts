@@ -105,9 +105,20 @@ export async function runScenario(stage: Stage, s: Scenario, index: number, tota
   for (const ev of s.evidence ?? []) {
     w(`  ${label('evidence')}${ev.label}:`);
     w(`  ${st.cyan('$')} ${shown(ev.command)}`);
+    const evFrom = svc.logs.length;
     const o = await run(ev.command);
     w(`  ${label('')}${wrap(happened(o), ' '.repeat(12))}`);
     differences.push(...compareOutcome(ev.expect as Expectation, o).map(d => `evidence: ${d}`));
+    if (ev.log) {
+      const exp = ev.log;
+      try {
+        const line = await svc.waitForLog(l => logMatches(exp, l), evFrom, LOG_WAIT_MS);
+        w(`  ${label('audit')}${wrap(describeLogLine(line), ' '.repeat(12))}`);
+      } catch {
+        differences.push(`evidence: expected the audit line "${describeLogExpectation(exp)}", none was logged`);
+        w(`  ${label('audit')}${st.red('no matching audit line')}`);
+      }
+    }
   }
   w(`  ${label('why')}${wrap(s.why, ' '.repeat(12))}`);
   const ok = differences.length === 0;

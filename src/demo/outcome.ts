@@ -34,6 +34,8 @@ export interface LogExpectation {
   serial?: string;
   /** Any other fields that must be equal. */
   fields?: Readonly<Record<string, string | boolean | number>>;
+  /** String fields that must match. */
+  matches?: Readonly<Record<string, RegExp>>;
 }
 
 /** Upper-case hex without leading zeros (Node's serialNumber and the manifest agree after this). */
@@ -196,6 +198,7 @@ export function logMatches(exp: LogExpectation, line: LogLine): boolean {
     if (typeof line.serial !== 'string' || normalizeSerialText(line.serial) !== normalizeSerialText(exp.serial)) return false;
   }
   for (const [k, v] of Object.entries(exp.fields ?? {})) if (line[k] !== v) return false;
+  for (const [k, re] of Object.entries(exp.matches ?? {})) if (typeof line[k] !== 'string' || !re.test(line[k] as string)) return false;
   return true;
 }
 
@@ -204,13 +207,14 @@ export function describeLogExpectation(exp: LogExpectation): string {
   if (exp.code) parts.push(exp.code);
   if (exp.serial) parts.push(`serial ${exp.serial}`);
   for (const [k, v] of Object.entries(exp.fields ?? {})) parts.push(`${k}=${String(v)}`);
+  for (const [k, re] of Object.entries(exp.matches ?? {})) parts.push(`${k}~${String(re)}`);
   return parts.join(' ');
 }
 
 export function describeLogLine(line: LogLine): string {
   const parts = [String(line.event), String(line.decision)];
   if (line.code) parts.push(String(line.code));
-  for (const k of ['serial', 'source', 'rule', 'ruleId', 'reason', 'purpose']) {
+  for (const k of ['serial', 'source', 'rule', 'check', 'ruleId', 'location', 'route', 'reason']) {
     if (line[k] !== undefined && line[k] !== null) parts.push(`${k}=${typeof line[k] === 'string' ? line[k] : JSON.stringify(line[k])}`);
   }
   return parts.join(' ');

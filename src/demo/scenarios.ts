@@ -3,11 +3,12 @@
  * line with the stage's real paths), what the narration says will happen, why, and the
  * expectation the observed outcome is compared with.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type {DevClientName} from '../pki/dev-pki';
 import {Expectation, LogExpectation, observeCurl, Observed, observeExit, observeSClient} from './outcome';
 import {CommandResult, PROJECT_ROOT, ServiceProcess} from './processes';
-import type {Stage} from './stage';
+import {DEMO_ALLOWED_SUBJECTS, Stage} from './stage';
 
 export interface DemoCommand {
   argv: string[];
@@ -23,6 +24,8 @@ export interface Evidence {
   label: string;
   command: DemoCommand;
   expect: Expectation;
+  /** A log line of the scenario's service that this command must produce. */
+  log?: LogExpectation;
 }
 
 export interface Scenario {
@@ -51,6 +54,8 @@ function credentials(stage: Stage, who: Who): string[] {
   const c = typeof who === 'string' ? stage.pki.clients[who] : who;
   return ['--cert', c.cert, '--key', c.key];
 }
+
+const JSON_HEADER = ['-H', 'content-type: application/json'];
 
 function curl(stage: Stage, svc: ServiceProcess, who: Who, target: string, extra: string[] = []): DemoCommand {
   return {
@@ -87,46 +92,82 @@ function serialOf(json: unknown): string | undefined {
   return typeof s === 'string' ? s : undefined;
 }
 
-interface PostureCheck {
-  id?: string;
-  name?: string;
-  status?: string;
-  ok?: boolean;
-  passed?: boolean;
+interface PostureFinding {
+  id: string;
+  ok: boolean;
+  severity: string;
+}
+interface PostureReport {
+  compliant: boolean;
+  findings: PostureFinding[];
+  failed: string[];
 }
 
-/** The posture report's verdict must agree with its exit status, and with what we know of this process. */
-function checkPosture(r: {exitCode: number | null; stdout: string}): string | undefined {
-  let report: {compliant?: unknown; checks?: unknown};
+function parsePosture(stdout: string): PostureReport | string {
+  let r: Partial<PostureReport>;
   try {
-    report = JSON.parse(r.stdout) as typeof report;
+    r = JSON.parse(stdout) as Partial<PostureReport>;
   } catch {
-    return `the posture report is not JSON: ${r.stdout.slice(0, 120)}`;
+    return `the posture report is not JSON: ${stdout.slice(0, 120)}`;
   }
-  if (typeof report.compliant !== 'boolean') return 'the posture report has no boolean "compliant"';
-  if (!Array.isArray(report.checks) || report.checks.length === 0) return 'the posture report lists no checks';
+  if (typeof r.compliant !== 'boolean') return 'the posture report has no boolean "compliant"';
+  if (!Array.isArray(r.findings) || r.findings.length === 0) return 'the posture report lists no findings';
+  if (!Array.isArray(r.failed)) return 'the posture report has no "failed" list';
+  return r as PostureReport;
+}
+
+/** This process's effective capability set, from /proc (undefined off Linux). */
+function ownEffectiveCaps(): bigint | undefined {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The report must be consistent (exit status, `compliant`, `failed`, the findings' severities)
+ * and agree with what the demo can see of itself: the posture CLI runs with the demo's uid and
+ * capabilities, so a root demo must get a failed `user-non-root`, a capable one a failed
+ * `caps-effective-empty`, and the reverse.
+ */
+function checkPosture(r: {exitCode: number | null; stdout: string}): string | undefined {
+  const report = parsePosture(r.stdout);
+  if (typeof report === 'string') return report;
   if ((r.exitCode === 0) !== report.compliant) return `exit status ${r.exitCode} disagrees with compliant=${report.compliant}`;
-  if (typeof process.getuid === 'function' && process.getuid() === 0 && report.compliant) {
-    return 'the demo runs as root, yet the posture report says compliant';
+  const blocking = report.findings.filter(f => !f.ok && f.severity !== 'low').map(f => f.id);
+  if (blocking.join() !== report.failed.join()) return `"failed" (${report.failed.join(',')}) is not the failed high/medium findings (${blocking.join(',')})`;
+  if (report.compliant !== (blocking.length === 0)) return `compliant=${report.compliant} with ${blocking.length} blocking findings`;
+  const finding = (id: string) => report.findings.find(f => f.id === id);
+  const user = finding('user-non-root');
+  if (!user) return 'no user-non-root finding';
+  if (typeof process.getuid === 'function' && user.ok !== (process.getuid() !== 0)) {
+    return `user-non-root ok=${user.ok}, but the demo runs as uid ${process.getuid()}`;
+  }
+  const caps = ownEffectiveCaps();
+  const capsFinding = finding('caps-effective-empty');
+  if (!capsFinding) return 'no caps-effective-empty finding';
+  if (caps !== undefined && capsFinding.ok !== (caps === 0n)) {
+    return `caps-effective-empty ok=${capsFinding.ok}, but the demo's CapEff is ${caps.toString(16)}`;
   }
   return undefined;
 }
 
 export function postureSummary(stdout: string): string {
-  try {
-    const report = JSON.parse(stdout) as {compliant?: boolean; checks?: PostureCheck[]};
-    const checks = report.checks ?? [];
-    const failing = checks.filter(c => c.status === 'fail' || c.ok === false || c.passed === false).map(c => c.id ?? c.name ?? '?');
-    return `compliant=${report.compliant}; ${checks.length} checks${failing.length ? `; failing: ${failing.join(', ')}` : ''}`;
-  } catch {
-    return 'unparseable report';
-  }
+  const report = parsePosture(stdout);
+  if (typeof report === 'string') return report;
+  const shown = report.failed.slice(0, 6).join(', ');
+  const more = report.failed.length > 6 ? ` and ${report.failed.length - 6} more` : '';
+  return `compliant=${report.compliant}; ${report.findings.length} findings` +
+    (report.failed.length ? `; failed: ${shown}${more}` : '; none failed');
 }
 
 /** The scenarios in the order the demo runs them (the acceptance test checks the output against it). */
 export const SCENARIO_IDS = [
-  'valid-client', 'no-client-cert', 'untrusted-ca', 'expired-cert', 'wrong-san',
-  'revoked-crl', 'tls12-downgrade', 'weak-cipher', 'posture-report',
+  'valid-client', 'no-client-cert', 'untrusted-ca', 'expired-cert', 'wrong-san', 'no-client-auth-eku',
+  'revoked-crl', 'revoked-ocsp', 'ocsp-responder-down', 'tls12-downgrade', 'weak-cipher',
+  'docker-socket-path', 'proc-traversal', 'ssrf-metadata', 'posture-report',
 ] as const;
 
 export function buildScenarios(stage: Stage): Scenario[] {
@@ -137,7 +178,7 @@ export function buildScenarios(stage: Stage): Scenario[] {
 }
 
 function scenarioList(stage: Stage): Scenario[] {
-  const {pki, main} = stage;
+  const {pki, main, ocspOnly, ocspRevoked, responder} = stage;
   const rel = (p: string) => path.relative(PROJECT_ROOT, p);
   const wantSerial = (serial: string) => (json: unknown) =>
     serialOf(json) === serial ? undefined : `expected /whoami to name serial ${serial}, got ${serialOf(json) ?? 'none'}`;
@@ -175,8 +216,9 @@ function scenarioList(stage: Stage): Scenario[] {
       expected: 'the connection is closed right after the handshake; no HTTP response',
       why:
         'Its issuer carries the same subject name as the dev intermediate CA but another key, and no CA in TLS_CA_FILE signed it. ' +
-        'Node verifies the client chain once the handshake completes and, with rejectUnauthorized, destroys the socket before reading ' +
-        'any HTTP (src/tls/tls-options.ts); names are never trusted, signatures are.',
+        'OpenSSL verifies the chain during the handshake and Node, with rejectUnauthorized (src/tls/tls-options.ts), destroys the ' +
+        'socket the moment the handshake completes, before reading any HTTP. Names are never trusted, signatures are. (No audit ' +
+        'line is written for refusals inside the handshake: see "Known gaps" in docs/threat-model.md.)',
       expect: {kind: 'refused-before-http'},
       evidence: [opensslVerify(stage, 'untrusted', /unable to get local issuer certificate/, 'the reason, offline')],
     },
@@ -187,8 +229,8 @@ function scenarioList(stage: Stage): Scenario[] {
       command: curl(stage, main, 'expired', '/whoami'),
       expected: 'the connection is closed right after the handshake; no HTTP response',
       why:
-        `notAfter is ${pki.clients.expired.notAfter}. The TLS layer's chain verification fails on the validity period ` +
-        '(X509_V_ERR_CERT_HAS_EXPIRED) and the socket is destroyed before any HTTP; the authenticator would refuse it too (AUTH_CERT_EXPIRED).',
+        `notAfter is ${pki.clients.expired.notAfter}. The handshake's chain verification fails on the validity period ` +
+        '(X509_V_ERR_CERT_HAS_EXPIRED) and Node destroys the socket before any HTTP; the authenticator would refuse it too (AUTH_CERT_EXPIRED).',
       expect: {kind: 'refused-before-http'},
       evidence: [opensslVerify(stage, 'expired', /certificate has expired/, 'the reason, offline')],
     },
@@ -200,7 +242,7 @@ function scenarioList(stage: Stage): Scenario[] {
       expected: 'HTTP 403 AUTH_IDENTITY_NOT_ALLOWED, without echoing the certificate',
       why:
         'mTLS proves who the caller is, not what it may do: the certificate is trusted, current and has clientAuth, so TLS accepts it. ' +
-        `Its SAN URI ${pki.clients['wrong-san'].uri} matches no MTLS_ALLOWED_SUBJECTS rule (${'`'}uri:spiffe://${'hardened-mtls.test'}/client/*${'`'}), ` +
+        `Its SAN URI ${pki.clients['wrong-san'].uri} matches no MTLS_ALLOWED_SUBJECTS rule (${DEMO_ALLOWED_SUBJECTS}), ` +
         'so the authenticator refuses it (src/auth/identity-rules.ts); SANs are read from the DER, never from a subject string.',
       expect: {
         kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED',
@@ -211,6 +253,19 @@ function scenarioList(stage: Stage): Scenario[] {
         },
       },
       log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED', serial: pki.clients['wrong-san'].serialHex},
+    },
+    {
+      id: 'no-client-auth-eku',
+      title: 'A trusted certificate without the clientAuth extended key usage',
+      service: 'main',
+      command: curl(stage, main, 'no-eku', '/whoami'),
+      expected: 'HTTP 403 AUTH_EKU_NOT_CLIENT_AUTH',
+      why:
+        'The certificate has no extendedKeyUsage extension at all. OpenSSL treats a missing EKU as "any purpose", so the TLS layer ' +
+        'accepts it; the authenticator requires id-kp-clientAuth explicitly (src/auth/certificate-policy.ts), so a server or ' +
+        'code-signing certificate from the same CA cannot be used as a client identity.',
+      expect: {kind: 'http', status: 403, code: 'AUTH_EKU_NOT_CLIENT_AUTH'},
+      log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_EKU_NOT_CLIENT_AUTH', serial: pki.clients['no-eku'].serialHex},
     },
     {
       id: 'revoked-crl',
@@ -224,6 +279,39 @@ function scenarioList(stage: Stage): Scenario[] {
         "the socket before any HTTP is parsed. The CRLs are indexed by the service, never handed to OpenSSL's per-handshake `crl` option.",
       expect: {kind: 'refused-before-http'},
       log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', serial: pki.clients.revoked.serialHex},
+    },
+    {
+      id: 'revoked-ocsp',
+      title: 'A certificate revoked after the CRL was published: OCSP knows',
+      service: 'main',
+      command: curl(stage, main, {cert: ocspRevoked.cert, key: ocspRevoked.key}, '/whoami'),
+      expected: 'HTTP 401 AUTH_CERT_REVOKED, the audit line naming OCSP as the source',
+      why:
+        `${path.basename(ocspRevoked.cert)} is not on the CRL, so the connection gate lets the connection through; the responder's ` +
+        `index (${path.basename(pki.opensslIndex)}) marks it revoked. With MTLS_REVOCATION=crl,ocsp the authenticator consults the CRL ` +
+        'index (good), then POSTs an OCSP request with a fresh nonce to MTLS_OCSP_URL and verifies the signed answer itself (responder ' +
+        'certificate issued by the CA with id-kp-OCSPSigning, CertID, nonce, thisUpdate/nextUpdate): revoked wins (src/auth/ocsp-client.ts).',
+      expect: {kind: 'http', status: 401, code: 'AUTH_CERT_REVOKED'},
+      log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_CERT_REVOKED', serial: ocspRevoked.serialHex, matches: {reason: /ocsp: revoked/}},
+    },
+    {
+      id: 'ocsp-responder-down',
+      title: 'The OCSP responder is down, revocation fails closed',
+      service: 'ocspOnly',
+      before: {
+        say: `take the OCSP responder down (its listener ${responder.url} is closed); use the second service, where OCSP is the only revocation source`,
+        run: async s => {
+          await s.responder.stop();
+        },
+      },
+      command: curl(stage, ocspOnly, 'valid', '/whoami'),
+      expected: 'HTTP 401 AUTH_REVOCATION_UNKNOWN for a client that is otherwise valid',
+      why:
+        'This instance runs MTLS_REVOCATION=ocsp and MTLS_REVOCATION_FAIL=closed. The lookup cannot reach the responder, so the status ' +
+        'is unknown, and unknown is a refusal: a responder outage (or an attacker blocking it) must not turn revocation off. With ' +
+        'MTLS_REVOCATION_FAIL=open the request would pass with a logged AUTH_REVOCATION_SOFT_FAIL warning (src/auth/mtls-authenticator.ts).',
+      expect: {kind: 'http', status: 401, code: 'AUTH_REVOCATION_UNKNOWN'},
+      log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_REVOCATION_UNKNOWN', serial: pki.clients.valid.serialHex, matches: {reason: /ocsp: unknown/}},
     },
     {
       id: 'tls12-downgrade',
@@ -244,6 +332,55 @@ function scenarioList(stage: Stage): Scenario[] {
         'The default TLS_CIPHER_PROFILE allows TLS_AES_256_GCM_SHA384 and TLS_CHACHA20_POLY1305_SHA256 only (src/config/config.ts); ' +
         'TLS_AES_128_CCM_8_SHA256 (8-byte authentication tag) is not among them, so there is no shared suite: alert 40 handshake_failure.',
       expect: {kind: 'tls-alert', alert: 'handshake failure'},
+    },
+    {
+      id: 'docker-socket-path',
+      title: 'An authenticated client asks for the Docker socket',
+      service: 'main',
+      command: curl(stage, main, 'valid', '/files/%2Fvar%2Frun%2Fdocker.sock'),
+      expected: 'HTTP 403 GUARD_DENIED_REFERENCE, before any route or controller runs',
+      why:
+        'A valid identity is not a licence to name host resources. The request guard (src/guards/request-guard.middleware.ts) runs ' +
+        'before route finding, decodes the target (percent escapes, overlong UTF-8, Unicode folding) and matches it against the rule ' +
+        'catalog (src/guards/rules.ts): RS-SOCKET-FILE denies a *.sock segment anywhere. A runtime socket is root on the host.',
+      expect: {kind: 'http', status: 403, code: 'GUARD_DENIED_REFERENCE'},
+      log: {event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE', fields: {ruleId: 'RS-SOCKET-FILE', location: 'path'}},
+    },
+    {
+      id: 'proc-traversal',
+      title: 'A path traversal towards /proc',
+      service: 'main',
+      command: curl(stage, main, 'valid', '/static/../../proc/self/environ', ['--path-as-is']),
+      expected: 'HTTP 403 GUARD_DENIED_REFERENCE',
+      why:
+        'curl --path-as-is sends the dot segments unresolved, as an attacker would. Conforming clients resolve them before sending, so ' +
+        'the guard refuses any `..` segment left in the decoded target (rule PT-DOTDOT-TARGET, src/guards/rules.ts), whatever it encodes ' +
+        'and wherever it points; the same holds for %2e%2e%2f and the other encodings.',
+      expect: {kind: 'http', status: 403, code: 'GUARD_DENIED_REFERENCE'},
+      log: {event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE', fields: {ruleId: 'PT-DOTDOT-TARGET', location: 'path'}},
+    },
+    {
+      id: 'ssrf-metadata',
+      title: 'SSRF: make the service fetch the cloud metadata endpoint',
+      service: 'main',
+      command: curl(stage, main, 'valid', '/fetch', [...JSON_HEADER, '--data', '{"url":"http://169.254.169.254/latest/meta-data/iam/security-credentials/"}']),
+      expected: 'HTTP 403 GUARD_DENIED_REFERENCE: the request guard stops it in the body, before the route runs',
+      why:
+        'POST /fetch takes a URL and fetches it through the SSRF-safe outbound client. The request guard inspects JSON bodies too: a ' +
+        'URL whose host is a metadata address (any link-local address, in any notation) is rule MD-METADATA-HOST. Behind the guard, ' +
+        'the url-param interceptor applies the SSRF address policy to the parsed URL (src/guards/url-policy.ts; the evidence shows it ' +
+        'refusing the Docker API port on the host loopback), and the outbound client checks every resolved address again at connect ' +
+        "time in its undici Agent's connect hook (src/guards/outbound-client.ts), never through the global fetch(), which ignores agents.",
+      expect: {kind: 'http', status: 403, code: 'GUARD_DENIED_REFERENCE'},
+      log: {event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE', fields: {ruleId: 'MD-METADATA-HOST', location: 'body:/url'}},
+      evidence: [
+        {
+          label: 'the SSRF policy behind the guard, on the Docker API port of the host loopback',
+          command: curl(stage, main, 'valid', '/fetch', [...JSON_HEADER, '--data', '{"url":"https://127.0.0.1:2375/containers/json"}']),
+          expect: {kind: 'http', status: 403, code: 'SSRF_ADDRESS_DENIED'},
+          log: {event: 'guard.param', decision: 'deny', code: 'SSRF_ADDRESS_DENIED', fields: {route: 'POST /fetch'}},
+        },
+      ],
     },
     {
       id: 'posture-report',

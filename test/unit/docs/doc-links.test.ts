@@ -53,9 +53,12 @@ function isRelative(target: string): boolean {
   return !/^[a-z][a-z0-9+.-]*:/i.test(target) && !target.startsWith('#') && !target.startsWith('//');
 }
 
-/** Test ids: [label](../test/x.test.ts) › `suite › … › test`. */
+/**
+ * Test ids: [label](../test/x.test.ts) › `suite › … › test` (or ``…`` when the title itself
+ * holds a backtick).
+ */
 export function testIds(md: string): {file: string; title: string}[] {
-  return [...md.matchAll(/\]\((\.\.\/test\/[^)\s]+\.test\.ts)\) › `([^`]+)`/g)].map(m => ({file: m[1], title: m[2]}));
+  return [...md.matchAll(/\]\((\.\.\/test\/[^)\s]+\.test\.ts)\) › (?:`` ?(.+?) ?``|`([^`]+)`)/g)].map(m => ({file: m[1], title: m[2] ?? m[3]}));
 }
 
 const CODE_FAMILIES = new Set(Object.keys(ERROR_CODES).map(c => c.split('_')[0]));
