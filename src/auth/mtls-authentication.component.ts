@@ -5,10 +5,14 @@
  *   trust anchors      <- TlsState (TLS_CA_FILE; re-read whenever a reload bumps its epoch)
  *   CRL                <- RevocationStore (the index the connection gate uses; epoch per change)
  *   OCSP               <- MTLS_OCSP_URL / AIA, through MtlsAuthBindings.OCSP_TRANSPORT when bound
+ *   CRL fetching       <- MTLS_CRL_FETCH=true: a CrlFetcher on MtlsAuthBindings.REVOCATION_TRANSPORT
+ *                         (no transport bound => nothing is fetched, the status stays unknown)
  *   policy             <- MtlsConfig (allow-list, sources, fail mode, depth, skew, timeouts)
  *
  * Options come from `app.configure(MtlsAuthBindings.COMPONENT).to({...})`; every default is the
  * most restrictive choice, and a value that would weaken a check is refused at construction.
+ *
+ * The component is a life-cycle observer: on stop it closes the bound revocation transport.
  */
 import {
   Application,
@@ -21,6 +25,7 @@ import {
   createBindingFromClass,
   inject,
   injectable,
+  LifeCycleObserver,
   Provider,
 } from '@loopback/core';
 import {AuthenticationBindings, AuthenticationComponent} from '@loopback/authentication';
@@ -30,10 +35,12 @@ import {AppBindings, TlsBindings} from '../keys';
 import type {Logger} from '../logging/logger';
 import type {RevocationStore} from '../tls/revocation/revocation-store';
 import type {TlsState} from '../tls/tls-reloader';
+import {CrlFetcher} from './crl-fetcher';
 import {MtlsAuthBindings} from './keys';
 import {MtlsAuthenticator, mtlsAuthenticatorOptions, revocationLookupFromStore, TrustSource} from './mtls-authenticator';
 import type {CertIdHash, OcspTransport} from './ocsp-client';
 import {MtlsAuthenticationStrategy} from './mtls.strategy';
+import type {RevocationTransport} from './revocation-transport';
 
 export interface MtlsAuthenticationOptions {
   /** Apply `mtls` to every route unless it opts out explicitly (default true). */
@@ -106,7 +113,20 @@ export class MtlsAuthenticatorProvider implements Provider<MtlsAuthenticator> {
     @inject(TlsBindings.REVOCATION_STORE) private readonly store: RevocationStore,
     @inject(MtlsAuthBindings.COMPONENT_OPTIONS) private readonly options: MtlsAuthenticationOptions,
     @inject(MtlsAuthBindings.OCSP_TRANSPORT, {optional: true}) private readonly transport?: OcspTransport,
+    @inject(MtlsAuthBindings.REVOCATION_TRANSPORT, {optional: true}) private readonly revocationTransport?: RevocationTransport,
   ) {}
+
+  /** MTLS_CRL_FETCH=true with the CRL source on: a fetcher over the revocation transport. */
+  private crlFetcher(logger: Logger): CrlFetcher | undefined {
+    const mtls = this.appConfig.mtls;
+    if (!mtls.crlFetch || !mtls.revocation.includes('crl')) return undefined;
+    const transport = this.revocationTransport;
+    if (!transport) {
+      logger.warn('MTLS_CRL_FETCH=true but no revocation transport is bound: CRL distribution points are not fetched');
+      return undefined;
+    }
+    return new CrlFetcher({fetchCrl: url => transport.fetchCrl(url), store: this.store, logger});
+  }
 
   value(): MtlsAuthenticator {
     const state = this.state;
@@ -117,6 +137,8 @@ export class MtlsAuthenticatorProvider implements Provider<MtlsAuthenticator> {
       anchors: () => state.material.caCerts.map(c => c.raw),
     };
     const o = this.options;
+    const logger = this.logger.child({component: 'mtls'});
+    const crlFetcher = this.crlFetcher(logger);
     return new MtlsAuthenticator(
       {
         ...mtlsAuthenticatorOptions(this.appConfig.mtls, trust.anchors()),
@@ -131,18 +153,18 @@ export class MtlsAuthenticatorProvider implements Provider<MtlsAuthenticator> {
           ...(this.transport ? {transport: this.transport} : {}),
         },
       },
-      {logger: this.logger.child({component: 'mtls'}), revocation: revocationLookupFromStore(this.store), trust},
+      {logger, revocation: revocationLookupFromStore(this.store), trust, ...(crlFetcher ? {crlFetcher} : {})},
     );
   }
 }
 
 @injectable({tags: {[ContextTags.KEY]: MtlsAuthBindings.COMPONENT.key}})
-export class MtlsAuthenticationComponent implements Component {
+export class MtlsAuthenticationComponent implements Component, LifeCycleObserver {
   readonly bindings: Binding[];
   readonly options: MtlsAuthenticationOptions;
 
   constructor(
-    @inject(CoreBindings.APPLICATION_INSTANCE) app: Application,
+    @inject(CoreBindings.APPLICATION_INSTANCE) private readonly app: Application,
     @config() options: Partial<MtlsAuthenticationOptions> = {},
   ) {
     this.options = resolveMtlsAuthenticationOptions(options);
@@ -155,5 +177,11 @@ export class MtlsAuthenticationComponent implements Component {
       createBindingFromClass(MtlsAuthenticatorProvider, {key: MtlsAuthBindings.AUTHENTICATOR, defaultScope: BindingScope.SINGLETON}),
       createBindingFromClass(MtlsAuthenticationStrategy, {key: MtlsAuthBindings.STRATEGY}),
     ];
+  }
+
+  /** Close the revocation transport (its sockets and keep-alive connections). */
+  async stop(): Promise<void> {
+    const transport = await this.app.get(MtlsAuthBindings.REVOCATION_TRANSPORT, {optional: true});
+    await transport?.close();
   }
 }

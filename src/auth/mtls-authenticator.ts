@@ -7,7 +7,9 @@
  *   2. chain re-verified with pkijs to a trust anchor      (AUTH_CHAIN_INVALID / AUTH_CHAIN_TOO_DEEP)
  *   3-5. validity, EKU, CA flag, keyUsage, key strength, identity (certificate-policy.ts)
  *   6. revocation by the configured sources (CRL index, OCSP) (AUTH_CERT_REVOKED / AUTH_REVOCATION_UNKNOWN;
- *      MTLS_REVOCATION_FAIL=open turns unknown into an accept audited as AUTH_REVOCATION_SOFT_FAIL)
+ *      MTLS_REVOCATION_FAIL=open turns unknown into an accept audited as AUTH_REVOCATION_SOFT_FAIL);
+ *      with a CrlFetchSource (MTLS_CRL_FETCH=true) an 'unknown' CRL answer first fetches the
+ *      distribution point's CRL into the index and asks again
  *   7. profile {subject, sans, serial, issuer, fingerprint256}
  *
  * Verdicts are cached per (leaf DER, presented chain) and keyed by the revocation epoch
@@ -25,6 +27,7 @@ import {ParsedClientCertificate, parseCertificate} from './certificate';
 import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
 import type {IdentityRule} from './identity-rules';
+import type {CrlFetchOutcome} from './crl-fetcher';
 import {LruCache} from './lru';
 import {OcspClient, OcspClientOptions, OcspResult} from './ocsp-client';
 
@@ -80,8 +83,18 @@ export interface TrustSource {
   anchors(): readonly Uint8Array[];
 }
 
+/**
+ * MTLS_CRL_FETCH=true (crl-fetcher.ts CrlFetcher): asked when the CRL index answers 'unknown';
+ * installs a current CRL for the leaf's issuer from its distribution point, or says why not.
+ */
+export interface CrlFetchSource {
+  ensureCurrent(leaf: crypto.X509Certificate, distributionPoints: readonly string[], now?: Date): Promise<CrlFetchOutcome>;
+}
+
 export interface MtlsAuthenticatorDeps {
   readonly revocation?: RevocationLookup;
+  /** Fetch CRLs from distribution points when the index has no current CRL for the issuer. */
+  readonly crlFetcher?: CrlFetchSource;
   readonly ocsp?: OcspClient;
   readonly trust?: TrustSource;
   readonly logger: Logger;
@@ -269,6 +282,10 @@ export class MtlsAuthenticator {
 
   get ocspClient(): OcspClient | undefined {
     return this.ocsp;
+  }
+
+  get crlFetcher(): CrlFetchSource | undefined {
+    return this.deps.crlFetcher;
   }
 
   /** Follow the injected trust source; a failing reload keeps the previous anchors (the reloader validated them). */
@@ -480,13 +497,13 @@ export class MtlsAuthenticator {
     let expiresAtMs: number | undefined;
     for (const source of sources) {
       if (source === 'crl') {
-        const r = this.crlStatus(leaf, now);
+        const r = await this.crlStatus(leaf, now);
         details.push(`crl: ${r.status}${r.reason ? ` (${r.reason})` : ''}`);
         if (r.status === 'revoked') return {status: 'revoked', source: 'crl', detail: details.join('; ')};
         if (r.status === 'good') good.push('crl');
       } else {
         const r: OcspResult = this.ocsp ? await this.ocsp.check(leaf, issuer) : {status: 'unknown', reason: 'internal_error', detail: 'no OCSP client'};
-        details.push(`ocsp: ${r.status}${r.reason ? ` (${r.reason})` : ''}${r.cached ? ' [cached]' : ''}`);
+        details.push(`ocsp: ${r.status}${r.reason ? ` (${r.reason}${r.detail ? `: ${r.detail.slice(0, 200)}` : ''})` : ''}${r.cached ? ' [cached]' : ''}`);
         if (r.status === 'revoked') return {status: 'revoked', source: 'ocsp', detail: details.join('; ')};
         if (r.status === 'good') {
           good.push('ocsp');
@@ -498,7 +515,18 @@ export class MtlsAuthenticator {
     return {status: 'good', source: good.join(',') as RevocationSourceUsed, detail: details.join('; '), ...(expiresAtMs !== undefined ? {expiresAtMs} : {})};
   }
 
-  private crlStatus(leaf: ParsedClientCertificate, now: Date): {status: RevocationStatus; reason?: string} {
+  /** The index's answer; when it is 'unknown' and CRL fetching is on, fetch the DP's CRL and ask again. */
+  private async crlStatus(leaf: ParsedClientCertificate, now: Date): Promise<{status: RevocationStatus; reason?: string}> {
+    const first = this.crlLookup(leaf, now);
+    const fetcher = this.deps.crlFetcher;
+    if (first.status !== 'unknown' || !fetcher) return first;
+    const fetched = await fetcher.ensureCurrent(leaf.x509, leaf.crlDistributionPoints, now);
+    if (!fetched.ok) return {status: 'unknown', reason: `${first.reason ? `${first.reason}; ` : ''}fetch: ${fetched.reason}`};
+    const second = this.crlLookup(leaf, now);
+    return second.status === 'unknown' ? {status: 'unknown', reason: `fetched, still unknown${second.reason ? `: ${second.reason}` : ''}`} : {status: second.status, reason: 'fetched'};
+  }
+
+  private crlLookup(leaf: ParsedClientCertificate, now: Date): {status: RevocationStatus; reason?: string} {
     const lookup = this.deps.revocation;
     if (!lookup) return {status: 'unknown', reason: 'no CRL index'};
     try {

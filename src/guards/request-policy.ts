@@ -64,7 +64,7 @@ export type GuardVerdict =
   | {readonly ok: false; readonly code: GuardCode; readonly ruleId: string; readonly location: string};
 
 /** Where a value sits: decides strictness and which rules apply. */
-type ValueKind = 'query' | 'header' | 'body' | 'param';
+type ValueKind = 'query' | 'header' | 'body' | 'param' | 'segment';
 
 interface Finding {
   readonly code: 'GUARD_DENIED_REFERENCE' | 'GUARD_MALFORMED_INPUT';
@@ -217,7 +217,7 @@ function denied(ruleId: string): Finding {
 export function inspectValue(value: string, kind: ValueKind, limits: InspectLimits = DEFAULT_INSPECT_LIMITS): Finding | null {
   if (value.length > limits.maxValueLength) return malformed('too-long');
   const {forms, malformed: bad} = decodeText(value, {
-    strict: kind === 'query',
+    strict: kind === 'query' || kind === 'segment',
     plusAsSpace: kind === 'query',
     maxRounds: limits.maxDecodeRounds,
   });
@@ -233,7 +233,12 @@ export function inspectValue(value: string, kind: ValueKind, limits: InspectLimi
   return bad ? malformed(bad) : null;
 }
 
-/** Inspect the path of the request target. Never throws. */
+/**
+ * Inspect the path of the request target. Never throws. The whole path is matched as a path;
+ * then every segment that carries an escape (`%`, `\\`) is also inspected as a VALUE, because
+ * a route's path parameter hands its decoded segment to the controller as one string
+ * (`/products/%2Fv1.41%2Fcontainers%2Fcreate` is the parameter "/v1.41/containers/create").
+ */
 export function inspectTargetPath(rawPath: string, limits: InspectLimits = DEFAULT_INSPECT_LIMITS): Finding | null {
   const {forms, malformed: bad} = decodeText(rawPath, {strict: true, maxRounds: limits.maxDecodeRounds});
   for (const form of forms) {
@@ -242,6 +247,11 @@ export function inspectTargetPath(rawPath: string, limits: InspectLimits = DEFAU
     if (shape.dotsOnly) return denied(PT_DOTS);
     const r = matchSegmentRules(shape, true);
     if (r) return denied(r);
+  }
+  for (const segment of rawPath.split('/')) {
+    if (!segment.includes('%') && !segment.includes('\\')) continue;
+    const f = inspectValue(segment, 'segment', limits);
+    if (f && f.code === 'GUARD_DENIED_REFERENCE') return f;
   }
   return bad ? malformed(bad) : null;
 }

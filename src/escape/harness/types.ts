@@ -1,0 +1,15 @@
+/**
+ * The hooks the harness hands to the service's SSRF-safe outbound client: the client's own
+ * types (src/guards/outbound-client.ts), so the two can never drift apart.
+ */
+import type {ConnectShim, LookupFn} from '../../guards/outbound-client';
+
+export type {CheckedDestination, ConnectShim, LookupAddress, LookupFn} from '../../guards/outbound-client';
+
+/** What the service's outbound client needs from the harness. */
+export interface OutboundOverrides {
+  lookup: LookupFn;
+  connectShim: ConnectShim;
+  /** Trust anchor of the fake public upstream's TLS certificate. */
+  ca: string;
+}
