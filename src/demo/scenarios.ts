@@ -195,7 +195,7 @@ function scenarioList(stage: Stage): Scenario[] {
         'the `mtls` authenticator re-checks chain, validity, clientAuth EKU, CA:FALSE and key strength, matches the SAN URI ' +
         `${pki.clients.valid.uri} against MTLS_ALLOWED_SUBJECTS, and gets "good" from the CRL index and the OCSP responder (src/auth/).`,
       expect: {kind: 'http', status: 200, check: wantSerial(pki.clients.valid.serialHex)},
-      log: {event: 'auth.decision', decision: 'allow', serial: pki.clients.valid.serialHex},
+      log: {event: 'auth.decision', decision: 'allow', serial: pki.clients.valid.serialHex, fields: {source: 'crl,ocsp'}},
     },
     {
       id: 'no-client-cert',
@@ -289,8 +289,9 @@ function scenarioList(stage: Stage): Scenario[] {
       why:
         `${path.basename(ocspRevoked.cert)} is not on the CRL, so the connection gate lets the connection through; the responder's ` +
         `index (${path.basename(pki.opensslIndex)}) marks it revoked. With MTLS_REVOCATION=crl,ocsp the authenticator consults the CRL ` +
-        'index (good), then POSTs an OCSP request with a fresh nonce to MTLS_OCSP_URL and verifies the signed answer itself (responder ' +
-        'certificate issued by the CA with id-kp-OCSPSigning, CertID, nonce, thisUpdate/nextUpdate): revoked wins (src/auth/ocsp-client.ts).',
+        'index (good), then POSTs an OCSP request with a fresh nonce to MTLS_OCSP_URL through the SSRF-safe revocation transport ' +
+        '(src/auth/revocation-transport.ts) and verifies the signed answer itself (responder certificate issued by the CA with ' +
+        'id-kp-OCSPSigning, CertID, nonce, thisUpdate/nextUpdate): revoked wins (src/auth/ocsp-client.ts).',
       expect: {kind: 'http', status: 401, code: 'AUTH_CERT_REVOKED'},
       log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_CERT_REVOKED', serial: ocspRevoked.serialHex, matches: {reason: /ocsp: revoked/}},
     },
@@ -308,10 +309,14 @@ function scenarioList(stage: Stage): Scenario[] {
       expected: 'HTTP 401 AUTH_REVOCATION_UNKNOWN for a client that is otherwise valid',
       why:
         'This instance runs MTLS_REVOCATION=ocsp and MTLS_REVOCATION_FAIL=closed. The lookup cannot reach the responder, so the status ' +
-        'is unknown, and unknown is a refusal: a responder outage (or an attacker blocking it) must not turn revocation off. With ' +
+        'is unknown (the audit reason names the failed connection), and unknown is a refusal: a responder outage (or an attacker blocking it) must not turn revocation off. With ' +
         'MTLS_REVOCATION_FAIL=open the request would pass with a logged AUTH_REVOCATION_SOFT_FAIL warning (src/auth/mtls-authenticator.ts).',
       expect: {kind: 'http', status: 401, code: 'AUTH_REVOCATION_UNKNOWN'},
-      log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_REVOCATION_UNKNOWN', serial: pki.clients.valid.serialHex, matches: {reason: /ocsp: unknown/}},
+      // The reason must be the unreachable responder (not, say, an address the SSRF policy denied).
+      log: {
+        event: 'auth.decision', decision: 'deny', code: 'AUTH_REVOCATION_UNKNOWN', serial: pki.clients.valid.serialHex,
+        matches: {reason: /ocsp: unknown \((transport_error: SSRF_UPSTREAM_ERROR|timeout)/},
+      },
     },
     {
       id: 'tls12-downgrade',
@@ -369,14 +374,14 @@ function scenarioList(stage: Stage): Scenario[] {
         'POST /fetch takes a URL and fetches it through the SSRF-safe outbound client. The request guard inspects JSON bodies too: a ' +
         'URL whose host is a metadata address (any link-local address, in any notation) is rule MD-METADATA-HOST. Behind the guard, ' +
         'the url-param interceptor applies the SSRF address policy to the parsed URL (src/guards/url-policy.ts; the evidence shows it ' +
-        'refusing the Docker API port on the host loopback), and the outbound client checks every resolved address again at connect ' +
+        "refusing the Docker API on the host's bridge address), and the outbound client checks every resolved address again at connect " +
         "time in its undici Agent's connect hook (src/guards/outbound-client.ts), never through the global fetch(), which ignores agents.",
       expect: {kind: 'http', status: 403, code: 'GUARD_DENIED_REFERENCE'},
       log: {event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE', fields: {ruleId: 'MD-METADATA-HOST', location: 'body:/url'}},
       evidence: [
         {
-          label: 'the SSRF policy behind the guard, on the Docker API port of the host loopback',
-          command: curl(stage, main, 'valid', '/fetch', [...JSON_HEADER, '--data', '{"url":"https://127.0.0.1:2375/containers/json"}']),
+          label: "the SSRF policy behind the guard: the Docker API on the host's bridge address, as a container sees its host",
+          command: curl(stage, main, 'valid', '/fetch', [...JSON_HEADER, '--data', '{"url":"https://172.17.0.1:2375/containers/json"}']),
           expect: {kind: 'http', status: 403, code: 'SSRF_ADDRESS_DENIED'},
           log: {event: 'guard.param', decision: 'deny', code: 'SSRF_ADDRESS_DENIED', fields: {route: 'POST /fetch'}},
         },

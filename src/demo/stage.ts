@@ -123,6 +123,9 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
       MTLS_ALLOWED_SUBJECTS: DEMO_ALLOWED_SUBJECTS,
       MTLS_OCSP_URL: responder.url,
       MTLS_REVOCATION_FAIL: 'closed',
+      // OCSP goes through the SSRF-safe revocation transport, which denies loopback like any other
+      // internal address: the responder's address is the one explicit operator exception.
+      OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
       // The demo runs wherever `npm run demo` runs (often as root on a laptop or CI): report, don't refuse.
       POSTURE_MODE: 'warn',
     };
@@ -134,6 +137,9 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
     ]);
     progress('service', `${main.url}  (MTLS_REVOCATION=crl,ocsp, MTLS_REVOCATION_FAIL=closed, MTLS_OCSP_URL=${responder.url})`);
     progress('service', `${ocspOnly.url}  (MTLS_REVOCATION=ocsp: OCSP is the only revocation source, fail-closed)`);
+    progress('note', 'OUTBOUND_ALLOWED_CIDRS=127.0.0.1/32: OCSP lookups go through the SSRF-safe revocation transport, which denies\n' +
+      'loopback like any internal address; the responder\'s address is the one explicit operator exception (it opens\n' +
+      '127.0.0.1 to every outbound use, so in production name only the responder\'s own address; metadata is never re-opened)');
 
     const r = responder;
     return {
