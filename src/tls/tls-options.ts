@@ -51,6 +51,17 @@ export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, 
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node enforces headersTimeout/requestTimeout only when it sweeps its connection list, every
+    // connectionsCheckingInterval ms (default 30 s): without this a slowloris client or a silent
+    // connection would be held up to 30 s past its bound.
+    connectionsCheckingInterval: connectionsCheckingIntervalMs(limits),
+    // Strict parsing even if NODE_OPTIONS carries --insecure-http-parser (request smuggling).
+    insecureHTTPParser: false,
     // Bytes of a request body are bounded by the body parser / guard (HTTP_MAX_BODY_BYTES).
   };
+}
+
+/** How often Node checks headersTimeout/requestTimeout: a quarter of the shorter one, at most 1 s. */
+export function connectionsCheckingIntervalMs(limits: Pick<HttpLimitsConfig, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
+  return Math.max(25, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)));
 }
