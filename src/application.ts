@@ -2,7 +2,7 @@
  * HardenedMtlsApplication: a LoopBack 4 REST application served only over HTTPS with mutual
  * TLS 1.3. Everything security-relevant is bound here, in one readable place:
  *   TLS options (tls-options.ts) -> connection gate (revocation at connection time) ->
- *   security headers -> [guards] -> findRoute -> mtls authentication -> route.
+ *   security headers -> request limits -> [guards] -> findRoute -> mtls authentication -> route.
  */
 import {BootMixin} from '@loopback/boot';
 import {ApplicationConfig, BindingScope, CoreBindings} from '@loopback/core';
@@ -13,6 +13,7 @@ import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
 import {SECURITY_HEADERS_GROUP, securityHeadersMiddleware} from './middleware/security-headers.middleware';
+import {HTTP_LIMITS_GROUP, httpLimitsMiddleware} from './middleware/http-limits.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
 import type {RevocationStore} from './tls/revocation/revocation-store';
@@ -69,6 +70,11 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.middleware(securityHeadersMiddleware, {
       group: SECURITY_HEADERS_GROUP,
       upstreamGroups: [RestMiddlewareGroups.SEND_RESPONSE],
+      downstreamGroups: [RestMiddlewareGroups.CORS, RestMiddlewareGroups.FIND_ROUTE],
+    });
+    this.middleware(httpLimitsMiddleware, {
+      group: HTTP_LIMITS_GROUP,
+      upstreamGroups: [SECURITY_HEADERS_GROUP],
       downstreamGroups: [RestMiddlewareGroups.CORS, RestMiddlewareGroups.FIND_ROUTE],
     });
     this.component(MtlsAuthenticationComponent);

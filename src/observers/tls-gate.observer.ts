@@ -18,12 +18,13 @@ import {TlsReloader, TlsState} from '../tls/tls-reloader';
 
 export const TLS_OBSERVER_GROUP = 'tls';
 
-/** A coded, header-hardened answer for requests Node's HTTP parser refused. */
+/** A coded, header-hardened answer for requests Node's HTTP parser refused (the code's status is the HTTP status). */
 export function clientErrorResponse(errCode: string | undefined): string {
-  const [status, reason] =
-    errCode === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] :
-    errCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
-  const body = JSON.stringify({error: {code: 'BAD_REQUEST', message: 'malformed HTTP request'}});
+  const [status, reason, code, message] =
+    errCode === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'HTTP_HEADERS_TOO_LARGE', 'request headers too large'] :
+    errCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'HTTP_REQUEST_TIMEOUT', 'request not received in time'] :
+    [400, 'Bad Request', 'BAD_REQUEST', 'malformed HTTP request'];
+  const body = JSON.stringify({error: {code, message}});
   const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${headers}Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 }
@@ -49,7 +50,9 @@ export class TlsGateObserver implements LifeCycleObserver {
     // strategy re-checks revocation on every request as a second layer regardless.
     this.gate.attach(server);
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) {
+      // Like Node's default handler: never write into a response that has already started.
+      const inFlight = (socket as Socket & {_httpMessage?: {headersSent?: boolean}})._httpMessage;
+      if (!socket.writable || inFlight?.headersSent) {
         socket.destroy();
         return;
       }
@@ -60,6 +63,9 @@ export class TlsGateObserver implements LifeCycleObserver {
     server.requestTimeout = h.requestTimeoutMs;
     server.headersTimeout = h.headersTimeoutMs;
     server.keepAliveTimeout = h.keepAliveTimeoutMs;
+    // One more than the limit, so the limits middleware sees the excess and refuses it (431)
+    // instead of Node silently dropping header fields past maxHeadersCount.
+    server.maxHeadersCount = h.maxHeadersCount + 1;
     this.reloader = new TlsReloader(this.config, this.state, this.revocation, server, this.gate, this.logger.child({component: 'tls-reloader'}));
     this.rest.bind(TlsBindings.RELOADER).to(this.reloader);
     this.reloader.startWatching();

@@ -1,0 +1,44 @@
+/**
+ * Request limits Node's HTTP parser does not enforce itself, checked before anything else in the
+ * sequence (right after the security headers), so unmatched routes are covered too:
+ *  - more than HTTP_MAX_HEADERS_COUNT header fields: 431 HTTP_HEADERS_TOO_LARGE (Node would
+ *    silently drop the fields past its maxHeadersCount, a parser differential);
+ *  - a declared Content-Length above HTTP_MAX_BODY_BYTES: 413 PAYLOAD_TOO_LARGE at once, instead
+ *    of the body parser draining the whole declared body first.
+ * Both answers close the connection (the rest of the request is not trusted).
+ */
+import type {IncomingMessage, ServerResponse} from 'node:http';
+import {Middleware} from '@loopback/rest';
+import type {HttpLimitsConfig} from '../config/config';
+import {AppError} from '../errors';
+
+export const HTTP_LIMITS_GROUP = 'httpLimits';
+/** Same key as AppBindings.CONFIG (kept as a string here to avoid an import cycle). */
+const CONFIG_KEY = 'hardened.config';
+
+/** Pure check: the limit a request breaks, or undefined. */
+export function requestLimitViolation(
+  req: Pick<IncomingMessage, 'rawHeaders' | 'headers'>,
+  limits: Pick<HttpLimitsConfig, 'maxHeadersCount' | 'maxBodyBytes'>,
+): AppError | undefined {
+  const fields = req.rawHeaders.length / 2;
+  if (fields > limits.maxHeadersCount) {
+    return new AppError('HTTP_HEADERS_TOO_LARGE', 'too many request header fields', {fields: Math.floor(fields), limit: limits.maxHeadersCount});
+  }
+  const declared = req.headers['content-length'];
+  // Node's parser has already refused a non-numeric or conflicting Content-Length.
+  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
+    return new AppError('PAYLOAD_TOO_LARGE', 'The request body exceeds the configured limit.', {declared: Number(declared), limit: limits.maxBodyBytes});
+  }
+  return undefined;
+}
+
+export const httpLimitsMiddleware: Middleware = async (ctx, next) => {
+  const limits = ctx.getSync<{http: HttpLimitsConfig}>(CONFIG_KEY).http;
+  const violation = requestLimitViolation(ctx.request, limits);
+  if (violation) {
+    (ctx.response as ServerResponse).setHeader('Connection', 'close');
+    throw violation;
+  }
+  return next();
+};

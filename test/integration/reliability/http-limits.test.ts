@@ -1,0 +1,87 @@
+/**
+ * The HTTP limits added for hostile transport input: config validation, the pure limit check of
+ * the limits middleware, Node's timeout-check interval and the strict parser pin. The behaviour
+ * against real clients is in test/acceptance/reliability/hostile-input.acceptance.test.ts.
+ */
+import assert from 'node:assert/strict';
+import {parseConfig} from '../../../src/config/config';
+import {AppError} from '../../../src/errors';
+import {requestLimitViolation} from '../../../src/middleware/http-limits.middleware';
+import {clientErrorResponse} from '../../../src/observers/tls-gate.observer';
+import {buildServerTlsOptions, connectionsCheckingIntervalMs} from '../../../src/tls/tls-options';
+
+function configError(env: Record<string, string>): AppError {
+  try {
+    parseConfig(env);
+  } catch (e) {
+    assert.ok(e instanceof AppError);
+    return e;
+  }
+  assert.fail('parseConfig accepted the environment');
+}
+
+describe('reliability / HTTP limits (integration)', () => {
+  it('HTTP_MAX_HEADERS_COUNT defaults to 100 and is bounded', () => {
+    assert.equal(parseConfig({}).http.maxHeadersCount, 100);
+    assert.equal(parseConfig({HTTP_MAX_HEADERS_COUNT: '40'}).http.maxHeadersCount, 40);
+    for (const bad of ['0', '7', '2001', 'ten', '-1']) {
+      const e = configError({HTTP_MAX_HEADERS_COUNT: bad});
+      assert.equal(e.code, 'CONFIG_INVALID', bad);
+      assert.equal(e.details.variable, 'HTTP_MAX_HEADERS_COUNT');
+    }
+  });
+
+  it('a headers timeout above the request timeout is a coded config error, not a start-up crash', () => {
+    const e = configError({HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000'});
+    assert.equal(e.code, 'CONFIG_INVALID');
+    assert.equal(e.details.variable, 'HTTP_HEADERS_TIMEOUT_MS');
+    assert.equal(parseConfig({HTTP_HEADERS_TIMEOUT_MS: '4000', HTTP_REQUEST_TIMEOUT_MS: '4000'}).http.requestTimeoutMs, 4000);
+  });
+
+  const limits = {maxHeadersCount: 10, maxBodyBytes: 1024};
+  const req = (pairs: number, contentLength?: string) => ({
+    rawHeaders: Array.from({length: pairs}, (_, i) => [`x-${i}`, 'v']).flat(),
+    headers: contentLength === undefined ? {} : {'content-length': contentLength},
+  });
+  const table: [string, ReturnType<typeof req>, string | undefined][] = [
+    ['10 header fields', req(10), undefined],
+    ['11 header fields', req(11), 'HTTP_HEADERS_TOO_LARGE'],
+    ['Content-Length at the limit', req(2, '1024'), undefined],
+    ['Content-Length over the limit', req(2, '1025'), 'PAYLOAD_TOO_LARGE'],
+    ['a huge Content-Length', req(2, '99999999999999999999'), 'PAYLOAD_TOO_LARGE'],
+    ['no Content-Length', req(2), undefined],
+  ];
+  for (const [what, r, code] of table) {
+    it(`limits middleware: ${what} -> ${code ?? 'pass'}`, () => {
+      const v = requestLimitViolation(r, limits);
+      assert.equal(v?.code, code);
+      if (v) assert.equal(v.statusCode, code === 'PAYLOAD_TOO_LARGE' ? 413 : 431);
+    });
+  }
+
+  it("the parser-error answers carry a code whose status is the response's status", () => {
+    for (const [errCode, status, code] of [
+      ['HPE_HEADER_OVERFLOW', 431, 'HTTP_HEADERS_TOO_LARGE'],
+      ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'HTTP_REQUEST_TIMEOUT'],
+      ['HPE_INVALID_METHOD', 400, 'BAD_REQUEST'],
+      [undefined, 400, 'BAD_REQUEST'],
+    ] as const) {
+      const text = clientErrorResponse(errCode);
+      assert.match(text, new RegExp(`^HTTP/1\\.1 ${status} `));
+      const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4));
+      assert.deepEqual(Object.keys(body), ['error']);
+      assert.equal(body.error.code, code);
+      assert.match(text, /\r\nConnection: close\r\n/);
+    }
+  });
+
+  it('Node checks the timeouts at least every second and never slower than a quarter of the shortest', () => {
+    assert.equal(connectionsCheckingIntervalMs({headersTimeoutMs: 10_000, requestTimeoutMs: 30_000}), 1000);
+    assert.equal(connectionsCheckingIntervalMs({headersTimeoutMs: 1000, requestTimeoutMs: 2000}), 250);
+    assert.equal(connectionsCheckingIntervalMs({headersTimeoutMs: 100, requestTimeoutMs: 100}), 25);
+    const cfg = parseConfig({HTTP_HEADERS_TIMEOUT_MS: '800', HTTP_REQUEST_TIMEOUT_MS: '2000'});
+    const o = buildServerTlsOptions(cfg.tls, cfg.http, {certPem: Buffer.from('C'), keyPem: Buffer.from('K'), caPem: Buffer.from('A')});
+    assert.equal(o.connectionsCheckingInterval, 200);
+    assert.equal(o.insecureHTTPParser, false);
+  });
+});
