@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: {status: 500, doc: 'An unexpected error; details are in the log only, never in the response.'},
   HTTP_HEADERS_TOO_LARGE: {status: 431, doc: 'The request header section exceeds HTTP_MAX_HEADER_SIZE bytes or HTTP_MAX_HEADERS_COUNT fields; the connection is closed.'},
   HTTP_REQUEST_TIMEOUT: {status: 408, doc: 'The request headers or body did not arrive within HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS; the connection is closed.'},
+  CRL_ROLLBACK: {status: 500, doc: 'A reload would replace a CRL by an older one (lower cRLNumber, else earlier thisUpdate) or drop the CRL of a CA that is still trusted; the newer revocation state stays in force (a restart accepts any valid CRL).'},
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
