@@ -65,6 +65,8 @@ export interface HttpLimitsConfig {
   readonly shutdownTimeoutMs: number;
   /** Header fields per request; more is refused with 431 (Node would silently drop the excess). */
   readonly maxHeadersCount: number;
+  /** Time for a client to complete the TLS handshake (Node's default is 120 s). */
+  readonly handshakeTimeoutMs: number;
 }
 
 export interface OutboundConfig {
@@ -100,7 +102,7 @@ export const CONFIG_VARIABLES = [
   'MTLS_ALLOWED_SUBJECTS', 'MTLS_REVOCATION', 'MTLS_CRL_FETCH', 'MTLS_OCSP_URL', 'MTLS_OCSP_TIMEOUT_MS',
   'MTLS_OCSP_CACHE_SIZE', 'MTLS_REVOCATION_FAIL', 'MTLS_MAX_CHAIN_DEPTH', 'MTLS_CLOCK_SKEW_SEC',
   'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEPALIVE_TIMEOUT_MS', 'HTTP_MAX_HEADER_SIZE',
-  'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT',
+  'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT', 'TLS_HANDSHAKE_TIMEOUT_MS',
   'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
   'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
   'AUDIT_MODE', 'POSTURE_MODE',
@@ -296,6 +298,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       maxRequestsPerSocket: int(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 0, 10_000_000),
       shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
       maxHeadersCount: int(env, 'HTTP_MAX_HEADERS_COUNT', 100, 8, 2000),
+      handshakeTimeoutMs: int(env, 'TLS_HANDSHAKE_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     outbound: {
       allowedHosts: allowedHostsList.length > 0 ? allowedHostsList : null,

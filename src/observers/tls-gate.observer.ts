@@ -32,6 +32,8 @@ export function clientErrorResponse(errCode: string | undefined): string {
 @lifeCycleObserver(TLS_OBSERVER_GROUP)
 export class TlsGateObserver implements LifeCycleObserver {
   private reloader: TlsReloader | undefined;
+  /** Every TCP connection, including those still in the TLS handshake (the gate sees only finished ones). */
+  private readonly connections = new Set<Socket>();
 
   constructor(
     @inject(RestBindings.SERVER) private readonly rest: RestServer,
@@ -49,6 +51,10 @@ export class TlsGateObserver implements LifeCycleObserver {
     // Only microtasks have run since 'listening', so no handshake has completed yet; the
     // strategy re-checks revocation on every request as a second layer regardless.
     this.gate.attach(server);
+    server.on('connection', (socket: Socket) => {
+      this.connections.add(socket);
+      socket.once('close', () => this.connections.delete(socket));
+    });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Like Node's default handler: never write into a response that has already started.
       const inFlight = (socket as Socket & {_httpMessage?: {headersSent?: boolean}})._httpMessage;
@@ -75,5 +81,11 @@ export class TlsGateObserver implements LifeCycleObserver {
     this.shuttingDown.value = true;
     this.reloader?.stop();
     this.gate.detach();
+    // The server's graceful close (gracePeriodForClose) ends the connections that finished the
+    // handshake; one still in its handshake would hold server.close() open past the bound.
+    const connections = this.connections;
+    setTimeout(() => {
+      for (const socket of connections) socket.destroy();
+    }, this.config.http.shutdownTimeoutMs).unref();
   }
 }

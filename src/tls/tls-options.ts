@@ -47,6 +47,8 @@ export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, 
     // Session tickets stay on (resumption is cheap), but ticket keys rotate on every reload,
     // and the connection gate re-checks revocation on resumed sessions too.
     sessionTimeout: 300,
+    // A TCP client that never completes the handshake is dropped after this bound (Node: 120 s).
+    handshakeTimeout: limits.handshakeTimeoutMs,
     maxHeaderSize: limits.maxHeaderSize,
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,

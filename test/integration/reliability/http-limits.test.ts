@@ -31,6 +31,13 @@ describe('reliability / HTTP limits (integration)', () => {
     }
   });
 
+  it('TLS_HANDSHAKE_TIMEOUT_MS defaults to 10 s (not Node\'s 120 s), is bounded and reaches the server options', () => {
+    assert.equal(parseConfig({}).http.handshakeTimeoutMs, 10_000);
+    const cfg = parseConfig({TLS_HANDSHAKE_TIMEOUT_MS: '1500'});
+    assert.equal(buildServerTlsOptions(cfg.tls, cfg.http, {certPem: Buffer.from('C'), keyPem: Buffer.from('K'), caPem: Buffer.from('A')}).handshakeTimeout, 1500);
+    for (const bad of ['0', '99', '120001', 'x']) assert.equal(configError({TLS_HANDSHAKE_TIMEOUT_MS: bad}).details.variable, 'TLS_HANDSHAKE_TIMEOUT_MS', bad);
+  });
+
   it('a headers timeout above the request timeout is a coded config error, not a start-up crash', () => {
     const e = configError({HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '4000'});
     assert.equal(e.code, 'CONFIG_INVALID');
