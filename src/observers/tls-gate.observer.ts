@@ -80,7 +80,12 @@ export class TlsGateObserver implements LifeCycleObserver {
   stop(): void {
     this.shuttingDown.value = true;
     this.reloader?.stop();
-    this.gate.detach();
+    // The gate stays attached until the server has closed: the listener is still open while the
+    // server group stops, and a connection accepted then must still be checked (and known to the
+    // authenticator, which would otherwise refuse a valid client with 401).
+    const server = this.rest.httpServer?.server;
+    if (server?.listening) server.once('close', () => this.gate.detach());
+    else this.gate.detach();
     // The server's graceful close (gracePeriodForClose) ends the connections that finished the
     // handshake; one still in its handshake would hold server.close() open past the bound.
     const connections = this.connections;
