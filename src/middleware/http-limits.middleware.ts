@@ -4,8 +4,9 @@
  *  - more than HTTP_MAX_HEADERS_COUNT header fields: 431 HTTP_HEADERS_TOO_LARGE (Node would
  *    silently drop the fields past its maxHeadersCount, a parser differential);
  *  - a declared Content-Length above HTTP_MAX_BODY_BYTES: 413 PAYLOAD_TOO_LARGE at once, instead
- *    of the body parser draining the whole declared body first.
- * Both answers close the connection (the rest of the request is not trusted).
+ *    of the body parser draining the whole declared body first;
+ *  - an HTTP/1.1 request without Host: 400 BAD_REQUEST (tls-options.ts turns Node's check off).
+ * These answers close the connection (the rest of the request is not trusted).
  */
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {Middleware} from '@loopback/rest';
@@ -18,12 +19,17 @@ const CONFIG_KEY = 'hardened.config';
 
 /** Pure check: the limit a request breaks, or undefined. */
 export function requestLimitViolation(
-  req: Pick<IncomingMessage, 'rawHeaders' | 'headers'>,
+  req: Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'httpVersion'>,
   limits: Pick<HttpLimitsConfig, 'maxHeadersCount' | 'maxBodyBytes'>,
 ): AppError | undefined {
   const fields = req.rawHeaders.length / 2;
   if (fields > limits.maxHeadersCount) {
     return new AppError('HTTP_HEADERS_TOO_LARGE', 'too many request header fields', {fields: Math.floor(fields), limit: limits.maxHeadersCount});
+  }
+  // RFC 9112 §3.2: an HTTP/1.1 request without Host is refused (Node's own answer would be a bare
+  // 400 without the coded body and the security headers, so Node's check is turned off).
+  if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+    return new AppError('BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
   }
   const declared = req.headers['content-length'];
   // Node's parser has already refused a non-numeric or conflicting Content-Length.

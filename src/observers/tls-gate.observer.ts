@@ -29,6 +29,11 @@ export function clientErrorResponse(errCode: string | undefined): string {
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${headers}Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 }
 
+/** An error of the HTTP layer (parser or request timeout), as opposed to a TLS-layer error. */
+export function isHttpParserError(err: NodeJS.ErrnoException): boolean {
+  return typeof err.code === 'string' && (err.code.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT');
+}
+
 @lifeCycleObserver(TLS_OBSERVER_GROUP)
 export class TlsGateObserver implements LifeCycleObserver {
   private reloader: TlsReloader | undefined;
@@ -56,9 +61,12 @@ export class TlsGateObserver implements LifeCycleObserver {
       socket.once('close', () => this.connections.delete(socket));
     });
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      // Like Node's default handler: never write into a response that has already started.
+      // https.Server routes TLS errors (tlsClientError: handshake timeout, reset, ...) through
+      // 'clientError' too and only destroys the socket when nobody listens: those get no HTTP
+      // answer (the handshake never finished), just the destroy. Like Node's default handler,
+      // never write into a response that has already started.
       const inFlight = (socket as Socket & {_httpMessage?: {headersSent?: boolean}})._httpMessage;
-      if (!socket.writable || inFlight?.headersSent) {
+      if (!isHttpParserError(err) || !socket.writable || inFlight?.headersSent) {
         socket.destroy();
         return;
       }

@@ -59,6 +59,9 @@ export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, 
     connectionsCheckingInterval: connectionsCheckingIntervalMs(limits),
     // Strict parsing even if NODE_OPTIONS carries --insecure-http-parser (request smuggling).
     insecureHTTPParser: false,
+    // An HTTP/1.1 request without Host is refused by the limits middleware with a coded answer
+    // and the security headers (Node's own check answers a bare 400).
+    requireHostHeader: false,
     // Bytes of a request body are bounded by the body parser / guard (HTTP_MAX_BODY_BYTES).
   };
 }
