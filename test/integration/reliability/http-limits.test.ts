@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import {parseConfig} from '../../../src/config/config';
 import {AppError} from '../../../src/errors';
 import {requestLimitViolation} from '../../../src/middleware/http-limits.middleware';
-import {clientErrorResponse} from '../../../src/observers/tls-gate.observer';
+import {clientErrorResponse, isHttpParserError} from '../../../src/observers/tls-gate.observer';
 import {buildServerTlsOptions, connectionsCheckingIntervalMs} from '../../../src/tls/tls-options';
 
 function configError(env: Record<string, string>): AppError {
@@ -46,9 +46,10 @@ describe('reliability / HTTP limits (integration)', () => {
   });
 
   const limits = {maxHeadersCount: 10, maxBodyBytes: 1024};
-  const req = (pairs: number, contentLength?: string) => ({
+  const req = (pairs: number, contentLength?: string, httpVersion = '1.1', host: string | null = 'localhost') => ({
     rawHeaders: Array.from({length: pairs}, (_, i) => [`x-${i}`, 'v']).flat(),
-    headers: contentLength === undefined ? {} : {'content-length': contentLength},
+    headers: {...(host === null ? {} : {host}), ...(contentLength === undefined ? {} : {'content-length': contentLength})},
+    httpVersion,
   });
   const table: [string, ReturnType<typeof req>, string | undefined][] = [
     ['10 header fields', req(10), undefined],
@@ -57,14 +58,23 @@ describe('reliability / HTTP limits (integration)', () => {
     ['Content-Length over the limit', req(2, '1025'), 'PAYLOAD_TOO_LARGE'],
     ['a huge Content-Length', req(2, '99999999999999999999'), 'PAYLOAD_TOO_LARGE'],
     ['no Content-Length', req(2), undefined],
+    ['HTTP/1.1 without Host', req(2, undefined, '1.1', null), 'BAD_REQUEST'],
+    ['HTTP/1.0 without Host', req(2, undefined, '1.0', null), undefined],
   ];
   for (const [what, r, code] of table) {
     it(`limits middleware: ${what} -> ${code ?? 'pass'}`, () => {
       const v = requestLimitViolation(r, limits);
       assert.equal(v?.code, code);
-      if (v) assert.equal(v.statusCode, code === 'PAYLOAD_TOO_LARGE' ? 413 : 431);
+      if (v) assert.equal(v.statusCode, {PAYLOAD_TOO_LARGE: 413, HTTP_HEADERS_TOO_LARGE: 431, BAD_REQUEST: 400}[v.code as string]);
     });
   }
+
+  it('TLS-layer errors reaching clientError get no HTTP answer, parser errors do', () => {
+    const e = (code: string) => Object.assign(new Error(code), {code});
+    for (const c of ['HPE_INVALID_METHOD', 'HPE_HEADER_OVERFLOW', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'ERR_HTTP_REQUEST_TIMEOUT']) assert.equal(isHttpParserError(e(c)), true, c);
+    for (const c of ['ERR_TLS_HANDSHAKE_TIMEOUT', 'ECONNRESET', 'ERR_SSL_WRONG_VERSION_NUMBER']) assert.equal(isHttpParserError(e(c)), false, c);
+    assert.equal(isHttpParserError(new Error('no code')), false);
+  });
 
   it("the parser-error answers carry a code whose status is the response's status", () => {
     for (const [errCode, status, code] of [
@@ -90,5 +100,6 @@ describe('reliability / HTTP limits (integration)', () => {
     const o = buildServerTlsOptions(cfg.tls, cfg.http, {certPem: Buffer.from('C'), keyPem: Buffer.from('K'), caPem: Buffer.from('A')});
     assert.equal(o.connectionsCheckingInterval, 200);
     assert.equal(o.insecureHTTPParser, false);
+    assert.equal(o.requireHostHeader, false, 'the limits middleware answers a missing Host with a coded 400');
   });
 });
