@@ -8,6 +8,7 @@ import {parseConfig} from '../../../src/config/config';
 import {AppError} from '../../../src/errors';
 import {requestLimitViolation} from '../../../src/middleware/http-limits.middleware';
 import {clientErrorResponse, isHttpParserError} from '../../../src/observers/tls-gate.observer';
+import {handshakeRefusalCode} from '../../../src/tls/connection-gate';
 import {buildServerTlsOptions, connectionsCheckingIntervalMs} from '../../../src/tls/tls-options';
 
 function configError(env: Record<string, string>): AppError {
@@ -102,4 +103,24 @@ describe('reliability / HTTP limits (integration)', () => {
     assert.equal(o.insecureHTTPParser, false);
     assert.equal(o.requireHostHeader, false, 'the limits middleware answers a missing Host with a coded 400');
   });
+
+  const handshakeTable: [string | undefined, string | undefined, string][] = [
+    ['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', undefined, 'AUTH_NO_CLIENT_CERT'],
+    ['ECONNRESET', 'CERT_HAS_EXPIRED', 'AUTH_CERT_EXPIRED'],
+    ['ECONNRESET', 'CERT_NOT_YET_VALID', 'AUTH_CERT_NOT_YET_VALID'],
+    ['ECONNRESET', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'AUTH_CERT_UNTRUSTED'],
+    ['ECONNRESET', 'SELF_SIGNED_CERT_IN_CHAIN', 'AUTH_CERT_UNTRUSTED'],
+    ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', undefined, 'TLS_HANDSHAKE_FAILED'],
+    ['ERR_SSL_CERTIFICATE_VERIFY_FAILED', undefined, 'AUTH_CERT_UNTRUSTED'],
+    ['ERR_SSL_UNSUPPORTED_PROTOCOL', undefined, 'TLS_HANDSHAKE_FAILED'],
+    ['ERR_SSL_NO_SHARED_CIPHER', undefined, 'TLS_HANDSHAKE_FAILED'],
+    ['ERR_TLS_HANDSHAKE_TIMEOUT', undefined, 'TLS_HANDSHAKE_FAILED'],
+    ['ECONNRESET', undefined, 'TLS_HANDSHAKE_FAILED'],
+    [undefined, undefined, 'TLS_HANDSHAKE_FAILED'],
+  ];
+  for (const [err, authz, code] of handshakeTable) {
+    it(`a refused handshake (${err ?? 'no code'}, ${authz ?? 'no verdict'}) is audited as ${code}`, () => {
+      assert.equal(handshakeRefusalCode(err, authz), code);
+    });
+  }
 });
