@@ -8,7 +8,12 @@ import {BootMixin} from '@loopback/boot';
 import {ApplicationConfig, BindingScope, CoreBindings} from '@loopback/core';
 import {RestApplication, RestBindings, RestMiddlewareGroups} from '@loopback/rest';
 import type {Server as HttpsServer} from 'node:https';
+import {MtlsAuthBindings} from './auth/keys';
 import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component';
+import {createRevocationTransport} from './auth/revocation-transport';
+import {GuardsComponent} from './guards/guards.component';
+import {GUARD_MIDDLEWARE_GROUP, GuardsBindings} from './guards/keys';
+import type {OutboundDeps} from './guards/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
@@ -27,6 +32,8 @@ export interface HardenedMtlsAppOptions extends ApplicationConfig {
   logger: Logger;
   material: TlsMaterial;
   revocation: RevocationStore;
+  /** Outbound-client hooks (stub DNS, connect shim, CA): only the escape suite's local target sets them. */
+  outboundDeps?: OutboundDeps;
 }
 
 export class HardenedMtlsApplication extends BootMixin(RestApplication) {
@@ -70,14 +77,22 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.middleware(securityHeadersMiddleware, {
       group: SECURITY_HEADERS_GROUP,
       upstreamGroups: [RestMiddlewareGroups.SEND_RESPONSE],
-      downstreamGroups: [RestMiddlewareGroups.CORS, RestMiddlewareGroups.FIND_ROUTE],
+      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     this.middleware(httpLimitsMiddleware, {
       group: HTTP_LIMITS_GROUP,
       upstreamGroups: [SECURITY_HEADERS_GROUP],
-      downstreamGroups: [RestMiddlewareGroups.CORS, RestMiddlewareGroups.FIND_ROUTE],
+      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
+    // OCSP requests and CRL downloads leave only through their own SSRF-safe client (closed by the
+    // auth component on stop); its address exceptions are OUTBOUND_ALLOWED_CIDRS.
+    const revocationTransport = createRevocationTransport(config, logger.child({component: 'revocation-transport'}));
+    this.bind(MtlsAuthBindings.REVOCATION_TRANSPORT).to(revocationTransport);
+    this.bind(MtlsAuthBindings.OCSP_TRANSPORT).to(revocationTransport.ocsp);
     this.component(MtlsAuthenticationComponent);
+    // Request guard (before findRoute), URL-parameter interceptor, SSRF-safe outbound client.
+    this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'}), outboundDeps: options.outboundDeps});
+    this.component(GuardsComponent);
     // Servers start first, then the `tls` group installs the gate and the reloader; stop runs
     // in reverse, so reloading ends and the app is marked as shutting down before the server closes.
     this.bind(CoreBindings.LIFE_CYCLE_OBSERVER_OPTIONS).to({orderedGroups: ['server', TLS_OBSERVER_GROUP], parallel: false});

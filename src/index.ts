@@ -1,8 +1,8 @@
 /**
  * Entry point: `node dist/src/index.js` (npm start).
  *   1. parse + validate + freeze config (bad value: coded exit 78 before listening)
- *   2. dev PKI (development only, when no TLS files are configured)
- *   3. runtime posture self-check (POSTURE_MODE)
+ *   2. runtime posture self-check (POSTURE_MODE)
+ *   3. dev PKI (development only, when no TLS files are configured)
  *   4. load + validate TLS material and CRLs (refuses expired/mismatched/weak/invalid)
  *   5. boot, audit the app's own OpenAPI spec (AUDIT_MODE), start, print URL + curl line
  *   6. SIGHUP: hot reload; SIGTERM/SIGINT: graceful shutdown, exit 0
@@ -12,8 +12,11 @@ import path from 'node:path';
 import {HardenedMtlsApplication} from './application';
 import {AppConfig, Env, parseConfig} from './config/config';
 import {AppError, toAppError} from './errors';
+import type {OutboundDeps} from './guards/outbound-client';
 import {createLogger, Logger} from './logging/logger';
+import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
+import {checkPostureAtStartup} from './posture/posture-io';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
 
@@ -35,10 +38,21 @@ function displayPath(p: string): string {
   return rel.startsWith('..') ? p : rel;
 }
 
+/** In-process hooks for embedding the service (the escape suite's local target); never set by main(). */
+export interface ServiceOverrides {
+  /** Stub resolver, connect shim and trust anchors for the SSRF-safe outbound client. */
+  outbound?: OutboundDeps;
+  /** Do not print the "listening on ... try: curl ..." banner (the embedding tool reports the URL itself). */
+  quiet?: boolean;
+}
+
 /** Start the service. Throws AppError on any start-up refusal. */
-export async function startService(env: Env = process.env, logger?: Logger): Promise<RunningService> {
+export async function startService(env: Env = process.env, logger?: Logger, overrides: ServiceOverrides = {}): Promise<RunningService> {
   const config = parseConfig(env);
   const log = logger ?? createLogger({level: config.logLevel});
+
+  // Posture first: a privileged runtime must not even generate or read keys.
+  checkPostureAtStartup(config.postureMode, log.child({component: 'posture'}));
 
   let devClient: {cert: string; key: string} | undefined;
   if (config.tls.devPki) {
@@ -50,8 +64,10 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
   const material = await loadTlsMaterial(config.tls);
   const revocation = await RevocationStore.load(config.tls.crlFiles, material.caCerts, log.child({component: 'revocation'}));
 
-  const app = new HardenedMtlsApplication({config, logger: log, material, revocation});
+  const app = new HardenedMtlsApplication({config, logger: log, material, revocation, outboundDeps: overrides.outbound});
   await app.boot();
+  // Audit the app's own spec (AUDIT_MODE=enforce refuses to start on a high finding).
+  await auditApplicationSpec(await app.restServer.getApiSpec(), config.auditMode, log.child({component: 'openapi-audit'}));
   try {
     await app.start();
   } catch (e) {
@@ -59,7 +75,7 @@ export async function startService(env: Env = process.env, logger?: Logger): Pro
   }
   const url = app.restServer.url!.replace('://[::]', '://localhost').replace('://0.0.0.0', '://localhost');
 
-  {
+  if (!overrides.quiet) {
     const cert = devClient ? displayPath(devClient.cert) : 'CLIENT.crt';
     const key = devClient ? displayPath(devClient.key) : 'CLIENT.key';
     // The server's dev certificate names localhost/127.0.0.1/::1; curl needs the CA bundle that signed it.

@@ -1,62 +1,90 @@
 /**
- * The `mtls` authentication strategy: the application-layer re-check of the client certificate.
- * Runs for every route (the component sets it as the default metadata).
+ * The `mtls` authentication strategy: a thin LoopBack wrapper around MtlsAuthenticator (the
+ * application-layer re-check of the client certificate, see mtls-authenticator.ts). Runs for
+ * every route (the component sets it as the default metadata).
+ *
+ * The socket's peer data comes from the connection gate (parsed once per connection); the
+ * presented chain is read from the socket only when the per-connection verdict cache misses.
+ * A denial throws AppError with the decision's code; the reject provider answers 401/403 with
+ * `{error: {code, message}}` and no certificate detail.
  */
-import {inject, injectable} from '@loopback/core';
+import {BindingScope, inject, injectable} from '@loopback/core';
 import {AuthenticationStrategy, asAuthStrategy} from '@loopback/authentication';
 import {Request} from '@loopback/rest';
 import {securityId, UserProfile} from '@loopback/security';
+import type {DetailedPeerCertificate} from 'node:tls';
 import {TLSSocket} from 'node:tls';
-import type {AppConfig} from '../config/config';
 import {AppError} from '../errors';
-import {AppBindings, TlsBindings} from '../keys';
-import {audit, Logger} from '../logging/logger';
+import {TlsBindings} from '../keys';
 import type {ConnectionGate} from '../tls/connection-gate';
-import type {RevocationStore} from '../tls/revocation/revocation-store';
-import {matchIdentity} from './identity-rules';
-import {identityOf} from './peer-identity';
+import {MtlsAuthBindings} from './keys';
+import type {MtlsAuthenticator, MtlsProfile} from './mtls-authenticator';
 
-@injectable(asAuthStrategy)
+/** More than this many issuer links in a peer chain is not followed (the authenticator refuses long chains anyway). */
+const MAX_CHAIN_LINKS = 10;
+
+/** DER of the certificates the peer presented after its leaf (issuer first), from Node's peer chain. */
+export function presentedChainDer(socket: TLSSocket): Buffer[] {
+  let detailed: DetailedPeerCertificate;
+  try {
+    detailed = socket.getPeerCertificate(true);
+  } catch {
+    return [];
+  }
+  const out: Buffer[] = [];
+  const seen = new Set<string>();
+  if (detailed?.fingerprint256) seen.add(detailed.fingerprint256);
+  let cur = detailed?.issuerCertificate;
+  while (cur?.raw && !seen.has(cur.fingerprint256) && out.length < MAX_CHAIN_LINKS) {
+    seen.add(cur.fingerprint256);
+    out.push(cur.raw);
+    cur = cur.issuerCertificate;
+  }
+  return out;
+}
+
+/** The UserProfile bound to SecurityBindings.USER. */
+export function toUserProfile(p: MtlsProfile): UserProfile {
+  return {
+    [securityId]: p.fingerprint256,
+    subject: p.subject,
+    issuer: p.issuer,
+    serial: p.serial,
+    fingerprint256: p.fingerprint256,
+    sans: {dns: [...p.sans.dns], uri: [...p.sans.uri], email: [...p.sans.email], ip: [...p.sans.ip]},
+  };
+}
+
+@injectable(asAuthStrategy, {scope: BindingScope.SINGLETON})
 export class MtlsAuthenticationStrategy implements AuthenticationStrategy {
   readonly name = 'mtls';
 
   constructor(
-    @inject(AppBindings.CONFIG) private readonly config: AppConfig,
-    @inject(AppBindings.LOGGER) private readonly logger: Logger,
+    @inject(MtlsAuthBindings.AUTHENTICATOR) private readonly authenticator: MtlsAuthenticator,
     @inject(TlsBindings.GATE) private readonly gate: ConnectionGate,
-    @inject(TlsBindings.REVOCATION_STORE) private readonly revocation: RevocationStore,
   ) {}
 
   async authenticate(request: Request): Promise<UserProfile> {
     const socket = request.socket;
-    const remote = socket.remoteAddress;
-    const deny = (code: 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_UNTRUSTED' | 'AUTH_IDENTITY_NOT_ALLOWED' | 'AUTH_CERT_REVOKED' | 'AUTH_REVOCATION_UNKNOWN', extra: Record<string, unknown> = {}) => {
-      audit(this.logger, {event: 'auth.decision', decision: 'deny', code, remote, ...extra});
-      return new AppError(code, 'client certificate refused');
-    };
-    if (!(socket instanceof TLSSocket)) throw deny('AUTH_NO_CLIENT_CERT');
-    const peer = this.gate.peer(socket);
-    if (!socket.authorized || !peer?.leaf) throw deny('AUTH_CERT_UNTRUSTED');
-    const id = identityOf(peer.leaf);
-    const who = {subject: id.subject, serial: id.serial, fingerprint: id.fingerprint256};
-    const rules = this.config.mtls.allowedSubjects;
-    const rule = rules === null ? undefined : matchIdentity(rules, id);
-    if (rules !== null && !rule) throw deny('AUTH_IDENTITY_NOT_ALLOWED', who);
-    let source: string | undefined;
-    if (this.config.mtls.revocation.includes('crl')) {
-      source = 'crl';
-      const status = this.revocation.index.statusOfCertificate(peer.leaf).status;
-      if (status === 'revoked') throw deny('AUTH_CERT_REVOKED', {...who, source});
-      if (status === 'unknown' && this.config.mtls.revocationFail === 'closed') throw deny('AUTH_REVOCATION_UNKNOWN', {...who, source});
+    const tlsSocket = socket instanceof TLSSocket ? socket : undefined;
+    const peer = tlsSocket ? this.gate.peer(tlsSocket) : undefined;
+    let leafDer: Buffer | undefined = peer?.leaf?.raw;
+    if (!leafDer && tlsSocket) {
+      try {
+        leafDer = tlsSocket.getPeerX509Certificate()?.raw;
+      } catch {
+        leafDer = undefined;
+      }
     }
-    audit(this.logger, {event: 'auth.decision', decision: 'allow', ...who, rule: rule?.text, source, remote});
-    return {
-      [securityId]: id.fingerprint256,
-      subject: id.subject,
-      issuer: id.issuer,
-      serial: id.serial,
-      fingerprint256: id.fingerprint256,
-      sans: {dns: id.dns, uri: id.uris, email: id.emails, ip: id.ips},
-    };
+    const result = await this.authenticator.authenticate({
+      leafDer,
+      chainDer: () => (tlsSocket ? presentedChainDer(tlsSocket) : []),
+      // A socket the connection gate did not admit is never trusted, whatever OpenSSL said.
+      tlsAuthorized: tlsSocket?.authorized === true && peer !== undefined,
+      remoteAddress: socket.remoteAddress,
+      ...(tlsSocket ? {connection: tlsSocket} : {}),
+    });
+    if (!result.ok) throw new AppError(result.code, result.code === 'INTERNAL_ERROR' ? 'internal error' : 'client certificate refused');
+    return toUserProfile(result.profile);
   }
 }

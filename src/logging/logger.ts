@@ -1,5 +1,5 @@
 /**
- * Structured logging (pino) with redaction. No console.* anywhere in src/.
+ * Structured logging (pino) with redaction; nothing in src/ writes to the console directly.
  * `audit()` writes the one-line decision records (event, decision, code, ...).
  */
 import pino, {Logger, LoggerOptions} from 'pino';

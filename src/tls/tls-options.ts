@@ -19,6 +19,20 @@ export interface TlsMaterialBytes {
 
 export const TLS_VERSION = 'TLSv1.3' as const;
 
+/**
+ * OpenSSL security level 2: every key in the handshake and in the peer's chain must give at
+ * least 112-bit security (RSA >= 2048, ECC >= 224) and no SHA-1 signatures, so an RSA-1024
+ * client certificate is refused in the handshake, not only by the authenticator. OpenSSL takes
+ * the level only through the cipher string, and only after at least one TLS 1.2 suite; that
+ * TLS 1.2 part is inert because minVersion is TLSv1.3.
+ */
+export const OPENSSL_SECURITY_LEVEL = 2;
+
+/** The OpenSSL cipher string for a profile's TLS 1.3 suites. */
+export function opensslCipherString(tls13Suites: string): string {
+  return `${tls13Suites}:ECDHE+AESGCM:@SECLEVEL=${OPENSSL_SECURITY_LEVEL}`;
+}
+
 /** Everything setSecureContext() needs: always the full set. */
 export function buildSecureContextOptions(cfg: TlsConfig, m: TlsMaterialBytes): SecureContextOptions {
   return {
@@ -27,7 +41,7 @@ export function buildSecureContextOptions(cfg: TlsConfig, m: TlsMaterialBytes): 
     ca: m.caPem,
     minVersion: TLS_VERSION,
     maxVersion: TLS_VERSION,
-    ciphers: cfg.ciphers,
+    ciphers: opensslCipherString(cfg.ciphers),
     ecdhCurve: cfg.ecdhCurve,
     honorCipherOrder: true,
     // Never hand CRLs to OpenSSL: it re-hashes the whole CRL on every handshake.

@@ -55,6 +55,7 @@ describe('mTLS policy with real clients (acceptance)', function () {
       ['an expired client certificate', 'expired', {}],
       ['a not-yet-valid client certificate', 'not-yet-valid', {}],
       ['a revoked client certificate (connection gate)', 'revoked', {}],
+      ['an RSA-1024 client certificate (OpenSSL security level 2)', 'rsa-1024', {}],
       ['a TLS 1.2 client', 'valid', {maxVersion: 'TLSv1.2'}],
       ['a TLS 1.3 client offering only TLS_AES_128_GCM_SHA256', 'valid', {ciphers: 'TLS_AES_128_GCM_SHA256'}],
     ];

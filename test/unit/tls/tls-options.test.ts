@@ -12,7 +12,10 @@ describe('tls: option building (unit)', () => {
       const o = buildSecureContextOptions(cfg.tls, material);
       assert.equal(o.minVersion, 'TLSv1.3');
       assert.equal(o.maxVersion, 'TLSv1.3');
-      assert.equal(o.ciphers, profile === 'default' ? 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256' : 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256');
+      const suites = profile === 'default' ? 'TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256' : 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256';
+      // Exactly the profile's TLS 1.3 suites, then the inert TLS 1.2 part that carries @SECLEVEL=2.
+      assert.equal(o.ciphers, `${suites}:ECDHE+AESGCM:@SECLEVEL=2`);
+      assert.deepEqual(String(o.ciphers).split(':').filter(c => c.startsWith('TLS_')), suites.split(':'));
       assert.equal(o.ecdhCurve, 'X25519:P-256:P-384');
       assert.equal('crl' in o, false);
       assert.equal(o.cert, material.certPem);

@@ -1,0 +1,80 @@
+/**
+ * The issue's targets, evaluated as ratios within one run. Reported, never asserted: a missed
+ * target is printed and written to docs/benchmarks.md, the bench still exits 0.
+ * Pure (unit-tested).
+ */
+import {median, pairedRatios} from './stats';
+import type {BenchResults, LoadRun, TargetResult, TargetStatus} from './types';
+
+function status(value: number | null, op: '<=' | '>=', limit: number): TargetStatus {
+  if (value === null || !Number.isFinite(value)) return 'n/a';
+  return (op === '<=' ? value <= limit : value >= limit) ? 'met' : 'missed';
+}
+
+function target(
+  id: string, description: string, value: number | null, op: '<=' | '>=', limit: number, unit: string, detail: string,
+): TargetResult {
+  const v = value !== null && Number.isFinite(value) ? value : null;
+  return {id, description, value: v, op, limit, unit, status: status(v, op, limit), detail};
+}
+
+const cpuPerRequest = (r: LoadRun) => (r.requests > 0 ? r.cpuUs / r.requests : NaN);
+const p99 = (r: LoadRun) => r.wrk.latencyUs.p99;
+const handshakeRate = (r: LoadRun) => r.newConnections / r.windowS;
+
+function pairedDetail(xs: number[]): string {
+  if (xs.length === 0) return 'no paired rounds';
+  return `median of ${xs.length} paired round ratio(s); range ${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}`;
+}
+
+function paired(runs: readonly LoadRun[], scenario: string, num: string, den: string, metric: (r: LoadRun) => number): {value: number | null; detail: string} {
+  const xs = pairedRatios(runs, scenario, num, den, metric);
+  return {value: xs.length > 0 ? median(xs) : null, detail: pairedDetail(xs)};
+}
+
+export function evaluateTargets(res: Pick<BenchResults, 'runs' | 'summaries' | 'revocation'>): TargetResult[] {
+  const out: TargetResult[] = [];
+  const runs = res.runs;
+  for (const conns of [10, 100]) {
+    const p = paired(runs, `keepalive-${conns}`, 'c', 'b', cpuPerRequest);
+    out.push(target(`cpu-c-vs-b-${conns}`, `keep-alive, ${conns} connections: server CPU per request, (c) / (b)`, p.value, '<=', 1.1, 'x', p.detail));
+  }
+  {
+    const p = paired(runs, 'keepalive-100', 'c', 'b', p99);
+    out.push(target('p99-c-vs-b-100', 'keep-alive, 100 connections: p99 latency, (c) / (b)', p.value, '<=', 1.2, 'x', p.detail));
+  }
+  {
+    const p = paired(runs, 'handshake', 'c', 'a', handshakeRate);
+    out.push(target('handshake-c-vs-a', 'full TLS 1.3 mTLS handshakes per second, (c) / (a)', p.value, '>=', 0.9, 'x', p.detail));
+  }
+  {
+    const p = paired(runs, 'handshake', 'c-crl1m', 'c', handshakeRate);
+    out.push(target('handshake-crl1m-vs-c', 'handshakes per second with a 1,000,000-entry CRL, (c+1M CRL) / (c)', p.value, '>=', 0.9, 'x', p.detail));
+  }
+  {
+    const s = res.summaries.find(x => x.scenario === 'keepalive-100' && x.variant === 'c');
+    let worst: number | null = null;
+    let detail = 'no keep-alive run of (c)';
+    if (s) {
+      const entries = Object.entries(s.parsesPerRequest);
+      worst = entries.length === 0 ? 0 : Math.max(...entries.map(([, v]) => v));
+      const perConn = Object.entries(s.parsesPerConnection).map(([k, v]) => `${k} ${v.toFixed(2)}/conn`).join(', ');
+      detail = `${s.totalRequests} requests over ${s.totalConnections} new connections; ${perConn || 'no certificate parse counted'}`;
+    }
+    out.push(target('parses-per-request', 'certificate parses per request in keep-alive (worst kind; one per connection means ~connections/requests)', worst, '<=', 0.1, '/req', detail));
+  }
+  const crl = res.revocation.crl;
+  const small = crl.find(r => r.entries === Math.min(...crl.map(x => x.entries)));
+  const big = crl.find(r => r.entries === 1_000_000);
+  {
+    const v = small && big ? big.lookupNsAbsent / small.lookupNsAbsent : null;
+    out.push(target('crl-lookup-o1', 'CRL lookup time, 1M entries / smallest CRL (flat = O(1))', v, '<=', 3, 'x',
+      small && big ? `${big.lookupNsAbsent.toFixed(0)} ns vs ${small.lookupNsAbsent.toFixed(0)} ns (${small.entries} entries)` : 'no 1M CRL measured'));
+  }
+  out.push(target('crl-1m-load-eld', 'longest event-loop block while loading a 1M-entry CRL', big ? big.eldMaxLoadMs : null, '<=', 100, 'ms', big ? `load took ${big.loadMs.toFixed(0)} ms; CPU-attributed block ${big.cpuBlockMaxLoadMs.toFixed(1)} ms` : 'no 1M CRL measured'));
+  out.push(target('crl-1m-reload-eld', 'longest event-loop block while reloading a 1M-entry CRL', big ? big.eldMaxReloadMs : null, '<=', 100, 'ms', big ? `reload took ${big.reloadMs.toFixed(0)} ms; CPU-attributed block ${big.cpuBlockMaxReloadMs.toFixed(1)} ms` : 'no 1M CRL measured'));
+  const svc = res.revocation.serviceReload.find(r => r.entries === 1_000_000);
+  out.push(target('service-1m-reload-eld', 'service under load: longest event-loop block during a SIGHUP reload of a 1M-entry CRL', svc ? svc.eldMaxMs : null, '<=', 100, 'ms',
+    svc ? `reload ${svc.reloadMs.toFixed(0)} ms; CPU-attributed block ${svc.cpuBlockMaxMs.toFixed(1)} ms; ${svc.requestsDuring} requests, ${svc.errorsDuring} errors during it` : 'not measured'));
+  return out;
+}

@@ -1,0 +1,32 @@
+/** Report writers: JUnit XML, JSON and a self-contained HTML page. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {SuiteResult} from '../runner';
+import {renderHtml} from './html';
+import {renderJUnit} from './junit';
+
+export {renderHtml} from './html';
+export {renderJUnit} from './junit';
+export {escapeHtml, escapeXml, visible} from './text';
+
+export const REPORT_FORMATS = ['junit', 'json', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+export const REPORT_FILES: Readonly<Record<ReportFormat, string>> = {junit: 'escape-junit.xml', json: 'escape-report.json', html: 'escape-report.html'};
+
+export function renderJson(result: SuiteResult): string {
+  return JSON.stringify(result, null, 2) + '\n';
+}
+
+/** Writes the requested reports into `outDir`; returns the files written. */
+export function writeReports(result: SuiteResult, outDir: string, formats: readonly ReportFormat[] = REPORT_FORMATS): Record<ReportFormat, string> {
+  fs.mkdirSync(outDir, {recursive: true});
+  const written = {} as Record<ReportFormat, string>;
+  for (const f of formats) {
+    const file = path.join(outDir, REPORT_FILES[f]);
+    const text = f === 'junit' ? renderJUnit(result) : f === 'json' ? renderJson(result) : renderHtml(result);
+    fs.writeFileSync(file, text, 'utf8');
+    written[f] = file;
+  }
+  return written;
+}

@@ -1,0 +1,208 @@
+/**
+ * A strict RFC 8259 JSON parser for the request guard. JSON.parse cannot report duplicate keys
+ * (the last one silently wins, so the guard and the application could see different values) and
+ * happily builds `__proto__` keys; this parser refuses both, bounds depth and node count, and
+ * reports a JSON pointer for every failure. It yields the same value JSON.parse would for any
+ * accepted document (property-tested), built from plain objects.
+ *
+ * Pure module: no LoopBack imports, no I/O.
+ */
+import type {MalformedReason} from './rules';
+
+/** Keys refused anywhere in a body: prototype pollution gadgets. */
+export const PROTOTYPE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+export interface JsonLimits {
+  readonly maxDepth: number;
+  readonly maxNodes: number;
+}
+
+export type JsonScanResult =
+  | {readonly ok: true; readonly value: unknown}
+  | {readonly ok: false; readonly reason: MalformedReason; readonly pointer: string};
+
+class JsonFail {
+  constructor(readonly reason: MalformedReason, readonly pointer: string) {}
+}
+
+/** A JSON-pointer token that is safe to log: the key itself when harmless, else `#<index>`. */
+export function safePointerToken(key: string, index: number): string {
+  return /^[A-Za-z0-9_.-]{1,64}$/.test(key) ? key : `#${index}`;
+}
+
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+class Scanner {
+  private i = 0;
+  private nodes = 0;
+  constructor(private readonly s: string, private readonly limits: JsonLimits) {}
+
+  run(): unknown {
+    this.ws();
+    const v = this.value(0, '');
+    this.ws();
+    if (this.i !== this.s.length) throw new JsonFail('json-syntax', '');
+    return v;
+  }
+
+  private ws(): void {
+    const s = this.s;
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i);
+      if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) this.i++;
+      else break;
+    }
+  }
+
+  private value(depth: number, ptr: string): unknown {
+    if (++this.nodes > this.limits.maxNodes) throw new JsonFail('json-too-large', ptr);
+    const c = this.s[this.i];
+    switch (c) {
+      case '{':
+        return this.object(depth + 1, ptr);
+      case '[':
+        return this.array(depth + 1, ptr);
+      case '"':
+        return this.string(ptr);
+      case 't':
+        return this.literal('true', true, ptr);
+      case 'f':
+        return this.literal('false', false, ptr);
+      case 'n':
+        return this.literal('null', null, ptr);
+      default: {
+        NUMBER.lastIndex = this.i;
+        const m = NUMBER.exec(this.s);
+        if (!m || m[0] === '' || m[0] === '-') throw new JsonFail('json-syntax', ptr);
+        this.i += m[0].length;
+        return Number(m[0]);
+      }
+    }
+  }
+
+  private literal<T>(word: string, v: T, ptr: string): T {
+    if (this.s.startsWith(word, this.i)) {
+      this.i += word.length;
+      return v;
+    }
+    throw new JsonFail('json-syntax', ptr);
+  }
+
+  private object(depth: number, ptr: string): Record<string, unknown> {
+    if (depth > this.limits.maxDepth) throw new JsonFail('json-too-deep', ptr);
+    this.i++; // {
+    const out: Record<string, unknown> = {};
+    const seen = new Set<string>();
+    this.ws();
+    if (this.s[this.i] === '}') {
+      this.i++;
+      return out;
+    }
+    for (let index = 0; ; index++) {
+      this.ws();
+      if (this.s[this.i] !== '"') throw new JsonFail('json-syntax', ptr);
+      const key = this.string(ptr);
+      const childPtr = `${ptr}/${safePointerToken(key, index)}`;
+      if (PROTOTYPE_KEYS.has(key)) throw new JsonFail('prototype-key', childPtr);
+      if (seen.has(key)) throw new JsonFail('duplicate-key', childPtr);
+      seen.add(key);
+      this.ws();
+      if (this.s[this.i] !== ':') throw new JsonFail('json-syntax', childPtr);
+      this.i++;
+      this.ws();
+      out[key] = this.value(depth, childPtr);
+      this.ws();
+      const c = this.s[this.i];
+      if (c === ',') {
+        this.i++;
+        continue;
+      }
+      if (c === '}') {
+        this.i++;
+        return out;
+      }
+      throw new JsonFail('json-syntax', childPtr);
+    }
+  }
+
+  private array(depth: number, ptr: string): unknown[] {
+    if (depth > this.limits.maxDepth) throw new JsonFail('json-too-deep', ptr);
+    this.i++; // [
+    const out: unknown[] = [];
+    this.ws();
+    if (this.s[this.i] === ']') {
+      this.i++;
+      return out;
+    }
+    for (let index = 0; ; index++) {
+      this.ws();
+      out.push(this.value(depth, `${ptr}/${index}`));
+      this.ws();
+      const c = this.s[this.i];
+      if (c === ',') {
+        this.i++;
+        continue;
+      }
+      if (c === ']') {
+        this.i++;
+        return out;
+      }
+      throw new JsonFail('json-syntax', `${ptr}/${index}`);
+    }
+  }
+
+  private string(ptr: string): string {
+    const s = this.s;
+    this.i++; // opening quote
+    let out = '';
+    let start = this.i;
+    while (this.i < s.length) {
+      const c = s.charCodeAt(this.i);
+      if (c === 0x22) {
+        out += s.slice(start, this.i);
+        this.i++;
+        return out;
+      }
+      if (c < 0x20) throw new JsonFail('json-syntax', ptr);
+      if (c !== 0x5c) {
+        this.i++;
+        continue;
+      }
+      out += s.slice(start, this.i);
+      const e = s[this.i + 1];
+      switch (e) {
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          const hex = s.slice(this.i + 2, this.i + 6);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw new JsonFail('json-syntax', ptr);
+          out += String.fromCharCode(parseInt(hex, 16));
+          this.i += 4;
+          break;
+        }
+        default:
+          throw new JsonFail('json-syntax', ptr);
+      }
+      this.i += 2;
+      start = this.i;
+    }
+    throw new JsonFail('json-syntax', ptr);
+  }
+}
+
+/** Parse strictly. Never throws. */
+export function scanJson(text: string, limits: JsonLimits): JsonScanResult {
+  try {
+    return {ok: true, value: new Scanner(text, limits).run()};
+  } catch (e) {
+    if (e instanceof JsonFail) return {ok: false, reason: e.reason, pointer: e.pointer};
+    // RangeError (stack) or anything unexpected: fail closed as too deep / syntax.
+    return {ok: false, reason: e instanceof RangeError ? 'json-too-deep' : 'json-syntax', pointer: ''};
+  }
+}

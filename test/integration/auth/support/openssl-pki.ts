@@ -1,0 +1,252 @@
+/**
+ * Test-time PKI made with the openssl CLI (an implementation independent of the code under test):
+ * `openssl req -x509` roots, `openssl ca` for everything else (explicit start/end dates, serials,
+ * an index.txt that `openssl ocsp -index` reads, `openssl ca -revoke`).
+ *
+ * Keys live only in a temp directory removed by cleanup(). A missing openssl binary makes the
+ * calling test fail (never skip).
+ */
+import {execFile} from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export type KeySpec = 'ec-p256' | 'ec-p384' | 'ec-p521' | 'ec-secp256k1' | 'rsa-1024' | 'rsa-2048' | 'ed25519' | 'ed448';
+
+export function openssl(args: readonly string[], opts: {cwd?: string} = {}): Promise<{stdout: string; stderr: string}> {
+  return new Promise((resolve, reject) => {
+    execFile('openssl', [...args], {cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024}, (err, stdout, stderr) => {
+      if (err) reject(new Error(`openssl ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve({stdout, stderr});
+    });
+  });
+}
+
+function keyArgs(spec: KeySpec): string[] {
+  switch (spec) {
+    case 'ec-p256':
+      return ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+    case 'ec-p384':
+      return ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'];
+    case 'ec-p521':
+      return ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-521'];
+    case 'ec-secp256k1':
+      return ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp256k1'];
+    case 'rsa-1024':
+      return ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024'];
+    case 'rsa-2048':
+      return ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'];
+    case 'ed25519':
+      return ['-algorithm', 'ED25519'];
+    case 'ed448':
+      return ['-algorithm', 'ED448'];
+  }
+}
+
+export interface IssuedCert {
+  readonly name: string;
+  readonly certPath: string;
+  readonly keyPath: string;
+  readonly pem: string;
+  readonly der: Buffer;
+  readonly x509: crypto.X509Certificate;
+}
+
+/** openssl date format YYYYMMDDHHMMSSZ */
+export function opensslDate(d: Date): string {
+  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+export interface IssueOptions {
+  /** openssl -subj form, default "/CN=<name>" */
+  subject?: string;
+  key?: KeySpec;
+  /** extendedKeyUsage value, null = omit the extension. Default "clientAuth". */
+  eku?: string | null;
+  /** keyUsage value, null = omit. Default "critical,digitalSignature". */
+  keyUsage?: string | null;
+  /** basicConstraints value, null = omit. Default "critical,CA:FALSE". */
+  basicConstraints?: string | null;
+  /** subjectAltName value (openssl syntax), null = omit. Default "URI:spiffe://test.example/client/<name>". */
+  san?: string | null;
+  /** Raw extra lines for the extension section (e.g. "1.2.3.4 = critical,ASN1:NULL"). */
+  extraExtensions?: readonly string[];
+  /** Add authorityInfoAccess OCSP;URI:<url>. */
+  ocspUrl?: string;
+  /** Add crlDistributionPoints URI:<url>. */
+  crlUrl?: string;
+  startDate?: Date;
+  endDate?: Date;
+  /** Serial in hex (openssl serial file), e.g. "9F01". */
+  serialHex?: string;
+  /** Signature digest (default sha256). */
+  md?: string;
+}
+
+let sequence = 0;
+
+export class OpensslCa {
+  private constructor(
+    readonly dir: string,
+    readonly cert: IssuedCert,
+    readonly parent: OpensslCa | undefined,
+  ) {}
+
+  get indexFile(): string {
+    return path.join(this.dir, 'index.txt');
+  }
+
+  /** A self-signed root CA. */
+  static async createRoot(workdir: string, name: string, opts: {key?: KeySpec; days?: number; subject?: string; pathlen?: number; extraExtensions?: readonly string[]} = {}): Promise<OpensslCa> {
+    const dir = await OpensslCa.prepareDir(workdir, name);
+    const keyPath = path.join(dir, 'ca.key');
+    const certPath = path.join(dir, 'ca.pem');
+    await openssl(['genpkey', ...keyArgs(opts.key ?? 'ec-p256'), '-out', keyPath]);
+    const ext = path.join(dir, 'root-ext.cnf');
+    await fs.writeFile(
+      ext,
+      [
+        '[req]', 'distinguished_name = dn', '[dn]', '[v3_root]',
+        `basicConstraints = critical,CA:TRUE${opts.pathlen !== undefined ? `,pathlen:${opts.pathlen}` : ''}`,
+        'keyUsage = critical,keyCertSign,cRLSign',
+        'subjectKeyIdentifier = hash',
+        ...(opts.extraExtensions ?? []),
+        '',
+      ].join('\n'),
+    );
+    await openssl([
+      'req', '-x509', '-new', '-key', keyPath, '-subj', opts.subject ?? `/CN=${name}`, '-days', String(opts.days ?? 730),
+      '-sha256', '-config', ext, '-extensions', 'v3_root', '-out', certPath,
+    ]);
+    return new OpensslCa(dir, await loadIssued(name, certPath, keyPath), undefined);
+  }
+
+  private static async prepareDir(workdir: string, name: string): Promise<string> {
+    const dir = path.join(workdir, `${name.replace(/[^a-zA-Z0-9_-]/g, '_')}-${++sequence}`);
+    await fs.mkdir(path.join(dir, 'newcerts'), {recursive: true});
+    await fs.writeFile(path.join(dir, 'index.txt'), '');
+    await fs.writeFile(path.join(dir, 'index.txt.attr'), 'unique_subject = no\n');
+    await fs.writeFile(path.join(dir, 'serial'), crypto.randomBytes(8).toString('hex').replace(/^./, '1').toUpperCase() + '\n');
+    await fs.writeFile(path.join(dir, 'crlnumber'), '01\n');
+    return dir;
+  }
+
+  private async writeConfig(extSection: string[]): Promise<string> {
+    const cnf = path.join(this.dir, `ca-${++sequence}.cnf`);
+    await fs.writeFile(
+      cnf,
+      [
+        '[ca]', 'default_ca = CA_default',
+        '[CA_default]',
+        `dir = ${this.dir}`,
+        'database = $dir/index.txt',
+        'new_certs_dir = $dir/newcerts',
+        'serial = $dir/serial',
+        'crlnumber = $dir/crlnumber',
+        `certificate = ${this.cert.certPath}`,
+        `private_key = ${this.cert.keyPath}`,
+        'default_md = sha256',
+        'default_days = 30',
+        'default_crl_days = 7',
+        'policy = policy_any',
+        'unique_subject = no',
+        'copy_extensions = none',
+        'email_in_dn = no',
+        '[policy_any]',
+        'commonName = optional',
+        '[req]', 'distinguished_name = dn', '[dn]',
+        '[ext]',
+        ...extSection,
+        '',
+      ].join('\n'),
+    );
+    return cnf;
+  }
+
+  /** Issue a certificate from this CA through `openssl ca`. */
+  async issue(name: string, o: IssueOptions = {}): Promise<IssuedCert> {
+    const stem = path.join(this.dir, `${name.replace(/[^a-zA-Z0-9_-]/g, '_')}-${++sequence}`);
+    const keyPath = `${stem}.key`;
+    const csrPath = `${stem}.csr`;
+    const certPath = `${stem}.pem`;
+    await openssl(['genpkey', ...keyArgs(o.key ?? 'ec-p256'), '-out', keyPath]);
+    await openssl(['req', '-new', '-key', keyPath, '-subj', '/CN=csr', '-out', csrPath, '-config', await this.writeConfig([])]);
+    const ext: string[] = [];
+    const add = (k: string, v: string | null | undefined, def: string | null) => {
+      const val = v === undefined ? def : v;
+      if (val !== null) ext.push(`${k} = ${val}`);
+    };
+    add('basicConstraints', o.basicConstraints, 'critical,CA:FALSE');
+    add('keyUsage', o.keyUsage, 'critical,digitalSignature');
+    add('extendedKeyUsage', o.eku, 'clientAuth');
+    add('subjectAltName', o.san, `URI:spiffe://test.example/client/${name}`);
+    ext.push('subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid');
+    if (o.ocspUrl) ext.push(`authorityInfoAccess = OCSP;URI:${o.ocspUrl}`);
+    if (o.crlUrl) ext.push(`crlDistributionPoints = URI:${o.crlUrl}`);
+    ext.push(...(o.extraExtensions ?? []));
+    if (o.serialHex) await fs.writeFile(path.join(this.dir, 'serial'), o.serialHex + '\n');
+    const start = o.startDate ?? new Date(Date.now() - 60 * 60 * 1000);
+    const end = o.endDate ?? new Date(Date.now() + 10 * 24 * 60 * 60 * 1000);
+    await openssl([
+      'ca', '-batch', '-notext', '-preserveDN', '-utf8', '-config', await this.writeConfig(ext), '-extensions', 'ext',
+      '-subj', o.subject ?? `/CN=${name}`, '-md', o.md ?? 'sha256',
+      '-startdate', opensslDate(start), '-enddate', opensslDate(end), '-in', csrPath, '-out', certPath,
+    ]);
+    return loadIssued(name, certPath, keyPath);
+  }
+
+  /** An intermediate CA issued by this CA (openssl ca), with its own directory and index. */
+  async createIntermediate(
+    name: string,
+    o: {key?: KeySpec; pathlen?: number; eku?: string | null; keyUsage?: string; basicConstraints?: string; startDate?: Date; endDate?: Date; md?: string} = {},
+  ): Promise<OpensslCa> {
+    const issued = await this.issue(name, {
+      key: o.key,
+      md: o.md,
+      basicConstraints: o.basicConstraints ?? `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
+      keyUsage: o.keyUsage ?? 'critical,keyCertSign,cRLSign',
+      eku: o.eku ?? null,
+      san: null,
+      startDate: o.startDate,
+      endDate: o.endDate ?? new Date(Date.now() + 365 * 24 * 60 * 60 * 1000),
+    });
+    const dir = await OpensslCa.prepareDir(path.dirname(this.dir), name);
+    return new OpensslCa(dir, issued, this);
+  }
+
+  /** A delegated OCSP responder certificate (id-kp-OCSPSigning) issued by this CA. */
+  issueOcspSigner(name: string, o: IssueOptions = {}): Promise<IssuedCert> {
+    return this.issue(name, {eku: 'OCSPSigning', keyUsage: 'critical,digitalSignature', san: null, ...o});
+  }
+
+  async revoke(cert: IssuedCert, reason = 'keyCompromise'): Promise<void> {
+    await openssl(['ca', '-batch', '-config', await this.writeConfig([]), '-revoke', cert.certPath, '-crl_reason', reason]);
+  }
+
+  /** A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24). Returns its path. */
+  async gencrl(o: {hours?: number} = {}): Promise<string> {
+    const out = path.join(this.dir, `crl-${++sequence}.pem`);
+    await openssl(['ca', '-batch', '-gencrl', '-config', await this.writeConfig([]), '-crlhours', String(o.hours ?? 24), '-out', out]);
+    return out;
+  }
+
+  /** PEM bundle of this CA and its parents (leaf-most first). */
+  chainPem(): string {
+    const out: string[] = [];
+    for (let c: OpensslCa | undefined = this; c; c = c.parent) out.push(c.cert.pem);
+    return out.join('');
+  }
+}
+
+export async function loadIssued(name: string, certPath: string, keyPath: string): Promise<IssuedCert> {
+  const pem = await fs.readFile(certPath, 'utf8');
+  const x509 = new crypto.X509Certificate(pem);
+  return {name, certPath, keyPath, pem: x509.toString(), der: x509.raw, x509};
+}
+
+/** A fresh temp directory for keys and certificates; cleanup() removes it. */
+export async function givenTempDir(prefix = 'auth-pki-'): Promise<{dir: string; cleanup: () => Promise<void>}> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  return {dir, cleanup: () => fs.rm(dir, {recursive: true, force: true})};
+}

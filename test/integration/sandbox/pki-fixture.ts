@@ -1,0 +1,70 @@
+/**
+ * givenPki(): a throw-away PKI made at test time with the openssl CLI (root CA, server
+ * certificate for localhost/127.0.0.1, a client certificate with a SPIFFE URI SAN for the
+ * health check). Used by the sandbox and container tiers. Keys are written into a temp dir
+ * and handed to uid 10001 (the runtime user) read-only; nothing is committed.
+ */
+import {execFileSync} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface Pki {
+  dir: string;
+  caCert: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  /** URI SAN of the client certificate (allow it with MTLS_ALLOWED_SUBJECTS=uri:<this>). */
+  clientUri: string;
+  cleanup(): void;
+}
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, {cwd, stdio: ['ignore', 'ignore', 'pipe']});
+}
+
+export const RUNTIME_UID = 10001;
+
+export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pki {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posture-pki-'));
+  // (the sandbox tier stages it for uid 10001 when its parent is private)
+  fs.chmodSync(dir, 0o755);
+  const clientUri = 'spiffe://hardened-mtls.test/client/healthcheck';
+  const sans = opts.serverSans ?? ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1'];
+  const ext = (name: string, body: string) => fs.writeFileSync(path.join(dir, name), body);
+  ext('ca.ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
+  ext('server.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\nauthorityKeyIdentifier=keyid\n`);
+  ext('client.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:${clientUri}\nauthorityKeyIdentifier=keyid\n`);
+
+  const key = (name: string) => openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], dir);
+  key('ca.key');
+  openssl(['req', '-new', '-x509', '-key', 'ca.key', '-subj', '/CN=posture test root CA', '-days', '2', '-sha256',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    '-out', 'ca.crt'], dir);
+  for (const [name, cn] of [['server', 'localhost'], ['client', 'healthcheck']] as const) {
+    key(`${name}.key`);
+    openssl(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`], dir);
+    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-sha256',
+      '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
+  }
+  fs.rmSync(path.join(dir, 'ca.key'));
+  const owner = opts.owner ?? RUNTIME_UID;
+  for (const f of ['server.key', 'client.key']) {
+    const p = path.join(dir, f);
+    if (process.getuid?.() === 0) fs.chownSync(p, owner, owner);
+    fs.chmodSync(p, 0o400);
+  }
+  for (const f of ['ca.crt', 'server.crt', 'client.crt']) fs.chmodSync(path.join(dir, f), 0o444);
+  return {
+    dir,
+    caCert: path.join(dir, 'ca.crt'),
+    serverCert: path.join(dir, 'server.crt'),
+    serverKey: path.join(dir, 'server.key'),
+    clientCert: path.join(dir, 'client.crt'),
+    clientKey: path.join(dir, 'client.key'),
+    clientUri,
+    cleanup: () => fs.rmSync(dir, {recursive: true, force: true}),
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Static policy: docker-compose.yml validated against the Compose Specification JSON schema
+ * (vendored in test/fixtures/schemas), then every hardening property asserted, and its
+ * translation to podman flags (what the container tier runs) checked.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv from 'ajv';
+import {ComposeDoc, interpolate, loadCompose, loadComposeRaw, podmanRunArgs, REPO_ROOT} from '../../container/compose';
+
+const SCHEMA = path.join(REPO_ROOT, 'test', 'fixtures', 'schemas', 'compose-spec.json');
+const MAIN = 'hardened-mtls';
+const SENSITIVE = /^(\/|\/boot|\/dev|\/etc|\/lib|\/proc|\/sys|\/usr|\/var\/lib\/docker|\/var\/lib\/kubelet|\/var\/log|\/run|\/var\/run)(\/|$)/;
+
+function givenValidator() {
+  const ajv = new Ajv({strict: false, allErrors: true, validateFormats: false});
+  // The schema names the draft-07 meta-schema by its https URL; register Ajv's copy under it.
+  const draft7 = JSON.parse(fs.readFileSync(require.resolve('ajv/dist/refs/json-schema-draft-07.json'), 'utf8'));
+  ajv.addMetaSchema({...draft7, $id: 'https://json-schema.org/draft-07/schema'});
+  return ajv.compile(JSON.parse(fs.readFileSync(SCHEMA, 'utf8')));
+}
+
+const VARS = {MTLS_ALLOWED_SUBJECTS: 'uri:spiffe://example.org/client/*'};
+
+describe('container policy: docker-compose.yml', () => {
+  const raw = loadComposeRaw();
+  const doc = loadCompose(VARS);
+  const services = Object.entries(doc.services);
+
+  it('validates against the Compose Specification schema', () => {
+    const validate = givenValidator();
+    const ok = validate(raw);
+    assert.ok(ok, JSON.stringify(validate.errors, null, 1));
+  });
+
+  it('the schema is not vacuous: malformed settings are rejected', () => {
+    const validate = givenValidator();
+    const bad = structuredClone(raw) as ComposeDoc;
+    (bad.services[MAIN] as Record<string, unknown>).cap_drop = 'ALL';
+    (bad.services[MAIN] as Record<string, unknown>).no_such_key = true;
+    assert.equal(validate(bad), false);
+  });
+
+  it('requires MTLS_ALLOWED_SUBJECTS (interpolation fails without it)', () => {
+    assert.throws(() => loadCompose({}), /MTLS_ALLOWED_SUBJECTS/);
+    assert.equal(interpolate('a ${X:-d} ${Y} $$Z', {Y: 'y'}), 'a d y $Z');
+  });
+
+  for (const [name, svc] of services) {
+    describe(`service ${name}`, () => {
+      it('read_only root, numeric non-root user, cap_drop ALL, no cap_add, no-new-privileges', () => {
+        assert.equal(svc.read_only, true);
+        assert.equal(svc.user, '10001:10001');
+        assert.deepEqual(svc.cap_drop, ['ALL']);
+        assert.equal(svc.cap_add, undefined);
+        assert.ok((svc.security_opt as string[]).includes('no-new-privileges:true'));
+        assert.ok(!(svc.security_opt as string[]).some(s => /unconfined|seccomp[:=]unconfined|apparmor[:=]unconfined|label[:=]disable/.test(s)));
+      });
+
+      it('tmpfs /tmp is small, noexec, nosuid, nodev', () => {
+        const tmp = (svc.tmpfs as string[]).find(t => t.startsWith('/tmp:'));
+        assert.ok(tmp, 'a /tmp tmpfs');
+        const opts = tmp!.slice('/tmp:'.length).split(',');
+        for (const o of ['noexec', 'nosuid', 'nodev']) assert.ok(opts.includes(o), o);
+        const size = opts.find(o => o.startsWith('size='));
+        assert.match(size ?? '', /^size=\d+[km]$/);
+      });
+
+      it('pids, memory and CPU limits; restart policy bounded; log size limited', () => {
+        assert.ok(Number(svc.pids_limit) > 0 && Number(svc.pids_limit) <= 1024);
+        assert.match(String(svc.mem_limit), /^\d+[mg]$/);
+        assert.ok(Number(svc.cpus) > 0);
+        assert.match(String(svc.restart), /^(on-failure(:\d+)?|unless-stopped)$/);
+        const logging = svc.logging as {options: Record<string, string>};
+        assert.match(logging.options['max-size'], /^\d+[km]$/);
+        assert.ok(Number(logging.options['max-file']) >= 1);
+      });
+
+      it('no host namespaces, no privileged mode, no devices', () => {
+        for (const k of ['network_mode', 'pid', 'userns_mode', 'cgroup', 'uts']) assert.notEqual(svc[k], 'host', k);
+        assert.notEqual(svc.ipc, 'host');
+        assert.notEqual(svc.privileged, true);
+        assert.equal(svc.devices, undefined);
+        assert.equal(svc.sysctls, undefined);
+      });
+
+      it('mounts only read-only binds; no runtime socket, no sensitive host path', () => {
+        for (const v of (svc.volumes ?? []) as {type: string; source: string; target: string; read_only: boolean}[]) {
+          assert.equal(typeof v, 'object', 'long syntax');
+          assert.equal(v.type, 'bind');
+          assert.equal(v.read_only, true, `${v.target} read-only`);
+          assert.doesNotMatch(`${v.source} ${v.target}`, /docker\.sock|containerd|crio|podman|kubelet/);
+          assert.ok(!SENSITIVE.test(v.source), `${v.source} is not a host system path`);
+          assert.ok(path.resolve(REPO_ROOT, v.source).startsWith(REPO_ROOT + path.sep), `${v.source} defaults inside the project`);
+          assert.match(v.target, /^\/etc\/(hardened-mtls|ocsp)(\/|$)/);
+        }
+      });
+    });
+  }
+
+  it('the service: production, posture enforce, certificates mounted, port published on loopback only, mTLS health check', () => {
+    const svc = doc.services[MAIN] as Record<string, any>;
+    assert.equal(svc.environment.NODE_ENV, 'production');
+    assert.equal(svc.environment.POSTURE_MODE, 'enforce');
+    assert.ok(String(svc.environment.TLS_KEY_FILE).startsWith('/etc/hardened-mtls/tls/'));
+    assert.deepEqual(svc.ports, ['127.0.0.1:8443:8443']);
+    assert.deepEqual(svc.healthcheck.test, ['CMD', '/nodejs/bin/node', '/app/dist/src/posture/healthcheck.js']);
+  });
+
+  it('the OCSP demo runs only under its profile, on an internal network', () => {
+    const ocsp = doc.services['ocsp-responder'] as Record<string, any>;
+    assert.deepEqual(ocsp.profiles, ['ocsp-demo']);
+    assert.deepEqual(ocsp.networks, ['ocsp']);
+    assert.equal((doc.networks!.ocsp as {internal: boolean}).internal, true);
+    assert.equal(doc.services[MAIN].profiles, undefined);
+  });
+
+  it('translates the service into the podman flags the container tier uses', () => {
+    const a = podmanRunArgs(doc.services[MAIN], {network: 'net-x', name: 'ctr-x', hostPort: () => 18443});
+    const has = (...flag: string[]) => {
+      for (let i = 0; i + flag.length <= a.length; i++) if (flag.every((f, j) => a[i + j] === f)) return true;
+      return false;
+    };
+    assert.ok(has('--read-only', '--read-only-tmpfs=false'));
+    assert.ok(has('--user', '10001:10001'));
+    assert.ok(has('--cap-drop', 'ALL'));
+    assert.ok(has('--security-opt', 'no-new-privileges:true'));
+    assert.ok(has('--tmpfs', '/tmp:size=16m,mode=1777,noexec,nosuid,nodev'));
+    assert.ok(has('--pids-limit', '256'));
+    assert.ok(has('--memory', '512m'));
+    assert.ok(has('--network', 'net-x'));
+    assert.ok(has('--publish', '127.0.0.1:18443:8443'));
+    assert.ok(has('--env', 'POSTURE_MODE=enforce'));
+    assert.ok(a.some(x => /:\/etc\/hardened-mtls\/tls:ro$/.test(x)));
+    assert.ok(!a.includes('--privileged'));
+    assert.throws(() => podmanRunArgs({...doc.services[MAIN], oom_kill_disable: true}, {network: 'n', name: 'c'}), /oom_kill_disable/);
+  });
+});
