@@ -3,10 +3,10 @@
  * sequence (right after the security headers), so unmatched routes are covered too:
  *  - more than HTTP_MAX_HEADERS_COUNT header fields: 431 HTTP_HEADERS_TOO_LARGE (Node would
  *    silently drop the fields past its maxHeadersCount, a parser differential);
- *  - a declared Content-Length above HTTP_MAX_BODY_BYTES: 413 PAYLOAD_TOO_LARGE at once, instead
- *    of the body parser draining the whole declared body first;
  *  - an HTTP/1.1 request without Host: 400 BAD_REQUEST (tls-options.ts turns Node's check off).
- * These answers close the connection (the rest of the request is not trusted).
+ * These answers close the connection (the rest of the request is not trusted). The body size
+ * limit (HTTP_MAX_BODY_BYTES) is the request guard's: it reads at most that many bytes and
+ * answers 413 GUARD_BODY_TOO_LARGE at once, declared or chunked.
  */
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {Middleware} from '@loopback/rest';
@@ -20,7 +20,7 @@ const CONFIG_KEY = 'hardened.config';
 /** Pure check: the limit a request breaks, or undefined. */
 export function requestLimitViolation(
   req: Pick<IncomingMessage, 'rawHeaders' | 'headers' | 'httpVersion'>,
-  limits: Pick<HttpLimitsConfig, 'maxHeadersCount' | 'maxBodyBytes'>,
+  limits: Pick<HttpLimitsConfig, 'maxHeadersCount'>,
 ): AppError | undefined {
   const fields = req.rawHeaders.length / 2;
   if (fields > limits.maxHeadersCount) {
@@ -30,11 +30,6 @@ export function requestLimitViolation(
   // 400 without the coded body and the security headers, so Node's check is turned off).
   if (req.httpVersion === '1.1' && req.headers.host === undefined) {
     return new AppError('BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
-  }
-  const declared = req.headers['content-length'];
-  // Node's parser has already refused a non-numeric or conflicting Content-Length.
-  if (declared !== undefined && Number(declared) > limits.maxBodyBytes) {
-    return new AppError('PAYLOAD_TOO_LARGE', 'The request body exceeds the configured limit.', {declared: Number(declared), limit: limits.maxBodyBytes});
   }
   return undefined;
 }
