@@ -94,3 +94,18 @@ export function fatalLines(svc: ServiceHandle): LogLine[] {
 export function stderrLines(svc: ServiceHandle): string[] {
   return svc.stdout.filter(l => l.startsWith('[stderr]'));
 }
+
+/** Deterministic garbage (xorshift32), so a failing run can be replayed. */
+export function seededBytes(n: number, seed = 0x9e3779b9): Buffer {
+  const out = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}

@@ -19,25 +19,11 @@ import {opensslGenCrl} from '../../fixtures/openssl-ca';
 import {createCrl, DevPkiManifest, givenTestIntermediateCa, givenTestPki} from '../../fixtures/pki';
 import {Cell, recordSection} from '../../fixtures/reliability-report';
 import {givenService, ServiceHandle} from '../../fixtures/service';
-import {fatalLines, givenWritablePki, logMark, stderrLines, waitForLogAfter, WritablePki, writeAtomically} from './helpers';
+import {fatalLines, givenWritablePki, logMark, seededBytes, stderrLines, waitForLogAfter, WritablePki, writeAtomically} from './helpers';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
-/** Deterministic garbage (xorshift32), so a failing run can be replayed. */
-export function seededBytes(n: number, seed = 0x9e3779b9): Buffer {
-  const out = Buffer.alloc(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 interface Fault {
   name: string;
