@@ -2,7 +2,7 @@
  * HardenedMtlsApplication: a LoopBack 4 REST application served only over HTTPS with mutual
  * TLS 1.3. Everything security-relevant is bound here, in one readable place:
  *   TLS options (tls-options.ts) -> connection gate (revocation at connection time) ->
- *   security headers -> [guards] -> findRoute -> mtls authentication -> route.
+ *   security headers -> request limits -> [guards] -> findRoute -> mtls authentication -> route.
  */
 import {BootMixin} from '@loopback/boot';
 import {ApplicationConfig, BindingScope, CoreBindings} from '@loopback/core';
@@ -18,6 +18,8 @@ import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
 import {SECURITY_HEADERS_GROUP, securityHeadersMiddleware} from './middleware/security-headers.middleware';
+import {HTTP_LIMITS_GROUP, httpLimitsMiddleware} from './middleware/http-limits.middleware';
+import {UNMATCHED_ROUTE_AUTH_GROUP, unmatchedRouteAuthMiddleware} from './middleware/unmatched-route-auth.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
 import type {RevocationStore} from './tls/revocation/revocation-store';
@@ -78,6 +80,11 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
       upstreamGroups: [RestMiddlewareGroups.SEND_RESPONSE],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
+    this.middleware(httpLimitsMiddleware, {
+      group: HTTP_LIMITS_GROUP,
+      upstreamGroups: [SECURITY_HEADERS_GROUP],
+      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
+    });
     // OCSP requests and CRL downloads leave only through their own SSRF-safe client (closed by the
     // auth component on stop); its address exceptions are OUTBOUND_ALLOWED_CIDRS.
     const revocationTransport = createRevocationTransport(config, logger.child({component: 'revocation-transport'}));
@@ -87,6 +94,11 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     // Request guard (before findRoute), URL-parameter interceptor, SSRF-safe outbound client.
     this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'}), outboundDeps: options.outboundDeps});
     this.component(GuardsComponent);
+    this.middleware(unmatchedRouteAuthMiddleware, {
+      group: UNMATCHED_ROUTE_AUTH_GROUP,
+      upstreamGroups: [GUARD_MIDDLEWARE_GROUP],
+      downstreamGroups: [RestMiddlewareGroups.FIND_ROUTE],
+    });
     // Servers start first, then the `tls` group installs the gate and the reloader; stop runs
     // in reverse, so reloading ends and the app is marked as shutting down before the server closes.
     this.bind(CoreBindings.LIFE_CYCLE_OBSERVER_OPTIONS).to({orderedGroups: ['server', TLS_OBSERVER_GROUP], parallel: false});

@@ -75,6 +75,10 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: {status: 413, doc: 'The request body exceeds the configured limit.'},
   METHOD_NOT_ALLOWED: {status: 405, doc: 'The route does not accept this method.'},
   INTERNAL_ERROR: {status: 500, doc: 'An unexpected error; details are in the log only, never in the response.'},
+  HTTP_HEADERS_TOO_LARGE: {status: 431, doc: 'The request header section exceeds HTTP_MAX_HEADER_SIZE bytes or HTTP_MAX_HEADERS_COUNT fields; the connection is closed.'},
+  HTTP_REQUEST_TIMEOUT: {status: 408, doc: 'The request headers or body did not arrive within HTTP_HEADERS_TIMEOUT_MS / HTTP_REQUEST_TIMEOUT_MS; the connection is closed.'},
+  CRL_ROLLBACK: {status: 500, doc: 'A reload would replace a CRL by an older one (lower cRLNumber, else earlier thisUpdate) or drop the CRL of a CA that is still trusted; the newer revocation state stays in force (a restart accepts any valid CRL).'},
+  TLS_HANDSHAKE_FAILED: {status: 400, doc: 'Log-only (tls.connection audit line): a TLS handshake was refused or abandoned for a reason other than the client certificate (protocol version, cipher, timeout, reset, not TLS); no HTTP exchange took place.'},
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

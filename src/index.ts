@@ -104,6 +104,12 @@ export async function main(): Promise<void> {
     if (!service) return; // still starting: stopped as soon as start-up completes
     const log = service.app.logger;
     log.info({event: 'shutdown', signal, boundMs: service.config.http.shutdownTimeoutMs}, 'graceful shutdown: no new connections, finishing in-flight requests');
+    // Last resort: the server force-closes its connections at the bound; if anything still holds
+    // the process a little after that, exit non-zero rather than hang until SIGKILL.
+    setTimeout(() => {
+      log.error({event: 'shutdown.timeout', code: 'INTERNAL_ERROR', boundMs: service?.config.http.shutdownTimeoutMs}, 'graceful shutdown did not finish in time');
+      process.exit(1);
+    }, service.config.http.shutdownTimeoutMs + 5000).unref();
     service.stop().then(
       () => {
         log.info({event: 'shutdown.complete'}, 'stopped');

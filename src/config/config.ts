@@ -63,6 +63,10 @@ export interface HttpLimitsConfig {
   readonly maxBodyBytes: number;
   readonly maxRequestsPerSocket: number;
   readonly shutdownTimeoutMs: number;
+  /** Header fields per request; more is refused with 431 (Node would silently drop the excess). */
+  readonly maxHeadersCount: number;
+  /** Time for a client to complete the TLS handshake (Node's default is 120 s). */
+  readonly handshakeTimeoutMs: number;
 }
 
 export interface OutboundConfig {
@@ -98,7 +102,7 @@ export const CONFIG_VARIABLES = [
   'MTLS_ALLOWED_SUBJECTS', 'MTLS_REVOCATION', 'MTLS_CRL_FETCH', 'MTLS_OCSP_URL', 'MTLS_OCSP_TIMEOUT_MS',
   'MTLS_OCSP_CACHE_SIZE', 'MTLS_REVOCATION_FAIL', 'MTLS_MAX_CHAIN_DEPTH', 'MTLS_CLOCK_SKEW_SEC',
   'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEPALIVE_TIMEOUT_MS', 'HTTP_MAX_HEADER_SIZE',
-  'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS',
+  'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT', 'TLS_HANDSHAKE_TIMEOUT_MS',
   'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
   'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
   'AUDIT_MODE', 'POSTURE_MODE',
@@ -255,6 +259,11 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   const allowedCidrs = list(env, 'OUTBOUND_ALLOWED_CIDRS');
   for (const c of allowedCidrs) if (!/^[0-9a-f.:]+\/\d{1,3}$/i.test(c)) throw invalid('OUTBOUND_ALLOWED_CIDRS', `"${c}" is not a CIDR`);
 
+  // Node refuses to create a server whose headersTimeout exceeds its requestTimeout.
+  const headersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
+  const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
+  if (headersTimeoutMs > requestTimeoutMs) throw invalid('HTTP_HEADERS_TIMEOUT_MS', 'must not exceed HTTP_REQUEST_TIMEOUT_MS');
+
   const config: AppConfig = {
     env: runEnv,
     host,
@@ -281,13 +290,15 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       clockSkewSec: int(env, 'MTLS_CLOCK_SKEW_SEC', 0, 0, 3600),
     },
     http: {
-      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
-      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+      headersTimeoutMs,
+      requestTimeoutMs,
       keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
       maxHeaderSize: int(env, 'HTTP_MAX_HEADER_SIZE', 16_384, 1024, 1_048_576),
       maxBodyBytes: int(env, 'HTTP_MAX_BODY_BYTES', 1_048_576, 1024, 104_857_600),
       maxRequestsPerSocket: int(env, 'HTTP_MAX_REQUESTS_PER_SOCKET', 1000, 0, 10_000_000),
       shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 10_000, 100, 600_000),
+      maxHeadersCount: int(env, 'HTTP_MAX_HEADERS_COUNT', 100, 8, 2000),
+      handshakeTimeoutMs: int(env, 'TLS_HANDSHAKE_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     outbound: {
       allowedHosts: allowedHostsList.length > 0 ? allowedHostsList : null,

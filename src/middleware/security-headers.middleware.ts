@@ -27,7 +27,17 @@ const SHUTTING_DOWN_KEY = 'hardened.shuttingDown';
 
 export const securityHeadersMiddleware: Middleware = async (ctx, next) => {
   applySecurityHeaders(ctx.response);
-  // During graceful shutdown, tell keep-alive clients to reconnect elsewhere.
-  if (ctx.getSync<{value: boolean}>(SHUTTING_DOWN_KEY, {optional: true})?.value) ctx.response.setHeader('Connection', 'close');
-  return next();
+  // During graceful shutdown, tell keep-alive clients to reconnect elsewhere: checked again when
+  // the response is about to be written, for requests that began before shutdown did.
+  const closeIfShuttingDown = () => {
+    if (!ctx.response.headersSent && ctx.getSync<{value: boolean}>(SHUTTING_DOWN_KEY, {optional: true})?.value) {
+      ctx.response.setHeader('Connection', 'close');
+    }
+  };
+  closeIfShuttingDown();
+  try {
+    return await next();
+  } finally {
+    closeIfShuttingDown();
+  }
 };

@@ -48,6 +48,8 @@ export class RejectProvider implements Provider<Reject> {
       }
       const body = JSON.stringify(appError.toJSON());
       applySecurityHeaders(response);
+      // A refused body may be partly unread (or still streaming): do not reuse the connection.
+      if (appError.statusCode === 413) response.setHeader('Connection', 'close');
       response.statusCode = appError.statusCode;
       response.setHeader('Content-Type', 'application/json; charset=utf-8');
       response.setHeader('Content-Length', Buffer.byteLength(body));

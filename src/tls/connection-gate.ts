@@ -4,7 +4,8 @@
  *  - parses the peer certificate once per connection and keeps it for the authenticator,
  *  - destroys the socket of a client whose certificate the CRL index lists as revoked
  *    (this also covers TLS sessions resumed from before a revocation),
- *  - tracks open connections, so a reload can close the ones the new CRL or CA bundle revokes.
+ *  - tracks open connections, so a reload can close the ones the new CRL or CA bundle revokes,
+ *  - writes one audit line for every handshake OpenSSL refused (tlsClientError).
  *
  * Plain Node: no LoopBack imports.
  */
@@ -26,6 +27,19 @@ export interface PeerInfo {
   readonly resumed: boolean;
 }
 
+/**
+ * The code of a refused handshake: the certificate verdict OpenSSL reached (X509 verify error
+ * name, e.g. CERT_HAS_EXPIRED) when there is one, else the TLS error code.
+ */
+export function handshakeRefusalCode(errCode: string | undefined, authorizationError: string | undefined): 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_EXPIRED' | 'AUTH_CERT_NOT_YET_VALID' | 'AUTH_CERT_UNTRUSTED' | 'TLS_HANDSHAKE_FAILED' {
+  if (errCode === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'AUTH_NO_CLIENT_CERT';
+  if (authorizationError === 'CERT_HAS_EXPIRED') return 'AUTH_CERT_EXPIRED';
+  if (authorizationError === 'CERT_NOT_YET_VALID') return 'AUTH_CERT_NOT_YET_VALID';
+  if (authorizationError) return 'AUTH_CERT_UNTRUSTED';
+  if (errCode && /CERTIFICATE|CERT_/.test(errCode)) return 'AUTH_CERT_UNTRUSTED';
+  return 'TLS_HANDSHAKE_FAILED';
+}
+
 export class ConnectionGate {
   private readonly peers = new WeakMap<TLSSocket, PeerInfo>();
   private readonly open = new Set<TLSSocket>();
@@ -40,12 +54,37 @@ export class ConnectionGate {
   attach(server: TlsServer): void {
     this.server = server;
     server.prependListener('secureConnection', this.onSecureConnection);
+    server.on('tlsClientError', this.onTlsClientError);
+    server.on('connection', this.rememberPeer);
   }
 
   detach(): void {
     this.server?.removeListener('secureConnection', this.onSecureConnection);
+    this.server?.removeListener('tlsClientError', this.onTlsClientError);
+    this.server?.removeListener('connection', this.rememberPeer);
     this.server = undefined;
   }
+
+  /** Reading remoteAddress once caches it on the TCP socket, so it is still known after a reset. */
+  private readonly rememberPeer = (raw: {remoteAddress?: string}): void => {
+    void raw.remoteAddress;
+  };
+
+  /**
+   * A handshake OpenSSL refused (untrusted, expired or missing client certificate, TLS 1.2,
+   * no shared cipher, ...) or that was abandoned: one audit line, so every refused client is on
+   * record even though no HTTP request ever arrives. Node destroys the socket itself.
+   */
+  private readonly onTlsClientError = (err: NodeJS.ErrnoException, socket: TLSSocket): void => {
+    const authorizationError = (socket as TLSSocket & {authorizationError?: unknown}).authorizationError;
+    audit(this.logger, {
+      event: 'tls.connection', decision: 'deny',
+      code: handshakeRefusalCode(err.code, typeof authorizationError === 'string' ? authorizationError : undefined),
+      reason: typeof authorizationError === 'string' ? authorizationError : err.code ?? 'handshake failed',
+      // The TLS socket may already be closed; its TCP socket cached the peer (rememberPeer).
+      remote: socket.remoteAddress ?? (socket as TLSSocket & {_parent?: {remoteAddress?: string}})._parent?.remoteAddress,
+    });
+  };
 
   get openConnections(): number {
     return this.open.size;

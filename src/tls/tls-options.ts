@@ -61,10 +61,26 @@ export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, 
     // Session tickets stay on (resumption is cheap), but ticket keys rotate on every reload,
     // and the connection gate re-checks revocation on resumed sessions too.
     sessionTimeout: 300,
+    // A TCP client that never completes the handshake is dropped after this bound (Node: 120 s).
+    handshakeTimeout: limits.handshakeTimeoutMs,
     maxHeaderSize: limits.maxHeaderSize,
     requestTimeout: limits.requestTimeoutMs,
     headersTimeout: limits.headersTimeoutMs,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Node enforces headersTimeout/requestTimeout only when it sweeps its connection list, every
+    // connectionsCheckingInterval ms (default 30 s): without this a slowloris client or a silent
+    // connection would be held up to 30 s past its bound.
+    connectionsCheckingInterval: connectionsCheckingIntervalMs(limits),
+    // Strict parsing even if NODE_OPTIONS carries --insecure-http-parser (request smuggling).
+    insecureHTTPParser: false,
+    // An HTTP/1.1 request without Host is refused by the limits middleware with a coded answer
+    // and the security headers (Node's own check answers a bare 400).
+    requireHostHeader: false,
     // Bytes of a request body are bounded by the body parser / guard (HTTP_MAX_BODY_BYTES).
   };
+}
+
+/** How often Node checks headersTimeout/requestTimeout: a quarter of the shorter one, at most 1 s. */
+export function connectionsCheckingIntervalMs(limits: Pick<HttpLimitsConfig, 'headersTimeoutMs' | 'requestTimeoutMs'>): number {
+  return Math.max(25, Math.min(1000, Math.floor(Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs) / 4)));
 }

@@ -6,7 +6,9 @@
  * set: setSecureContext resets what it is not given) and the new revocation index installed,
  * the session-ticket keys rotated (TLS 1.3
  * resumption keeps the old authentication), and open connections swept for clients the new
- * CRL or CA bundle no longer accepts. Invalid new files keep the old state and log a coded error.
+ * CRL or CA bundle no longer accepts. Invalid new files keep the old state and log a coded error,
+ * and so does a CRL that is older than the one in force, or missing for a still-trusted CA
+ * (CRL_ROLLBACK: a rollback would un-revoke certificates).
  *
  * Plain Node: no LoopBack imports.
  */
@@ -57,6 +59,36 @@ export function issuedByOneOf(leaf: X509Certificate, cas: readonly X509Certifica
       return false;
     }
   });
+}
+
+/**
+ * A reload must never lose revocation information: for every CA that stays trusted and whose CRL
+ * came from a configured file, the new index must hold a CRL for it that is not older than the
+ * one in force (higher or equal cRLNumber; earlier thisUpdate when either has no number). An
+ * older CRL would silently un-revoke the certificates revoked since (a rollback); a missing one
+ * turns every decision for that CA into "unknown". Returns AppError CRL_ROLLBACK, or undefined.
+ */
+export function revocationRollback(current: RevocationIndex, next: RevocationIndex, crlFiles: readonly string[]): AppError | undefined {
+  const stillTrusted = new Set(next.trustedCas.map(c => c.fingerprint256));
+  const nextByIssuer = new Map(next.crls.map(r => [r.issuerFingerprint256, r]));
+  for (const cur of current.crls) {
+    if (!crlFiles.includes(cur.file) || !stillTrusted.has(cur.issuerFingerprint256)) continue;
+    const n = nextByIssuer.get(cur.issuerFingerprint256);
+    if (!n) {
+      return new AppError('CRL_ROLLBACK', 'the reload would drop the CRL of a CA that is still trusted', {issuer: cur.issuerFingerprint256, file: cur.file});
+    }
+    const older = n.crlNumber !== undefined && cur.crlNumber !== undefined
+      ? n.crlNumber < cur.crlNumber
+      : n.thisUpdate.getTime() < cur.thisUpdate.getTime();
+    if (older) {
+      return new AppError('CRL_ROLLBACK', 'the reload would replace a CRL by an older one', {
+        issuer: cur.issuerFingerprint256, file: n.file,
+        crlNumber: n.crlNumber?.toString(), currentCrlNumber: cur.crlNumber?.toString(),
+        thisUpdate: n.thisUpdate.toISOString(), currentThisUpdate: cur.thisUpdate.toISOString(),
+      });
+    }
+  }
+  return undefined;
 }
 
 const WATCH_DEBOUNCE_MS = 250;
@@ -117,6 +149,11 @@ export class TlsReloader {
     } catch (e) {
       const err = toAppError(e, 'CRL_RELOAD_FAILED');
       this.logger.error({code: 'CRL_RELOAD_FAILED', cause: err.code, details: err.details, reason}, 'CRL reload refused; keeping the last good revocation state and TLS material');
+      return {ok: false, code: 'CRL_RELOAD_FAILED'};
+    }
+    const rollback = revocationRollback(this.revocation.index, index, this.config.tls.crlFiles);
+    if (rollback) {
+      this.logger.error({code: 'CRL_RELOAD_FAILED', cause: rollback.code, details: rollback.details, reason}, 'CRL reload refused; keeping the newer revocation state and TLS material');
       return {ok: false, code: 'CRL_RELOAD_FAILED'};
     }
     try {
