@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs bubblewrap the way the sandbox tier needs it. Called as root by
-# test/integration/sandbox/sandbox.ts inside `unshare --mount --propagation private`, so the
+# src/posture/sandbox/sandbox.ts inside `unshare --mount --propagation private`, so the
 # tmpfs below lives only in this private mount namespace and vanishes with it.
 #
 # usage: sandbox-exec.sh TMPFS_DIR CGROUP_PROCS_FILES SETPRIV_MODE -- BWRAP_ARGS...

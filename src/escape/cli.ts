@@ -9,7 +9,14 @@
  *   --report junit|json|html      reports to write (repeatable / comma list; default all three)
  *   --out DIR                     where to write them (default ./escape-report)
  *   --spec FILE | --spec target   spec-driven cases from an OpenAPI file or the target's /openapi.json
- *   --runtime-exec "CMD ..."      run the runtime probe inside the target (e.g. podman exec CTR node /app/dist/src/escape/runtime-probe.js)
+ *   --runtime local|sandbox|exec:CMD   where the runtime cases' probe runs:
+ *                                 sandbox  (default without --target) inside the hardened bubblewrap sandbox
+ *                                          (src/posture/sandbox; needs root + bubblewrap, else the runtime cases FAIL)
+ *                                 local    in the runner's own process (only inside a hardened runtime)
+ *                                 exec:CMD a command that runs the probe inside the target, e.g.
+ *                                          exec:"podman exec CTR node /app/dist/src/escape/runtime-probe.js"
+ *                                 (without --runtime, a remote target's runtime cases are "not applicable")
+ *   --runtime-exec "CMD ..."      same as --runtime exec:"CMD ..." 
  *   --lenient-codes               accept any 4xx as a refusal (for services without this project's error codes)
  *   --servername NAME             TLS server name for the target
  *   --concurrency N, --timeout-ms N, --quiet
@@ -38,7 +45,7 @@ export interface CliArgs {
 
 const VALUE_FLAGS = new Set([
   '--target', '--ca', '--cert', '--key', '--scenario-certs', '--only', '--case', '--report', '--out', '--spec',
-  '--runtime-exec', '--servername', '--concurrency', '--timeout-ms',
+  '--runtime', '--runtime-exec', '--servername', '--concurrency', '--timeout-ms',
 ]);
 
 function splitList(v: string): string[] {
@@ -121,11 +128,22 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
   const spec = one('--spec');
   if (spec) run.spec = spec === 'target' ? {kind: 'target'} : {kind: 'file', file: path.resolve(spec)};
 
-  const exec = one('--runtime-exec');
-  if (exec) {
-    const command = splitCommand(exec);
-    if (command.length === 0) throw new UsageError('--runtime-exec needs a command');
-    run.runtime = {mode: 'exec', command} satisfies RuntimeOptions;
+  const runtimeArg = one('--runtime');
+  const execArg = one('--runtime-exec');
+  if (runtimeArg !== undefined && execArg !== undefined) throw new UsageError('give either --runtime or --runtime-exec, not both');
+  const runtime = execArg !== undefined ? `exec:${execArg}` : runtimeArg;
+  if (runtime !== undefined) {
+    if (runtime.startsWith('exec:')) {
+      const command = splitCommand(runtime.slice('exec:'.length));
+      if (command.length === 0) throw new UsageError('--runtime exec: needs a command (exec:"podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js")');
+      run.runtime = {mode: 'exec', command} satisfies RuntimeOptions;
+    } else if (runtime === 'sandbox' || runtime === 'local') {
+      // Both judge where THIS checkout runs, not a remote deployment: refuse the mix.
+      if (target) throw new UsageError(`--runtime ${runtime} judges this machine, not the target: against --target use --runtime exec:"COMMAND"`);
+      run.runtime = runtime === 'sandbox' ? {mode: 'sandbox'} : {mode: 'in-process'};
+    } else {
+      throw new UsageError(`--runtime must be local, sandbox or exec:COMMAND (got ${runtime})`);
+    }
   }
   run.concurrency = num('--concurrency');
   run.timeoutMs = num('--timeout-ms');
@@ -142,7 +160,7 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
 
 const USAGE = `usage: npm run escape -- [--target https://HOST:PORT --ca FILE --cert FILE --key FILE [--scenario-certs DIR]]
          [--only CATEGORY] [--case ID] [--report junit|json|html] [--out DIR] [--spec FILE|target]
-         [--runtime-exec "COMMAND"] [--lenient-codes] [--servername NAME] [--concurrency N] [--timeout-ms N] [--quiet]
+         [--runtime local|sandbox|exec:"COMMAND"] [--lenient-codes] [--servername NAME] [--concurrency N] [--timeout-ms N] [--quiet]
        npm run escape -- make-scenario-certs --issuer-cert F --issuer-key F --out DIR [--root-cert F --root-key F]
          [--allowed-dns NAME] [--trust-domain TD]
 categories: ${CATEGORIES.join(', ')}

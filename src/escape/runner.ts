@@ -325,12 +325,16 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
     }
     if (runtime.length > 0) {
       const t0 = Date.now();
-      const mode = opts.runtime ?? (local ? {mode: 'in-process' as const} : {mode: 'none' as const});
+      const mode: RuntimeOptions = opts.runtime ?? (local ? {mode: 'sandbox'} : {mode: 'none'});
       const observations = await runRuntimeCases(runtime, mode);
       const before = results.length;
       for (const c of runtime) emit(toResult(c, observations.get(c.id)!, ctx, undefined, t0));
-      if (mode.mode === 'in-process' && results.slice(before).some(r => r.status === 'failed')) {
-        notes.push('Runtime cases were judged in the runner\'s own process (where the local instance runs). On a developer machine or CI host that is not a hardened container they fail by design: run them inside the image with --runtime-exec "podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js".');
+      const failed = results.slice(before).some(r => r.status === 'failed');
+      if (mode.mode === 'in-process' && failed) {
+        notes.push('Runtime cases were judged in the runner\'s own process (--runtime local). Unless the runner itself runs inside a hardened container they fail by design: use --runtime sandbox (the default for the local instance; needs root and bubblewrap) or run them inside the image with --runtime exec:"podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js".');
+      }
+      if (mode.mode === 'sandbox' && failed) {
+        notes.push('Runtime cases run inside the hardened bubblewrap sandbox (--runtime sandbox, the default for the local instance). It needs root and bubblewrap: bash .ci/install-system-deps.sh installs them. Against a deployment, use --runtime exec:"COMMAND".');
       }
     }
     if (specInfo?.error) {

@@ -7,8 +7,12 @@
  *   `process.execPath -e` reads its own /proc/self/status; uid/gid must be non-zero, CapEff/CapPrm/
  *   CapAmb zero, NoNewPrivs 1 and Seccomp 2 (all inherited across fork/exec).
  *
- * Modes: `in-process` (the local target: the service runs in this process, so the probe and its
- * child run exactly where the service does); `exec` (a command that runs
+ * Modes: `sandbox` (the local target's default: `runtime-probe.js` runs inside the hardened
+ * bubblewrap sandbox of src/posture/sandbox — uid 10001, read-only root, no capabilities,
+ * no_new_privs, seccomp filter, private namespaces — with the built tree at /app, the way the
+ * image runs it; needs root and bubblewrap, and when they are missing every runtime case FAILS
+ * with a message saying how to install them); `in-process` (judge the runner's own process:
+ * only meaningful when the runner itself runs inside the hardened runtime); `exec` (a command that runs
  * `node dist/src/escape/runtime-probe.js` inside the target, e.g. `podman exec CONTAINER node
  * /app/dist/src/escape/runtime-probe.js`; the probe prints JSON); `none` (not applicable).
  * Fail closed: a probe that cannot run or prints garbage fails every runtime case.
@@ -19,6 +23,7 @@ import type {EscapeCase} from './catalog';
 import type {RuntimeFindingView, RuntimeObservation, Observation} from './verdict';
 
 export type RuntimeOptions =
+  | {mode: 'sandbox'; timeoutMs?: number}
   | {mode: 'in-process'}
   | {mode: 'exec'; command: string[]; timeoutMs?: number}
   /** Library use: any way of running runtime-probe.js inside the target (e.g. a sandbox runner). */
@@ -154,6 +159,25 @@ function runExec(command: string[], timeoutMs: number): Promise<RuntimeProbeOutp
   });
 }
 
+export const SANDBOX_WHERE = 'sandbox (bubblewrap: uid 10001, read-only root, no capabilities, no_new_privs, seccomp filter, private namespaces)';
+
+/** Runs runtime-probe.js inside the hardened bubblewrap sandbox (src/posture/sandbox). Fails closed. */
+export async function runProbeInSandbox(timeoutMs = 120_000): Promise<RuntimeProbeOutput> {
+  // Loaded on demand: inside an image (exec mode) the sandbox module is never needed.
+  const sb = await import('../posture/sandbox/sandbox');
+  const reason = sb.sandboxUnavailableReason();
+  if (reason) throw new Error(`runtime probe cannot run in the hardened sandbox: ${reason}; or run the probe inside the target with --runtime exec:"COMMAND"`);
+  const box = new sb.Sandbox({command: [sb.SANDBOX_NODE, `${sb.APP_DIR}/dist/src/escape/runtime-probe.js`], env: {NODE_ENV: 'production'}});
+  const timer = setTimeout(() => void box.stop(), timeoutMs);
+  const r = await box.done;
+  clearTimeout(timer);
+  try {
+    return parseProbeOutput(r.stdout);
+  } catch (e) {
+    throw new Error(`runtime probe in the sandbox: ${(e as Error).message}; exit ${String(r.code ?? r.signal)}; stderr: ${r.stderr.trim().slice(-1000)}`);
+  }
+}
+
 /** Maps the probe output onto the runtime cases. */
 export function observeRuntime(cases: readonly EscapeCase[], out: RuntimeProbeOutput, where: string): Map<string, RuntimeObservation> {
   const obs = new Map<string, RuntimeObservation>();
@@ -180,13 +204,16 @@ export function observeRuntime(cases: readonly EscapeCase[], out: RuntimeProbeOu
 export async function runRuntimeCases(cases: readonly EscapeCase[], opts: RuntimeOptions): Promise<Map<string, Observation>> {
   const result = new Map<string, Observation>();
   if (opts.mode === 'none') {
-    for (const c of cases) result.set(c.id, {kind: 'not-run', reason: 'runtime probes must run inside the target: give --runtime-exec "COMMAND" (e.g. podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js)'});
+    for (const c of cases) result.set(c.id, {kind: 'not-run', reason: 'runtime probes must run inside the target: give --runtime exec:"COMMAND" (e.g. podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js)'});
     return result;
   }
-  const where = opts.mode === 'in-process' ? 'in-process (local target)' : opts.mode === 'exec' ? `exec: ${opts.command.join(' ')}` : opts.where;
+  const where = opts.mode === 'in-process' ? 'in-process (the runner\'s own process)'
+    : opts.mode === 'sandbox' ? SANDBOX_WHERE
+    : opts.mode === 'exec' ? `exec: ${opts.command.join(' ')}` : opts.where;
   let out: RuntimeProbeOutput;
   try {
     if (opts.mode === 'in-process') out = await gatherRuntimeProbe();
+    else if (opts.mode === 'sandbox') out = await runProbeInSandbox(opts.timeoutMs);
     else if (opts.mode === 'exec') out = await runExec(opts.command, opts.timeoutMs ?? 120_000);
     else out = parseProbeOutput(JSON.stringify(await opts.run()));
   } catch (e) {

@@ -187,7 +187,7 @@ export function judge(c: JudgedCase, o: Observation, ctx: VerdictContext): Verdi
     }
     case 'denied': {
       if (o.kind !== 'runtime') return fail('expected a runtime observation');
-      if (o.error) return fail('the runtime probe could not run');
+      if (o.error) return fail(`the runtime probe could not run: ${o.error}`);
       // Low-severity findings are advisory (as in the posture check's own compliance rule).
       const blocking = o.findings.filter(f => f.severity !== 'low');
       if (blocking.length === 0) return fail('no blocking posture finding answers this case');

@@ -32,17 +32,37 @@ export function safePointerToken(key: string, index: number): string {
 
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
 
+/**
+ * The scanner keeps the pointer of the value being parsed as a stack of tokens and renders it only
+ * when it reports a failure (a string per node was a large share of the scan's cost).
+ */
 class Scanner {
   private i = 0;
   private nodes = 0;
+  private readonly tokens: Array<string | number> = [];
+  private readonly indexes: number[] = [];
   constructor(private readonly s: string, private readonly limits: JsonLimits) {}
 
   run(): unknown {
     this.ws();
-    const v = this.value(0, '');
+    const v = this.value(0);
     this.ws();
-    if (this.i !== this.s.length) throw new JsonFail('json-syntax', '');
+    if (this.i !== this.s.length) throw this.fail('json-syntax');
     return v;
+  }
+
+  /** The pointer of the current position: `/a/0/#2`. */
+  private pointer(): string {
+    let out = '';
+    for (let d = 0; d < this.tokens.length; d++) {
+      const t = this.tokens[d];
+      out += `/${typeof t === 'number' ? t : safePointerToken(t, this.indexes[d])}`;
+    }
+    return out;
+  }
+
+  private fail(reason: MalformedReason): JsonFail {
+    return new JsonFail(reason, this.pointer());
   }
 
   private ws(): void {
@@ -54,45 +74,44 @@ class Scanner {
     }
   }
 
-  private value(depth: number, ptr: string): unknown {
-    if (++this.nodes > this.limits.maxNodes) throw new JsonFail('json-too-large', ptr);
+  private value(depth: number): unknown {
+    if (++this.nodes > this.limits.maxNodes) throw this.fail('json-too-large');
     const c = this.s[this.i];
     switch (c) {
       case '{':
-        return this.object(depth + 1, ptr);
+        return this.object(depth + 1);
       case '[':
-        return this.array(depth + 1, ptr);
+        return this.array(depth + 1);
       case '"':
-        return this.string(ptr);
+        return this.string();
       case 't':
-        return this.literal('true', true, ptr);
+        return this.literal('true', true);
       case 'f':
-        return this.literal('false', false, ptr);
+        return this.literal('false', false);
       case 'n':
-        return this.literal('null', null, ptr);
+        return this.literal('null', null);
       default: {
         NUMBER.lastIndex = this.i;
         const m = NUMBER.exec(this.s);
-        if (!m || m[0] === '' || m[0] === '-') throw new JsonFail('json-syntax', ptr);
+        if (!m || m[0] === '' || m[0] === '-') throw this.fail('json-syntax');
         this.i += m[0].length;
         return Number(m[0]);
       }
     }
   }
 
-  private literal<T>(word: string, v: T, ptr: string): T {
+  private literal<T>(word: string, v: T): T {
     if (this.s.startsWith(word, this.i)) {
       this.i += word.length;
       return v;
     }
-    throw new JsonFail('json-syntax', ptr);
+    throw this.fail('json-syntax');
   }
 
-  private object(depth: number, ptr: string): Record<string, unknown> {
-    if (depth > this.limits.maxDepth) throw new JsonFail('json-too-deep', ptr);
+  private object(depth: number): Record<string, unknown> {
+    if (depth > this.limits.maxDepth) throw this.fail('json-too-deep');
     this.i++; // {
     const out: Record<string, unknown> = {};
-    const seen = new Set<string>();
     this.ws();
     if (this.s[this.i] === '}') {
       this.i++;
@@ -100,33 +119,39 @@ class Scanner {
     }
     for (let index = 0; ; index++) {
       this.ws();
-      if (this.s[this.i] !== '"') throw new JsonFail('json-syntax', ptr);
-      const key = this.string(ptr);
-      const childPtr = `${ptr}/${safePointerToken(key, index)}`;
-      if (PROTOTYPE_KEYS.has(key)) throw new JsonFail('prototype-key', childPtr);
-      if (seen.has(key)) throw new JsonFail('duplicate-key', childPtr);
-      seen.add(key);
+      if (this.s[this.i] !== '"') throw this.fail('json-syntax');
+      const key = this.string();
+      // From here on, failures point at the member.
+      this.tokens.push(key);
+      this.indexes.push(index);
+      if (PROTOTYPE_KEYS.has(key)) throw this.fail('prototype-key');
+      // `out` is a plain object and prototype keys are refused above: an own property is a duplicate.
+      if (Object.prototype.hasOwnProperty.call(out, key)) throw this.fail('duplicate-key');
       this.ws();
-      if (this.s[this.i] !== ':') throw new JsonFail('json-syntax', childPtr);
+      if (this.s[this.i] !== ':') throw this.fail('json-syntax');
       this.i++;
       this.ws();
-      out[key] = this.value(depth, childPtr);
+      out[key] = this.value(depth);
       this.ws();
       const c = this.s[this.i];
       if (c === ',') {
         this.i++;
+        this.tokens.pop();
+        this.indexes.pop();
         continue;
       }
       if (c === '}') {
         this.i++;
+        this.tokens.pop();
+        this.indexes.pop();
         return out;
       }
-      throw new JsonFail('json-syntax', childPtr);
+      throw this.fail('json-syntax');
     }
   }
 
-  private array(depth: number, ptr: string): unknown[] {
-    if (depth > this.limits.maxDepth) throw new JsonFail('json-too-deep', ptr);
+  private array(depth: number): unknown[] {
+    if (depth > this.limits.maxDepth) throw this.fail('json-too-deep');
     this.i++; // [
     const out: unknown[] = [];
     this.ws();
@@ -136,22 +161,28 @@ class Scanner {
     }
     for (let index = 0; ; index++) {
       this.ws();
-      out.push(this.value(depth, `${ptr}/${index}`));
+      this.tokens.push(index);
+      this.indexes.push(index);
+      out.push(this.value(depth));
       this.ws();
       const c = this.s[this.i];
       if (c === ',') {
         this.i++;
+        this.tokens.pop();
+        this.indexes.pop();
         continue;
       }
       if (c === ']') {
         this.i++;
+        this.tokens.pop();
+        this.indexes.pop();
         return out;
       }
-      throw new JsonFail('json-syntax', `${ptr}/${index}`);
+      throw this.fail('json-syntax');
     }
   }
 
-  private string(ptr: string): string {
+  private string(): string {
     const s = this.s;
     this.i++; // opening quote
     let out = '';
@@ -163,7 +194,7 @@ class Scanner {
         this.i++;
         return out;
       }
-      if (c < 0x20) throw new JsonFail('json-syntax', ptr);
+      if (c < 0x20) throw this.fail('json-syntax');
       if (c !== 0x5c) {
         this.i++;
         continue;
@@ -181,18 +212,18 @@ class Scanner {
         case 't': out += '\t'; break;
         case 'u': {
           const hex = s.slice(this.i + 2, this.i + 6);
-          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw new JsonFail('json-syntax', ptr);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw this.fail('json-syntax');
           out += String.fromCharCode(parseInt(hex, 16));
           this.i += 4;
           break;
         }
         default:
-          throw new JsonFail('json-syntax', ptr);
+          throw this.fail('json-syntax');
       }
       this.i += 2;
       start = this.i;
     }
-    throw new JsonFail('json-syntax', ptr);
+    throw this.fail('json-syntax');
   }
 }
 

@@ -58,14 +58,17 @@ const CONFUSABLES: Readonly<Record<string, string>> = {
 };
 const CONFUSABLE_RE = /[\u2215\u2044\u29f8\u2571\u29f9\u2572\u2216\u3002]/g;
 
-const HEX = /^[0-9a-fA-F]{2}$/;
-const HEX4 = /^[0-9a-fA-F]{4}$/;
+
+// eslint-disable-next-line no-control-regex
+const ASCII_ONLY = /^[\u0000-\u007f]*$/;
 
 /** NFKC, confusables, lower case, backslash to slash. Total (never throws). */
 export function fold(s: string): string {
   // ASCII is NFKC-stable and has no confusables: only case and backslashes change.
-  // eslint-disable-next-line no-control-regex
-  if (/^[\u0000-\u007f]*$/.test(s)) return s.toLowerCase().replace(/\\/g, '/');
+  if (ASCII_ONLY.test(s)) {
+    const lower = s.toLowerCase();
+    return lower.includes('\\') ? lower.replace(/\\/g, '/') : lower;
+  }
   let out = s.normalize('NFKC').replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c).toLowerCase();
   // Lower-casing can produce non-NFKC sequences (rare, e.g. U+0130); one more pass settles it.
   out = out.normalize('NFKC').replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c);
@@ -128,27 +131,59 @@ function decodeUtf8Run(bytes: number[], f: RoundFlags): string {
   return out;
 }
 
-/** One round of %XX and %uXXXX decoding (slice-based: linear in the input). */
+/** Value of one hex digit (a char code), or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+}
+
+/** The byte written as two hex digits at s[i], s[i+1], or -1 (also past the end). */
+function hexByte(s: string, i: number): number {
+  if (i + 1 >= s.length) return -1;
+  const hi = hexDigit(s.charCodeAt(i));
+  const lo = hi < 0 ? -1 : hexDigit(s.charCodeAt(i + 1));
+  return lo < 0 ? -1 : (hi << 4) | lo;
+}
+
+/** The code unit written as four hex digits at s[i..i+3], or -1. */
+function hexUnit(s: string, i: number): number {
+  const hi = hexByte(s, i);
+  const lo = hi < 0 ? -1 : hexByte(s, i + 2);
+  return lo < 0 ? -1 : (hi << 8) | lo;
+}
+
+const PERCENT = 0x25;
+
+/** Is s[i] a `u`/`U` after a `%`? */
+function isU(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  return c === 0x75 || c === 0x55;
+}
+
+/** One round of %XX and %uXXXX decoding (linear in the input; no per-escape substrings). */
 function percentRound(s: string, strict: boolean, f: RoundFlags): string {
   let i = s.indexOf('%');
   if (i === -1) return s;
-  const out: string[] = [];
+  let out = '';
   let copied = 0;
   while (i !== -1) {
-    if (HEX.test(s.slice(i + 1, i + 3))) {
-      out.push(s.slice(copied, i));
+    if (hexByte(s, i + 1) >= 0) {
+      out += s.slice(copied, i);
       const bytes: number[] = [];
-      while (i < s.length && s[i] === '%' && HEX.test(s.slice(i + 1, i + 3))) {
-        bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      let b: number;
+      while (i < s.length && s.charCodeAt(i) === PERCENT && (b = hexByte(s, i + 1)) >= 0) {
+        bytes.push(b);
         i += 3;
       }
-      out.push(decodeUtf8Run(bytes, f));
+      out += decodeUtf8Run(bytes, f);
       copied = i;
-    } else if ((s[i + 1] === 'u' || s[i + 1] === 'U') && HEX4.test(s.slice(i + 2, i + 6))) {
+    } else if (isU(s, i + 1) && hexUnit(s, i + 2) >= 0) {
       if (strict) flag(f, 'u-escape');
-      out.push(s.slice(copied, i));
-      while (i < s.length && s[i] === '%' && (s[i + 1] === 'u' || s[i + 1] === 'U') && HEX4.test(s.slice(i + 2, i + 6))) {
-        out.push(String.fromCharCode(parseInt(s.slice(i + 2, i + 6), 16)));
+      out += s.slice(copied, i);
+      let u: number;
+      while (i < s.length && s.charCodeAt(i) === PERCENT && isU(s, i + 1) && (u = hexUnit(s, i + 2)) >= 0) {
+        out += String.fromCharCode(u);
         i += 6;
       }
       copied = i;
@@ -158,8 +193,7 @@ function percentRound(s: string, strict: boolean, f: RoundFlags): string {
     }
     i = s.indexOf('%', i);
   }
-  out.push(s.slice(copied));
-  return out.join('');
+  return out + s.slice(copied);
 }
 
 // eslint-disable-next-line no-control-regex
@@ -185,6 +219,12 @@ export function decodeText(input: string, opts: DecodeOptions): DecodeResult {
   const forms = [cur];
   let stable = false;
   for (let round = 0; round < maxRounds; round++) {
+    // Nothing left to decode in an ASCII form without `%`: percentRound is the identity and folding
+    // an already folded ASCII string changes nothing, so the next form would equal this one.
+    if (!cur.includes('%') && ASCII_ONLY.test(cur)) {
+      stable = true;
+      break;
+    }
     const next = step(percentRound(cur, opts.strict, f));
     if (next === cur) {
       stable = true;
@@ -205,6 +245,11 @@ export function decodeText(input: string, opts: DecodeOptions): DecodeResult {
   return {forms, malformed: f.malformed};
 }
 
+const SLASH = 0x2f;
+const BACKSLASH = 0x5c;
+const SEMICOLON = 0x3b;
+const DOT = 0x2e;
+
 export interface PathShape {
   /** Starts with `/` (after folding). */
   readonly absolute: boolean;
@@ -220,29 +265,45 @@ export interface PathShape {
   readonly dotsOnly: boolean;
 }
 
-/** Split a folded form into path segments. Total (never throws). */
+/** Split a folded form into path segments. Total (never throws). One pass, no intermediate arrays. */
 export function pathShape(form: string): PathShape {
-  const s = form.replace(/\\/g, '/');
-  const absolute = s.startsWith('/');
+  const n = form.length;
+  const first = n > 0 ? form.charCodeAt(0) : 0;
+  const absolute = first === SLASH || first === BACKSLASH;
   const raw: string[] = [];
-  const resolved: string[] = [];
-  let dotDot = false;
+  // Until the first `..`, the resolved segments are the raw ones (one array serves both).
+  let resolved: string[] | null = null;
+  let pathLike = false;
   let escapes = false;
   let dotsOnly = false;
-  for (const part of s.split('/')) {
-    const seg = part.split(';')[0].replace(/\u0000/g, '');
+  let start = 0;
+  let semi = -1;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? form.charCodeAt(i) : SLASH;
+    if (c === SEMICOLON) {
+      if (semi === -1) semi = i;
+      continue;
+    }
+    if (c !== SLASH && c !== BACKSLASH) continue;
+    if (i < n) pathLike = true;
+    // The segment is form[start, i), cut at its first `;` (path parameters dropped).
+    let seg = form.slice(start, semi === -1 ? i : semi);
+    start = i + 1;
+    semi = -1;
+    if (seg.includes('\u0000')) seg = seg.replace(/\u0000/g, '');
     if (seg === '' || seg === '.') continue;
-    raw.push(seg);
     if (seg === '..') {
-      dotDot = true;
+      if (resolved === null) resolved = raw.slice();
+      raw.push(seg);
       if (resolved.length === 0) escapes = true;
       else resolved.pop();
       continue;
     }
-    if (/^\.{3,}$/.test(seg)) dotsOnly = true;
-    resolved.push(seg);
+    raw.push(seg);
+    if (resolved !== null) resolved.push(seg);
+    if (!dotsOnly && seg.length >= 3 && seg.charCodeAt(0) === DOT && /^\.{3,}$/.test(seg)) dotsOnly = true;
   }
-  return {absolute, pathLike: s.includes('/'), raw, resolved, dotDot, escapes, dotsOnly};
+  return {absolute, pathLike, raw, resolved: resolved ?? raw, dotDot: resolved !== null, escapes, dotsOnly};
 }
 
 /**
@@ -315,12 +376,16 @@ export function splitPairs(query: string): Array<[string, string]> {
   return out;
 }
 
+const TOKEN_DELIMITER = /[\s"'<>`{}|^,;=&()]/;
+
 /**
  * Break a folded value into the strings worth matching: its whitespace-separated words (or the
  * whole value when it has none) and the pieces between common delimiters (`=`, `&`, `;`, `,`, quotes, brackets, ...).
  * Pieces of a path keep their slashes. Bounded by the value length.
  */
 export function tokens(form: string): string[] {
+  // Most tokens of real values have neither whitespace nor a delimiter: the value is its only token.
+  if (!TOKEN_DELIMITER.test(form)) return form === '' ? [] : [form];
   const set = new Set<string>();
   const add = (t: string) => {
     if (t !== '') set.add(t);

@@ -18,7 +18,7 @@
  * message (never the payload), `Connection: close` after body errors, and one audit() line with
  * the rule id and the location.
  */
-import {inject, injectable, Provider} from '@loopback/core';
+import {BindingScope, inject, injectable, Provider} from '@loopback/core';
 import {asMiddleware, Middleware, MiddlewareContext, RestMiddlewareGroups, RestTags} from '@loopback/rest';
 import type {IncomingMessage, ServerResponse} from 'node:http';
 import {ERROR_CODES, ErrorCode} from '../errors';
@@ -41,24 +41,47 @@ function hasBody(req: IncomingMessage): boolean {
   return te !== undefined || (cl !== undefined && cl !== '0');
 }
 
-/** Read the whole body, at most `max` bytes. */
-export async function readBoundedBody(req: IncomingMessage, max: number): Promise<BodyRead> {
-  if (!hasBody(req)) return {kind: 'none'};
+/**
+ * Read the whole body, at most `max` bytes. Event listeners rather than `for await`: creating a
+ * stream async iterator per request was ~1% of the service's busy CPU under keep-alive load.
+ * Beyond `max` the request stream is paused (nothing more is read; the rejection closes the
+ * connection); an error or a close before the end of the body is 'aborted'.
+ */
+export function readBoundedBody(req: IncomingMessage, max: number): Promise<BodyRead> {
+  if (!hasBody(req)) return Promise.resolve({kind: 'none'});
   const declared = req.headers['content-length'];
-  if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > max)) return {kind: 'too-large'};
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req) {
-      const buf = chunk as Buffer;
+  if (declared !== undefined && (!/^\d+$/.test(declared) || Number(declared) > max)) return Promise.resolve({kind: 'too-large'});
+  if (req.readableEnded) return Promise.resolve({kind: 'ok', bytes: Buffer.alloc(0)});
+  if (req.destroyed) return Promise.resolve({kind: 'aborted'});
+  return new Promise<BodyRead>(resolve => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (r: BodyRead) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      resolve(r);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       size += buf.length;
-      if (size > max) return {kind: 'too-large'};
+      if (size > max) {
+        // Stop reading (socket back-pressure); the rejection is written with `Connection: close`.
+        req.pause();
+        finish({kind: 'too-large'});
+        return;
+      }
       chunks.push(buf);
-    }
-  } catch {
-    return {kind: 'aborted'};
-  }
-  return {kind: 'ok', bytes: Buffer.concat(chunks)};
+    };
+    const onEnd = () => finish({kind: 'ok', bytes: Buffer.concat(chunks, size)});
+    const onError = () => finish({kind: 'aborted'});
+    const onClose = () => finish({kind: 'aborted'});
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 function rawHeaderPairs(req: IncomingMessage): Array<[string, string]> {
@@ -85,7 +108,8 @@ export function writeGuardError(res: ServerResponse, code: ErrorCode, close: boo
   res.end(body);
 }
 
-@injectable(asMiddleware(REQUEST_GUARD_MIDDLEWARE_OPTIONS))
+/** A singleton (LoopBack's default for middleware providers is TRANSIENT: one instance per request). */
+@injectable(asMiddleware(REQUEST_GUARD_MIDDLEWARE_OPTIONS), {scope: BindingScope.SINGLETON})
 export class RequestGuardMiddlewareProvider implements Provider<Middleware> {
   private readonly limits: InspectLimits;
 

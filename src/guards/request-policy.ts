@@ -20,6 +20,7 @@ import type {ErrorCode} from '../errors';
 import {classifyAddress} from './ip-policy';
 import {PROTOTYPE_KEYS, safePointerToken, scanJson} from './json-scan';
 import {DEFAULT_MAX_ROUNDS, PathShape, decodeText, pathShape, splitPairs, splitRequestTarget, tokens} from './normalize';
+import {compilePrefilter, isInert, Prefilter} from './prefilter';
 import {GUARD_RULES, GuardRule, JsonKeyMatcher, MALFORMED_RULE_IDS, MalformedReason, SegmentsMatcher, UrlHostMatcher, UrlSchemeMatcher} from './rules';
 
 export type GuardCode = Extract<ErrorCode, 'GUARD_MALFORMED_INPUT' | 'GUARD_DENIED_REFERENCE' | 'GUARD_BODY_TOO_LARGE' | 'GUARD_UNSUPPORTED_MEDIA_TYPE'>;
@@ -92,6 +93,19 @@ const PT_DOTS = TRAVERSAL_ID('dots-only-segment');
 const SCHEME_RULES = GUARD_RULES.filter(r => r.match.kind === 'url-scheme') as ReadonlyArray<GuardRule & {match: UrlSchemeMatcher}>;
 const HOST_RULES = GUARD_RULES.filter(r => r.match.kind === 'url-host') as ReadonlyArray<GuardRule & {match: UrlHostMatcher}>;
 const KEY_RULES = GUARD_RULES.filter(r => r.match.kind === 'json-key') as ReadonlyArray<GuardRule & {match: JsonKeyMatcher}>;
+/** json-key rules as one lookup: key => id of the first rule (catalog order) listing it. */
+const KEY_RULE_OF: ReadonlyMap<string, string> = (() => {
+  const m = new Map<string, string>();
+  for (const r of KEY_RULES) for (const k of r.match.keys) if (!m.has(k)) m.set(k, r.id);
+  return m;
+})();
+/** The conservative pre-filter (prefilter.ts); null = every value gets the full inspection. */
+const PREFILTER: Prefilter | null = compilePrefilter(GUARD_RULES);
+
+/** Is the value-inspection pre-filter active for the shipped catalog? (Asserted by a unit test.) */
+export function prefilterActive(): boolean {
+  return PREFILTER !== null;
+}
 
 function matchesAt(segs: readonly string[], at: number, res: readonly RegExp[], exact: boolean): boolean {
   if (at + res.length > segs.length) return false;
@@ -111,35 +125,35 @@ const ANYWHERE_FIRST = new RegExp(`^(?:${ANYWHERE_RULES.map(r => r.m.segments[0]
  * specific rules first: sockets, then APIs, then host paths).
  */
 function matchSegmentRules(shape: PathShape, target: boolean): string | null {
-  let best: CompiledSegments | null = null;
-  const consider = (c: CompiledSegments) => {
-    if (best === null || c.order < best.order) best = c;
-  };
-  for (const segs of [shape.resolved, shape.raw]) {
-    if (shape.absolute) {
-      for (const c of ROOT_RULES) {
-        if (c.m.scope === 'target' && !target) continue;
-        if (matchesAt(segs, 0, c.res, c.m.exact === true)) {
-          consider(c);
-          break;
-        }
-      }
-    }
-    for (let at = 0; at < segs.length; at++) {
-      if (!ANYWHERE_FIRST.test(segs[at])) continue;
-      for (const c of ANYWHERE_RULES) {
-        if (best !== null && c.order >= (best as CompiledSegments).order) break;
-        if (c.m.scope === 'target' && !target) continue;
-        if (matchesAt(segs, at, c.res, c.m.exact === true)) consider(c);
+  let best: CompiledSegments | null = matchSegmentList(shape.resolved, shape.absolute, target, null);
+  // Without a `..` segment the resolved and raw segments are the same list: one pass suffices.
+  if (shape.dotDot) best = matchSegmentList(shape.raw, shape.absolute, target, best);
+  return best === null ? null : best.rule.id;
+}
+
+/** The best (first-listed) rule matching one segment list, or `best` when none is listed earlier. */
+function matchSegmentList(segs: readonly string[], absolute: boolean, target: boolean, bestIn: CompiledSegments | null): CompiledSegments | null {
+  let best = bestIn;
+  if (absolute) {
+    for (const c of ROOT_RULES) {
+      if (c.m.scope === 'target' && !target) continue;
+      if (matchesAt(segs, 0, c.res, c.m.exact === true)) {
+        if (best === null || c.order < best.order) best = c;
+        break;
       }
     }
   }
-  return best === null ? null : (best as CompiledSegments).rule.id;
+  for (let at = 0; at < segs.length; at++) {
+    if (!ANYWHERE_FIRST.test(segs[at])) continue;
+    for (const c of ANYWHERE_RULES) {
+      if (best !== null && c.order >= best.order) break;
+      if (c.m.scope === 'target' && !target) continue;
+      if (matchesAt(segs, at, c.res, c.m.exact === true)) best = c;
+    }
+  }
+  return best;
 }
 
-function hostHasEmbeddedLabel(host: string, label: string): boolean {
-  return `.${host}.`.includes(`.${label}.`) || host.includes(label);
-}
 
 /** url-host rules: metadata names/addresses (any form), link-local, names embedding a metadata IP. */
 export function metadataHostRule(hostIn: string): string | null {
@@ -148,7 +162,8 @@ export function metadataHostRule(hostIn: string): string | null {
   for (const rule of HOST_RULES) {
     const m = rule.match;
     if (m.names.includes(host)) return rule.id;
-    if (m.embeddedLabels.some(l => hostHasEmbeddedLabel(host, l))) return rule.id;
+    // A label sequence embedded in the name (`.label.` inside `.host.`) is also a substring of it.
+    if (m.embeddedLabels.some(l => host.includes(l))) return rule.id;
     const info = classifyAddress(host);
     if (info) {
       const all = [info, ...(info.embedded ? [info.embedded] : [])];
@@ -216,18 +231,36 @@ function denied(ruleId: string): Finding {
  */
 export function inspectValue(value: string, kind: ValueKind, limits: InspectLimits = DEFAULT_INSPECT_LIMITS): Finding | null {
   if (value.length > limits.maxValueLength) return malformed('too-long');
+  if (PREFILTER !== null && isInert(PREFILTER, value, kind === 'query')) return null;
+  return inspectValueFully(value, kind, limits);
+}
+
+/**
+ * inspectValue() without the pre-filter: the full normalisation and rule matching. Exported for
+ * the property test that proves the pre-filter conservative; callers use inspectValue().
+ */
+export function inspectValueFully(value: string, kind: ValueKind, limits: InspectLimits = DEFAULT_INSPECT_LIMITS): Finding | null {
+  if (value.length > limits.maxValueLength) return malformed('too-long');
   const {forms, malformed: bad} = decodeText(value, {
     strict: kind === 'query' || kind === 'segment',
     plusAsSpace: kind === 'query',
     maxRounds: limits.maxDecodeRounds,
   });
-  const seen = new Set<string>();
-  for (const form of forms) {
-    for (const tok of tokens(form)) {
-      if (seen.has(tok)) continue;
-      seen.add(tok);
+  if (forms.length === 1) {
+    // tokens() are distinct within one form.
+    for (const tok of tokens(forms[0])) {
       const r = matchToken(tok);
       if (r) return denied(r);
+    }
+  } else {
+    const seen = new Set<string>();
+    for (const form of forms) {
+      for (const tok of tokens(form)) {
+        if (seen.has(tok)) continue;
+        seen.add(tok);
+        const r = matchToken(tok);
+        if (r) return denied(r);
+      }
     }
   }
   return bad ? malformed(bad) : null;
@@ -332,20 +365,57 @@ export function decodeBodyBytes(
   }
 }
 
-function walkJson(value: unknown, ptr: string, c: Collector, limits: InspectLimits): boolean {
-  if (typeof value === 'string') return c.add(inspectValue(value, 'body', limits), `body:${ptr}`);
+/**
+ * The JSON pointer of the value being walked, kept as a stack and rendered only when a finding
+ * needs a location (building a pointer string for every node was most of the walk's cost).
+ */
+class PointerStack {
+  private readonly tokens: Array<string | number> = [];
+  private readonly indexes: number[] = [];
+  push(token: string | number, index: number): void {
+    this.tokens.push(token);
+    this.indexes.push(index);
+  }
+  pop(): void {
+    this.tokens.pop();
+    this.indexes.pop();
+  }
+  /** `body:` + the pointer (keys that are not plain identifiers replaced by `#index`). */
+  location(): string {
+    let out = 'body:';
+    for (let d = 0; d < this.tokens.length; d++) {
+      const t = this.tokens[d];
+      out += `/${typeof t === 'number' ? t : safePointerToken(t, this.indexes[d])}`;
+    }
+    return out;
+  }
+}
+
+function walkJson(value: unknown, at: PointerStack, c: Collector, limits: InspectLimits): boolean {
+  if (typeof value === 'string') {
+    const f = inspectValue(value, 'body', limits);
+    return f !== null && c.add(f, at.location());
+  }
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (walkJson(value[i], `${ptr}/${i}`, c, limits)) return true;
+    for (let i = 0; i < value.length; i++) {
+      at.push(i, i);
+      const stop = walkJson(value[i], at, c, limits);
+      at.pop();
+      if (stop) return true;
+    }
     return false;
   }
   if (value !== null && typeof value === 'object') {
-    let index = 0;
-    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-      const childPtr = `${ptr}/${safePointerToken(key, index)}`;
-      for (const r of KEY_RULES) if (r.match.keys.includes(key)) return c.add(denied(r.id), `body:${childPtr}`);
-      if (c.add(inspectValue(key, 'body', limits), `body:${childPtr}`)) return true;
-      if (walkJson(v, childPtr, c, limits)) return true;
-      index++;
+    const obj = value as Record<string, unknown>;
+    const keys = Object.keys(obj);
+    for (let index = 0; index < keys.length; index++) {
+      const key = keys[index];
+      at.push(key, index);
+      const keyRule = KEY_RULE_OF.get(key);
+      const f = keyRule !== undefined ? denied(keyRule) : inspectValue(key, 'body', limits);
+      const stop = (f !== null && c.add(f, at.location())) || walkJson(obj[key], at, c, limits);
+      at.pop();
+      if (stop) return true;
     }
   }
   return false;
@@ -420,7 +490,7 @@ export function inspectRequest(input: RequestInput, limits: InspectLimits = DEFA
       if (!parsed.ok) {
         c.add(malformed(parsed.reason), `body:${parsed.pointer}`);
       } else {
-        if (walkJson(parsed.value, '', c, limits)) return c.verdict()!;
+        if (walkJson(parsed.value, new PointerStack(), c, limits)) return c.verdict()!;
         body = {kind, value: parsed.value};
       }
     } else if (kind === 'form') {

@@ -12,7 +12,7 @@
  * Rejections throw AppError (GUARD_* / SSRF_* codes); the application's reject action renders
  * them as `{error: {code, message}}`. One audit() line per rejection.
  */
-import {globalInterceptor, inject, Interceptor, InvocationContext, Next, Provider, ValueOrPromise} from '@loopback/core';
+import {BindingScope, globalInterceptor, inject, Interceptor, InvocationContext, Next, Provider, ValueOrPromise} from '@loopback/core';
 import {RestBindings, RouteEntry} from '@loopback/rest';
 import {AppError, ERROR_CODES, ErrorCode} from '../errors';
 import {audit} from '../logging/logger';
@@ -64,13 +64,33 @@ export function routeTakesSensitiveInput(spec: Json): boolean {
   return found;
 }
 
+/**
+ * Per operation spec (route specs are built once at start-up): the argument slots when the route
+ * takes a sensitive input, else null. Computed on first use instead of walking the spec and
+ * classifying every field on every request.
+ */
+const ROUTE_ANALYSIS = new WeakMap<object, readonly ArgSlot[] | null>();
+
+export function sensitiveSlotsOf(spec: Json): readonly ArgSlot[] | null {
+  const hit = ROUTE_ANALYSIS.get(spec);
+  if (hit !== undefined) return hit;
+  const slots = routeTakesSensitiveInput(spec) ? argumentSlots(spec) : null;
+  ROUTE_ANALYSIS.set(spec, slots);
+  return slots;
+}
+
 interface Rejection {
   code: ErrorCode;
   ruleId: string;
   location: string;
 }
 
-@globalInterceptor('guard', {tags: {name: 'guardsUrlParam'}})
+/**
+ * A singleton: LoopBack binds interceptor and middleware providers TRANSIENT by default, which
+ * re-ran this constructor (and compileOutboundPolicy => ipaddr.parseCIDR for every configured
+ * CIDR) on every request. The provider holds no per-request state.
+ */
+@globalInterceptor('guard', {tags: {name: 'guardsUrlParam'}, scope: BindingScope.SINGLETON})
 export class UrlParamInterceptor implements Provider<Interceptor> {
   private readonly policy: OutboundPolicy;
   private readonly limits: InspectLimits;
@@ -87,8 +107,8 @@ export class UrlParamInterceptor implements Provider<Interceptor> {
   async intercept(ctx: InvocationContext, next: Next): Promise<ValueOrPromise<unknown>> {
     const route = await ctx.get<RouteEntry>(RestBindings.Operation.ROUTE, {optional: true});
     const spec = route?.spec as Json | undefined;
-    if (!spec || !routeTakesSensitiveInput(spec)) return next();
-    const slots = argumentSlots(spec);
+    const slots = spec ? sensitiveSlotsOf(spec) : null;
+    if (!slots) return next();
     const rejection = this.checkArguments(ctx.args, slots);
     if (rejection) {
       audit(this.options.logger, {event: 'guard.param', decision: 'deny', code: rejection.code, ruleId: rejection.ruleId, location: rejection.location, route: `${route!.verb.toUpperCase()} ${route!.path}`});

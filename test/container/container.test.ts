@@ -11,17 +11,18 @@
  *   - the posture check inside reports compliant;
  *   - writes to / fail (EROFS), /tmp is writable but noexec, application files are root-owned;
  *   - the image metadata (user, port, entrypoint, env) is what the Dockerfile declares.
- * Teardown removes the container, the network and every image the run created.
+ * The image is built once per run and shared with escape.test.ts (image-fixture.ts). Teardown
+ * removes the container and the network; the fixture's root hook removes every image the run made.
  */
 import assert from 'node:assert/strict';
 import {spawn} from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type {PostureReport} from '../../src/posture/posture';
 import {givenPki, Pki} from '../integration/sandbox/pki-fixture';
 import {loadCompose, podmanRunArgs, REPO_ROOT} from './compose';
-import {assertContainerPrerequisites, buildBuilderStandin, buildRuntimeStandin, freePort, hostNpmCache, Podman, RunResult} from './podman';
+import {givenBuiltImage, givenWorkDir} from './image-fixture';
+import {freePort, Podman, RunResult} from './podman';
 
 const SERVICE = 'hardened-mtls';
 
@@ -48,17 +49,9 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, attemp
 
 describe('container tier: the hardened image under podman + runc', function () {
   this.timeout(30 * 60_000);
-  const runId = `${process.pid}-${Date.now().toString(36)}`;
-  const names = {
-    builder: `localhost/hmtls-standin-builder:${runId}`,
-    runtime: `localhost/hmtls-standin-runtime:${runId}`,
-    app: `localhost/hardened-mtls-test:${runId}`,
-    network: `hmtls-internal-${runId}`,
-    container: `hmtls-${runId}`,
-  };
+  const names = {app: '', network: '', container: ''};
   let work: string;
   let podman: Podman;
-  let imagesBefore: Set<string> = new Set();
   let pki: Pki;
   let containerPid = 0;
   let created = {network: false, container: false};
@@ -66,21 +59,10 @@ describe('container tier: the hardened image under podman + runc', function () {
   const exec = (args: string[]) => podman.run(['exec', names.container, '/nodejs/bin/node', ...args], {timeoutMs: 120_000});
 
   before(async () => {
-    assertContainerPrerequisites();
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'hmtls-container-'));
-    podman = new Podman(work);
-    imagesBefore = await podman.imageIds();
-
-    await buildRuntimeStandin(podman, names.runtime);
-    await buildBuilderStandin(podman, names.builder);
-
-    const build = ['build', '--pull=never', '--network=host', '--layers=false', '--no-cache',
-      '--volume', `${hostNpmCache()}:/root/.npm`,
-      '--build-arg', `BUILDER_IMAGE=${names.builder}`, '--build-arg', `RUNTIME_IMAGE=${names.runtime}`];
-    if (process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS)) {
-      build.push('--build-arg', `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`);
-    }
-    await podman.ok([...build, '--file', path.join(REPO_ROOT, 'Dockerfile'), '--tag', names.app, REPO_ROOT], {timeoutMs: 20 * 60_000});
+    const image = await givenBuiltImage();
+    podman = image.podman;
+    work = givenWorkDir(image, 'container');
+    Object.assign(names, {app: image.names.app, network: `hmtls-internal-${image.runId}`, container: `hmtls-${image.runId}`});
 
     await podman.ok(['network', 'create', '--internal', '--disable-dns', names.network]);
     created.network = true;
@@ -92,7 +74,6 @@ describe('container tier: the hardened image under podman + runc', function () {
     const tlsDir = path.join(work, 'tls');
     const healthDir = path.join(work, 'health');
     for (const d of [tlsDir, healthDir]) fs.mkdirSync(d, {mode: 0o755});
-    fs.chmodSync(work, 0o755);
     const put = (src: string, dst: string, mode: number) => {
       fs.copyFileSync(src, dst);
       fs.chownSync(dst, 10001, 10001);
@@ -125,18 +106,12 @@ describe('container tier: the hardened image under podman + runc', function () {
     if (!podman) return;
     if (created.container) await podman.run(['rm', '--force', '--time', '0', names.container]);
     if (created.network) await podman.run(['network', 'rm', '--force', names.network]);
-    const after = await podman.imageIds();
-    const ours = [...after].filter(id => !imagesBefore.has(id));
-    if (ours.length > 0) await podman.run(['rmi', '--force', ...ours]);
-    for (const tag of [names.app, names.builder, names.runtime]) await podman.run(['rmi', '--force', tag]);
     pki?.cleanup();
-    // teardown check: nothing of this run is left
+    // teardown check: nothing of this file's is left (the shared image goes in image-fixture.ts)
     const left = await podman.run(['ps', '--all', '--filter', `name=${names.container}`, '--format', '{{.Names}}']);
     assert.equal(left.stdout.trim(), '', 'container removed');
     const nets = await podman.run(['network', 'ls', '--format', '{{.Name}}']);
     assert.ok(!nets.stdout.split('\n').includes(names.network), 'network removed');
-    const imgs = await podman.imageIds();
-    assert.deepEqual([...imgs].filter(id => !imagesBefore.has(id)), [], 'images removed');
     fs.rmSync(work, {recursive: true, force: true});
   });
 

@@ -51,12 +51,25 @@ describe('escape CLI arguments', () => {
     ['--only', 'nope'], ['--report', 'xml'], ['--target', 'http://h:1'], ['--target', 'https://h:1'],
     ['--target', 'https://h:1', '--cert', cert], ['--ca', ca], ['--scenario-certs', dir], ['--concurrency', '0'],
     ['--timeout-ms', 'x'], ['--out'], ['--bogus'], ['--out', 'a', '--out', 'b'], ['--runtime-exec', ' '], ['--help'],
+    ['--runtime', 'container'], ['--runtime', 'exec:'], ['--runtime', 'exec: '], ['--runtime', 'sandbox', '--runtime-exec', 'x'],
+    ['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime', 'sandbox'],
+    ['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime', 'local'],
   ];
   for (const argv of bad) {
     it(`refuses ${argv.join(' ')}`, () => {
       assert.throws(() => parseEscapeArgs(argv), UsageError);
     });
   }
+
+  it('--runtime: sandbox and local for the local instance, exec:COMMAND anywhere (the runner defaults to sandbox locally)', () => {
+    assert.equal(parseEscapeArgs([]).run.runtime, undefined);
+    assert.deepEqual(parseEscapeArgs(['--runtime', 'sandbox']).run.runtime, {mode: 'sandbox'});
+    assert.deepEqual(parseEscapeArgs(['--runtime=local']).run.runtime, {mode: 'in-process'});
+    assert.deepEqual(parseEscapeArgs(['--runtime', 'exec:podman exec "my app" node /app/dist/src/escape/runtime-probe.js']).run.runtime,
+      {mode: 'exec', command: ['podman', 'exec', 'my app', 'node', '/app/dist/src/escape/runtime-probe.js']});
+    assert.deepEqual(parseEscapeArgs(['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime=exec:kubectl exec app -- node p.js']).run.runtime,
+      {mode: 'exec', command: ['kubectl', 'exec', 'app', '--', 'node', 'p.js']});
+  });
 
   it('an unreadable --ca names the option', () => {
     assert.throws(() => parseEscapeArgs(['--target', 'https://h:1', '--ca', path.join(dir, 'missing'), '--cert', cert, '--key', key]), /--ca: cannot read .*ENOENT/);

@@ -3,9 +3,18 @@
  * mapping of posture findings onto RT cases, and fail-closed handling of probes that cannot run.
  */
 import assert from 'node:assert/strict';
+import {execFileSync, spawn} from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import {loadCatalog} from '../../src/escape/catalog';
 import {evaluateChildStatus, observeRuntime, parseProbeOutput, probeChildProcess, RuntimeProbeOutput, runRuntimeCases} from '../../src/escape/runtime';
 import {judge} from '../../src/escape/verdict';
+import type {SuiteResult} from '../../src/escape/runner';
+import {REPORT_FILES} from '../../src/escape/report';
+import {assertSandboxPrerequisites} from '../../src/posture/sandbox/sandbox';
+import {givenTempDir} from '../fixtures/pki';
+
+const CLI = path.resolve(__dirname, '..', '..', 'src', 'escape', 'cli.js');
 
 const HARDENED = [
   'Name:\tnode', 'Uid:\t10001\t10001\t10001\t10001', 'Gid:\t10001\t10001\t10001\t10001', 'CapInh:\t0000000000000000',
@@ -86,5 +95,41 @@ describe('escape runtime cases', () => {
   it('without a way into the target, runtime cases are not applicable', async () => {
     const obs = await runRuntimeCases(cases, {mode: 'none'});
     for (const c of cases) assert.equal(judge(c, obs.get(c.id)!, {strictCodes: true}).status, 'not-applicable');
+  });
+
+  describe('sandbox mode (the default for the local instance)', function () {
+    this.timeout(180_000);
+
+    it('runs runtime-probe.js in the hardened bubblewrap sandbox: every runtime case passes there', async () => {
+      assertSandboxPrerequisites(); // a missing tool fails this test, never skips it
+      const obs = await runRuntimeCases(cases, {mode: 'sandbox'});
+      const failed = cases.map(c => ({c, v: judge(c, obs.get(c.id)!, {strictCodes: true})})).filter(x => x.v.status !== 'passed');
+      assert.deepEqual(failed.map(x => `${x.c.id}: ${x.v.reason}`), []);
+      const o = obs.get('RT-001')!;
+      assert.ok(o.kind === 'runtime' && /^sandbox \(bubblewrap/.test(o.where));
+    });
+
+    it('without bubblewrap, `npm run escape` fails every runtime case (exit 1) and says how to install it', async () => {
+      // A PATH with every tool the sandbox needs except bwrap.
+      const bin = givenTempDir('escape-nobwrap-');
+      for (const tool of ['sh', 'setpriv', 'unshare', 'nsenter', 'ldd', 'openssl']) {
+        const p = execFileSync('sh', ['-c', `command -v ${tool}`], {encoding: 'utf8'}).trim();
+        fs.symlinkSync(p, path.join(bin, tool));
+      }
+      const out = path.join(bin, 'out');
+      const r = await new Promise<{code: number | null; stdout: string}>(resolve => {
+        const c = spawn(process.execPath, [CLI, '--only', 'runtime-posture', '--out', out, '--report', 'json'], {env: {...process.env, PATH: bin}, stdio: ['ignore', 'pipe', 'pipe']});
+        let stdout = '';
+        c.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        c.on('close', code => resolve({code, stdout}));
+      });
+      assert.equal(r.code, 1, r.stdout.slice(-3000));
+      const j = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.json), 'utf8')) as SuiteResult;
+      const rt = j.results.filter(x => x.vector === 'runtime');
+      assert.equal(rt.length, cases.length);
+      assert.deepEqual(rt.filter(x => x.status !== 'failed').map(x => x.id), [], 'never passed or skipped');
+      for (const x of rt) assert.match(x.reason, /missing bwrap.*install-system-deps\.sh/);
+      assert.match(r.stdout, /FAIL RT-001 .*install bubblewrap/);
+    });
   });
 });

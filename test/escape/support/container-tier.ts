@@ -1,8 +1,8 @@
 /**
- * The escape suite in the container tier (test/container): what a container-tier test calls to
- * run the whole catalog against the built image. Validated by hand against the image built from
- * this tree (podman + runc, compose flags, internal network): every runtime case passes inside
- * the image, the url-param cases are "not applicable" (no harness inside the image).
+ * The escape suite in the container tier (test/container/escape.test.ts): what a container-tier
+ * test calls to run the whole catalog against the built image (podman + runc, compose flags,
+ * internal network): every runtime case runs inside the image (`--runtime exec:podman exec ...`),
+ * the url-param cases are "not applicable" (no harness inside the image).
  *
  *   const t = await generateTargetPki(path.join(work, 'escape'));
  *   const vars = layOutContainerTls(t, tlsDir, healthDir);            // before `podman run`
@@ -60,7 +60,7 @@ export function runEscapeInContainerNetns(o: {
     '--target', `https://127.0.0.1:${o.port ?? 8443}`, '--servername', 'localhost', '--ca', o.t.pki.caBundle,
     '--cert', path.join(s, 'valid.crt'), '--key', path.join(s, 'valid.key'), '--scenario-certs', s, '--spec', 'target',
     '--quiet', '--out', o.outDir,
-    '--runtime-exec', `podman exec ${o.container} /nodejs/bin/node /app/dist/src/escape/runtime-probe.js`];
+    '--runtime', `exec:podman exec ${o.container} /nodejs/bin/node /app/dist/src/escape/runtime-probe.js`];
   return new Promise((resolve, reject) => {
     const c = spawn('nsenter', args, {stdio: ['ignore', 'pipe', 'pipe'], env: o.podmanEnv ?? process.env});
     let stdout = '';

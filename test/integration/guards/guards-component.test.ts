@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import {inject, Provider} from '@loopback/core';
+import {BindingScope, inject, Provider} from '@loopback/core';
 import {get, param, post, requestBody, Reject, RestApplication, RestBindings, HandlerContext} from '@loopback/rest';
 import type {AppConfig} from '../../../src/config/config';
 import {isAppError} from '../../../src/errors';
@@ -182,6 +182,19 @@ describe('GuardsComponent in a RestApplication (integration)', function () {
     const t = await send(port, 'POST', '/echo', {'content-type': 'text/plain'}, 'hello');
     assert.deepEqual(t.json, {body: 'hello'});
     assert.deepEqual(invocations, ['echo', 'echo', 'echo']);
+  });
+
+  it('binds the guard middleware and the URL-parameter interceptor as singletons (options compiled once, not per request)', async () => {
+    for (const key of [GuardsBindings.REQUEST_GUARD_MIDDLEWARE, GuardsBindings.URL_PARAM_INTERCEPTOR]) {
+      assert.equal(app.getBinding(key).scope, BindingScope.SINGLETON, key);
+    }
+    const middleware = await app.get(GuardsBindings.REQUEST_GUARD_MIDDLEWARE);
+    const interceptor = await app.get(GuardsBindings.URL_PARAM_INTERCEPTOR);
+    // Requests through both (a sensitive route runs the interceptor) resolve the same instances.
+    assert.deepEqual((await send(port, 'GET', '/static/report.pdf')).json, {path: 'report.pdf'});
+    assert.equal((await send(port, 'GET', '/static/..%2f..%2fetc%2fpasswd')).status, 403);
+    assert.equal(await app.get(GuardsBindings.REQUEST_GUARD_MIDDLEWARE), middleware);
+    assert.equal(await app.get(GuardsBindings.URL_PARAM_INTERCEPTOR), interceptor);
   });
 
   it('answers 413 for a declared or streamed body over the limit, 415 for what it cannot read', async () => {

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type {PostureReport} from '../../../src/posture/posture';
 import {givenPki, Pki} from './pki-fixture';
-import {APP_DIR, assertSandboxPrerequisites, Bind, REPO_ROOT, runInSandbox, Sandbox, SANDBOX_NODE, SandboxOptions} from './sandbox';
+import {APP_DIR, assertSandboxPrerequisites, Bind, REPO_ROOT, runInSandbox, Sandbox, SANDBOX_NODE, SandboxOptions} from '../../../src/posture/sandbox/sandbox';
 
 const TLS_DIR = '/etc/hardened-mtls/tls';
 const SERVICE = `${APP_DIR}/dist/src/index.js`;

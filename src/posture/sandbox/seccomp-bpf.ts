@@ -1,5 +1,5 @@
 /**
- * A small classic-BPF seccomp filter for the sandbox tier, built in TypeScript (no compiler,
+ * A small classic-BPF seccomp filter for the bubblewrap sandbox (sandbox.ts), built in TypeScript (no compiler,
  * no libseccomp): bubblewrap loads it with `--seccomp FD` (the raw `struct sock_filter[]`).
  *
  * It mirrors what the container runtimes' default profiles do for an unprivileged workload:

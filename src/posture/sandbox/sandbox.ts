@@ -1,12 +1,14 @@
 /**
- * The sandbox tier's runner: a hardened mini-container built with bubblewrap from the host's
+ * The hardened bubblewrap sandbox runner (product code: the escape suite's local mode runs its
+ * runtime probe here, `npm run escape -- --runtime sandbox`; the sandbox tier in
+ * test/integration/sandbox starts the built service here). A hardened mini-container built with bubblewrap from the host's
  * own node binary (and the libraries `ldd` names), the built application (read-only), a
  * read-only tmpfs root, a small noexec tmpfs /tmp, its own cgroups with memory and pids limits,
  * private user/pid/net/ipc/uts/cgroup namespaces (loopback only), no capabilities,
  * no_new_privs, and a seccomp filter (seccomp-bpf.ts). Each "bad runtime" option removes one
  * of those properties so a test can show the posture check refuses it.
  *
- * Process chain (the test runs as root, as CI does):
+ * Process chain (the caller runs as root, as CI does):
  *   unshare --mount --propagation private   (private mount ns for the noexec /tmp tmpfs)
  *     sh scripts/container/sandbox-exec.sh  (mount tmpfs, join the sandbox cgroups)
  *       setpriv --reuid 10001 ... --no-new-privs   (drop root before bwrap)
@@ -20,7 +22,8 @@ import {buildSeccompFilter} from './seccomp-bpf';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 export const SANDBOX_EXEC = path.join(REPO_ROOT, 'scripts', 'container', 'sandbox-exec.sh');
-export const SANDBOX_NODE = '/usr/bin/node';
+/** The node binary inside the sandbox (bound from the host at the same path). */
+export const SANDBOX_NODE = fs.existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath;
 export const APP_DIR = '/app';
 
 export interface Bind {
@@ -60,21 +63,29 @@ export interface SandboxResult {
   stderr: string;
 }
 
-/** Fails loudly (never skips) when the sandbox tier cannot run here. */
-export function assertSandboxPrerequisites(): void {
+/** How to get the sandbox's tools (said in every prerequisite error). */
+export const SANDBOX_INSTALL_HINT = 'install bubblewrap and util-linux: bash .ci/install-system-deps.sh (as root), or apt-get install -y bubblewrap util-linux';
+
+/** Why the sandbox cannot run here (missing tool, not root, missing helper script), or undefined when it can. */
+export function sandboxUnavailableReason(): string | undefined {
   const missing: string[] = [];
-  for (const tool of ['bwrap', 'setpriv', 'unshare', 'nsenter']) {
+  for (const tool of ['bwrap', 'setpriv', 'unshare', 'nsenter', 'ldd']) {
     try {
       execFileSync('sh', ['-c', `command -v ${tool}`], {stdio: 'ignore'});
     } catch {
       missing.push(tool);
     }
   }
-  if (missing.length > 0) {
-    throw new Error(`sandbox tier: missing ${missing.join(', ')} (install: apt-get install -y bubblewrap util-linux; see .ci/install-system-deps.sh)`);
-  }
-  if (process.getuid?.() !== 0) throw new Error('sandbox tier: must run as root (it drops to uid 10001 itself; CI runs as root)');
-  if (!fs.existsSync(SANDBOX_EXEC)) throw new Error(`sandbox tier: ${SANDBOX_EXEC} missing`);
+  if (missing.length > 0) return `sandbox: missing ${missing.join(', ')} (${SANDBOX_INSTALL_HINT})`;
+  if (process.getuid?.() !== 0) return `sandbox: must run as root (it drops to uid 10001 itself; CI runs as root); bubblewrap must be installed (${SANDBOX_INSTALL_HINT})`;
+  if (!fs.existsSync(SANDBOX_EXEC)) return `sandbox: ${SANDBOX_EXEC} missing (run from a checkout of this project)`;
+  return undefined;
+}
+
+/** Fails loudly (never skips) when the sandbox cannot run here. */
+export function assertSandboxPrerequisites(): void {
+  const reason = sandboxUnavailableReason();
+  if (reason) throw new Error(reason);
 }
 
 /** Host paths of the shared libraries an executable needs (from ldd). */
@@ -98,7 +109,7 @@ export function sandboxTmpBase(): string {
       // next
     }
   }
-  throw new Error('sandbox tier: no world-traversable temporary directory (os.tmpdir(), /tmp, /var/tmp)');
+  throw new Error('sandbox: no world-traversable temporary directory (os.tmpdir(), /tmp, /var/tmp)');
 }
 
 let cgroupSeq = 0;
@@ -130,7 +141,7 @@ export function createSandboxCgroups(memoryBytes = 512 * 1024 * 1024, pidsMax = 
       binds.push({src: dir, dest: `/sys/fs/cgroup/${c}`, ro: true});
     }
   } else {
-    if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) throw new Error('sandbox tier: no usable cgroup v1 memory/pids or cgroup v2 hierarchy');
+    if (!fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) throw new Error('sandbox: no usable cgroup v1 memory/pids or cgroup v2 hierarchy');
     const sub = '/sys/fs/cgroup/cgroup.subtree_control';
     const enabled = fs.readFileSync(sub, 'utf8');
     for (const c of ['memory', 'pids']) if (!enabled.split(/\s+/).includes(c)) fs.writeFileSync(sub, `+${c}`);
@@ -220,7 +231,7 @@ export class Sandbox {
       files.set(exe, fs.realpathSync(exe));
       for (const lib of librariesOf(exe)) files.set(lib, fs.realpathSync(lib));
     }
-    for (const [dest, src] of files) args.push('--ro-bind', src, dest);
+    for (const [dest, src] of files) args.push('--ro-bind', reachable(src), dest);
     args.push('--ro-bind', path.join(etc, 'passwd'), '/etc/passwd', '--ro-bind', path.join(etc, 'group'), '/etc/group',
       '--ro-bind', path.join(etc, 'hosts'), '/etc/hosts');
     for (const p of ['dist', 'node_modules', 'package.json']) args.push('--ro-bind', reachable(path.join(REPO_ROOT, p)), `${APP_DIR}/${p}`);

@@ -1,0 +1,118 @@
+/**
+ * Container tier: the escape catalog against the BUILT image (shared with container.test.ts via
+ * image-fixture.ts). The image runs with the docker-compose.yml flags on an `--internal` podman
+ * network, with a throw-away PKI (CAs, CRLs, every mTLS scenario certificate); the CLI runs in the
+ * container's network namespace against its loopback port, reads the image's own /openapi.json for
+ * the spec-driven cases, and runs the runtime cases inside the container (`--runtime exec:podman
+ * exec ...`). No case may fail; cases that need the local harness (url-param: canaries, stub DNS,
+ * fake upstream) are "not applicable" against a remote target, as the runner reports them.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {loadCatalog} from '../../src/escape/catalog';
+import {generateTargetPki, TargetPki} from '../../src/escape/local-target';
+import {REPORT_FILES} from '../../src/escape/report';
+import type {SuiteResult} from '../../src/escape/runner';
+import {layOutContainerTls, runEscapeInContainerNetns} from '../escape/support/container-tier';
+import {assertHtml, assertJsonReport, assertJUnit} from '../escape/support/report-checks';
+import {loadCompose, podmanRunArgs} from './compose';
+import {givenBuiltImage, givenWorkDir} from './image-fixture';
+import {freePort, Podman} from './podman';
+
+const SERVICE = 'hardened-mtls';
+
+describe('container tier: the escape catalog against the built image', function () {
+  this.timeout(30 * 60_000);
+  const names = {network: '', container: ''};
+  const created = {network: false, container: false};
+  let podman: Podman;
+  let work: string;
+  let t: TargetPki;
+  let run: {code: number | null; stdout: string; stderr: string; result?: SuiteResult};
+  let outDir: string;
+
+  before(async () => {
+    const image = await givenBuiltImage();
+    podman = image.podman;
+    work = givenWorkDir(image, 'escape');
+    names.network = `hmtls-escape-net-${image.runId}`;
+    names.container = `hmtls-escape-${image.runId}`;
+
+    t = await generateTargetPki(path.join(work, 'pki'));
+    fs.chmodSync(path.join(work, 'pki'), 0o755);
+    const tlsDir = path.join(work, 'tls');
+    const healthDir = path.join(work, 'health');
+    for (const d of [tlsDir, healthDir]) fs.mkdirSync(d, {mode: 0o755});
+    const vars = layOutContainerTls(t, tlsDir, healthDir);
+
+    await podman.ok(['network', 'create', '--internal', '--disable-dns', names.network]);
+    created.network = true;
+    const compose = loadCompose({TLS_DIR: tlsDir, HEALTH_CLIENT_DIR: healthDir, ...vars});
+    const hostPort = await freePort();
+    const args = podmanRunArgs(compose.services[SERVICE], {network: names.network, name: names.container, hostPort: () => hostPort});
+    await podman.ok(['run', '--detach', ...args, image.names.app]);
+    created.container = true;
+
+    for (let i = 0; ; i++) {
+      const logs = await podman.run(['logs', names.container]);
+      if (/"event":"listening"/.test(logs.stdout + logs.stderr)) break;
+      const st = (await podman.ok(['inspect', '--format', '{{.State.Status}}', names.container])).trim();
+      if (st !== 'running' || i >= 120) throw new Error(`container ${st}, no listening line: ${logs.stdout.slice(-4000)} ${logs.stderr.slice(-4000)}`);
+      await new Promise(r => setTimeout(r, 500));
+    }
+    const containerPid = Number((await podman.ok(['inspect', '--format', '{{.State.Pid}}', names.container])).trim());
+    assert.ok(containerPid > 0);
+
+    outDir = path.join(work, 'report');
+    run = await runEscapeInContainerNetns({t, containerPid, container: names.container, outDir, podmanEnv: podman.env});
+  });
+
+  after(async () => {
+    if (!podman) return;
+    if (created.container) await podman.run(['rm', '--force', '--time', '0', names.container]);
+    if (created.network) await podman.run(['network', 'rm', '--force', names.network]);
+    const left = await podman.run(['ps', '--all', '--filter', `name=${names.container}`, '--format', '{{.Names}}']);
+    assert.equal(left.stdout.trim(), '', 'container removed');
+    if (work) fs.rmSync(work, {recursive: true, force: true});
+  });
+
+  it('runs every catalog case against the container; none fails (exit 0)', () => {
+    assert.ok(run.result, `no JSON report; exit ${String(run.code)}: ${run.stdout.slice(-3000)} ${run.stderr.slice(-3000)}`);
+    const r = run.result;
+    assert.equal(r.target.kind, 'remote');
+    const ran = new Set(r.results.map(x => x.id));
+    assert.deepEqual(loadCatalog().cases.filter(c => !ran.has(c.id)).map(c => c.id), []);
+    assert.deepEqual(r.results.filter(x => x.status === 'failed').map(x => `${x.id} [${x.payload}]: ${x.reason}`), []);
+    assert.equal(r.totals.failed, 0);
+    assert.equal(run.code, 0, run.stderr.slice(-3000));
+  });
+
+  it('only the harness-dependent (url-param) cases are "not applicable"; the rest are attacked and pass', () => {
+    const r = run.result!;
+    assert.deepEqual(r.results.filter(x => x.status === 'not-applicable' && x.vector !== 'url-param').map(x => `${x.id}: ${x.reason}`), []);
+    for (const v of ['tls', 'path', 'query', 'header', 'body']) {
+      assert.ok(r.results.some(x => x.vector === v && x.status === 'passed'), `no passed ${v} case`);
+    }
+  });
+
+  it('runs the runtime cases inside the container (podman exec) and they pass there', () => {
+    const rt = run.result!.results.filter(x => x.vector === 'runtime');
+    assert.equal(rt.length, loadCatalog().cases.filter(c => c.vector === 'runtime').length);
+    assert.deepEqual(rt.filter(x => x.status !== 'passed').map(x => `${x.id}: ${x.reason}`), []);
+    for (const x of rt) assert.match(x.observed, new RegExp(`exec: podman exec ${names.container} `));
+  });
+
+  it("attacks every operation of the image's own OpenAPI document", () => {
+    const r = run.result!;
+    assert.equal(r.spec?.error, undefined);
+    assert.ok(r.spec!.cases > 50, `${r.spec!.cases} spec cases`);
+  });
+
+  it('writes JUnit XML, JSON and a self-contained HTML report, each well-formed', () => {
+    const r = run.result!;
+    assertJUnit(fs.readFileSync(path.join(outDir, REPORT_FILES.junit), 'utf8'), r);
+    assertJsonReport(fs.readFileSync(path.join(outDir, REPORT_FILES.json), 'utf8'), r);
+    assertHtml(fs.readFileSync(path.join(outDir, REPORT_FILES.html), 'utf8'), r);
+  });
+});
