@@ -305,17 +305,18 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
         {leaf: leafOf('valid'), nonce: true, responder: 1},
       ];
       const seeds: Buffer[] = [];
-      const contexts: OcspVerifyContext[] = [];
-      const signed: string[] = [];
-      const now = new Date();
+      const nonces: (Buffer | undefined)[] = [];
       for (const c of cases) {
         const built = buildOcspRequest(c.leaf, issuer, {nonce: c.nonce});
-        const body = await post(responders[c.responder].url, built.der);
-        const ctx: OcspVerifyContext = {leaf: c.leaf, issuer, ...(built.nonceExtnValue ? {nonceExtnValue: built.nonceExtnValue} : {}), now, clockSkewSec: 0, maxAgeWithoutNextUpdateSec: 3600};
-        seeds.push(body);
-        contexts.push(ctx);
-        signed.push(signedPart(body));
+        seeds.push(await post(responders[c.responder].url, built.der));
+        nonces.push(built.nonceExtnValue);
       }
+      // Judged at one instant after every response was made (thisUpdate is never in the future).
+      const now = new Date();
+      const contexts: OcspVerifyContext[] = cases.map((c, i) => ({
+        leaf: c.leaf, issuer, ...(nonces[i] ? {nonceExtnValue: nonces[i]} : {}), now, clockSkewSec: 0, maxAgeWithoutNextUpdateSec: 3600,
+      }));
+      const signed = seeds.map(signedPart);
       assert.deepEqual(seeds.map((b, i) => verifyOcspResponse(b, contexts[i]).status), ['good', 'revoked', 'unknown', 'good', 'good'], 'the seed responses verify as expected');
       const mutator = new DerMutator(seeds, SEED ^ 0x0c5f, [...seeds, intermediateDer]);
       const reasons: Record<string, number> = {};
