@@ -106,10 +106,10 @@ export class ConnectionGate {
     } catch {
       leaf = undefined;
     }
-    const remote = socket.remoteAddress;
+    // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
     if (!leaf || !socket.authorized) {
       // rejectUnauthorized already refuses these; this is the belt to its braces.
-      audit(this.logger, {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED', remote});
+      audit(this.logger, {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED', remote: socket.remoteAddress});
       socket.destroy();
       return;
     }
@@ -117,7 +117,7 @@ export class ConnectionGate {
     if (verdict === 'revoked') {
       audit(this.logger, {
         event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', source: 'crl',
-        serial: leaf.serialNumber, subject: leaf.subject, fingerprint: leaf.fingerprint256, remote,
+        serial: leaf.serialNumber, subject: leaf.subject, fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,
         resumed: socket.isSessionReused(),
       });
       socket.destroy();

@@ -14,10 +14,15 @@
  *   every TLV bounds-checked against its parent, children must exactly fill their parent,
  *   trailing garbage rejected, wrong tags rejected);
  * - never creates an object per entry: pass 1 validates every entry and records the offset of
- *   its serial in a typed array; pass 2 inserts the serials into a SerialSet (one Buffer);
+ *   its serial in a typed array; pass 2 inserts the serials into a SerialSet (Buffers; negative
+ *   serials included - only magnitudes over 20 octets become strings, at most
+ *   MAX_OVERFLOW_SERIALS of them);
  * - yields to the event loop (`await setImmediate()`) after every `chunkSize` entries and
- *   whenever a slice has run for ~5 ms, so no slice blocks the loop for more than ~20 ms even
- *   at 1M entries (a test asserts the max event-loop delay while parsing 1M entries);
+ *   whenever a slice has run for SLICE_BUDGET_MS of wall-clock time, reading the clock every
+ *   CLOCK_CHECK_EVERY entries (validation, SerialSet inserts, overflow keys) and after every
+ *   ZERO_FILL_PIECE_BYTES of table zeroing - so a slice overruns its budget by at most a few
+ *   entries' work (a unit test drives the slicer with an injected clock; an integration test
+ *   bounds the event-loop delay while parsing 1M entries);
  * - decodes PEM with its own chunked, strict base64 decoder for the same reason.
  *
  * Every failure is an AppError CRL_INVALID; nothing else escapes parseCrl().
@@ -26,7 +31,7 @@ import {setImmediate as yieldToLoop} from 'node:timers/promises';
 import {performance} from 'node:perf_hooks';
 import {AppError, isAppError} from '../../errors';
 import {DerReader, TAG, toHex} from './der';
-import {SerialSet, SerialSetBuilder, MAX_TABLE_SERIAL_BYTES} from './serial-set';
+import {SerialSet, SerialSetBuilder, MAX_OVERFLOW_SERIALS, MAX_TABLE_SERIAL_BYTES} from './serial-set';
 import {serialKeyOfDerInteger} from './serial';
 
 export interface ParsedCrl {
@@ -62,18 +67,28 @@ export interface ParsedCrl {
 }
 
 export interface ParseCrlOptions {
-  /** Entries processed between yields to the event loop (default 8192). */
+  /** Entries processed between yields to the event loop (default 8192; time slicing also applies). */
   chunkSize?: number;
+  /** Called with each slice's duration (ms) and units of work, for tests and benchmarks. */
+  onSlice?: SliceObserver;
+  /** Milliseconds clock of the time slicing (default performance.now); tests inject their own. */
+  clock?: () => number;
   /** Largest accepted input in bytes (default 256 MiB). */
   maxBytes?: number;
 }
 
 export const DEFAULT_CHUNK_SIZE = 8192;
 export const DEFAULT_MAX_CRL_BYTES = 256 * 1024 * 1024;
-/** A slice never runs past this many ms without yielding (checked every 256 entries). */
-const SLICE_BUDGET_MS = 5;
-/** The SerialSet table is zeroed (its pages faulted in) in slices of this size. */
-const ZERO_FILL_SLICE_BYTES = 1 << 20;
+/** A slice yields once it has run this many ms (wall clock: preemption counts too). */
+export const SLICE_BUDGET_MS = 5;
+/**
+ * Entries between two clock reads (a power of two; it was 256). A read costs ~50 ns, an entry
+ * 0.5-3 us, so the check costs <1% and a slice overruns its budget by at most 16 entries' work;
+ * a slice stretched by preemption or a page-fault burst yields at its next clock read.
+ */
+export const CLOCK_CHECK_EVERY = 16;
+/** The SerialSet table is zeroed (its pages faulted in) in pieces of this size, clock read after each. */
+const ZERO_FILL_PIECE_BYTES = 256 * 1024;
 
 export const OID = {
   CRL_NUMBER: '2.5.29.20',
@@ -86,28 +101,43 @@ const PEM_BEGIN = Buffer.from('-----BEGIN X509 CRL-----', 'latin1');
 const PEM_END = Buffer.from('-----END X509 CRL-----', 'latin1');
 const ANY_PEM_BEGIN = Buffer.from('-----BEGIN', 'latin1');
 
+/** Observes the slices of a parse (tests and benchmarks): duration in ms and units of work. */
+export type SliceObserver = (ms: number, units: number) => void;
+
 /** Cooperative scheduler: yield every `chunk` units or when the slice exceeded its budget. */
 class Slicer {
   private since = 0;
-  private t0 = performance.now();
-  constructor(private readonly chunk: number) {}
-  /** Call once per unit of work; resolves immediately unless it is time to yield. */
-  tick(): boolean {
-    this.since++;
-    if (this.since >= this.chunk) return true;
-    if ((this.since & 0xff) === 0 && performance.now() - this.t0 >= SLICE_BUDGET_MS) return true;
-    return false;
+  private t0: number;
+  constructor(
+    private readonly chunk: number,
+    private readonly observe: SliceObserver | undefined,
+    private readonly clock: () => number,
+  ) {
+    this.t0 = clock();
   }
-  /** Time-only check for loops that do not count entries (PEM decoding). */
+  /** Call once per unit of work: true when it is time to yield. */
+  tick(): boolean {
+    const n = ++this.since;
+    if (n >= this.chunk) return true;
+    return (n & (CLOCK_CHECK_EVERY - 1)) === 0 && this.clock() - this.t0 >= SLICE_BUDGET_MS;
+  }
+  /** Time-only check for loops that do not count entries (PEM decoding, table zeroing). */
   overBudget(): boolean {
-    return performance.now() - this.t0 >= SLICE_BUDGET_MS;
+    return this.clock() - this.t0 >= SLICE_BUDGET_MS;
   }
   async yield(): Promise<void> {
+    this.observe?.(this.clock() - this.t0, this.since);
     await yieldToLoop();
     this.since = 0;
-    this.t0 = performance.now();
+    this.t0 = this.clock();
+  }
+  /** End of the parse: report the last slice. */
+  done(): void {
+    this.observe?.(this.clock() - this.t0, this.since);
   }
 }
+
+const defaultClock = (): number => performance.now();
 
 function invalid(message: string, details: Record<string, unknown> = {}): AppError {
   return new AppError('CRL_INVALID', message, details);
@@ -133,9 +163,12 @@ async function parseCrlUnchecked(input: Buffer | Uint8Array, opts: ParseCrlOptio
   if (!(input instanceof Uint8Array)) throw invalid('CRL input is not a buffer');
   if (input.length > maxBytes) throw invalid('CRL is larger than the accepted maximum', {bytes: input.length, maxBytes});
   const raw = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.length);
-  const slicer = new Slicer(chunkSize);
+  if (opts.clock !== undefined && typeof opts.clock !== 'function') throw invalid('clock must be a function');
+  const slicer = new Slicer(chunkSize, opts.onSlice, opts.clock ?? defaultClock);
   const der = raw.length > 0 && raw[0] === TAG.SEQUENCE ? raw : await pemToDer(raw, slicer);
-  return parseDer(der, slicer);
+  const parsed = await parseDer(der, slicer);
+  slicer.done();
+  return parsed;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -463,7 +496,10 @@ async function readEntries(
   const serialStart = new Uint32Array(maxEntries);
   const serialLen = new Uint8Array(maxEntries);
   let recorded = 0;
+  let positives = 0;
   let maxMagnitude = 1;
+  let negatives = 0;
+  let maxNegativeMagnitude = 1;
   const overflowKeys: string[] = [];
   const entryUnsupported = new Set<string>();
   let entryCount = 0;
@@ -485,16 +521,27 @@ async function readEntries(
       checkEntryExtensions(r, r.start, r.end, entryUnsupported);
       if (q !== entryEnd) r.fail('trailing data in revoked entry', q);
     }
-    // Record the serial. Negative or > 20-octet magnitudes go to the overflow keys.
-    const magStart = der[s] === 0 && e - s > 1 ? s + 1 : s;
-    const mag = e - magStart;
-    if ((der[s] & 0x80) !== 0 || mag > MAX_TABLE_SERIAL_BYTES) {
+    // Record the serial (an offset, not a string). Magnitudes over 20 octets become overflow
+    // keys, bounded: a CRL cannot grow the overflow Set without limit.
+    const negative = (der[s] & 0x80) !== 0;
+    // Minimal DER: a positive serial's magnitude drops a 00 sign octet; a negative one's
+    // magnitude is at most its content length (and at least one octet shorter only rarely).
+    const mag = negative ? e - s : der[s] === 0 && e - s > 1 ? e - s - 1 : e - s;
+    if (mag > MAX_TABLE_SERIAL_BYTES + (negative ? 1 : 0)) {
+      if (overflowKeys.length >= MAX_OVERFLOW_SERIALS) r.fail('too many serial numbers longer than 20 octets', s);
       overflowKeys.push(serialKeyOfDerInteger(der, s, e));
     } else {
       serialStart[recorded] = s;
       serialLen[recorded] = e - s;
       recorded++;
-      if (mag > maxMagnitude) maxMagnitude = mag;
+      const width = Math.min(mag, MAX_TABLE_SERIAL_BYTES);
+      if (negative) {
+        negatives++;
+        if (width > maxNegativeMagnitude) maxNegativeMagnitude = width;
+      } else {
+        positives++;
+        if (width > maxMagnitude) maxMagnitude = width;
+      }
     }
     entryCount++;
     p = entryEnd;
@@ -502,14 +549,20 @@ async function readEntries(
   }
   for (const oid of entryUnsupported) unsupported.push('entry:' + oid);
 
-  const builder = new SerialSetBuilder(recorded, maxMagnitude, false);
-  await builder.zeroFill(ZERO_FILL_SLICE_BYTES, () => slicer.yield());
+  const builder = new SerialSetBuilder(positives, maxMagnitude, false, {count: negatives, maxMagnitudeBytes: maxNegativeMagnitude});
+  await builder.zeroFill(ZERO_FILL_PIECE_BYTES, async () => {
+    if (slicer.overBudget()) await slicer.yield();
+  });
   for (let i = 0; i < recorded; i++) {
     const s = serialStart[i];
     builder.addDerInteger(der, s, s + serialLen[i]);
     if (slicer.tick()) await slicer.yield();
   }
-  for (const k of overflowKeys) builder.addKey(k);
+  // Serials over 20 octets (at most MAX_OVERFLOW_SERIALS): sliced like the rest.
+  for (let i = 0; i < overflowKeys.length; i++) {
+    builder.addKey(overflowKeys[i]);
+    if (slicer.tick()) await slicer.yield();
+  }
   return {entryCount, revoked: builder.build()};
 }
 

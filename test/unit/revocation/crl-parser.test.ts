@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import {parseCrl} from '../../../src/tls/revocation/crl-parser';
+import fc from 'fast-check';
+import {CLOCK_CHECK_EVERY, parseCrl, SLICE_BUDGET_MS} from '../../../src/tls/revocation/crl-parser';
+import {serialKeyOfDerInteger} from '../../../src/tls/revocation/serial';
+import {MAX_OVERFLOW_SERIALS} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 import {
   ALG, CrlParts, bool, crlOf, entry, ext, gen, hex, int, name, NULL, octet, oid, pem, seq, tlv, tbsOf, utc,
@@ -210,6 +213,89 @@ describe('revocation / parseCrl (hand-made DER edge cases)', () => {
       assert.equal(crl.revoked.has('1F4'), true);
       assert.equal(crl.revoked.has('1F5'), false);
     }
+  });
+
+  describe('time slicing (injected clock: deterministic)', () => {
+    const minimal = (n: number): string => {
+      const h = n.toString(16).padStart(n.toString(16).length + (n.toString(16).length % 2), '0');
+      return parseInt(h.slice(0, 2), 16) & 0x80 ? '00' + h : h;
+    };
+    // 2,000 conforming serials, then 600 negative ones (they take the overflow path).
+    const negative = (i: number): string => (0x80 + (i % 0x7f)).toString(16) + (i & 0xff).toString(16).padStart(2, '0');
+    const POSITIVE = 2000;
+    const NEGATIVE = 600;
+    const entries = [...Array.from({length: POSITIVE}, (_, i) => entry(minimal(i + 1))), ...Array.from({length: NEGATIVE}, (_, i) => entry(negative(i)))];
+    const der = crlOf({entries});
+
+    async function slicesOf(clock: () => number, chunkSize?: number): Promise<{units: number[]; revokedSize: number}> {
+      const units: number[] = [];
+      const crl = await parseCrl(der, {clock, onSlice: (_ms, n) => units.push(n), ...(chunkSize ? {chunkSize} : {})});
+      assert.equal(crl.entryCount, POSITIVE + NEGATIVE);
+      assert.equal(crl.revoked.has('7D0'), true);
+      assert.equal(crl.revoked.has('-7EFF'), true); // negative(1) = DER 81 01 = -0x7EFF
+      return {units, revokedSize: crl.revoked.size};
+    }
+    // Every entry is ticked twice: validation (pass 1), then insert or overflow key (pass 2).
+    const TOTAL_UNITS = 2 * (POSITIVE + NEGATIVE);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+    it('a clock always over budget: no slice does more than CLOCK_CHECK_EVERY units (validation, inserts, overflow keys, zeroing)', async () => {
+      let t = 0;
+      const {units} = await slicesOf(() => (t += 1000));
+      assert.ok(Math.max(...units) <= CLOCK_CHECK_EVERY, `largest slice ${Math.max(...units)} units`);
+      assert.equal(sum(units), TOTAL_UNITS);
+      assert.ok(units.length >= TOTAL_UNITS / CLOCK_CHECK_EVERY);
+    });
+
+    it('a clock advancing 1 ms per read: slices end once the budget is spent', async () => {
+      let t = 0;
+      const {units} = await slicesOf(() => (t += 1));
+      assert.ok(Math.max(...units) <= SLICE_BUDGET_MS * CLOCK_CHECK_EVERY, `largest slice ${Math.max(...units)} units`);
+      assert.equal(sum(units), TOTAL_UNITS);
+    });
+
+    it('a stopped clock: the chunk size alone bounds a slice; the result does not depend on slicing', async () => {
+      const stopped = await slicesOf(() => 0, 700);
+      assert.ok(Math.max(...stopped.units) <= 700);
+      assert.equal(sum(stopped.units), TOTAL_UNITS);
+      let t = 0;
+      assert.equal((await slicesOf(() => (t += 1000))).revokedSize, stopped.revokedSize);
+      assert.equal((await parseCrl(der)).revoked.size, stopped.revokedSize);
+    });
+
+    it('rejects a clock that is not a function with CRL_INVALID', async () => {
+      await expectAppError(parseCrl(der, {clock: 5 as unknown as () => number}), 'CRL_INVALID');
+    });
+  });
+
+  it('indexes positive, negative and over-long serials exactly (oracle: the serial keys of the DER)', async () => {
+    /** The minimal DER content of a two's-complement integer given as bytes. */
+    const minimalDer = (b: Uint8Array): Buffer => {
+      let i = 0;
+      while (i < b.length - 1 && ((b[i] === 0 && (b[i + 1] & 0x80) === 0) || (b[i] === 0xff && (b[i + 1] & 0x80) !== 0))) i++;
+      return Buffer.from(b.subarray(i));
+    };
+    await fc.assert(fc.asyncProperty(
+      fc.array(fc.uint8Array({minLength: 1, maxLength: 24}), {minLength: 1, maxLength: 60}),
+      fc.array(fc.uint8Array({minLength: 1, maxLength: 24}), {maxLength: 30}),
+      async (members, probes) => {
+        const ders = members.map(minimalDer);
+        const crl = await parseCrl(crlOf({entries: ders.map(d => entry(d.toString('hex')))}));
+        const keyOf = (d: Buffer) => serialKeyOfDerInteger(d, 0, d.length);
+        const oracle = new Set(ders.map(keyOf));
+        assert.equal(crl.entryCount, ders.length);
+        assert.equal(crl.revoked.size, oracle.size);
+        for (const k of oracle) assert.equal(crl.revoked.has(k), true, k);
+        for (const p of probes.map(minimalDer)) assert.equal(crl.revoked.has(keyOf(p)), oracle.has(keyOf(p)));
+      },
+    ), {numRuns: 150});
+  });
+
+  it('refuses a CRL with more than MAX_OVERFLOW_SERIALS serials longer than 20 octets (CRL_INVALID)', async () => {
+    const longSerial = (i: number) => '01' + '00'.repeat(17) + i.toString(16).padStart(8, '0');
+    const at = (n: number) => crlOf({entries: Array.from({length: n}, (_, i) => entry(longSerial(i)))});
+    assert.equal((await parseCrl(at(MAX_OVERFLOW_SERIALS))).revoked.size, MAX_OVERFLOW_SERIALS);
+    await expectAppError(parseCrl(at(MAX_OVERFLOW_SERIALS + 1)), 'CRL_INVALID');
   });
 
   it('accepts a Uint8Array that is not a Buffer', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import fc from 'fast-check';
 import {normalizeSerial} from '../../../src/tls/revocation/serial';
-import {SerialSet, SerialSetBuilder} from '../../../src/tls/revocation/serial-set';
+import {MAX_OVERFLOW_SERIALS, SerialSet, SerialSetBuilder} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 
 describe('revocation / normalizeSerial', () => {
@@ -95,13 +95,53 @@ describe('revocation / SerialSet', () => {
   });
 
   it('builds from DER INTEGER content with sign bytes', () => {
-    const b = new SerialSetBuilder(3, 2);
-    const der = Buffer.from([0x00, 0x9f, 0x01, 0x05, 0xfb]);
+    const b = new SerialSetBuilder(2, 2, true, {count: 2, maxMagnitudeBytes: 2});
+    const der = Buffer.from([0x00, 0x9f, 0x01, 0x05, 0xfb, 0x80, 0x00]);
     b.addDerInteger(der, 0, 3); // 00 9F 01
     b.addDerInteger(der, 3, 4); // 05
-    b.addDerInteger(der, 4, 5); // FB = -5 (overflow)
+    b.addDerInteger(der, 4, 5); // FB = -5 (negative table)
+    b.addDerInteger(der, 5, 7); // 80 00 = -0x8000
     const s = b.build();
-    assert.deepEqual([s.has('9F01'), s.has('5'), s.has('-5'), s.has('FB'), s.size], [true, true, true, false, 3]);
+    assert.deepEqual(
+      [s.has('9F01'), s.has('5'), s.has('-5'), s.has('FB'), s.has('-FB'), s.has('-8000'), s.has('8000'), s.has('-9F01'), s.size],
+      [true, true, true, false, false, true, false, false, 4],
+    );
+  });
+
+  it('keeps negative serials in a table, not in per-key strings', () => {
+    const keys = Array.from({length: 20_000}, (_, i) => `-${(i + 1).toString(16).toUpperCase()}`);
+    const s = SerialSet.fromKeys([...keys, '1', '2']);
+    assert.equal(s.size, 20_002);
+    for (let i = 0; i < keys.length; i += 101) assert.equal(s.has(keys[i]), true);
+    assert.equal(s.has('-4E21'), false); // 20,001
+    assert.equal(s.has('3'), false);
+    assert.equal(s.has('-1') && s.has('1'), true);
+    // 2-byte magnitudes => 3-byte slots, not a Set of 20k strings (~64 B each).
+    assert.ok(s.byteLength < 20_000 * 8, `byteLength ${s.byteLength}`);
+  });
+
+  it('refuses more than MAX_OVERFLOW_SERIALS serials longer than 20 octets with CRL_INVALID', async () => {
+    const b = new SerialSetBuilder(0, 1);
+    const longKey = (i: number) => 'AB'.repeat(20) + i.toString(16).toUpperCase().padStart(6, '0');
+    for (let i = 0; i < MAX_OVERFLOW_SERIALS; i++) b.addKey(longKey(i));
+    b.addKey(longKey(0)); // a duplicate does not count
+    await expectAppError(() => b.addKey(longKey(MAX_OVERFLOW_SERIALS)), 'CRL_INVALID');
+    const neg = new SerialSetBuilder(0, 1);
+    const der = Buffer.alloc(22, 0xff);
+    der[0] = 0x80; // a 22-octet negative INTEGER: magnitude over 20 octets
+    for (let i = 0; i < MAX_OVERFLOW_SERIALS; i++) {
+      der.writeUInt32BE(i, 18);
+      neg.addDerInteger(der, 0, 22);
+    }
+    der.writeUInt32BE(MAX_OVERFLOW_SERIALS, 18);
+    await expectAppError(() => neg.addDerInteger(der, 0, 22), 'CRL_INVALID');
+  });
+
+  it('refuses negative serials beyond the declared negative capacity', async () => {
+    const b = new SerialSetBuilder(1, 1, true, {count: 1, maxMagnitudeBytes: 1});
+    b.addKey('-1');
+    b.addKey('1');
+    await expectAppError(() => b.addKey('-2'), 'INTERNAL_ERROR');
   });
 
   it('refuses inserts beyond its declared capacity and a second build()', async () => {
@@ -123,16 +163,17 @@ describe('revocation / SerialSet', () => {
 
   it('matches a Set<string> oracle on random sequential and random serials (property)', () => {
     fc.assert(fc.property(
-      fc.array(fc.uint8Array({minLength: 1, maxLength: 22}), {maxLength: 300}),
-      fc.array(fc.uint8Array({minLength: 1, maxLength: 22}), {maxLength: 50}),
+      fc.array(fc.tuple(fc.boolean(), fc.uint8Array({minLength: 1, maxLength: 22})), {maxLength: 300}),
+      fc.array(fc.tuple(fc.boolean(), fc.uint8Array({minLength: 1, maxLength: 22})), {maxLength: 50}),
       (members, probes) => {
-        const keys = members.map(b => normalizeSerial(Buffer.from(b).toString('hex')));
+        const keyOf = ([neg, b]: [boolean, Uint8Array]) => normalizeSerial(`${neg ? '-' : ''}${Buffer.from(b).toString('hex')}`);
+        const keys = members.map(keyOf);
         const oracle = new Set(keys);
         const s = SerialSet.fromKeys(keys);
         assert.equal(s.size, oracle.size);
         for (const k of keys) assert.equal(s.has(k), true);
         for (const p of probes) {
-          const k = normalizeSerial(Buffer.from(p).toString('hex'));
+          const k = keyOf(p);
           assert.equal(s.has(k), oracle.has(k));
         }
       },
