@@ -45,12 +45,25 @@ interface Installed extends CrlRecord {
   readonly revoked: SerialSet;
 }
 
+export interface RevocationIndexOptions {
+  /** Leaves whose issuer match is remembered (default ISSUER_CACHE_SIZE; 0 disables the cache). */
+  readonly issuerCacheSize?: number;
+}
+
 interface TrustedCa {
   readonly cert: crypto.X509Certificate;
   readonly fingerprint256: string;
 }
 
 const READ_SLICE_BYTES = 1 << 20;
+
+/**
+ * Leaves whose issuer match (checkIssued + signature verification against every trusted CA,
+ * ~60-200 us) an index remembers, keyed by the leaf's fingerprint256 (SHA-256 of its DER: the
+ * match is a pure function of the leaf's bytes and the index's fixed CA set). Least recently used
+ * evicted beyond this bound. A reload builds a new index, hence a fresh cache.
+ */
+export const ISSUER_CACHE_SIZE = 4096;
 
 /** Wrap any failure for `file` in an AppError carrying {file}; non-AppErrors become `fallback`. */
 function withFile(e: unknown, file: string, fallback: 'CRL_INVALID' | 'TLS_MATERIAL_UNREADABLE'): AppError {
@@ -144,9 +157,18 @@ async function verifyAgainst(crl: ParsedCrl, cas: readonly TrustedCa[]): Promise
 export class RevocationIndex {
   private readonly trusted: readonly TrustedCa[];
   private readonly byIssuer = new Map<string, Installed>();
+  /** leaf fingerprint256 -> the trusted CAs that issued it (insertion order = LRU order). */
+  private readonly issuerCache = new Map<string, readonly TrustedCa[]>();
+  private issuerCacheHits = 0;
+  private issuerCacheMisses = 0;
 
-  private constructor(trusted: readonly TrustedCa[]) {
+  private readonly issuerCacheSize: number;
+
+  private constructor(trusted: readonly TrustedCa[], opts: RevocationIndexOptions = {}) {
     this.trusted = trusted;
+    const size = opts.issuerCacheSize ?? ISSUER_CACHE_SIZE;
+    if (!Number.isSafeInteger(size) || size < 0) throw new AppError('INTERNAL_ERROR', 'issuerCacheSize must be a non-negative integer');
+    this.issuerCacheSize = size;
   }
 
   /**
@@ -154,8 +176,13 @@ export class RevocationIndex {
    * AppError CRL_INVALID / CRL_SIGNATURE_INVALID / CRL_ISSUER_NOT_CRLSIGN / CRL_EXPIRED /
    * TLS_MATERIAL_UNREADABLE, details {file}. Files are processed one at a time (bounded memory).
    */
-  static async load(files: readonly string[], trustedCas: readonly crypto.X509Certificate[], now: Date = new Date()): Promise<RevocationIndex> {
-    const index = new RevocationIndex(dedupeCas(trustedCas));
+  static async load(
+    files: readonly string[],
+    trustedCas: readonly crypto.X509Certificate[],
+    now: Date = new Date(),
+    opts: RevocationIndexOptions = {},
+  ): Promise<RevocationIndex> {
+    const index = new RevocationIndex(dedupeCas(trustedCas), opts);
     for (const file of files) {
       const bytes = await readCrlFile(file);
       try {
@@ -222,8 +249,7 @@ export class RevocationIndex {
     const serial = normalizeSerial(leaf.serialNumber);
     let good: CertificateRevocationStatus | undefined;
     let unknown: CertificateRevocationStatus | undefined;
-    for (const ca of this.trusted) {
-      if (!issuedBy(leaf, ca.cert)) continue;
+    for (const ca of this.issuersOf(leaf)) {
       const status = this.status(ca.fingerprint256, serial, now);
       const file = this.byIssuer.get(ca.fingerprint256)?.file;
       const result: CertificateRevocationStatus = {status, issuerFingerprint256: ca.fingerprint256, ...(file ? {crlFile: file} : {})};
@@ -232,6 +258,41 @@ export class RevocationIndex {
       else unknown ??= result;
     }
     return good ?? unknown ?? {status: 'unknown'};
+  }
+
+  /**
+   * The trusted CAs that issued `leaf` (name + AKI/SKI and signature), in configuration order.
+   * Remembered per leaf fingerprint (ISSUER_CACHE_SIZE, LRU): repeated connections and requests
+   * by the same certificate skip the signature verification; the serial lookup stays per call.
+   */
+  private issuersOf(leaf: crypto.X509Certificate): readonly TrustedCa[] {
+    let key: string | undefined;
+    try {
+      key = leaf.fingerprint256;
+    } catch {
+      key = undefined; // unreadable: match without caching
+    }
+    if (key !== undefined) {
+      const hit = this.issuerCache.get(key);
+      if (hit !== undefined) {
+        this.issuerCacheHits++;
+        this.issuerCache.delete(key);
+        this.issuerCache.set(key, hit);
+        return hit;
+      }
+    }
+    this.issuerCacheMisses++;
+    const found = this.trusted.filter(ca => issuedBy(leaf, ca.cert));
+    if (key !== undefined && this.issuerCacheSize > 0) {
+      this.issuerCache.set(key, found);
+      if (this.issuerCache.size > this.issuerCacheSize) this.issuerCache.delete(this.issuerCache.keys().next().value as string);
+    }
+    return found;
+  }
+
+  /** Issuer-match cache counters (tests, diagnostics). */
+  get issuerCacheStats(): {readonly size: number; readonly hits: number; readonly misses: number} {
+    return {size: this.issuerCache.size, hits: this.issuerCacheHits, misses: this.issuerCacheMisses};
   }
 
   get crls(): readonly CrlRecord[] {

@@ -2,6 +2,7 @@
  * RevocationIndex against real CRLs made by the openssl CLI (`openssl ca -revoke` / `-gencrl`).
  */
 import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
@@ -321,6 +322,53 @@ describe('revocation / RevocationIndex (openssl-made CAs and CRLs)', function ()
       const index = await RevocationIndex.load([issuers.rsa.pemCrl], [issuers.rsa.ca.cert]);
       const fake = impostor.issueLeaf('fake', '9F01'); // same name + serial as a revoked leaf
       assert.equal(index.statusOfCertificate(fake.cert).status, 'unknown');
+    });
+
+    it('remembers the issuer match per leaf; the CRL lookup stays per call (a newer CRL applies at once)', async () => {
+      const fx = issuers.ec256;
+      const ca = fx.ca;
+      const first = ca.genCrl({out: 'crl-cache1.der', der: true});
+      const leaf = ca.issueLeaf('ec-cache');
+      const index = await RevocationIndex.load([first], trusted());
+      const expected = {status: 'good', issuerFingerprint256: ca.cert.fingerprint256, crlFile: first};
+      assert.deepEqual(index.statusOfCertificate(leaf.cert), expected);
+      assert.deepEqual(index.issuerCacheStats, {size: 1, hits: 0, misses: 1});
+      // The same certificate again, also as another X509Certificate object (same DER): a hit.
+      assert.deepEqual(index.statusOfCertificate(leaf.cert), expected);
+      assert.deepEqual(index.statusOfCertificate(new crypto.X509Certificate(leaf.cert.raw)), expected);
+      assert.deepEqual(index.issuerCacheStats, {size: 1, hits: 2, misses: 1});
+      // Revoked later: the cached issuer match does not hide the new CRL.
+      ca.revoke(leaf.certFile);
+      const second = await parseCrl(fs.readFileSync(ca.genCrl({out: 'crl-cache2.der', der: true})));
+      assert.equal(await index.addFetched(second, ca.cert, 'http://127.0.0.1/cache.crl'), true);
+      assert.deepEqual(index.statusOfCertificate(leaf.cert), {status: 'revoked', issuerFingerprint256: ca.cert.fingerprint256, crlFile: 'http://127.0.0.1/cache.crl'});
+      assert.equal(index.issuerCacheStats.misses, 1);
+    });
+
+    it('caches "no trusted issuer" too, per leaf: an impostor leaf stays unknown, the real one is matched', async () => {
+      const index = await RevocationIndex.load([issuers.rsa.pemCrl], [issuers.rsa.ca.cert]);
+      const fake = impostor.issueLeaf('fake-cache', '9F02');
+      for (let i = 0; i < 3; i++) assert.deepEqual(index.statusOfCertificate(fake.cert), {status: 'unknown'});
+      for (let i = 0; i < 3; i++) assert.equal(index.statusOfCertificate(issuers.rsa.revokedLeadingZero.cert).status, 'revoked');
+      assert.deepEqual(index.issuerCacheStats, {size: 2, hits: 4, misses: 2});
+    });
+
+    it('the issuer cache is bounded (least recently used evicted) and can be disabled', async () => {
+      const fx = issuers.ec384;
+      const leaves = [fx.good, fx.revokedLeadingZero, fx.ca.issueLeaf('ec384-c')];
+      const index = await RevocationIndex.load([fx.derCrl], trusted(), new Date(), {issuerCacheSize: 2});
+      const statuses = () => leaves.map(l => index.statusOfCertificate(l.cert).status);
+      assert.deepEqual(statuses(), ['good', 'revoked', 'good']);
+      assert.deepEqual(index.issuerCacheStats, {size: 2, hits: 0, misses: 3});
+      // leaves[0] was evicted by leaves[2]; leaves[2] is cached.
+      assert.equal(index.statusOfCertificate(leaves[2].cert).status, 'good');
+      assert.equal(index.statusOfCertificate(leaves[0].cert).status, 'good');
+      assert.deepEqual(index.issuerCacheStats, {size: 2, hits: 1, misses: 4});
+
+      const uncached = await RevocationIndex.load([fx.derCrl], trusted(), new Date(), {issuerCacheSize: 0});
+      assert.deepEqual(leaves.map(l => uncached.statusOfCertificate(l.cert).status), ['good', 'revoked', 'good']);
+      assert.deepEqual(uncached.issuerCacheStats, {size: 0, hits: 0, misses: 3});
+      await expectAppError(RevocationIndex.load([fx.derCrl], trusted(), new Date(), {issuerCacheSize: -1}), 'INTERNAL_ERROR');
     });
 
     it('a malformed serial key throws AUTH_CERT_MALFORMED (never "good")', async () => {
