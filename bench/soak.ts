@@ -1,12 +1,14 @@
 /**
- * Soak: `npm run soak -- [--minutes 10] [--workers 24] [--sample-seconds 5] [--reload-seconds 60]
- *                        [--max-rss-slope-mb-per-min 2] [--no-report]`
+ * Soak: `npm run soak -- [--minutes 10] [--heap-mb 160] [--workers 24] [--sample-seconds 5]
+ *                        [--reload-seconds 60] [--max-rss-slope-mb-per-min 2] [--no-report]`
  *
  * Runs the built service as a child process on a test PKI and drives mixed traffic at it for the
  * given time: valid clients on kept-alive and new connections (GET and POST), a client outside
  * the allow-list (403), unknown routes (404), oversized bodies (413), a revoked client (cut at the
  * connection gate), an untrusted client and a client without a certificate (refused in the
- * handshake); a SIGHUP reload every --reload-seconds. It samples the service's RSS and open file
+ * handshake); a SIGHUP reload every --reload-seconds. The service runs with its V8 old space
+ * capped (--heap-mb, via --max-old-space-size): unreachable garbage is collected within the cap
+ * (so RSS has to level off), while a leak ends in an out-of-memory exit. It samples the service's RSS and open file
  * descriptors from /proc, then stops the traffic, waits for idle connections to time out, and
  * reports RSS growth, the slope of the RSS floor (per-minute minima) over the second half, and the open descriptors before the
  * traffic, at its end and after it. Exit code 1 when a descriptor leak or an RSS slope above the
@@ -23,6 +25,8 @@ import {givenService} from '../test/fixtures/service';
 
 interface Options {
   minutes: number;
+  /** V8 old-space cap for the service (MB): garbage must be collected within it, a leak ends in OOM. 0 = Node's default. */
+  heapMb: number;
   workers: number;
   sampleSeconds: number;
   reloadSeconds: number;
@@ -31,7 +35,7 @@ interface Options {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = {minutes: 10, workers: 24, sampleSeconds: 5, reloadSeconds: 60, maxRssSlopeMbPerMin: 2, report: true};
+  const o: Options = {minutes: 10, heapMb: 160, workers: 24, sampleSeconds: 5, reloadSeconds: 60, maxRssSlopeMbPerMin: 2, report: true};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const num = () => {
@@ -41,12 +45,17 @@ function parseArgs(argv: string[]): Options {
     };
     if (a === '--minutes') o.minutes = num();
     else if (a === '--workers') o.workers = Math.max(10, Math.round(num()));
+    else if (a === '--heap-mb') {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 0) throw new Error('--heap-mb needs a whole number (0 = Node default)');
+      o.heapMb = v;
+    }
     else if (a === '--sample-seconds') o.sampleSeconds = num();
     else if (a === '--reload-seconds') o.reloadSeconds = num();
     else if (a === '--max-rss-slope-mb-per-min') o.maxRssSlopeMbPerMin = num();
     else if (a === '--no-report') o.report = false;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('npm run soak -- [--minutes 10] [--workers 24] [--sample-seconds 5] [--reload-seconds 60] [--max-rss-slope-mb-per-min 2] [--no-report]\n');
+      process.stdout.write('npm run soak -- [--minutes 10] [--heap-mb 160] [--workers 24] [--sample-seconds 5] [--reload-seconds 60] [--max-rss-slope-mb-per-min 2] [--no-report]\n');
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -88,9 +97,9 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const log = (s: string) => process.stdout.write(`[soak] ${s}\n`);
   const pki = await givenTestPki();
-  const svc = await givenService(givenMtlsEnv(pki, {TLS_WATCH: 'false'}));
+  const svc = await givenService(givenMtlsEnv(pki, {TLS_WATCH: 'false', ...(o.heapMb > 0 ? {NODE_OPTIONS: `--max-old-space-size=${o.heapMb}`} : {})}));
   const pid = svc.child.pid!;
-  log(`service pid ${pid} on port ${svc.port}; ${o.minutes} min, ${o.workers} workers`);
+  log(`service pid ${pid} on port ${svc.port}; ${o.minutes} min, ${o.workers} workers, heap cap ${o.heapMb || 'default'} MB`);
 
   // Keep the runner's memory flat: count what matters, drop the lines.
   const serviceErrors: string[] = [];
@@ -101,7 +110,10 @@ async function main(): Promise<void> {
       }
     }
     svc.logs.length = 0;
+    // Keep what the service wrote to stderr (an out-of-memory report lands there).
+    const stderr = svc.stdout.filter(l => l.startsWith('[stderr]')).slice(-50);
     svc.stdout.length = 0;
+    svc.stdout.push(...stderr);
   };
 
   const baseline = {rssMb: rssMb(pid), fds: openFds(pid)};
@@ -131,10 +143,14 @@ async function main(): Promise<void> {
   const durationMs = o.minutes * 60_000;
   let nextReload = o.reloadSeconds * 1000;
   let reloads = 0;
+  let crashed: string | undefined;
   while (Date.now() - t0 < durationMs) {
     await sleep(Math.min(o.sampleSeconds * 1000, Math.max(0, durationMs - (Date.now() - t0))));
     trimLogs();
-    if (svc.child.exitCode !== null) throw new Error(`the service exited (${svc.child.exitCode})`);
+    if (svc.child.exitCode !== null || svc.child.signalCode !== null) {
+      crashed = `the service exited during the soak (code ${svc.child.exitCode}, signal ${svc.child.signalCode}) after ${round((Date.now() - t0) / 60000)} min${svc.stdout.some(l => /heap out of memory/i.test(l)) ? ': JavaScript heap out of memory (a leak)' : ''}`;
+      break;
+    }
     const atSec = (Date.now() - t0) / 1000;
     samples.push({atSec, rssMb: rssMb(pid), fds: openFds(pid), requests: load.total.requests});
     if (atSec * 1000 >= nextReload) {
@@ -147,13 +163,16 @@ async function main(): Promise<void> {
       log(`${round(atSec / 60)} min: RSS ${round(s.rssMb)} MB, fds ${s.fds}, requests ${s.requests}`);
     }
   }
-  const atEnd = {rssMb: rssMb(pid), fds: openFds(pid)};
+  const alive = () => crashed === undefined;
+  const last = samples[samples.length - 1] ?? {rssMb: baseline.rssMb, fds: baseline.fds};
+  const atEnd = alive() ? {rssMb: rssMb(pid), fds: openFds(pid)} : {rssMb: last.rssMb, fds: last.fds};
   await load.stop();
   // Let kept-alive and half-closed connections time out (HTTP_KEEPALIVE_TIMEOUT_MS default 5 s).
-  await sleep(8000);
+  if (alive()) await sleep(8000);
   trimLogs();
-  const afterIdle = {rssMb: rssMb(pid), fds: openFds(pid)};
-  const exitCode = await svc.stop();
+  const afterIdle = alive() ? {rssMb: rssMb(pid), fds: openFds(pid)} : atEnd;
+  const exitCode = alive() ? await svc.stop() : svc.child.exitCode;
+  if (samples.length === 0) samples.push({atSec: 0, rssMb: baseline.rssMb, fds: baseline.fds, requests: 0});
 
   // RSS saws up and down with garbage collection; a leak shows as a rising floor. The slope is
   // fitted to the per-minute minima (the post-GC floor) of the second half.
@@ -171,13 +190,13 @@ async function main(): Promise<void> {
   const validFailures = validGroups.reduce((n, g) => n + load.group(g).requests - load.group(g).ok, 0);
   const servedWhenRefusalExpected = groups.filter(g => /handshake|revoked/.test(g)).reduce((n, g) => n + (load.group(g).byKind.response ?? 0), 0);
   const fdLeak = afterIdle.fds - baseline.fds;
-  const problems: string[] = [];
+  const problems: string[] = crashed ? [crashed] : [];
   if (validFailures > 0) problems.push(`${validFailures} valid requests failed`);
   if (servedWhenRefusalExpected > 0) problems.push(`${servedWhenRefusalExpected} refused clients got an HTTP response`);
   if (fdLeak > 2) problems.push(`${fdLeak} file descriptors more after the traffic than before it`);
   if (rssSlope > o.maxRssSlopeMbPerMin) problems.push(`the RSS floor grows ${round(rssSlope, 2)} MB/min over the second half (bound ${o.maxRssSlopeMbPerMin})`);
   if (serviceErrors.length > 0) problems.push(`${serviceErrors.length} error lines in the service log`);
-  if (exitCode !== 0) problems.push(`service exit code ${exitCode}`);
+  if (alive() && exitCode !== 0) problems.push(`service exit code ${exitCode}`);
 
   const total = load.total;
   log(`requests ${total.requests}, connections ${total.connections}, RSS ${round(baseline.rssMb)} -> ${round(atEnd.rssMb)} MB (max ${round(maxRss)}), slope ${round(rssSlope, 2)} MB/min, fds ${baseline.fds} -> ${atEnd.fds} -> ${afterIdle.fds}`);
@@ -188,13 +207,14 @@ async function main(): Promise<void> {
     recordSection({
       id: 'soak',
       title: 'Memory and handle stability (soak)',
-      claim: `\`npm run soak -- --minutes ${o.minutes}\`: ${workers.length} workers of mixed traffic (valid kept-alive and new connections, 403, 404, 413, revoked, untrusted, no certificate, expired, TLS 1.2) for ${o.minutes} min with a SIGHUP reload every ${o.reloadSeconds} s; the service's RSS and open descriptors sampled from /proc every ${o.sampleSeconds} s.`,
+      claim: `\`npm run soak -- --minutes ${o.minutes}\` (service heap capped at ${o.heapMb || 'the default'} MB, so garbage must be collected and a leak would end in an out-of-memory exit): ${workers.length} workers of mixed traffic (valid kept-alive and new connections, 403, 404, 413, revoked, untrusted, no certificate, expired, TLS 1.2) for ${o.minutes} min with a SIGHUP reload every ${o.reloadSeconds} s; the service's RSS and open descriptors sampled from /proc every ${o.sampleSeconds} s.`,
       source: 'bench/soak.ts',
       figures: {
         cases: groups.length,
         requests: total.requests,
         failures: problems.length,
         minutes: o.minutes,
+        'service heap cap (--max-old-space-size, MB)': o.heapMb || 'Node default',
         'TLS connections opened': total.connections,
         'SIGHUP reloads': reloads,
         'RSS before traffic (MB)': round(baseline.rssMb),

@@ -9,7 +9,7 @@
  *
  * Plain Node: no LoopBack imports.
  */
-import type {X509Certificate} from 'node:crypto';
+import {X509Certificate} from 'node:crypto';
 import type {Server as TlsServer, TLSSocket} from 'node:tls';
 import {audit, Logger} from '../logging/logger';
 
@@ -38,6 +38,22 @@ export function handshakeRefusalCode(errCode: string | undefined, authorizationE
   if (authorizationError) return 'AUTH_CERT_UNTRUSTED';
   if (errCode && /CERTIFICATE|CERT_/.test(errCode)) return 'AUTH_CERT_UNTRUSTED';
   return 'TLS_HANDSHAKE_FAILED';
+}
+
+/**
+ * The peer's leaf certificate, parsed from the DER of getPeerCertificate(). Not
+ * socket.getPeerX509Certificate(): on Node 20.20 / OpenSSL 3.0 that call leaks the peer X509 in
+ * native memory (~15-20 KB per call, measured: a server calling it once per connection grew
+ * 95 -> 238 MB RSS over ~6,000 connections with a forced GC every 3 s, while
+ * new X509Certificate(getPeerCertificate().raw) stayed flat). The soak found it.
+ */
+export function peerLeafCertificate(socket: {getPeerCertificate(): {raw?: Buffer} | null}): X509Certificate | undefined {
+  try {
+    const raw = socket.getPeerCertificate()?.raw;
+    return raw && raw.length > 0 ? new X509Certificate(raw) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class ConnectionGate {
@@ -100,12 +116,7 @@ export class ConnectionGate {
   }
 
   private readonly onSecureConnection = (socket: TLSSocket): void => {
-    let leaf: X509Certificate | undefined;
-    try {
-      leaf = socket.getPeerX509Certificate();
-    } catch {
-      leaf = undefined;
-    }
+    const leaf = peerLeafCertificate(socket);
     // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
     if (!leaf || !socket.authorized) {
       // rejectUnauthorized already refuses these; this is the belt to its braces.
