@@ -105,7 +105,7 @@ async function server(ctx: Ctx, variant: string): Promise<ServerHandle> {
     extra.TLS_CRL_FILES = `${ctx.pki.crls.root},${writeCrl(ctx, 1_000_000)}`;
     extra.BENCH_HOOK_RELOAD = '1';
   }
-  const nodeArgs = ctx.opts.cpuProfDir && variant.startsWith('c') ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(ctx.opts.cpuProfDir)] : [];
+  const nodeArgs = ctx.opts.cpuProfDir && variant !== 'a' ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(ctx.opts.cpuProfDir, variant)] : [];
   const t = performance.now();
   const h = await startServer({
     name: variant,
@@ -255,8 +255,8 @@ async function sectionKeepAlive(ctx: Ctx, runs: LoadRun[]): Promise<void> {
 }
 
 async function sectionHandshake(ctx: Ctx, runs: LoadRun[]): Promise<void> {
-  log('\n== 2. new connections: one request per connection, full handshakes: (a), (c), (c) + 1M CRL');
-  const variants = ['a', 'c', 'c-crl1m'];
+  log('\n== 2. new connections: one request per connection, full handshakes: (a), (b), (c), (c) + 1M CRL');
+  const variants = ['a', 'b', 'c', 'c-crl1m'];
   for (let round = 0; round < ctx.opts.rounds; round++) {
     for (const v of rotate(variants, round)) {
       runs.push(await measure(ctx, {

@@ -17,8 +17,8 @@ import type {OutboundDeps} from './guards/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
-import {SECURITY_HEADERS_GROUP, securityHeadersMiddleware} from './middleware/security-headers.middleware';
-import {HTTP_LIMITS_GROUP, httpLimitsMiddleware} from './middleware/http-limits.middleware';
+import {createSecurityHeadersMiddleware, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
+import {createHttpLimitsMiddleware, HTTP_LIMITS_GROUP} from './middleware/http-limits.middleware';
 import {UNMATCHED_ROUTE_AUTH_GROUP, unmatchedRouteAuthMiddleware} from './middleware/unmatched-route-auth.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
@@ -69,18 +69,19 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
 
     this.bind(AppBindings.CONFIG).to(config);
     this.bind(AppBindings.LOGGER).to(logger);
-    this.bind(AppBindings.SHUTTING_DOWN).to({value: false});
+    const shuttingDown = {value: false};
+    this.bind(AppBindings.SHUTTING_DOWN).to(shuttingDown);
     this.bind(TlsBindings.STATE).to(this.tlsState);
     this.bind(TlsBindings.REVOCATION_STORE).to(revocation);
     this.bind(TlsBindings.GATE).to(this.gate);
     this.bind(RestBindings.SequenceActions.REJECT).toProvider(RejectProvider).inScope(BindingScope.SINGLETON);
 
-    this.middleware(securityHeadersMiddleware, {
+    this.middleware(createSecurityHeadersMiddleware(shuttingDown), {
       group: SECURITY_HEADERS_GROUP,
       upstreamGroups: [RestMiddlewareGroups.SEND_RESPONSE],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
-    this.middleware(httpLimitsMiddleware, {
+    this.middleware(createHttpLimitsMiddleware(config.http), {
       group: HTTP_LIMITS_GROUP,
       upstreamGroups: [SECURITY_HEADERS_GROUP],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],

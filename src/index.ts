@@ -7,6 +7,8 @@
  *   5. boot, audit the app's own OpenAPI spec (AUDIT_MODE), start, print URL + curl line
  *   6. SIGHUP: hot reload; SIGTERM/SIGINT: graceful shutdown, exit 0
  */
+// First: defaults that dependencies read when they load.
+import './process-defaults';
 import 'reflect-metadata';
 import path from 'node:path';
 import {HardenedMtlsApplication} from './application';

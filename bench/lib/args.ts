@@ -9,7 +9,7 @@
  *   --server-cpu N        CPU for the servers (default 0)
  *   --load-cpu N          CPU for wrk (default 1)
  *   --log-file PATH       service log sink (default /dev/null; audit lines are still produced)
- *   --cpu-prof DIR        run (c) with --cpu-prof, profiles written to DIR
+ *   --cpu-prof DIR        run (b) and (c) with --cpu-prof, profiles written to DIR/<variant>
  */
 import type {SectionId} from './types';
 

@@ -70,10 +70,12 @@ function handshakeTable(summaries: readonly LoadSummary[]): string {
   const rows = summaries.filter(s => s.scenario === 'handshake');
   const ref = find(summaries, 'handshake', 'a');
   return table(
-    ['variant', 'handshakes/s', 'vs (a)', 'server CPU ms/handshake', 'p50 ms', 'p99 ms', 'resumed', 'status'],
+    ['variant', 'handshakes/s', 'vs (a)', 'server CPU ms/handshake', 'handshakes per CPU-second', 'vs (a)', 'p50 ms', 'p99 ms', 'resumed', 'status'],
     rows.map(s => [
       label(s.variant), fmt(s.connectionsPerS), ref ? `${fmt(ratio(s.connectionsPerS, ref.connectionsPerS), 2)}x` : 'n/a',
-      fmt(s.cpuUsPerConnection / 1000, 2), fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.totalResumed), runStatus(s),
+      fmt(s.cpuUsPerConnection / 1000, 2), fmt(1e6 / s.cpuUsPerConnection),
+      ref ? `${fmt(ratio(ref.cpuUsPerConnection, s.cpuUsPerConnection), 2)}x` : 'n/a',
+      fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.totalResumed), runStatus(s),
     ]),
   );
 }
@@ -144,7 +146,7 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
     'apt-get install -y wrk        # load generator (Debian/Ubuntu); a C compiler (cc), taskset and openssl are needed too',
     'npm run bench                 # full run: 5 interleaved rounds, 2+10 s windows (about 15 minutes)',
     'npm run bench -- --quick      # smoke mode for development (2 rounds, 1+2 s windows)',
-    'npm run bench -- --sections keepalive,handshake --rounds 7 --cpu-prof /tmp/prof   # subsets, more rounds, profiles of (c)',
+    'npm run bench -- --sections keepalive,handshake --rounds 7 --cpu-prof /tmp/prof   # subsets, more rounds, profiles of (b) and (c)',
     '```',
     '',
     'It needs at least two CPUs and a quiet machine: the servers run on one CPU, wrk on another (`--server-cpu`, `--load-cpu`).',

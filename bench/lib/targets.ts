@@ -21,6 +21,13 @@ function target(
 const cpuPerRequest = (r: LoadRun) => (r.requests > 0 ? r.cpuUs / r.requests : NaN);
 const p99 = (r: LoadRun) => r.wrk.latencyUs.p99;
 const handshakeRate = (r: LoadRun) => r.newConnections / r.windowS;
+/**
+ * Full handshakes per second of server CPU: what one server core can sustain. The handshake
+ * targets use it rather than the observed rate because the load generator does the client side of
+ * every full handshake on its own single core and saturates first against the faster variant (a),
+ * which caps (a)'s observed rate and would flatter (c). The observed-rate ratio is in the detail.
+ */
+const handshakeCapacity = (r: LoadRun) => (r.cpuUs > 0 ? r.newConnections / (r.cpuUs / 1e6) : NaN);
 
 function pairedDetail(xs: number[]): string {
   if (xs.length === 0) return 'no paired rounds';
@@ -44,12 +51,16 @@ export function evaluateTargets(res: Pick<BenchResults, 'runs' | 'summaries' | '
     out.push(target('p99-c-vs-b-100', 'keep-alive, 100 connections: p99 latency, (c) / (b)', p.value, '<=', 1.2, 'x', p.detail));
   }
   {
-    const p = paired(runs, 'handshake', 'c', 'a', handshakeRate);
-    out.push(target('handshake-c-vs-a', 'full TLS 1.3 mTLS handshakes per second, (c) / (a)', p.value, '>=', 0.9, 'x', p.detail));
+    const p = paired(runs, 'handshake', 'c', 'a', handshakeCapacity);
+    const rate = paired(runs, 'handshake', 'c', 'a', handshakeRate);
+    out.push(target('handshake-c-vs-a', 'full TLS 1.3 mTLS handshakes per second of server CPU, (c) / (a)', p.value, '>=', 0.9, 'x',
+      `${p.detail}; observed handshakes/s ratio ${rate.value === null ? 'n/a' : rate.value.toFixed(3)}`));
   }
   {
-    const p = paired(runs, 'handshake', 'c-crl1m', 'c', handshakeRate);
-    out.push(target('handshake-crl1m-vs-c', 'handshakes per second with a 1,000,000-entry CRL, (c+1M CRL) / (c)', p.value, '>=', 0.9, 'x', p.detail));
+    const p = paired(runs, 'handshake', 'c-crl1m', 'c', handshakeCapacity);
+    const rate = paired(runs, 'handshake', 'c-crl1m', 'c', handshakeRate);
+    out.push(target('handshake-crl1m-vs-c', 'handshakes per second of server CPU with a 1,000,000-entry CRL, (c+1M CRL) / (c)', p.value, '>=', 0.9, 'x',
+      `${p.detail}; observed handshakes/s ratio ${rate.value === null ? 'n/a' : rate.value.toFixed(3)}`));
   }
   {
     const s = res.summaries.find(x => x.scenario === 'keepalive-100' && x.variant === 'c');

@@ -23,18 +23,20 @@ import {
   ContextTags,
   CoreBindings,
   createBindingFromClass,
+  extensionFilter,
   inject,
   injectable,
   LifeCycleObserver,
   Provider,
 } from '@loopback/core';
-import {AuthenticationBindings, AuthenticationComponent} from '@loopback/authentication';
+import {AuthenticationBindings, AuthenticationComponent, AuthenticationStrategy} from '@loopback/authentication';
 import type {AppConfig} from '../config/config';
 import {AppError} from '../errors';
 import {AppBindings, TlsBindings} from '../keys';
 import type {Logger} from '../logging/logger';
 import type {RevocationStore} from '../tls/revocation/revocation-store';
 import type {TlsState} from '../tls/tls-reloader';
+import {AuthenticationStrategyRegistry, authMetadataFactory, authStrategyFactory} from './auth-strategy.provider';
 import {CrlFetcher} from './crl-fetcher';
 import {MtlsAuthBindings} from './keys';
 import {MtlsAuthenticator, mtlsAuthenticatorOptions, revocationLookupFromStore, TrustSource} from './mtls-authenticator';
@@ -172,10 +174,17 @@ export class MtlsAuthenticationComponent implements Component, LifeCycleObserver
     if (this.options.applyToAllRoutes) {
       app.configure(AuthenticationBindings.COMPONENT).to({defaultMetadata: [{strategy: 'mtls'}]});
     }
+    const registry = new AuthenticationStrategyRegistry(
+      app.createView<AuthenticationStrategy>(extensionFilter(AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME)),
+    );
     this.bindings = [
       Binding.bind(MtlsAuthBindings.COMPONENT_OPTIONS).to(this.options),
       createBindingFromClass(MtlsAuthenticatorProvider, {key: MtlsAuthBindings.AUTHENTICATOR, defaultScope: BindingScope.SINGLETON}),
       createBindingFromClass(MtlsAuthenticationStrategy, {key: MtlsAuthBindings.STRATEGY}),
+      // Replace @loopback/authentication's per-request provider classes (auth-strategy.provider.ts).
+      Binding.bind(MtlsAuthBindings.STRATEGY_REGISTRY).to(registry),
+      Binding.bind(AuthenticationBindings.METADATA).toDynamicValue(authMetadataFactory()).inScope(BindingScope.TRANSIENT),
+      Binding.bind(AuthenticationBindings.STRATEGY).toDynamicValue(authStrategyFactory(registry)).inScope(BindingScope.TRANSIENT),
     ];
   }
 

@@ -195,6 +195,8 @@ interface Decision {
   check: string;
   /** Set when the verdict may be reused until this time (ms). */
   cacheUntil?: number;
+  /** An accept whose verified path holds no certificate the client presented (only configured ones). */
+  trustedPathOnly?: boolean;
 }
 
 interface CachedVerdict {
@@ -377,8 +379,22 @@ export class MtlsAuthenticator {
       const hit = this.fromCache(this.connections.get(input.connection), epoch, now.getTime(), 'connection');
       if (hit) return hit;
     }
+    // A certificate accepted through trusted certificates only (the configured CA bundle holds its
+    // whole path) is accepted whatever else a client presents with it: that verdict is cached by
+    // the leaf alone, so a new connection does not even read the presented chain (reading it,
+    // getPeerCertificate(true), costs ~260 µs per connection). Every other verdict is keyed by the
+    // leaf and the presented chain.
+    const leafHash = crypto.createHash('sha256').update(input.leafDer).digest();
+    const leafKey = `leaf:${leafHash.toString('hex')}`;
+    if (!explain) {
+      const hit = this.fromCache(this.verdicts.get(leafKey), epoch, now.getTime(), 'certificate');
+      if (hit) {
+        if (input.connection) this.connections.set(input.connection, this.verdicts.peek(leafKey)!);
+        return hit;
+      }
+    }
     const chainDer = typeof input.chainDer === 'function' ? input.chainDer() : (input.chainDer ?? []);
-    const h = crypto.createHash('sha256').update(input.leafDer);
+    const h = crypto.createHash('sha256').update(leafHash);
     for (const d of chainDer) h.update(crypto.createHash('sha256').update(d).digest());
     const cacheKey = h.digest('hex');
     if (!explain) {
@@ -392,7 +408,7 @@ export class MtlsAuthenticator {
     const d = await this.evaluate(input.leafDer, chainDer, now, explain, checks);
     if (!explain && d.cacheUntil !== undefined && d.who && d.cacheUntil > now.getTime()) {
       const entry: CachedVerdict = {epoch, expiresAtMs: d.cacheUntil, result: d.result, who: d.who, check: d.check};
-      this.verdicts.set(cacheKey, entry);
+      this.verdicts.set(d.result.ok && d.trustedPathOnly ? leafKey : cacheKey, entry);
       if (input.connection) this.connections.set(input.connection, entry);
     }
     return d;
@@ -486,7 +502,8 @@ export class MtlsAuthenticator {
     let cacheUntil = nowMs + this.verdictTtlMs;
     for (const c of chainVerdict.path) cacheUntil = Math.min(cacheUntil, c.notAfter.getTime() + skewMs);
     if (revocation.expiresAtMs !== undefined) cacheUntil = Math.min(cacheUntil, revocation.expiresAtMs);
-    return {result, who, check: 'all', cacheUntil};
+    const trustedPathOnly = chainVerdict.path.slice(1).every(p => !presented.includes(p));
+    return {result, who, check: 'all', cacheUntil, trustedPathOnly};
   }
 
   private async revocationStatus(leaf: ParsedClientCertificate, issuer: ParsedClientCertificate, now: Date): Promise<RevocationOutcome> {

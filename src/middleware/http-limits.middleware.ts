@@ -14,8 +14,6 @@ import type {HttpLimitsConfig} from '../config/config';
 import {AppError} from '../errors';
 
 export const HTTP_LIMITS_GROUP = 'httpLimits';
-/** Same key as AppBindings.CONFIG (kept as a string here to avoid an import cycle). */
-const CONFIG_KEY = 'hardened.config';
 
 /** Pure check: the limit a request breaks, or undefined. */
 export function requestLimitViolation(
@@ -34,12 +32,14 @@ export function requestLimitViolation(
   return undefined;
 }
 
-export const httpLimitsMiddleware: Middleware = async (ctx, next) => {
-  const limits = ctx.getSync<{http: HttpLimitsConfig}>(CONFIG_KEY).http;
-  const violation = requestLimitViolation(ctx.request, limits);
-  if (violation) {
-    (ctx.response as ServerResponse).setHeader('Connection', 'close');
-    throw violation;
-  }
-  return next();
-};
+/** The middleware, closed over the validated limits (no context lookup per request). */
+export function createHttpLimitsMiddleware(limits: Pick<HttpLimitsConfig, 'maxHeadersCount'>): Middleware {
+  return async (ctx, next) => {
+    const violation = requestLimitViolation(ctx.request, limits);
+    if (violation) {
+      (ctx.response as ServerResponse).setHeader('Connection', 'close');
+      throw violation;
+    }
+    return next();
+  };
+}

@@ -15,29 +15,33 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze(
   'Cross-Origin-Resource-Policy': 'same-origin',
 });
 
+const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
+
 export function applySecurityHeaders(res: ServerResponse): void {
   if (res.headersSent) return;
-  for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+  for (const [name, value] of SECURITY_HEADER_ENTRIES) res.setHeader(name, value);
   res.removeHeader('X-Powered-By');
 }
 
 export const SECURITY_HEADERS_GROUP = 'securityHeaders';
-/** Same key as AppBindings.SHUTTING_DOWN (kept as a string here to avoid an import cycle). */
-const SHUTTING_DOWN_KEY = 'hardened.shuttingDown';
 
-export const securityHeadersMiddleware: Middleware = async (ctx, next) => {
-  applySecurityHeaders(ctx.response);
-  // During graceful shutdown, tell keep-alive clients to reconnect elsewhere: checked again when
-  // the response is about to be written, for requests that began before shutdown did.
-  const closeIfShuttingDown = () => {
-    if (!ctx.response.headersSent && ctx.getSync<{value: boolean}>(SHUTTING_DOWN_KEY, {optional: true})?.value) {
-      ctx.response.setHeader('Connection', 'close');
+/**
+ * The middleware, closed over the application's shutting-down flag (AppBindings.SHUTTING_DOWN's
+ * object): no context lookup per request.
+ */
+export function createSecurityHeadersMiddleware(shuttingDown: {readonly value: boolean}): Middleware {
+  return async (ctx, next) => {
+    applySecurityHeaders(ctx.response);
+    // During graceful shutdown, tell keep-alive clients to reconnect elsewhere: checked again when
+    // the response is about to be written, for requests that began before shutdown did.
+    const closeIfShuttingDown = () => {
+      if (shuttingDown.value && !ctx.response.headersSent) ctx.response.setHeader('Connection', 'close');
+    };
+    closeIfShuttingDown();
+    try {
+      return await next();
+    } finally {
+      closeIfShuttingDown();
     }
   };
-  closeIfShuttingDown();
-  try {
-    return await next();
-  } finally {
-    closeIfShuttingDown();
-  }
-};
+}

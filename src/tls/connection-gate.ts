@@ -11,18 +11,19 @@
  */
 import {X509Certificate} from 'node:crypto';
 import type {Server as TlsServer, TLSSocket} from 'node:tls';
+import type {CertificateRef} from './revocation/revocation-index';
 import {audit, Logger} from '../logging/logger';
 
 export type RevocationStatus = 'revoked' | 'good' | 'unknown';
 
 /** What the gate needs from the revocation index (src/tls/revocation). */
 export interface RevocationView {
-  statusOfCertificate(leaf: X509Certificate, now?: Date): {status: RevocationStatus};
+  statusOfCertificate(leaf: CertificateRef, now?: Date): {status: RevocationStatus};
 }
 
 /** Per-socket peer data, computed once per connection. */
 export interface PeerInfo {
-  readonly leaf: X509Certificate | undefined;
+  readonly leaf: PeerLeaf | undefined;
   readonly connectedAt: number;
   readonly resumed: boolean;
 }
@@ -41,16 +42,44 @@ export function handshakeRefusalCode(errCode: string | undefined, authorizationE
 }
 
 /**
- * The peer's leaf certificate, parsed from the DER of getPeerCertificate(). Not
- * socket.getPeerX509Certificate(): on Node 20.20 / OpenSSL 3.0 that call leaks the peer X509 in
- * native memory (~15-20 KB per call, measured: a server calling it once per connection grew
- * 95 -> 238 MB RSS over ~6,000 connections with a forced GC every 3 s, while
- * new X509Certificate(getPeerCertificate().raw) stayed flat). The soak found it.
+ * The peer's leaf certificate as the gate keeps it: serial, fingerprint and DER from
+ * getPeerCertificate() (about 20 µs), parsed into an X509Certificate only when something needs
+ * the parse (an issuer match the revocation index has not cached, a reload sweep, a refusal's
+ * audit line). Parsing costs about 140 µs per certificate with OpenSSL 3.0 (openssl/openssl#19119),
+ * which made it the largest per-connection cost the gate added (docs/benchmarks.md).
+ * Not socket.getPeerX509Certificate(): on Node 20.20 / OpenSSL 3.0 that call leaked the peer X509
+ * in native memory in the soak (RSS +15 MB/min under mixed traffic; docs/reliability.md).
  */
-export function peerLeafCertificate(socket: {getPeerCertificate(): {raw?: Buffer} | null}): X509Certificate | undefined {
+export class PeerLeaf implements CertificateRef {
+  private parsed: X509Certificate | undefined;
+
+  constructor(
+    readonly raw: Buffer,
+    readonly serialNumber: string,
+    readonly fingerprint256: string,
+  ) {}
+
+  /** The parsed certificate (parsed once; throws on DER OpenSSL would not have accepted). */
+  x509(): X509Certificate {
+    return (this.parsed ??= new X509Certificate(this.raw));
+  }
+}
+
+/** The subject for an audit line (the parse is paid only on this refusal path). */
+function subjectOf(leaf: PeerLeaf): string | undefined {
   try {
-    const raw = socket.getPeerCertificate()?.raw;
-    return raw && raw.length > 0 ? new X509Certificate(raw) : undefined;
+    return leaf.x509().subject;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The peer leaf of a socket, or undefined when there is none or the socket cannot say. */
+export function peerLeaf(socket: {getPeerCertificate(): {raw?: Buffer; serialNumber?: string; fingerprint256?: string} | null}): PeerLeaf | undefined {
+  try {
+    const c = socket.getPeerCertificate();
+    if (!c?.raw || c.raw.length === 0 || !c.serialNumber || !c.fingerprint256) return undefined;
+    return new PeerLeaf(c.raw, c.serialNumber, c.fingerprint256);
   } catch {
     return undefined;
   }
@@ -116,7 +145,7 @@ export class ConnectionGate {
   }
 
   private readonly onSecureConnection = (socket: TLSSocket): void => {
-    const leaf = peerLeafCertificate(socket);
+    const leaf = peerLeaf(socket);
     // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
     if (!leaf || !socket.authorized) {
       // rejectUnauthorized already refuses these; this is the belt to its braces.
@@ -128,7 +157,7 @@ export class ConnectionGate {
     if (verdict === 'revoked') {
       audit(this.logger, {
         event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', source: 'crl',
-        serial: leaf.serialNumber, subject: leaf.subject, fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,
+        serial: leaf.serialNumber, subject: subjectOf(leaf), fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,
         resumed: socket.isSessionReused(),
       });
       socket.destroy();
@@ -139,7 +168,7 @@ export class ConnectionGate {
     socket.once('close', () => this.open.delete(socket));
   };
 
-  private check(leaf: X509Certificate): RevocationStatus {
+  private check(leaf: PeerLeaf): RevocationStatus {
     try {
       return this.revocation().statusOfCertificate(leaf).status;
     } catch (e) {
@@ -159,7 +188,13 @@ export class ConnectionGate {
       const leaf = this.peers.get(socket)?.leaf;
       if (!leaf) continue;
       const revoked = this.check(leaf) === 'revoked';
-      if (revoked || !stillTrusted(leaf)) {
+      let trusted: boolean;
+      try {
+        trusted = !revoked && stillTrusted(leaf.x509());
+      } catch {
+        trusted = false; // unparseable now: closed, never kept
+      }
+      if (revoked || !trusted) {
         audit(this.logger, {
           event: 'tls.connection', decision: 'deny', code: revoked ? 'AUTH_CERT_REVOKED' : 'AUTH_CHAIN_INVALID',
           reason: 'reload', serial: leaf.serialNumber, fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,

@@ -373,6 +373,43 @@ describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real open
       assert.equal(r.requests.length, 1);
     });
 
+    /** chainDer functions that count how often the authenticator reads the presented chain. */
+    function givenChainReadCounter() {
+      const counter = {
+        reads: 0,
+        chainOf: (chain: (OpensslCa | IssuedCert)[]) => () => {
+          counter.reads++;
+          return input('good', chain).chainDer;
+        },
+      };
+      return counter;
+    }
+
+    it('a certificate accepted through configured CAs only: a new connection does not read the presented chain', async () => {
+      const {auth} = givenAuthenticator({trustAnchors: [root.cert.der, int.cert.der]});
+      const counter = givenChainReadCounter();
+      const chainOf = counter.chainOf;
+      const first = await auth.authenticate({...input('good'), chainDer: chainOf([int]), connection: {}});
+      assert.deepEqual([verdict(first), first.cached, counter.reads], ['ok/none', false, 1]);
+      // Whatever the next client presents with the same leaf (here: another CA's certificate),
+      // the leaf was accepted through the configured CAs alone.
+      const second = await auth.authenticate({...input('good'), chainDer: chainOf([otherRoot]), connection: {}});
+      assert.deepEqual([verdict(second), second.cached, counter.reads], ['ok/none', 'certificate', 1]);
+    });
+
+    it('a certificate accepted through a presented intermediate: every new connection is keyed by its chain', async () => {
+      const {auth} = givenAuthenticator(); // trust: the root only, so the path needs the presented intermediate
+      const counter = givenChainReadCounter();
+      const chainOf = counter.chainOf;
+      const first = await auth.authenticate({...input('good'), chainDer: chainOf([int]), connection: {}});
+      assert.deepEqual([verdict(first), first.cached, counter.reads], ['ok/none', false, 1]);
+      const same = await auth.authenticate({...input('good'), chainDer: chainOf([int]), connection: {}});
+      assert.deepEqual([verdict(same), same.cached, counter.reads], ['ok/none', 'certificate', 2]);
+      // Without the intermediate there is no path: not answered from the accept above.
+      const without = await auth.authenticate({...input('good'), chainDer: chainOf([]), connection: {}});
+      assert.deepEqual([verdict(without), without.cached, counter.reads], ['AUTH_CHAIN_INVALID', false, 3]);
+    });
+
     it('an unknown revocation status is never cached (the responder is asked again)', async () => {
       const bad = await givenMisbehavingResponder({kind: 'status', status: 500});
       stops.push(() => bad.stop());

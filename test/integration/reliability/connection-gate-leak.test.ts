@@ -1,27 +1,28 @@
 /**
  * The connection gate reads the peer certificate without socket.getPeerX509Certificate(), which
- * leaks the peer X509 in native memory on Node 20.20 / OpenSSL 3.0 (found by the soak: RSS grew
- * ~15-20 KB per connection with a forced GC; see peerLeafCertificate()). The soak measures the
- * memory (`npm run soak`); this test pins the mechanism with a real TLS handshake.
+ * leaked the peer X509 in native memory on Node 20.20 / OpenSSL 3.0 (found by the soak: RSS grew
+ * ~15-20 KB per connection with a forced GC; see PeerLeaf), and without parsing the DER on the
+ * accept path (OpenSSL 3.0's d2i_X509 costs ~140 µs). The soak measures the memory
+ * (`npm run soak`); this test pins the mechanism with a real TLS handshake.
  */
 import assert from 'node:assert/strict';
 import {X509Certificate} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 import tls from 'node:tls';
-import {peerLeafCertificate} from '../../../src/tls/connection-gate';
+import {PeerLeaf, peerLeaf} from '../../../src/tls/connection-gate';
 import {givenTestPki} from '../../fixtures/pki';
 
 describe('reliability: the connection gate reads the peer certificate without the leaking call (integration)', () => {
-  it('parses the leaf from getPeerCertificate().raw and never calls getPeerX509Certificate()', async () => {
+  it('keeps the leaf from getPeerCertificate() and never calls getPeerX509Certificate()', async () => {
     const pki = await givenTestPki();
     const server = tls.createServer({
       cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key), ca: readFileSync(pki.caBundle),
       requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3',
     });
-    const seen = new Promise<X509Certificate | undefined>(resolve => {
+    const seen = new Promise<PeerLeaf | undefined>(resolve => {
       server.once('secureConnection', (socket: tls.TLSSocket) => {
         socket.getPeerX509Certificate = () => assert.fail('getPeerX509Certificate() leaks native memory; the gate must not call it');
-        resolve(peerLeafCertificate(socket));
+        resolve(peerLeaf(socket));
         socket.destroy();
       });
     });
@@ -31,8 +32,15 @@ describe('reliability: the connection gate reads the peer certificate without th
     client.on('error', () => undefined);
     try {
       const leaf = await seen;
-      assert.ok(leaf instanceof X509Certificate);
+      assert.ok(leaf instanceof PeerLeaf);
+      // The unparsed fields agree with a parse of the same DER (the revocation index keys on them).
+      const parsed = new X509Certificate(readFileSync(pki.clients.valid.cert));
       assert.equal(leaf.fingerprint256, pki.clients.valid.fingerprint256);
+      assert.equal(leaf.fingerprint256, parsed.fingerprint256);
+      assert.equal(leaf.serialNumber, parsed.serialNumber);
+      assert.ok(leaf.raw.equals(parsed.raw));
+      assert.equal(leaf.x509().subject, parsed.subject);
+      assert.equal(leaf.x509(), leaf.x509(), 'parsed once');
     } finally {
       client.destroy();
       await new Promise(r => server.close(r));
@@ -40,9 +48,14 @@ describe('reliability: the connection gate reads the peer certificate without th
   });
 
   it('no certificate, or a socket that cannot say: undefined (the gate then refuses)', () => {
-    assert.equal(peerLeafCertificate({getPeerCertificate: () => ({})}), undefined);
-    assert.equal(peerLeafCertificate({getPeerCertificate: () => null}), undefined);
-    assert.equal(peerLeafCertificate({getPeerCertificate: () => assert.fail('closed')}), undefined);
-    assert.equal(peerLeafCertificate({getPeerCertificate: () => ({raw: Buffer.from('not DER')})}), undefined);
+    assert.equal(peerLeaf({getPeerCertificate: () => ({})}), undefined);
+    assert.equal(peerLeaf({getPeerCertificate: () => null}), undefined);
+    assert.equal(peerLeaf({getPeerCertificate: () => assert.fail('closed')}), undefined);
+    assert.equal(peerLeaf({getPeerCertificate: () => ({raw: Buffer.alloc(0), serialNumber: '01', fingerprint256: 'AA'})}), undefined);
+    assert.equal(peerLeaf({getPeerCertificate: () => ({raw: Buffer.from('x'), fingerprint256: 'AA'})}), undefined);
+    // DER OpenSSL would not have accepted: kept unparsed, and the parse throws (the gate then refuses).
+    const bad = peerLeaf({getPeerCertificate: () => ({raw: Buffer.from('not DER'), serialNumber: '01', fingerprint256: 'AA'})});
+    assert.ok(bad);
+    assert.throws(() => bad.x509());
   });
 });
