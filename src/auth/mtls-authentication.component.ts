@@ -37,6 +37,7 @@ import type {Logger} from '../logging/logger';
 import type {RevocationStore} from '../tls/revocation/revocation-store';
 import type {TlsState} from '../tls/tls-reloader';
 import {AuthenticationStrategyRegistry, authMetadataFactory, authStrategyFactory} from './auth-strategy.provider';
+import {AuthenticationMiddlewareProvider} from './authentication.middleware';
 import {CrlFetcher} from './crl-fetcher';
 import {MtlsAuthBindings} from './keys';
 import {MtlsAuthenticator, mtlsAuthenticatorOptions, revocationLookupFromStore, TrustSource} from './mtls-authenticator';
@@ -185,6 +186,8 @@ export class MtlsAuthenticationComponent implements Component, LifeCycleObserver
       Binding.bind(MtlsAuthBindings.STRATEGY_REGISTRY).to(registry),
       Binding.bind(AuthenticationBindings.METADATA).toDynamicValue(authMetadataFactory()).inScope(BindingScope.TRANSIENT),
       Binding.bind(AuthenticationBindings.STRATEGY).toDynamicValue(authStrategyFactory(registry)).inScope(BindingScope.TRANSIENT),
+      // ... and its per-request middleware + action providers (authentication.middleware.ts).
+      createBindingFromClass(AuthenticationMiddlewareProvider, {key: AuthenticationBindings.AUTHENTICATION_MIDDLEWARE}),
     ];
   }
 

@@ -17,7 +17,12 @@ export interface GuardsOptions {
   readonly outboundDeps?: OutboundDeps;
   /** Override inspection limits (defaults: DEFAULT_INSPECT_LIMITS). */
   readonly limits?: Partial<InspectLimits>;
-  /** Also write an audit line for requests the guard lets through (default true). */
+  /**
+   * Also write a guard.decision allow line for requests the guard lets through (default false).
+   * A request the guard lets through gets its one decision line from the authentication step
+   * (auth.decision, unknown routes included); a refused one gets the guard's deny line. Turning
+   * this on adds a second line per request (about 10 µs each, docs/benchmarks.md).
+   */
   readonly auditAllowed?: boolean;
 }
 

@@ -152,7 +152,7 @@ export class RequestGuardMiddlewareProvider implements Provider<Middleware> {
       }
       if (!verdict.ok) return deny(verdict.code, verdict.ruleId, verdict.location);
 
-      if (this.options.auditAllowed !== false) audit(logger, {event: 'guard.decision', decision: 'allow', method});
+      if (this.options.auditAllowed === true) audit(logger, {event: 'guard.decision', decision: 'allow', method});
       if (read.kind === 'ok') {
         // Hand the inspected value to LoopBack's body parser (see the header comment).
         (req as {body?: unknown}).body = verdict.body?.value;

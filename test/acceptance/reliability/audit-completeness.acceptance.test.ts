@@ -3,12 +3,11 @@
  * (new and kept-alive connections), unknown routes, outside the allow-list (known and unknown
  * routes), refused by the request guard, revoked, untrusted, expired, without a certificate,
  * TLS 1.2 — then the log is read back after shutdown. Each request leaves exactly one decision
- * line (`audit: true`) per checkpoint it reached, with the expected decision and code:
+ * line (`audit: true`), with the expected decision and code:
  *  - a connection refused in the handshake or by the connection gate: one tls.connection line;
- *  - an HTTP request: one guard.decision line; if the guard allowed it, one auth.decision line
- *    (unknown routes included);
- * so a refused request carries exactly one deny line, and an answered one exactly one line per
- * checkpoint. Every log line is parseable JSON and none carries secret material (PEM, private
+ *  - an HTTP request the request guard refuses: one guard.decision deny line;
+ *  - an HTTP request the guard lets through: one auth.decision line (unknown routes included; the
+ *    guard writes no allow line by default, GuardsOptions.auditAllowed). Every log line is parseable JSON and none carries secret material (PEM, private
  * key text, the Authorization / Cookie values the requests sent, body values, key bytes).
  */
 import assert from 'node:assert/strict';
@@ -38,12 +37,11 @@ interface Kind {
   count: number;
   /** Send them on one kept-alive connection. */
   keepAlive?: boolean;
-  /** The decision lines ONE request of this kind leaves, one per checkpoint it reaches. */
+  /** The decision line(s) ONE request of this kind leaves (one). */
   expect: Expected[];
   status?: number;
 }
 
-const GUARD_ALLOW: Expected = {event: 'guard.decision', decision: 'allow'};
 const AUTH_ALLOW: Expected = {event: 'auth.decision', decision: 'allow'};
 
 const withSecrets = (r: RawRequest): RawRequest => ({...r, headers: [...(r.headers ?? []), ['Authorization', SECRET_BEARER], ['Cookie', SECRET_COOKIE]]});
@@ -51,11 +49,11 @@ const withSecrets = (r: RawRequest): RawRequest => ({...r, headers: [...(r.heade
 function kinds(): Kind[] {
   const json: [string, string][] = [['Content-Type', 'application/json']];
   return [
-    {name: 'valid, GET /whoami, new connections', client: 'valid', request: () => withSecrets({target: '/whoami'}), count: 8, expect: [GUARD_ALLOW, AUTH_ALLOW], status: 200},
-    {name: 'valid, POST /echo, kept-alive connection', client: 'valid2', keepAlive: true, request: n => withSecrets({method: 'POST', target: '/echo', headers: json, body: JSON.stringify({n, password: 'hunter2-body-secret'})}), count: 8, expect: [GUARD_ALLOW, AUTH_ALLOW], status: 200},
-    {name: 'valid, unknown route', client: 'valid', request: n => withSecrets({target: `/no/such/route/${n}`}), count: 6, expect: [GUARD_ALLOW, AUTH_ALLOW], status: 404},
-    {name: 'outside the allow-list (wrong SAN)', client: 'wrong-san', request: () => withSecrets({target: '/whoami'}), count: 6, expect: [GUARD_ALLOW, {event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
-    {name: 'outside the allow-list, unknown route', client: 'wrong-san', request: n => ({target: `/no/such/route/${n}`}), count: 4, expect: [GUARD_ALLOW, {event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
+    {name: 'valid, GET /whoami, new connections', client: 'valid', request: () => withSecrets({target: '/whoami'}), count: 8, expect: [AUTH_ALLOW], status: 200},
+    {name: 'valid, POST /echo, kept-alive connection', client: 'valid2', keepAlive: true, request: n => withSecrets({method: 'POST', target: '/echo', headers: json, body: JSON.stringify({n, password: 'hunter2-body-secret'})}), count: 8, expect: [AUTH_ALLOW], status: 200},
+    {name: 'valid, unknown route', client: 'valid', request: n => withSecrets({target: `/no/such/route/${n}`}), count: 6, expect: [AUTH_ALLOW], status: 404},
+    {name: 'outside the allow-list (wrong SAN)', client: 'wrong-san', request: () => withSecrets({target: '/whoami'}), count: 6, expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
+    {name: 'outside the allow-list, unknown route', client: 'wrong-san', request: n => ({target: `/no/such/route/${n}`}), count: 4, expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
     {name: 'refused by the request guard (container runtime socket in the query)', client: 'valid', request: () => withSecrets({target: '/search?q=/var/run/docker.sock'}), count: 5, expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE'}], status: 403},
     {name: 'refused by the request guard (prototype key in the body)', client: 'valid2', keepAlive: true, request: () => withSecrets({method: 'POST', target: '/echo', headers: json, body: '{"__proto__": {"admin": true}}'}), count: 3, expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_MALFORMED_INPUT'}], status: 400},
     {name: 'revoked (connection gate)', client: 'revoked', request: () => withSecrets({target: '/whoami'}), count: 5, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED'}]},
@@ -123,7 +121,7 @@ describe('reliability: audit completeness (acceptance)', function () {
     recordSection({
       id: 'audit',
       title: 'Audit completeness',
-      claim: 'A scripted run of mixed requests (valid on new and kept-alive connections, unknown routes, outside the allow-list, refused by the request guard, revoked, untrusted, expired, no certificate, TLS 1.2), most carrying an Authorization and a Cookie header, then the log read back after shutdown (LOG_LEVEL=debug): exactly one decision line per request and checkpoint (tls.connection for a refused connection; guard.decision, then auth.decision if the guard allowed it, for an HTTP request), every line parseable JSON, no secret material.',
+      claim: 'A scripted run of mixed requests (valid on new and kept-alive connections, unknown routes, outside the allow-list, refused by the request guard, revoked, untrusted, expired, no certificate, TLS 1.2), most carrying an Authorization and a Cookie header, then the log read back after shutdown (LOG_LEVEL=debug): exactly one decision line per request (tls.connection for a refused connection; a guard.decision deny line for a request the guard refused, else one auth.decision line), every line parseable JSON, no secret material.',
       source: 'test/acceptance/reliability/audit-completeness.acceptance.test.ts',
       figures: {
         cases: ks.length,
@@ -135,7 +133,7 @@ describe('reliability: audit completeness (acceptance)', function () {
         'log lines scanned for secrets': allLines.length,
       },
       tables: [
-        {caption: 'decision lines expected (one per request and checkpoint) vs found, by event, decision and code', columns: ['event decision code', 'expected', 'found'], rows},
+        {caption: 'decision lines expected (one per request) vs found, by event, decision and code', columns: ['event decision code', 'expected', 'found'], rows},
         {caption: 'what the clients saw', columns: ['requests', 'answers'], rows: ks.map(k => [k.name, (statuses.get(k.name) ?? []).join(' ')])},
       ],
     });
@@ -148,7 +146,7 @@ describe('reliability: audit completeness (acceptance)', function () {
     }
   });
 
-  it('exactly one decision line per request and checkpoint, with the expected decision and code', () => {
+  it('exactly one decision line per request, with the expected decision and code', () => {
     const got = new Map<string, number>();
     for (const l of decisionLines) got.set(key(l), (got.get(key(l)) ?? 0) + 1);
     assert.deepEqual(Object.fromEntries([...got].sort()), Object.fromEntries([...sent].sort()));
