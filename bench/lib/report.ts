@@ -256,6 +256,10 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
   out.push(table(['configuration', 'rounds', 'spawn to listening ms', 'spawn to first 200 ms', 'idle RSS'],
     res.startup.map(s => [s.label, fmt(s.rounds), fmt(s.startMs), fmt(s.firstRequestMs), fmtBytes(s.idleRssBytes)])));
   out.push('');
+  out.push('## Profiles, fixes, before and after');
+  out.push('');
+  out.push('Where a target was missed: what the CPU profiles showed, what was changed, and the same harness before and after each step, with the raw data of every run: [benchmarks-fixes.md](benchmarks-fixes.md).');
+  out.push('');
   if (res.notes.length > 0) {
     out.push('## Notes');
     out.push('');

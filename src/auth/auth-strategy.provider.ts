@@ -17,11 +17,14 @@
  *    the next request);
  *  - a route's metadata is read once per controller method (decorators are static) and then
  *    served from a cache; the component's `defaultMetadata` is read once, at the first request.
- * Same contract: no metadata, or `@authenticate.skip()` -> undefined, so no authentication; a
+ * One deliberate difference: a handler route (no controller) gets the default metadata instead of
+ * none, so it is authenticated like controller routes.
+ * Same contract otherwise: no metadata, or `@authenticate.skip()` -> undefined, so no authentication; a
  * strategy name nobody answers to -> an error with code AUTHENTICATION_STRATEGY_NOT_FOUND, which
  * LoopBack's authentication action turns into a refusal.
  */
 import {Context, ContextView, CoreBindings, ResolutionOptions, ValueFactory} from '@loopback/core';
+import {RestBindings, Route} from '@loopback/rest';
 import {
   AUTHENTICATION_STRATEGY_NOT_FOUND,
   AuthenticationBindings,
@@ -76,12 +79,19 @@ export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | u
   let defaults: {value: AuthenticationMetadata[] | undefined} | undefined;
   const optional: ResolutionOptions = {optional: true};
   return ({context}: {context: Context}) => {
-    const controllerClass = context.getSync<Function | undefined>(CoreBindings.CONTROLLER_CLASS, optional);
-    const methodName = context.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional);
-    if (!controllerClass || !methodName) return undefined;
     if (!defaults) {
       const options = context.getConfigSync<AuthenticationOptions>(AuthenticationBindings.COMPONENT);
       defaults = {value: options?.defaultMetadata};
+    }
+    const controllerClass = context.getSync<Function | undefined>(CoreBindings.CONTROLLER_CLASS, optional);
+    const methodName = context.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional);
+    if (!controllerClass || !methodName) {
+      // A handler route (`app.route(verb, path, spec, handler)`) has no controller and so no
+      // `@authenticate` metadata; LoopBack's provider leaves it unauthenticated, so a fork that
+      // adds one would serve it to any certificate the TLS layer accepts, outside the allow-list
+      // and unchecked for revocation. Here it gets the default metadata like every other route.
+      const route = context.getSync<unknown>(RestBindings.Operation.ROUTE, optional);
+      return route instanceof Route ? defaults.value : undefined;
     }
     let methods = byClass.get(controllerClass);
     if (!methods) byClass.set(controllerClass, (methods = new Map()));

@@ -11,7 +11,7 @@ import type {InspectLimits} from './request-policy';
 export interface GuardsOptions {
   /** The validated configuration; `http.maxBodyBytes` and `outbound` are read. */
   readonly config: Pick<AppConfig, 'http' | 'outbound'>;
-  /** The service logger: every guard decision is one audit() line on it. */
+  /** The service logger: every guard refusal is one audit() line on it (allow lines: auditAllowed). */
   readonly logger: Logger;
   /** Test hooks for the outbound client (stub DNS, connect shim, trust anchors). Never set in production. */
   readonly outboundDeps?: OutboundDeps;

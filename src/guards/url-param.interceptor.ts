@@ -105,7 +105,7 @@ export class UrlParamInterceptor implements Provider<Interceptor> {
   }
 
   async intercept(ctx: InvocationContext, next: Next): Promise<ValueOrPromise<unknown>> {
-    const route = await ctx.get<RouteEntry>(RestBindings.Operation.ROUTE, {optional: true});
+    const route = ctx.getSync<RouteEntry | undefined>(RestBindings.Operation.ROUTE, {optional: true});
     const spec = route?.spec as Json | undefined;
     const slots = spec ? sensitiveSlotsOf(spec) : null;
     if (!slots) return next();
