@@ -466,6 +466,24 @@ export class MtlsAuthenticator {
       if (!explain) return denial();
     }
 
+    // 6a. The CAs on the verified path (not the anchor), by their issuer's CRL: a revoked
+    // intermediate refuses every certificate under it, whatever the leaf's own status and even
+    // when failing open. Judged wherever the issuer's CRL is loaded (TLS_CRL_FILES with the root
+    // CA's CRL, as the dev PKI does); without it the intermediate's status is not known and it is
+    // not refused for that (docs/threat-model.md). OCSP is asked about leaves only.
+    if (chainVerdict.ok && this.opts.revocation.includes('crl')) {
+      for (const ca of chainVerdict.path.slice(1, -1)) {
+        const r = this.crlLookup(ca, now);
+        if (r.status === 'revoked') {
+          const detail = `issuing CA ${ca.subject} (serial ${ca.serialKey}) revoked by its issuer's CRL`;
+          note({check: 'revocation', ok: false, code: 'AUTH_CERT_REVOKED', detail});
+          first ??= {code: 'AUTH_CERT_REVOKED', reason: detail, check: 'revocation'};
+          if (!explain) return denial();
+          break;
+        }
+      }
+    }
+
     // 6. Revocation (needs the verified issuer).
     let revocation: RevocationOutcome | undefined;
     if (chainVerdict.ok) {

@@ -204,6 +204,50 @@ describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real open
   describe('CRL (the service RevocationIndex over openssl ca -gencrl)', () => {
     const crlDeps = async (file = crlPath) => ({revocation: await RevocationIndex.load([file], trustCas())});
 
+    describe('issuing CAs on the path, by their issuer\'s CRL', () => {
+      let revokedInt: OpensslCa;
+      let rootCrl: string;
+      let revokedIntCrl: string;
+      before(async () => {
+        revokedInt = await root.createIntermediate('Auth Int Revoked');
+        c.underRevokedInt = await revokedInt.issue('underRevokedInt');
+        revokedIntCrl = await revokedInt.gencrl({hours: 24}); // lists nothing: the leaf itself is good
+        await root.revoke(revokedInt.cert);
+        rootCrl = await root.gencrl({hours: 24});
+      });
+      const trustWith = () => [...trustCas(), x509(revokedInt.cert.der)];
+
+      it('an intermediate its issuer revoked -> AUTH_CERT_REVOKED, even failing open', async () => {
+        for (const revocationFail of ['closed', 'open'] as const) {
+          const index = await RevocationIndex.load([revokedIntCrl, rootCrl], trustWith());
+          const {auth, log} = givenAuthenticator({revocation: ['crl'], revocationFail}, {revocation: index});
+          const r = await auth.authenticate(input('underRevokedInt', [revokedInt]));
+          assert.equal(verdict(r), 'AUTH_CERT_REVOKED', revocationFail);
+          assert.match(String(log.decisions()[0].reason), /issuing CA .*Auth Int Revoked.* revoked/);
+        }
+      });
+
+      it('the explain mode names the check', async () => {
+        const index = await RevocationIndex.load([revokedIntCrl, rootCrl], trustWith());
+        const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: index});
+        const r = await auth.authenticate(input('underRevokedInt', [revokedInt]), {explain: true});
+        assert.equal(verdict(r), 'AUTH_CERT_REVOKED');
+        assert.ok(r.checks?.some(x => x.check === 'revocation' && x.code === 'AUTH_CERT_REVOKED' && /issuing CA/.test(x.detail ?? '')));
+      });
+
+      it('an intermediate its issuer did not revoke passes (root CRL loaded)', async () => {
+        const index = await RevocationIndex.load([crlPath, rootCrl], trustWith());
+        const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: index});
+        assert.equal(verdict(await auth.authenticate(input('good'))), 'ok/crl');
+      });
+
+      it('without the issuer\'s CRL the intermediate is not judged (documented limit)', async () => {
+        const index = await RevocationIndex.load([revokedIntCrl], trustWith());
+        const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: index});
+        assert.equal(verdict(await auth.authenticate(input('underRevokedInt', [revokedInt]))), 'ok/crl');
+      });
+    });
+
     it('not revoked -> ok/crl', async () => {
       const {auth} = givenAuthenticator({revocation: ['crl']}, await crlDeps());
       assert.equal(verdict(await auth.authenticate(input('good'))), 'ok/crl');
