@@ -22,7 +22,7 @@
  * No LoopBack imports: the application binds the result (MtlsAuthBindings.REVOCATION_TRANSPORT and
  * MtlsAuthBindings.OCSP_TRANSPORT) and the auth component closes it on stop.
  */
-import type {AppConfig, OutboundConfig} from '../config/config';
+import type {MtlsConfig, OutboundConfig} from '../config/config';
 import {AppError, ErrorCode, isAppError} from '../errors';
 import type {Logger} from '../logging/logger';
 import {OutboundClient, OutboundDeps} from '../guards/outbound-client';
@@ -51,7 +51,13 @@ export interface RevocationTransport {
 }
 
 /** The outbound policy of the revocation transport (pure). */
-export function revocationOutboundPolicy(config: Pick<AppConfig, 'mtls' | 'outbound'>): OutboundConfig {
+/** What the revocation transport reads from the configuration (the service passes its AppConfig). */
+export interface RevocationTransportConfig {
+  readonly mtls: Pick<MtlsConfig, 'ocspUrl' | 'ocspTimeoutMs'>;
+  readonly outbound: Pick<OutboundConfig, 'allowedPorts' | 'allowedCidrs'>;
+}
+
+export function revocationOutboundPolicy(config: RevocationTransportConfig): OutboundConfig {
   const ports = new Set<number>([80, 443]);
   if (config.mtls.ocspUrl !== undefined) {
     const u = new URL(config.mtls.ocspUrl);
@@ -95,7 +101,7 @@ function toOcspTransportError(e: unknown): OcspTransportError {
  * Build the revocation transport on one dedicated OutboundClient. `deps` are the OutboundClient's
  * test hooks (stub DNS, connect shim, https trust anchors); never set in production.
  */
-export function createRevocationTransport(config: Pick<AppConfig, 'mtls' | 'outbound'>, logger: Logger, deps?: OutboundDeps): RevocationTransport {
+export function createRevocationTransport(config: RevocationTransportConfig, logger: Logger, deps?: OutboundDeps): RevocationTransport {
   const policy = revocationOutboundPolicy(config);
   const client = new OutboundClient(policy, logger, deps);
 

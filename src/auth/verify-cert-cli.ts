@@ -20,11 +20,16 @@ import {pemToDerList} from './certificate';
 import {IdentityRuleError, parseIdentityRules} from './identity-rules';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
 import {OcspClient, OcspTransport} from './ocsp-client';
+import {createRevocationTransport, RevocationTransport} from './revocation-transport';
+import ipaddr from 'ipaddr.js';
+
+/** Time bound of one OCSP exchange (as the service's MTLS_OCSP_TIMEOUT_MS default). */
+const OCSP_TIMEOUT_MS = 2000;
 
 export const EXIT = {accepted: 0, refused: 1, usage: 2, config: 78} as const;
 
 export const USAGE =
-  'usage: verify-cert --ca FILE [--crl FILE ...] [--ocsp-url URL] [--revocation crl|ocsp|crl,ocsp|none]\n' +
+  'usage: verify-cert --ca FILE [--crl FILE ...] [--ocsp-url URL] [--allow-cidr CIDR ...] [--revocation crl|ocsp|crl,ocsp|none]\n' +
   '                   [--revocation-fail closed|open] [--allow RULES] [--max-depth N] [--skew SEC]\n' +
   '                   [--at ISO-TIME] [--format text|json] [--explain] CERT.pem [CHAIN.pem]\n';
 
@@ -33,7 +38,11 @@ class UsageError extends Error {}
 export interface CliIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
-  /** Injected for the lead's SSRF-safe client; default undici transport otherwise. */
+  /**
+   * How OCSP requests leave. Default: the service's SSRF-safe revocation transport (the responder
+   * URL comes from --ocsp-url or from the certificate under inspection, so it is not trusted:
+   * private, loopback, link-local and metadata addresses are refused unless --allow-cidr names them).
+   */
   ocspTransport?: OcspTransport;
   /** CRL source (default: RevocationIndex.load from src/tls/revocation). */
   loadCrl?: (files: readonly string[], cas: readonly crypto.X509Certificate[], now: Date) => Promise<RevocationLookup>;
@@ -87,6 +96,7 @@ function render(result: AuthResult, format: 'text' | 'json', explain: boolean): 
 
 /** Run the CLI; resolves with the exit status. Never throws. */
 export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise<number> {
+  let transport: RevocationTransport | undefined;
   try {
     const {values, positionals} = parseArgs({
       args: [...argv],
@@ -96,6 +106,7 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
         ca: {type: 'string', multiple: true},
         crl: {type: 'string', multiple: true},
         'ocsp-url': {type: 'string'},
+        'allow-cidr': {type: 'string', multiple: true},
         revocation: {type: 'string'},
         'revocation-fail': {type: 'string'},
         allow: {type: 'string'},
@@ -131,6 +142,10 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
         throw new UsageError('--ocsp-url must be an http(s) URL');
       }
       if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password) throw new UsageError('--ocsp-url must be an http(s) URL without userinfo');
+    }
+    const allowedCidrs = values['allow-cidr'] ?? [];
+    for (const c of allowedCidrs) {
+      if (!/^[0-9a-f.:]+\/\d{1,3}$/i.test(c) || !ipaddr.isValidCIDR(c)) throw new UsageError(`--allow-cidr: "${c}" is not a CIDR`);
     }
     const crlFiles = values.crl ?? [];
     let revocation: RevocationSource[];
@@ -168,12 +183,17 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
     if (revocation.includes('crl')) {
       crl = await (io.loadCrl ?? defaultLoadCrl)(crlFiles, caDers.map(d => new crypto.X509Certificate(d)), now());
     }
+    if (revocation.includes('ocsp') && !io.ocspTransport) {
+      transport = createRevocationTransport({mtls: {ocspUrl, ocspTimeoutMs: OCSP_TIMEOUT_MS}, outbound: {allowedPorts: [], allowedCidrs}}, logger);
+    }
+    const ocspTransport = io.ocspTransport ?? transport?.ocsp;
     const ocsp = revocation.includes('ocsp')
       ? new OcspClient({
           ...(ocspUrl !== undefined ? {url: ocspUrl} : {}),
           clockSkewSec,
           clock: now,
-          ...(io.ocspTransport ? {transport: io.ocspTransport} : {}),
+          timeoutMs: OCSP_TIMEOUT_MS,
+          ...(ocspTransport ? {transport: ocspTransport} : {}),
         })
       : undefined;
     const authenticator = new MtlsAuthenticator(
@@ -195,6 +215,8 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
     }
     io.stderr('verify-cert: INTERNAL_ERROR\n');
     return EXIT.config;
+  } finally {
+    await transport?.close().catch(() => undefined);
   }
 }
 

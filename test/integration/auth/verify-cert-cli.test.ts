@@ -109,15 +109,30 @@ describe('verify-cert CLI (integration)', function () {
     }
   });
 
-  it('--ocsp-url asks a real responder (good, revoked)', async () => {
+  it('--ocsp-url asks a real responder (good, revoked), through the SSRF-safe transport (--allow-cidr for loopback)', async () => {
     responder = await givenOcspResponder({indexFile: int.indexFile, caCert: int.cert.certPath, rsignerCert: int.cert.certPath, rsignerKey: int.cert.keyPath, nmin: 60});
-    const good = await verifyCert([...base(), '--ocsp-url', responder.url, '--format', 'json', c.good.certPath, intPem]);
+    const allow = ['--allow-cidr', '127.0.0.1/32'];
+    const good = await verifyCert([...base(), '--ocsp-url', responder.url, ...allow, '--format', 'json', c.good.certPath, intPem]);
     assert.equal(good.code, 0, good.stderr);
     assert.equal(JSON.parse(good.stdout).revocationSource, 'ocsp');
-    const revoked = await verifyCert([...base(), '--ocsp-url', responder.url, '--format', 'json', c.revoked.certPath, intPem]);
+    const revoked = await verifyCert([...base(), '--ocsp-url', responder.url, ...allow, '--format', 'json', c.revoked.certPath, intPem]);
     assert.equal(revoked.code, 1);
     assert.equal(JSON.parse(revoked.stdout).code, 'AUTH_CERT_REVOKED');
     assert.equal(responder.requests.length, 2);
+  });
+
+  it('a responder on a loopback address is not asked without --allow-cidr (fail closed: AUTH_REVOCATION_UNKNOWN)', async () => {
+    responder = await givenOcspResponder({indexFile: int.indexFile, caCert: int.cert.certPath, rsignerCert: int.cert.certPath, rsignerKey: int.cert.keyPath, nmin: 60});
+    const r = await verifyCert([...base(), '--ocsp-url', responder.url, '--format', 'json', c.good.certPath, intPem]);
+    assert.equal(r.code, 1);
+    assert.equal(JSON.parse(r.stdout).code, 'AUTH_REVOCATION_UNKNOWN');
+    assert.equal(responder.requests.length, 0);
+  });
+
+  it('--allow-cidr must be a CIDR (usage error)', async () => {
+    const r = await verifyCert([...base(), '--ocsp-url', 'http://127.0.0.1:9/', '--allow-cidr', '127.0.0.1', c.good.certPath, intPem]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--allow-cidr/);
   });
 
   it('--explain prints every check', async () => {
