@@ -19,7 +19,6 @@ import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
 import {createSecurityHeadersMiddleware, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
 import {createHttpLimitsMiddleware, HTTP_LIMITS_GROUP} from './middleware/http-limits.middleware';
-import {UNMATCHED_ROUTE_AUTH_GROUP, unmatchedRouteAuthMiddleware} from './middleware/unmatched-route-auth.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
 import type {RevocationStore} from './tls/revocation/revocation-store';
@@ -95,11 +94,6 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     // Request guard (before findRoute), URL-parameter interceptor, SSRF-safe outbound client.
     this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'}), outboundDeps: options.outboundDeps});
     this.component(GuardsComponent);
-    this.middleware(unmatchedRouteAuthMiddleware, {
-      group: UNMATCHED_ROUTE_AUTH_GROUP,
-      upstreamGroups: [GUARD_MIDDLEWARE_GROUP],
-      downstreamGroups: [RestMiddlewareGroups.FIND_ROUTE],
-    });
     // Servers start first, then the `tls` group installs the gate and the reloader; stop runs
     // in reverse, so reloading ends and the app is marked as shutting down before the server closes.
     this.bind(CoreBindings.LIFE_CYCLE_OBSERVER_OPTIONS).to({orderedGroups: ['server', TLS_OBSERVER_GROUP], parallel: false});

@@ -9,7 +9,7 @@
  * `@extensions()` getter opens a ContextView on the request context (a context subscription and an
  * async event iterator) just to find the registered strategies. Measured in the service under
  * keep-alive load: about 60 µs of CPU per request, the largest single item the service added to
- * plain LoopBack (docs/benchmarks.md, "Profile and fixes").
+ * plain LoopBack (docs/benchmarks-fixes.md).
  *
  * Here:
  *  - the strategies come from one registry whose view on the application context is opened once
@@ -17,14 +17,14 @@
  *    the next request);
  *  - a route's metadata is read once per controller method (decorators are static) and then
  *    served from a cache; the component's `defaultMetadata` is read once, at the first request.
- * One deliberate difference: a handler route (no controller) gets the default metadata instead of
- * none, so it is authenticated like controller routes.
+ * One deliberate difference: a route without a controller (handler, external or redirect route,
+ * and the 404 of an unknown path) gets the default metadata instead of none, so it is
+ * authenticated like controller routes.
  * Same contract otherwise: no metadata, or `@authenticate.skip()` -> undefined, so no authentication; a
  * strategy name nobody answers to -> an error with code AUTHENTICATION_STRATEGY_NOT_FOUND, which
- * LoopBack's authentication action turns into a refusal.
+ * the authentication middleware (authentication.middleware.ts) turns into a 401.
  */
 import {Context, ContextView, CoreBindings, ResolutionOptions, ValueFactory} from '@loopback/core';
-import {RestBindings, Route} from '@loopback/rest';
 import {
   AUTHENTICATION_STRATEGY_NOT_FOUND,
   AuthenticationBindings,
@@ -51,10 +51,6 @@ export class AuthenticationStrategyRegistry {
       }
       return strategy;
     });
-  }
-
-  close(): void {
-    this.view.close();
   }
 }
 
@@ -85,14 +81,14 @@ export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | u
     }
     const controllerClass = context.getSync<Function | undefined>(CoreBindings.CONTROLLER_CLASS, optional);
     const methodName = context.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional);
-    if (!controllerClass || !methodName) {
-      // A handler route (`app.route(verb, path, spec, handler)`) has no controller and so no
-      // `@authenticate` metadata; LoopBack's provider leaves it unauthenticated, so a fork that
-      // adds one would serve it to any certificate the TLS layer accepts, outside the allow-list
-      // and unchecked for revocation. Here it gets the default metadata like every other route.
-      const route = context.getSync<unknown>(RestBindings.Operation.ROUTE, optional);
-      return route instanceof Route ? defaults.value : undefined;
-    }
+    // A route without a controller has no `@authenticate` metadata: a handler route
+    // (`app.route(verb, path, spec, handler)`), LoopBack's external route (a mounted Express
+    // router, static assets, and every path nothing matches, which it answers 404) and a redirect
+    // route. LoopBack's provider leaves them all unauthenticated, so a fork that mounts a router
+    // or serves files would serve them to any certificate the TLS layer accepts, outside the
+    // allow-list and unchecked for revocation, and an unknown path would answer 404 without an
+    // auth.decision line (a route map for refused clients). They get the default metadata.
+    if (!controllerClass || !methodName) return defaults.value;
     let methods = byClass.get(controllerClass);
     if (!methods) byClass.set(controllerClass, (methods = new Map()));
     let hit = methods.get(methodName);

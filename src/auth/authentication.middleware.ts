@@ -7,7 +7,7 @@
  * middleware provider, which injects the authenticate action, whose provider injects a strategy
  * getter, three setters and the component configuration, all through dependency injection
  * (decorator metadata, resolution sessions). Measured under keep-alive load: about 40 µs of CPU per
- * request before any strategy runs (docs/benchmarks.md, "Profile and fixes").
+ * request before any strategy runs (docs/benchmarks-fixes.md).
  *
  * This provider is a singleton; the component configuration (`failOnError`) is read once. Per
  * request it resolves the route's strategies (AuthenticationBindings.STRATEGY, see

@@ -21,7 +21,7 @@ export interface GuardsOptions {
    * Also write a guard.decision allow line for requests the guard lets through (default false).
    * A request the guard lets through gets its one decision line from the authentication step
    * (auth.decision, unknown routes included); a refused one gets the guard's deny line. Turning
-   * this on adds a second line per request (about 10 µs each, docs/benchmarks.md).
+   * this on adds a second line per request (about 10 µs each, docs/benchmarks-fixes.md).
    */
   readonly auditAllowed?: boolean;
 }

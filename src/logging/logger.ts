@@ -95,7 +95,7 @@ function auditFields(o: Record<string, unknown>, depth: number): Record<string, 
  * The object an audit line is written from: `audit: true` plus the record, with every field named
  * in AUDIT_SENSITIVE_FIELDS (at any depth) and every byte buffer censored, undefined fields dropped,
  * nesting and array length bounded. Pure; the audit logger relies on it instead of pino's wildcard
- * redaction paths, which cost about 12 µs per line (measured, docs/benchmarks.md).
+ * redaction paths, which cost about 12 µs per line (measured, docs/benchmarks-fixes.md).
  */
 export function auditLine(record: AuditRecord): Record<string, unknown> {
   return {audit: true, ...auditFields(record, 0)};

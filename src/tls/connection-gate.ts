@@ -46,7 +46,7 @@ export function handshakeRefusalCode(errCode: string | undefined, authorizationE
  * getPeerCertificate() (about 20 µs), parsed into an X509Certificate only when something needs
  * the parse (an issuer match the revocation index has not cached, a reload sweep, a refusal's
  * audit line). Parsing costs about 140 µs per certificate with OpenSSL 3.0 (openssl/openssl#19119),
- * which made it the largest per-connection cost the gate added (docs/benchmarks.md).
+ * which made it the largest per-connection cost the gate added (docs/benchmarks-fixes.md).
  * Not socket.getPeerX509Certificate(): on Node 20.20 / OpenSSL 3.0 that call leaked the peer X509
  * in native memory in the soak (RSS +15 MB/min under mixed traffic; docs/reliability.md).
  */
