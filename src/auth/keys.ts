@@ -1,5 +1,4 @@
 import {BindingKey} from '@loopback/core';
-import type {AuthenticationStrategyRegistry} from './auth-strategy.provider';
 import type {MtlsAuthenticationComponent, MtlsAuthenticationOptions} from './mtls-authentication.component';
 import type {MtlsAuthenticator} from './mtls-authenticator';
 import type {OcspTransport} from './ocsp-client';
@@ -11,8 +10,6 @@ export namespace MtlsAuthBindings {
   /** The resolved options (defaults applied), bound by the component. */
   export const COMPONENT_OPTIONS = BindingKey.create<MtlsAuthenticationOptions>('components.MtlsAuthenticationComponent.options');
   export const STRATEGY = BindingKey.create<unknown>('authentication.strategies.mtls');
-  /** The registered authentication strategies, from one view on the application context (auth-strategy.provider.ts). */
-  export const STRATEGY_REGISTRY = BindingKey.create<AuthenticationStrategyRegistry>('hardened.auth.strategyRegistry');
   /** The singleton MtlsAuthenticator (verdict caches live in it). */
   export const AUTHENTICATOR = BindingKey.create<MtlsAuthenticator>('hardened.auth.mtlsAuthenticator');
   /**

@@ -183,7 +183,6 @@ export class MtlsAuthenticationComponent implements Component, LifeCycleObserver
       createBindingFromClass(MtlsAuthenticatorProvider, {key: MtlsAuthBindings.AUTHENTICATOR, defaultScope: BindingScope.SINGLETON}),
       createBindingFromClass(MtlsAuthenticationStrategy, {key: MtlsAuthBindings.STRATEGY}),
       // Replace @loopback/authentication's per-request provider classes (auth-strategy.provider.ts).
-      Binding.bind(MtlsAuthBindings.STRATEGY_REGISTRY).to(registry),
       Binding.bind(AuthenticationBindings.METADATA).toDynamicValue(authMetadataFactory()).inScope(BindingScope.TRANSIENT),
       Binding.bind(AuthenticationBindings.STRATEGY).toDynamicValue(authStrategyFactory(registry)).inScope(BindingScope.TRANSIENT),
       // ... and its per-request middleware + action providers (authentication.middleware.ts).

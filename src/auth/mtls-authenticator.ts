@@ -38,13 +38,13 @@ export type RevocationStatus = 'good' | 'revoked' | 'unknown';
  * synchronous per-issuer lookup, and an epoch bumped on every CRL state change.
  */
 export interface RevocationLookup {
-  statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): RevocationStatus | {readonly status: RevocationStatus; readonly reason?: string};
+  statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): RevocationStatus | {readonly status: RevocationStatus; readonly reason?: string; readonly crlFile?: string};
   readonly epoch?: number;
 }
 
 /** Adapt a RevocationStore-shaped holder ({index, epoch}) to RevocationLookup, reading the current index per lookup. */
 export function revocationLookupFromStore(store: {
-  readonly index: {statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): {readonly status: RevocationStatus}};
+  readonly index: {statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): {readonly status: RevocationStatus; readonly crlFile?: string}};
   readonly epoch: number;
 }): RevocationLookup {
   return {
@@ -468,9 +468,12 @@ export class MtlsAuthenticator {
 
     // 6a. The CAs on the verified path (not the anchor), by their issuer's CRL: a revoked
     // intermediate refuses every certificate under it, whatever the leaf's own status and even
-    // when failing open. Judged wherever the issuer's CRL is loaded (TLS_CRL_FILES with the root
-    // CA's CRL, as the dev PKI does); without it the intermediate's status is not known and it is
-    // not refused for that (docs/threat-model.md). OCSP is asked about leaves only.
+    // when failing open. Judged wherever the issuer has a CRL in the index (TLS_CRL_FILES with the
+    // root CA's CRL, as the dev PKI does): there, a status that cannot be told (CRL past
+    // nextUpdate, lookup error) is unknown and follows MTLS_REVOCATION_FAIL like a leaf's. An
+    // issuer without any CRL leaves its intermediate unjudged (docs/threat-model.md T11). OCSP is
+    // asked about leaves only.
+    let intermediateUnknown: string | undefined;
     if (chainVerdict.ok && this.opts.revocation.includes('crl')) {
       for (const ca of chainVerdict.path.slice(1, -1)) {
         const r = this.crlLookup(ca, now);
@@ -481,6 +484,18 @@ export class MtlsAuthenticator {
           if (!explain) return denial();
           break;
         }
+        if (r.status === 'unknown' && r.covered !== false) {
+          intermediateUnknown ??= `issuing CA ${ca.subject} (serial ${ca.serialKey}): status unknown (${r.reason ?? "its issuer's CRL is not current"})`;
+        }
+      }
+    }
+    if (intermediateUnknown !== undefined) {
+      if (this.opts.revocationFail === 'open') {
+        note({check: 'revocation', ok: true, code: 'AUTH_REVOCATION_SOFT_FAIL', detail: intermediateUnknown});
+      } else {
+        note({check: 'revocation', ok: false, code: 'AUTH_REVOCATION_UNKNOWN', detail: intermediateUnknown});
+        first ??= {code: 'AUTH_REVOCATION_UNKNOWN', reason: intermediateUnknown, check: 'revocation'};
+        if (!explain) return denial();
       }
     }
 
@@ -505,7 +520,7 @@ export class MtlsAuthenticator {
     if (first || !chainVerdict.ok || !revocation) return denial();
 
     // 7. Profile.
-    const softFail = revocation.status === 'unknown';
+    const softFail = revocation.status === 'unknown' || intermediateUnknown !== undefined;
     const result: AuthResult = {
       ok: true,
       profile: profileOf(leaf),
@@ -561,18 +576,24 @@ export class MtlsAuthenticator {
     return second.status === 'unknown' ? {status: 'unknown', reason: `fetched, still unknown${second.reason ? `: ${second.reason}` : ''}`} : {status: second.status, reason: 'fetched'};
   }
 
-  private crlLookup(leaf: ParsedClientCertificate, now: Date): {status: RevocationStatus; reason?: string} {
+  /**
+   * The CRL index's answer for one certificate. `covered` is false only when the index says its
+   * issuer has no CRL at all; an index error is unknown and covered (never "not judged").
+   */
+  private crlLookup(cert: ParsedClientCertificate, now: Date): {status: RevocationStatus; reason?: string; covered?: boolean} {
     const lookup = this.deps.revocation;
     if (!lookup) return {status: 'unknown', reason: 'no CRL index'};
     try {
-      const r = lookup.statusOfCertificate(leaf.x509, now);
+      const r = lookup.statusOfCertificate(cert.x509, now);
       const status = typeof r === 'string' ? r : r?.status;
       if (status === 'good' || status === 'revoked' || status === 'unknown') {
-        return typeof r === 'object' && r.reason ? {status, reason: r.reason} : {status};
+        const covered = typeof r === 'object' ? r.crlFile !== undefined : undefined;
+        return {status, ...(typeof r === 'object' && r.reason ? {reason: r.reason} : {}), ...(covered !== undefined ? {covered} : {})};
       }
       return {status: 'unknown', reason: 'unexpected answer from the CRL index'};
     } catch {
       return {status: 'unknown', reason: 'CRL index lookup failed'};
     }
   }
+
 }

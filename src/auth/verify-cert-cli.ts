@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import {parseArgs} from 'node:util';
-import type {RevocationSource} from '../config/config';
+import {isCidrText, RevocationSource} from '../config/config';
 import {AppError, isAppError} from '../errors';
 import {RevocationIndex} from '../tls/revocation/revocation-index';
 import {createLogger} from '../logging/logger';
@@ -21,7 +21,6 @@ import {IdentityRuleError, parseIdentityRules} from './identity-rules';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
 import {OcspClient, OcspTransport} from './ocsp-client';
 import {createRevocationTransport, RevocationTransport} from './revocation-transport';
-import ipaddr from 'ipaddr.js';
 
 /** Time bound of one OCSP exchange (as the service's MTLS_OCSP_TIMEOUT_MS default). */
 const OCSP_TIMEOUT_MS = 2000;
@@ -145,7 +144,7 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
     }
     const allowedCidrs = values['allow-cidr'] ?? [];
     for (const c of allowedCidrs) {
-      if (!/^[0-9a-f.:]+\/\d{1,3}$/i.test(c) || !ipaddr.isValidCIDR(c)) throw new UsageError(`--allow-cidr: "${c}" is not a CIDR`);
+      if (!isCidrText(c)) throw new UsageError(`--allow-cidr: "${c}" is not a CIDR`);
     }
     const crlFiles = values.crl ?? [];
     let revocation: RevocationSource[];

@@ -6,6 +6,7 @@
  * Pure module: reads only the `env` object it is given.
  */
 import path from 'node:path';
+import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
 import {IdentityRule, IdentityRuleError, parseIdentityRules} from '../auth/identity-rules';
 
@@ -109,6 +110,11 @@ export const CONFIG_VARIABLES = [
 ] as const;
 
 export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
+
+/** A CIDR written out in full (`10.0.0.0/8`, `fd00::/8`): no short or octal IPv4 forms, a valid prefix length. */
+export function isCidrText(c: string): boolean {
+  return /^[0-9a-f.:]+\/\d{1,3}$/i.test(c) && ipaddr.isValidCIDR(c);
+}
 
 function invalid(name: string, why: string): AppError {
   return new AppError('CONFIG_INVALID', `${name}: ${why}`, {variable: name});
@@ -257,7 +263,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     return Number(p);
   });
   const allowedCidrs = list(env, 'OUTBOUND_ALLOWED_CIDRS');
-  for (const c of allowedCidrs) if (!/^[0-9a-f.:]+\/\d{1,3}$/i.test(c)) throw invalid('OUTBOUND_ALLOWED_CIDRS', `"${c}" is not a CIDR`);
+  for (const c of allowedCidrs) if (!isCidrText(c)) throw invalid('OUTBOUND_ALLOWED_CIDRS', `"${c}" is not a CIDR`);
 
   // Node refuses to create a server whose headersTimeout exceeds its requestTimeout.
   const headersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);

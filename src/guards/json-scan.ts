@@ -132,21 +132,7 @@ class Scanner {
       this.i++;
       this.ws();
       out[key] = this.value(depth);
-      this.ws();
-      const c = this.s[this.i];
-      if (c === ',') {
-        this.i++;
-        this.tokens.pop();
-        this.indexes.pop();
-        continue;
-      }
-      if (c === '}') {
-        this.i++;
-        this.tokens.pop();
-        this.indexes.pop();
-        return out;
-      }
-      throw this.fail('json-syntax');
+      if (this.endOfMember('}')) return out;
     }
   }
 
@@ -164,22 +150,22 @@ class Scanner {
       this.tokens.push(index);
       this.indexes.push(index);
       out.push(this.value(depth));
-      this.ws();
-      const c = this.s[this.i];
-      if (c === ',') {
-        this.i++;
-        this.tokens.pop();
-        this.indexes.pop();
-        continue;
-      }
-      if (c === ']') {
-        this.i++;
-        this.tokens.pop();
-        this.indexes.pop();
-        return out;
-      }
-      throw this.fail('json-syntax');
+      if (this.endOfMember(']')) return out;
     }
+  }
+
+  /**
+   * After a member's value: consume `,` (false: another member follows) or `close` (true: the
+   * container ends); leave the member's path either way. Anything else is a syntax error.
+   */
+  private endOfMember(close: '}' | ']'): boolean {
+    this.ws();
+    const c = this.s[this.i];
+    if (c !== ',' && c !== close) throw this.fail('json-syntax');
+    this.i++;
+    this.tokens.pop();
+    this.indexes.pop();
+    return c === close;
   }
 
   private string(): string {

@@ -48,11 +48,11 @@ export interface AuditRecord {
 
 /**
  * Field names never written to an audit line, at any depth (compared in lower case): their value
- * becomes "[REDACTED]". The same names as REDACT_PATHS, plus the header names that carry credentials.
+ * becomes "[REDACTED]". The plain names of REDACT_PATHS, plus the header names that carry credentials.
  */
 export const AUDIT_SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
-  'key', 'cert', 'ca', 'pfx', 'passphrase', 'privatekey', 'secret', 'token', 'password',
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'body', 'payload',
+  ...REDACT_PATHS.filter(p => /^[A-Za-z]+$/.test(p)).map(p => p.toLowerCase()),
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie',
 ]);
 
 const CENSOR = '[REDACTED]';
@@ -102,16 +102,15 @@ export function auditLine(record: AuditRecord): Record<string, unknown> {
 }
 
 /**
- * Per logger, the child that writes audit lines: the same sink, level and bindings, but redaction
- * by top-level name only (auditLine has already censored the nested fields).
+ * Per logger, the child that writes audit lines: the same sink, level and bindings, without
+ * pino's redaction paths (auditLine has already censored every sensitive field).
  */
 const auditLoggers = new WeakMap<Logger, Logger>();
-const TOP_LEVEL_REDACT_PATHS = REDACT_PATHS.filter(p => !p.includes('*') && !p.includes('.') && !p.includes('['));
 
 function auditLoggerOf(logger: Logger): Logger {
   let child = auditLoggers.get(logger);
   if (!child || child.level !== logger.level) {
-    child = logger.child({}, {redact: {paths: [...TOP_LEVEL_REDACT_PATHS], censor: CENSOR}});
+    child = logger.child({}, {redact: {paths: [], censor: CENSOR}});
     auditLoggers.set(logger, child);
   }
   return child;

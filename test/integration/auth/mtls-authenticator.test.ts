@@ -241,6 +241,32 @@ describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real open
         assert.equal(verdict(await auth.authenticate(input('good'))), 'ok/crl');
       });
 
+      it('an issuer CRL past its nextUpdate: the intermediate is unknown (closed: AUTH_REVOCATION_UNKNOWN, open: soft-fail)', async () => {
+        const shortRootCrl = await root.gencrl({hours: 1});
+        const later = () => new Date(Date.now() + 2 * HOUR);
+        const index = await RevocationIndex.load([crlPath, shortRootCrl], trustWith());
+        const closed = givenAuthenticator({revocation: ['crl']}, {revocation: index, clock: later});
+        const r = await closed.auth.authenticate(input('good'));
+        assert.equal(verdict(r), 'AUTH_REVOCATION_UNKNOWN');
+        assert.match(String(closed.log.decisions()[0].reason), /issuing CA .*Auth Int.*status unknown/);
+        const open = givenAuthenticator({revocation: ['crl'], revocationFail: 'open'}, {revocation: index, clock: later});
+        assert.equal(verdict(await open.auth.authenticate(input('good'))), 'ok/soft-fail');
+        assert.equal(open.log.decisions()[0].code, 'AUTH_REVOCATION_SOFT_FAIL');
+      });
+
+      it('a CRL index that fails for the intermediate refuses (closed), never passes it unjudged', async () => {
+        const index = await RevocationIndex.load([crlPath, rootCrl], trustWith());
+        const intFingerprint = x509(int.cert.der).fingerprint256;
+        const failing: RevocationLookup = {
+          statusOfCertificate: (cert, now) => {
+            if (cert.fingerprint256 === intFingerprint) throw new Error('index failure');
+            return index.statusOfCertificate(cert, now);
+          },
+        };
+        const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: failing});
+        assert.equal(verdict(await auth.authenticate(input('good'))), 'AUTH_REVOCATION_UNKNOWN');
+      });
+
       it('without the issuer\'s CRL the intermediate is not judged (documented limit)', async () => {
         const index = await RevocationIndex.load([revokedIntCrl], trustWith());
         const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: index});

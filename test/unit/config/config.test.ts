@@ -40,6 +40,8 @@ describe('config: parseConfig (unit)', () => {
     ['outbound host not a name', {OUTBOUND_ALLOWED_HOSTS: 'exa mple.com'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_HOSTS'],
     ['outbound port invalid', {OUTBOUND_ALLOWED_PORTS: '443,0'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_PORTS'],
     ['outbound CIDR invalid', {OUTBOUND_ALLOWED_CIDRS: '10.0.0.0'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_CIDRS'],
+    ['outbound CIDR with an impossible address', {OUTBOUND_ALLOWED_CIDRS: '999.0.0.0/8'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_CIDRS'],
+    ['outbound CIDR with an impossible prefix', {OUTBOUND_ALLOWED_CIDRS: '10.0.0.0/33'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_CIDRS'],
     ['posture mode unknown', {POSTURE_MODE: 'strict'}, 'CONFIG_INVALID', 'POSTURE_MODE'],
     ['audit mode unknown', {AUDIT_MODE: 'on'}, 'CONFIG_INVALID', 'AUDIT_MODE'],
   ];
