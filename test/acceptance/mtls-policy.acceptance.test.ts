@@ -55,7 +55,9 @@ describe('mTLS policy with real clients (acceptance)', function () {
       ['an expired client certificate', 'expired', {}],
       ['a not-yet-valid client certificate', 'not-yet-valid', {}],
       ['a revoked client certificate (connection gate)', 'revoked', {}],
-      ['an RSA-1024 client certificate (OpenSSL security level 2)', 'rsa-1024', {}],
+      // The client lowers its own security level so that it can load and present the weak key
+      // (Node 24's OpenSSL refuses to load it at the default level 2): the SERVER must refuse it.
+      ['an RSA-1024 client certificate (client at SECLEVEL=0, server at OpenSSL security level 2)', 'rsa-1024', {ciphers: 'DEFAULT@SECLEVEL=0'}],
       ['a TLS 1.2 client', 'valid', {maxVersion: 'TLSv1.2'}],
       ['a TLS 1.3 client offering only TLS_AES_128_GCM_SHA256', 'valid', {ciphers: 'TLS_AES_128_GCM_SHA256'}],
     ];
@@ -65,6 +67,15 @@ describe('mTLS policy with real clients (acceptance)', function () {
         assert.equal(r.outcome, 'no-response', `expected no HTTP response, got ${JSON.stringify(r).slice(0, 200)}`);
       });
     }
+
+    it('the RSA-1024 client reached the server: its handshake refusal is logged by the connection gate', async () => {
+      const before = svc.logs.length;
+      const r = await tlsRequest({port: svc.port, ...givenClient(pki, 'rsa-1024'), ciphers: 'DEFAULT@SECLEVEL=0'}, whoami);
+      assert.equal(r.outcome, 'no-response');
+      assert.equal((r as {secureConnected: boolean}).secureConnected, true, 'the client loaded and sent its key; the server refused it after the handshake');
+      const line = await svc.waitForLog(l => svc.logs.indexOf(l) >= before && l.event === 'tls.connection' && l.code === 'AUTH_CERT_UNTRUSTED');
+      assert.equal(line.decision, 'deny');
+    });
 
     it('the revoked client is logged by the connection gate with AUTH_CERT_REVOKED', async () => {
       await tlsRequest({port: svc.port, ...givenClient(pki, 'revoked')}, whoami);
@@ -129,13 +140,16 @@ describe('mTLS policy with real clients (acceptance)', function () {
 
   describe('openssl s_client binary', () => {
     function sClient(args: string[]): string {
+      return sClientRun(args).stdout;
+    }
+    function sClientRun(args: string[]): {stdout: string; stderr: string} {
       const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${svc.port}`, '-servername', 'localhost', '-CAfile', pki.caBundle, '-quiet', ...args], {
         input: 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
         timeout: 10000,
         encoding: 'utf8',
       });
       if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl binary not found');
-      return r.stdout ?? '';
+      return {stdout: r.stdout ?? '', stderr: r.stderr ?? ''};
     }
     const as = (name: DevClientName) => ['-cert', pki.clients[name].cert, '-key', pki.clients[name].key];
 
@@ -151,6 +165,14 @@ describe('mTLS policy with real clients (acceptance)', function () {
       ['TLS 1.2', 'valid', ['-tls1_2']],
       ['only TLS_AES_128_GCM_SHA256', 'valid', ['-tls1_3', '-ciphersuites', 'TLS_AES_128_GCM_SHA256']],
     ];
+    it('an RSA-1024 client certificate the client presents at SECLEVEL=0: the server refuses it in the handshake', () => {
+      const r = sClientRun([...as('rsa-1024'), '-tls1_3', '-cipher', 'DEFAULT@SECLEVEL=0']);
+      assert.doesNotMatch(r.stdout, /HTTP\/1\.1/);
+      assert.doesNotMatch(r.stderr, /unable to load|key too small/i, 'the client itself loaded and sent the key');
+      // The handshake got past the server's certificate; then the server dropped the connection.
+      assert.match(r.stderr, /depth=0 [^\n]*CN = localhost\s+verify return:1/, r.stderr);
+      assert.match(r.stderr, /unexpected eof|alert|reset/i, r.stderr);
+    });
     for (const [what, who, args] of refused) {
       it(`${what}: no HTTP response`, () => {
         const out = sClient([...(who ? as(who) : []), ...args]);
