@@ -1,47 +1,110 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the sandbox and container tiers need, only when missing
-# (idempotent; called by .ci/run, safe to run by hand as root):
+# Makes sure the Debian tools the tests need are present, installing the missing ones from
+# Debian's packages when it runs as root (idempotent). `npm test` runs it first (pretest, tier
+# `test`); .ci/run runs it for every tier.
+#
+#   bash .ci/install-system-deps.sh [test|container|all]     (default: all)
+#
+# tier `test` (npm test):
 #   bubblewrap            bwrap: the sandbox tier's hardened runtime
-#   util-linux            setpriv, unshare, nsenter (normally present)
-#   podman runc uidmap    the container tier (podman with the runc OCI runtime)
-#   openssl curl          real independent TLS clients and test PKIs made at test time
+#   util-linux            setpriv, unshare, nsenter, taskset
+#   openssl curl python3  real independent TLS clients and test PKIs made at test time
+#   libc-bin tar          ldd (the sandbox's library list), getconf, tar
+# tier `container` (npm run test:container), in addition:
+#   podman runc uidmap conmon containernetworking-plugins
+#
+# Exit status: 0 when everything is present (after installing); 1 with a message naming the
+# missing tools, their packages and the command to install them when something is missing and
+# it cannot install (not root, no apt-get, apt-get failed). A missing tool never means "skip".
 set -euo pipefail
 
+tier=${1:-all}
+case "$tier" in
+  test | container | all) ;;
+  *)
+    echo "install-system-deps: unknown tier '$tier' (test, container or all)" >&2
+    exit 2
+    ;;
+esac
+
+# tool -> Debian package
 declare -A need=(
   [bwrap]=bubblewrap
   [setpriv]=util-linux
   [unshare]=util-linux
   [nsenter]=util-linux
-  [podman]=podman
-  [runc]=runc
-  [newuidmap]=uidmap
+  [taskset]=util-linux
   [openssl]=openssl
   [curl]=curl
-  [tar]=tar
+  [python3]=python3
   [ldd]=libc-bin
+  [getconf]=libc-bin
+  [tar]=tar
 )
-
-missing=()
-for tool in "${!need[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${need[$tool]}")
-done
-# podman also needs a network backend and conmon; their absence shows only at run time.
-command -v conmon >/dev/null 2>&1 || [ -x /usr/libexec/podman/conmon ] || [ -x /usr/bin/conmon ] || missing+=(conmon)
-if [ ! -x /usr/lib/podman/netavark ] && [ ! -x /usr/libexec/podman/netavark ] && [ ! -d /usr/lib/cni ]; then
-  missing+=(containernetworking-plugins)
+if [ "$tier" != test ]; then
+  need[podman]=podman
+  need[runc]=runc
+  need[newuidmap]=uidmap
 fi
 
-if [ "${#missing[@]}" -eq 0 ]; then
-  echo "system packages: all present"
+missing_tools=()
+missing_pkgs=()
+check() {
+  missing_tools=()
+  missing_pkgs=()
+  local tool
+  for tool in "${!need[@]}"; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+      missing_tools+=("$tool")
+      missing_pkgs+=("${need[$tool]}")
+    fi
+  done
+  if [ "$tier" != test ]; then
+    # podman also needs conmon and a network backend; their absence shows only at run time.
+    if ! command -v conmon >/dev/null 2>&1 && [ ! -x /usr/libexec/podman/conmon ] && [ ! -x /usr/bin/conmon ]; then
+      missing_tools+=(conmon)
+      missing_pkgs+=(conmon)
+    fi
+    if [ ! -x /usr/lib/podman/netavark ] && [ ! -x /usr/libexec/podman/netavark ] && [ ! -d /usr/lib/cni ]; then
+      missing_tools+=(netavark/cni)
+      missing_pkgs+=(containernetworking-plugins)
+    fi
+  fi
+}
+
+check
+if [ "${#missing_tools[@]}" -eq 0 ]; then
+  echo "system packages ($tier): all present"
   exit 0
 fi
 
-mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
-echo "system packages: installing ${pkgs[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-system-deps: must run as root to install ${pkgs[*]}" >&2
+mapfile -t pkgs < <(printf '%s\n' "${missing_pkgs[@]}" | sort -u)
+mapfile -t tools < <(printf '%s\n' "${missing_tools[@]}" | sort -u)
+cannot() {
+  {
+    echo "install-system-deps: the tests need ${tools[*]}, which are missing, and $1."
+    echo "  Install them as root, then run the tests again:"
+    echo "    sudo apt-get update && sudo apt-get install -y ${pkgs[*]}"
+    echo "  (or: sudo bash .ci/install-system-deps.sh $tier)"
+  } >&2
   exit 1
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+  cannot "this is not root, so they cannot be installed here"
 fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  cannot "there is no apt-get to install them with"
+fi
+
+echo "system packages ($tier): ${tools[*]} missing; installing the Debian packages ${pkgs[*]} (apt-get, as root)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${pkgs[@]}"
+apt-get update -qq || cannot "apt-get update failed"
+apt-get install -y -qq "${pkgs[@]}" || cannot "apt-get install failed"
+
+check
+if [ "${#missing_tools[@]}" -ne 0 ]; then
+  mapfile -t tools < <(printf '%s\n' "${missing_tools[@]}" | sort -u)
+  cannot "they are still missing after apt-get install"
+fi
+echo "system packages ($tier): installed ${pkgs[*]}"
