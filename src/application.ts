@@ -13,7 +13,7 @@ import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component'
 import {createRevocationTransport} from './auth/revocation-transport';
 import {GuardsComponent} from './guards/guards.component';
 import {GUARD_MIDDLEWARE_GROUP, GuardsBindings} from './guards/keys';
-import type {OutboundDeps} from './guards/outbound-client';
+import type {OutboundDeps} from './outbound/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';

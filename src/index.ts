@@ -14,7 +14,7 @@ import path from 'node:path';
 import {HardenedMtlsApplication} from './application';
 import {AppConfig, Env, parseConfig} from './config/config';
 import {AppError, toAppError} from './errors';
-import type {OutboundDeps} from './guards/outbound-client';
+import type {OutboundDeps} from './outbound/outbound-client';
 import {createLogger, Logger} from './logging/logger';
 import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';

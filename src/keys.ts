@@ -1,6 +1,9 @@
 /**
- * Typed binding keys of the application. Component-specific keys live beside their component
- * (src/auth/keys.ts, src/guards/keys.ts) and are re-exported here.
+ * Typed binding keys of the application: the ones every part reads (configuration, logger,
+ * shutdown flag, TLS state). Component-specific keys live beside their component and are imported
+ * from there: MtlsAuthBindings in src/auth/keys.ts, GuardsBindings in src/guards/keys.ts. They are
+ * not re-exported here: the components import this file, so a re-export would make it import
+ * upward (test/unit/architecture/layers.test.ts keeps the layers).
  */
 import {BindingKey} from '@loopback/core';
 import type {AppConfig} from './config/config';

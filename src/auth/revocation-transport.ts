@@ -1,6 +1,6 @@
 /**
  * The revocation transport: how the authenticator's OCSP requests and CRL downloads reach the
- * network. Both go through ONE dedicated SSRF-safe OutboundClient (src/guards/outbound-client.ts)
+ * network. Both go through ONE dedicated SSRF-safe OutboundClient (src/outbound/outbound-client.ts)
  * whose policy is derived from the configuration here, never from a certificate:
  *
  *   scheme        http and https (OCSP and CRL distribution points are conventionally plain http;
@@ -25,7 +25,7 @@
 import type {MtlsConfig, OutboundConfig} from '../config/config';
 import {AppError, ErrorCode, isAppError} from '../errors';
 import type {Logger} from '../logging/logger';
-import {OutboundClient, OutboundDeps} from '../guards/outbound-client';
+import {OutboundClient, OutboundDeps} from '../outbound/outbound-client';
 import {OCSP_REQUEST_MEDIA_TYPE, OCSP_RESPONSE_MEDIA_TYPE, OcspTransport, OcspTransportError} from './ocsp-client';
 
 /**

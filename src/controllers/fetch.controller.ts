@@ -8,7 +8,7 @@
 import {inject} from '@loopback/core';
 import {post, requestBody} from '@loopback/rest';
 import {GuardsBindings} from '../guards/keys';
-import type {OutboundClient} from '../guards/outbound-client';
+import type {OutboundClient} from '../outbound/outbound-client';
 
 const PREVIEW_BYTES = 1024;
 

@@ -373,9 +373,9 @@ function scenarioList(stage: Stage): Scenario[] {
       why:
         'POST /fetch takes a URL and fetches it through the SSRF-safe outbound client. The request guard inspects JSON bodies too: a ' +
         'URL whose host is a metadata address (any link-local address, in any notation) is rule MD-METADATA-HOST. Behind the guard, ' +
-        'the url-param interceptor applies the SSRF address policy to the parsed URL (src/guards/url-policy.ts; the evidence shows it ' +
+        'the url-param interceptor applies the SSRF address policy to the parsed URL (src/outbound/url-policy.ts; the evidence shows it ' +
         "refusing the Docker API on the host's bridge address), and the outbound client checks every resolved address again at connect " +
-        "time in its undici Agent's connect hook (src/guards/outbound-client.ts), never through the global fetch(), which ignores agents.",
+        "time in its undici Agent's connect hook (src/outbound/outbound-client.ts), never through the global fetch(), which ignores agents.",
       expect: {kind: 'http', status: 403, code: 'GUARD_DENIED_REFERENCE'},
       log: {event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE', fields: {ruleId: 'MD-METADATA-HOST', location: 'body:/url'}},
       evidence: [

@@ -27,7 +27,7 @@
 import {Binding, BindingScope, Component, createBindingFromClass, inject, LifeCycleObserver} from '@loopback/core';
 import {createMiddlewareBinding} from '@loopback/rest';
 import {GuardsBindings, GuardsOptions} from './keys';
-import {OutboundClient} from './outbound-client';
+import {OutboundClient} from '../outbound/outbound-client';
 import {REQUEST_GUARD_MIDDLEWARE_OPTIONS, RequestGuardMiddlewareProvider} from './request-guard.middleware';
 import {UrlParamInterceptor} from './url-param.interceptor';
 

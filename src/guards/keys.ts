@@ -4,7 +4,7 @@
 import {BindingKey} from '@loopback/core';
 import type {AppConfig} from '../config/config';
 import type {Logger} from '../logging/logger';
-import type {OutboundClient, OutboundDeps} from './outbound-client';
+import type {OutboundClient, OutboundDeps} from '../outbound/outbound-client';
 import type {InspectLimits} from './request-policy';
 
 /** What the GuardsComponent needs from the application (bind it before `app.component(GuardsComponent)`). */

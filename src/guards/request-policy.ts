@@ -17,7 +17,7 @@
  * Pure module: no LoopBack imports, no I/O.
  */
 import type {ErrorCode} from '../errors';
-import {classifyAddress} from './ip-policy';
+import {classifyAddress} from '../outbound/ip-policy';
 import {PROTOTYPE_KEYS, safePointerToken, scanJson} from './json-scan';
 import {DEFAULT_MAX_ROUNDS, PathShape, decodeText, pathShape, splitPairs, splitRequestTarget, tokens} from './normalize';
 import {compilePrefilter, isInert, Prefilter} from './prefilter';

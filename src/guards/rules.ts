@@ -24,6 +24,7 @@
  *
  * Pure module: no LoopBack imports, no I/O.
  */
+import {METADATA_ADDRESSES, METADATA_HOST_NAMES} from '../outbound/metadata';
 
 export type RuleCategory =
   | 'runtime-socket'
@@ -89,33 +90,9 @@ export interface GuardRule {
   readonly match: RuleMatcher;
 }
 
-/**
- * Cloud metadata endpoints. Shared with ip-policy.ts (a hard deny there: no operator CIDR
- * exception re-opens them).
- */
-export const METADATA_ADDRESSES: readonly string[] = [
-  '169.254.169.254', // AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle (IMDS)
-  '169.254.170.2', // AWS ECS task metadata / credentials
-  '169.254.170.23', // AWS EKS Pod Identity agent
-  '169.254.0.23', // Tencent Cloud
-  '100.100.100.200', // Alibaba Cloud
-  '168.63.129.16', // Azure WireServer / host agent
-  '192.0.0.192', // Oracle Cloud (legacy)
-  'fd00:ec2::254', // AWS IMDS over IPv6
-  'fd00:ec2::23', // AWS EKS Pod Identity agent over IPv6
-];
-
-export const METADATA_HOST_NAMES: readonly string[] = [
-  'metadata',
-  'metadata.google.internal',
-  'metadata.goog',
-  'instance-data',
-  'instance-data.ec2.internal',
-  'metadata.tencentyun.com',
-  'metadata.platformequinix.com',
-  'metadata.packet.net',
-  'metadata.azure.internal',
-];
+// Cloud metadata endpoints: defined with the outbound client's address policy (a lower layer),
+// used here by rule MD-METADATA-HOST.
+export {METADATA_ADDRESSES, METADATA_HOST_NAMES};
 
 const SEG = {
   socketFile: String.raw`.*\.sock(?:[.:].*)?`,

@@ -19,7 +19,7 @@ import {audit} from '../logging/logger';
 import {classifyField, SensitiveKind} from './openapi-audit';
 import {GuardsBindings, GuardsOptions} from './keys';
 import {DEFAULT_INSPECT_LIMITS, inspectValue, InspectLimits} from './request-policy';
-import {checkOutboundUrl, compileOutboundPolicy, OutboundPolicy} from './url-policy';
+import {checkOutboundUrl, compileOutboundPolicy, OutboundPolicy} from '../outbound/url-policy';
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import {GuardsBindings} from '../../src/guards/keys';
-import {OutboundClient} from '../../src/guards/outbound-client';
+import {OutboundClient} from '../../src/outbound/outbound-client';
 import {startService, RunningService} from '../../src/index';
 import {CatalogCase, EscapeHarness, givenEscapeHarness, upstreamRoutesFor} from '../fixtures/escape-harness';
 import {ClientCredentials, givenClient, givenMtlsEnv} from '../fixtures/mtls-env';

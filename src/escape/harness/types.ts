@@ -1,10 +1,10 @@
 /**
  * The hooks the harness hands to the service's SSRF-safe outbound client: the client's own
- * types (src/guards/outbound-client.ts), so the two can never drift apart.
+ * types (src/outbound/outbound-client.ts), so the two can never drift apart.
  */
-import type {ConnectShim, LookupFn} from '../../guards/outbound-client';
+import type {ConnectShim, LookupFn} from '../../outbound/outbound-client';
 
-export type {CheckedDestination, ConnectShim, LookupAddress, LookupFn} from '../../guards/outbound-client';
+export type {CheckedDestination, ConnectShim, LookupAddress, LookupFn} from '../../outbound/outbound-client';
 
 /** What the service's outbound client needs from the harness. */
 export interface OutboundOverrides {

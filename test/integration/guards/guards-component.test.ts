@@ -11,7 +11,7 @@ import type {AppConfig} from '../../../src/config/config';
 import {isAppError} from '../../../src/errors';
 import {GuardsComponent} from '../../../src/guards/guards.component';
 import {GuardsBindings, GuardsOptions} from '../../../src/guards/keys';
-import type {OutboundClient} from '../../../src/guards/outbound-client';
+import type {OutboundClient} from '../../../src/outbound/outbound-client';
 import {EscapeHarness, givenEscapeHarness} from '../../fixtures/escape-harness';
 import {requestInputFor} from '../../unit/guards/catalog-input';
 import {CapturedLog, givenCapturingLogger} from './support';

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import {ERROR_CODES} from '../../../src/errors';
-import {checkAddress} from '../../../src/guards/ip-policy';
+import {checkAddress} from '../../../src/outbound/ip-policy';
 import {inspectRequest} from '../../../src/guards/request-policy';
-import {checkOutboundUrl, compileOutboundPolicy} from '../../../src/guards/url-policy';
+import {checkOutboundUrl, compileOutboundPolicy} from '../../../src/outbound/url-policy';
 import {CatalogCase, loadEscapeCatalog} from '../../fixtures/escape-harness';
 import {requestInputFor} from './catalog-input';
 

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
-import {checkAddress} from '../../../src/guards/ip-policy';
+import {checkAddress} from '../../../src/outbound/ip-policy';
 import {scanJson} from '../../../src/guards/json-scan';
 import {canonicalPath, decodeText, fold} from '../../../src/guards/normalize';
 import {inspectRequest, inspectTargetPath, inspectValue} from '../../../src/guards/request-policy';
-import {checkOutboundUrl, compileOutboundPolicy} from '../../../src/guards/url-policy';
+import {checkOutboundUrl, compileOutboundPolicy} from '../../../src/outbound/url-policy';
 
 const RUNS = {numRuns: 300};
 

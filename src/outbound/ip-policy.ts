@@ -21,7 +21,7 @@
  * Pure module: no LoopBack imports, no I/O.
  */
 import ipaddr from 'ipaddr.js';
-import {METADATA_ADDRESSES} from './rules';
+import {METADATA_ADDRESSES} from './metadata';
 
 export interface AddressInfo {
   /** Canonical text (IPv4 dotted quad; IPv6 RFC 5952 lower case). */

@@ -26,7 +26,7 @@
 import type {OutboundConfig} from '../config/config';
 import {AppError, ErrorCode} from '../errors';
 import {AddressInfo, ParsedCidr, checkAddress, parseCidrList} from './ip-policy';
-import {METADATA_HOST_NAMES} from './rules';
+import {METADATA_HOST_NAMES} from './metadata';
 
 export interface OutboundPolicy {
   readonly cfg: OutboundConfig;

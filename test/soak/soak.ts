@@ -17,11 +17,11 @@
  * Not part of `npm test` (it runs for minutes).
  */
 import {readdirSync, readFileSync} from 'node:fs';
-import {Load, LoadWorkerSpec} from '../test/fixtures/load';
-import {givenClient, givenMtlsEnv} from '../test/fixtures/mtls-env';
-import {givenTestPki} from '../test/fixtures/pki';
-import {recordSection, writeReliabilityReport} from '../test/fixtures/reliability-report';
-import {givenService} from '../test/fixtures/service';
+import {Load, LoadWorkerSpec} from '../fixtures/load';
+import {givenClient, givenMtlsEnv} from '../fixtures/mtls-env';
+import {givenTestPki} from '../fixtures/pki';
+import {recordSection, writeReliabilityReport} from '../fixtures/reliability-report';
+import {givenService} from '../fixtures/service';
 
 interface Options {
   minutes: number;
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
       id: 'soak',
       title: 'Memory and handle stability (soak)',
       claim: `\`npm run soak -- --minutes ${o.minutes}\` (service heap capped at ${o.heapMb || 'the default'} MB, so garbage must be collected and a leak would end in an out-of-memory exit): ${workers.length} workers of mixed traffic (valid kept-alive and new connections, 403, 404, 413, revoked, untrusted, no certificate, expired, TLS 1.2) for ${o.minutes} min with a SIGHUP reload every ${o.reloadSeconds} s; the service's RSS and open descriptors sampled from /proc every ${o.sampleSeconds} s.`,
-      source: 'bench/soak.ts',
+      source: 'test/soak/soak.ts',
       figures: {
         cases: groups.length,
         requests: total.requests,

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type {OutboundConfig} from '../../../src/config/config';
 import {AppError, isAppError} from '../../../src/errors';
-import {OutboundClient, OutboundDeps} from '../../../src/guards/outbound-client';
+import {OutboundClient, OutboundDeps} from '../../../src/outbound/outbound-client';
 import {CatalogCase, EscapeHarness, givenEscapeHarness, upstreamRoutesFor} from '../../fixtures/escape-harness';
-import {CapturedLog, givenCapturingLogger} from './support';
+import {CapturedLog, givenCapturingLogger} from '../guards/support';
 
 const CFG: OutboundConfig = Object.freeze({
   allowedHosts: null,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type {OutboundConfig} from '../../../src/config/config';
 import {isAppError} from '../../../src/errors';
-import {checkAddress, classifyAddress, parseCidrList} from '../../../src/guards/ip-policy';
-import {checkOutboundUrl, compileOutboundPolicy} from '../../../src/guards/url-policy';
+import {checkAddress, classifyAddress, parseCidrList} from '../../../src/outbound/ip-policy';
+import {checkOutboundUrl, compileOutboundPolicy} from '../../../src/outbound/url-policy';
 
 const NONE = {allowedCidrs: []};
 
