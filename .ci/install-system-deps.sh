@@ -10,6 +10,7 @@
 #   util-linux            setpriv, unshare, nsenter, taskset
 #   openssl curl python3  real independent TLS clients and test PKIs made at test time
 #   libc-bin tar          ldd (the sandbox's library list), getconf, tar
+#   bsdutils              script: a real pseudo-terminal for the start-up screen test
 # tier `container` (npm run test:container), in addition:
 #   podman runc uidmap conmon containernetworking-plugins
 #
@@ -40,6 +41,7 @@ declare -A need=(
   [ldd]=libc-bin
   [getconf]=libc-bin
   [tar]=tar
+  [script]=bsdutils
 )
 if [ "$tier" != test ]; then
   need[podman]=podman

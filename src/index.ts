@@ -18,7 +18,8 @@ import type {OutboundDeps} from './outbound/outbound-client';
 import {createLogger, Logger} from './logging/logger';
 import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
-import {checkPostureAtStartup} from './posture/posture-io';
+import {checkPostureAtStartup, runPostureCheck} from './posture/posture-io';
+import {formatBanner, formatPostureSummary} from './startup-screen';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
 
@@ -29,10 +30,6 @@ export interface RunningService {
   config: AppConfig;
   url: string;
   stop(): Promise<void>;
-}
-
-function shellQuote(p: string): string {
-  return /^[\w./:@=+-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`;
 }
 
 function displayPath(p: string): string {
@@ -46,6 +43,11 @@ export interface ServiceOverrides {
   outbound?: OutboundDeps;
   /** Do not print the "listening on ... try: curl ..." banner (the embedding tool reports the URL itself). */
   quiet?: boolean;
+  /**
+   * stdout is a person's terminal (main() sets it from process.stdout.isTTY): in development the
+   * posture result is printed as one readable summary instead of its JSON log line.
+   */
+  terminal?: boolean;
 }
 
 /** Start the service. Throws AppError on any start-up refusal. */
@@ -54,7 +56,16 @@ export async function startService(env: Env = process.env, logger?: Logger, over
   const log = logger ?? createLogger({level: config.logLevel});
 
   // Posture first: a privileged runtime must not even generate or read keys.
-  checkPostureAtStartup(config.postureMode, log.child({component: 'posture'}));
+  const screen = config.printBanner && !overrides.quiet;
+  if (screen && overrides.terminal && config.env === 'development' && config.postureMode === 'warn') {
+    // A developer's terminal: the same check and decision, shown as one readable summary; the
+    // posture JSON line (kilobytes listing every failed container check) is left out there.
+    const report = runPostureCheck();
+    checkPostureAtStartup('warn', log.child({component: 'posture'}, {level: 'error'}), {run: () => report});
+    process.stdout.write(formatPostureSummary(report, {columns: process.stdout.columns}));
+  } else {
+    checkPostureAtStartup(config.postureMode, log.child({component: 'posture'}));
+  }
 
   let devClient: {cert: string; key: string} | undefined;
   if (config.tls.devPki) {
@@ -77,15 +88,12 @@ export async function startService(env: Env = process.env, logger?: Logger, over
   }
   const url = app.restServer.url!.replace('://[::]', '://localhost').replace('://0.0.0.0', '://localhost');
 
-  if (!overrides.quiet) {
+  if (screen) {
     const cert = devClient ? displayPath(devClient.cert) : 'CLIENT.crt';
     const key = devClient ? displayPath(devClient.key) : 'CLIENT.key';
     // The server's dev certificate names localhost/127.0.0.1/::1; curl needs the CA bundle that signed it.
     const serverCa = config.tls.devPki ? displayPath(path.join(config.tls.devPkiDir, 'ca-bundle.crt')) : 'SERVER-CA.crt';
-    process.stdout.write(
-      `\nhardened-mtls listening on ${url}\n` +
-      `try:\n  curl --cacert ${shellQuote(serverCa)} --cert ${shellQuote(cert)} --key ${shellQuote(key)} ${url}/whoami\n\n`,
-    );
+    process.stdout.write(formatBanner({url, serverCa, cert, key}));
   }
   log.info({event: 'listening', url, tls: 'TLSv1.3', ciphers: config.tls.ciphers, revocation: config.mtls.revocation}, 'listening');
 
@@ -132,7 +140,7 @@ export async function main(): Promise<void> {
   });
 
   try {
-    service = await startService(process.env, undefined);
+    service = await startService(process.env, undefined, {terminal: process.stdout.isTTY === true});
   } catch (e) {
     const err = toAppError(e, 'STARTUP_FAILED');
     bootLogger.fatal({code: err.code, details: err.details, err: err.code === 'STARTUP_FAILED' ? e : undefined}, `refusing to start: ${err.message}`);
