@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {copyDevPkiScenarios, generateScenarioCerts, loadScenarioCerts, SCENARIOS} from '../../src/escape/scenario-certs';
-import {certText, openssl, opensslOk} from '../unit/pki/openssl-helper';
+import {openssl, opensslOk} from '../fixtures/openssl';
+import {certText} from '../unit/pki/openssl-helper';
 import {DevPkiManifest, givenTempDir, givenTestPki, loadDevCa} from '../fixtures/pki';
 
 describe('escape scenario certificates (openssl cross-check)', function () {

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import {MAX_CERTIFICATE_BYTES, parseCertificate, pemToDerList} from '../../../src/auth/certificate';
 import {isAppError} from '../../../src/errors';
-import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
 function codeOf(f: () => unknown): string {
   try {
@@ -30,13 +31,13 @@ function patch(der: Buffer, from: Buffer | string, to: Buffer | string): Buffer 
 
 describe('certificate parsing (integration, openssl-made certificates)', function () {
   this.timeout(60_000);
-  let tmp: {dir: string; cleanup: () => Promise<void>};
+  let tmp: string;
   let ca: OpensslCa;
   const certs: Record<string, IssuedCert> = {};
 
   before(async () => {
-    tmp = await givenTempDir();
-    ca = await OpensslCa.createRoot(tmp.dir, 'Parse Root');
+    tmp = givenTempDir('auth-pki-');
+    ca = await OpensslCa.createRoot(tmp, 'Parse Root');
     certs.full = await ca.issue('full', {
       subject: '/O=Example/OU=Team/CN=first/CN=second',
       san: 'DNS:svc.example.com, URI:spiffe://td/client/a, email:ops@example.com, IP:192.0.2.7, IP:2001:db8::1',
@@ -63,7 +64,7 @@ describe('certificate parsing (integration, openssl-made certificates)', functio
     certs.ctrlCn = await ca.issue('ctrlcn', {subject: '/CN=ali\u0001ce'});
   });
 
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   it('decodes subject, issuer, serial, fingerprint and validity', () => {
     const p = parseCertificate(certs.full.der);

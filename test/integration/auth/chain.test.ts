@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier} from '../../../src/auth/chain';
 import {isAppError} from '../../../src/errors';
-import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -15,7 +16,7 @@ function outcome(v: ChainVerdict): string {
 
 describe('chain re-verification with pkijs (integration)', function () {
   this.timeout(60_000);
-  let tmp: {dir: string; cleanup: () => Promise<void>};
+  let tmp: string;
   let root: OpensslCa, otherRoot: OpensslCa, edRoot: OpensslCa;
   let i1: OpensslCa, i2: OpensslCa, i3: OpensslCa;
   const leaves: Record<string, IssuedCert> = {};
@@ -24,10 +25,10 @@ describe('chain re-verification with pkijs (integration)', function () {
   const p = (c: IssuedCert | OpensslCa): ParsedClientCertificate => parseCertificate(c instanceof OpensslCa ? c.cert.der : c.der);
 
   before(async () => {
-    tmp = await givenTempDir();
-    root = await OpensslCa.createRoot(tmp.dir, 'Chain Root');
-    otherRoot = await OpensslCa.createRoot(tmp.dir, 'Other Root');
-    edRoot = await OpensslCa.createRoot(tmp.dir, 'Ed Root', {key: 'ed25519'});
+    tmp = givenTempDir('auth-pki-');
+    root = await OpensslCa.createRoot(tmp, 'Chain Root');
+    otherRoot = await OpensslCa.createRoot(tmp, 'Other Root');
+    edRoot = await OpensslCa.createRoot(tmp, 'Ed Root', {key: 'ed25519'});
     i1 = await root.createIntermediate('Int 1');
     i2 = await i1.createIntermediate('Int 2');
     i3 = await i2.createIntermediate('Int 3');
@@ -56,7 +57,7 @@ describe('chain re-verification with pkijs (integration)', function () {
     leaves.ed = await cas.edInt.issue('ed-leaf');
   });
 
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   function givenVerifier(trust: OpensslCa[] = [root], maxIntermediates = 2): ChainVerifier {
     return new ChainVerifier(buildTrustAnchors(trust.map(c => c.cert.der)), {maxIntermediates});

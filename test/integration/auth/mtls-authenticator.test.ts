@@ -12,7 +12,8 @@ import {createLogger} from '../../../src/logging/logger';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {RevocationStore} from '../../../src/tls/revocation/revocation-store';
 import {givenClosedPort, givenMisbehavingResponder, givenOcspResponder, LoopbackResponder} from '../../fixtures/ocsp-responder';
-import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
 const HOUR = 60 * 60 * 1000;
 const DAY = 24 * HOUR;
@@ -43,7 +44,7 @@ function verdict(r: AuthResult): string {
 
 describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real openssl ocsp)', function () {
   this.timeout(60_000);
-  let tmp: {dir: string; cleanup: () => Promise<void>};
+  let tmp: string;
   let root: OpensslCa, int: OpensslCa, i2: OpensslCa, i3: OpensslCa, otherRoot: OpensslCa;
   const c: Record<string, IssuedCert> = {};
   const stops: Array<() => Promise<void>> = [];
@@ -51,9 +52,9 @@ describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real open
   let shortCrlPath: string;
 
   before(async () => {
-    tmp = await givenTempDir();
-    root = await OpensslCa.createRoot(tmp.dir, 'Auth Root');
-    otherRoot = await OpensslCa.createRoot(tmp.dir, 'Auth Other Root');
+    tmp = givenTempDir('auth-pki-');
+    root = await OpensslCa.createRoot(tmp, 'Auth Root');
+    otherRoot = await OpensslCa.createRoot(tmp, 'Auth Other Root');
     int = await root.createIntermediate('Auth Int', {pathlen: 2});
     i2 = await int.createIntermediate('Auth Int 2');
     i3 = await i2.createIntermediate('Auth Int 3');
@@ -90,7 +91,7 @@ describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real open
   afterEach(async () => {
     while (stops.length) await stops.pop()!();
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   const x509 = (der: Buffer) => new crypto.X509Certificate(der);
   const trustCas = () => [x509(root.cert.der), x509(int.cert.der)];

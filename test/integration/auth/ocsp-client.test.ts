@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
 import {defaultOcspTransport, OcspClient, OcspClientOptions, OcspResult, OcspTransport} from '../../../src/auth/ocsp-client';
 import {givenClosedPort, givenMisbehavingResponder, givenOcspResponder, LoopbackResponder, Misbehaviour, OcspResponderOptions} from '../../fixtures/ocsp-responder';
-import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
 const MIN = 60 * 1000;
 const DAY = 24 * 60 * MIN;
@@ -18,7 +19,7 @@ function summary(r: OcspResult): string {
 
 describe('OCSP client (integration, real openssl ocsp responder)', function () {
   this.timeout(60_000);
-  let tmp: {dir: string; cleanup: () => Promise<void>};
+  let tmp: string;
   let root: OpensslCa;
   let otherRoot: OpensslCa;
   let issuer: ParsedClientCertificate;
@@ -52,9 +53,9 @@ describe('OCSP client (integration, real openssl ocsp responder)', function () {
   }
 
   before(async () => {
-    tmp = await givenTempDir();
-    root = await OpensslCa.createRoot(tmp.dir, 'OCSP Root');
-    otherRoot = await OpensslCa.createRoot(tmp.dir, 'Other Root');
+    tmp = givenTempDir('auth-pki-');
+    root = await OpensslCa.createRoot(tmp, 'OCSP Root');
+    otherRoot = await OpensslCa.createRoot(tmp, 'Other Root');
     issuer = parseCertificate(root.cert.der);
     certs.good = await root.issue('good');
     certs.good2 = await root.issue('good2');
@@ -77,7 +78,7 @@ describe('OCSP client (integration, real openssl ocsp responder)', function () {
     while (stops.length) await stops.pop()!();
   });
 
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   describe('answers from the real responder', () => {
     it('good', async () => {

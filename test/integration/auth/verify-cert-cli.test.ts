@@ -7,7 +7,8 @@ import {execFile} from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {givenOcspResponder, LoopbackResponder} from '../../fixtures/ocsp-responder';
-import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'auth', 'verify-cert-cli.js');
 const DAY = 24 * 60 * 60 * 1000;
@@ -30,7 +31,7 @@ function verifyCert(args: string[]): Promise<Run> {
 
 describe('verify-cert CLI (integration)', function () {
   this.timeout(60_000);
-  let tmp: {dir: string; cleanup: () => Promise<void>};
+  let tmp: string;
   let root: OpensslCa, int: OpensslCa;
   const c: Record<string, IssuedCert> = {};
   let crl: string;
@@ -38,10 +39,10 @@ describe('verify-cert CLI (integration)', function () {
   let responder: LoopbackResponder | undefined;
 
   before(async () => {
-    tmp = await givenTempDir();
-    root = await OpensslCa.createRoot(tmp.dir, 'CLI Root');
+    tmp = givenTempDir('auth-pki-');
+    root = await OpensslCa.createRoot(tmp, 'CLI Root');
     int = await root.createIntermediate('CLI Int');
-    intPem = path.join(tmp.dir, 'int.pem');
+    intPem = path.join(tmp, 'int.pem');
     await fs.writeFile(intPem, int.cert.pem);
     for (const [name, o] of Object.entries({
       good: {},
@@ -62,7 +63,7 @@ describe('verify-cert CLI (integration)', function () {
     await responder?.stop();
     responder = undefined;
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   const base = () => ['--ca', root.cert.certPath, '--allow', ALLOW];
 
@@ -73,7 +74,7 @@ describe('verify-cert CLI (integration)', function () {
   });
 
   it('reads the chain from the certificate file too', async () => {
-    const bundle = path.join(tmp.dir, 'good-bundle.pem');
+    const bundle = path.join(tmp, 'good-bundle.pem');
     await fs.writeFile(bundle, c.good.pem + int.cert.pem);
     assert.equal((await verifyCert([...base(), bundle])).code, 0);
   });
@@ -154,7 +155,7 @@ describe('verify-cert CLI (integration)', function () {
       ['invalid --allow rule', () => ['--ca', root.cert.certPath, '--allow', 'nope', c.good.certPath], 2],
       ['invalid --at', () => [...base(), '--at', 'yesterday', c.good.certPath], 2],
       ['--ocsp-url with userinfo', () => [...base(), '--ocsp-url', 'http://u:p@127.0.0.1/', c.good.certPath], 2],
-      ['unreadable CA file', () => ['--ca', path.join(tmp.dir, 'missing.pem'), c.good.certPath], 78],
+      ['unreadable CA file', () => ['--ca', path.join(tmp, 'missing.pem'), c.good.certPath], 78],
       ['CRL that does not parse', () => [...base(), '--crl', c.good.certPath, c.good.certPath, intPem], 78],
     ];
     for (const [name, args, exit] of cases) {

@@ -19,7 +19,9 @@ import {buildLargeCrlDer, largeCrlSerialKey, toPemCrl} from '../../fixtures/larg
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
 import {certificateFields} from '../../../src/tls/revocation/crl-signature';
 import {readCrlFile, RevocationIndex} from '../../../src/tls/revocation/revocation-index';
-import {givenOpensslCa, givenTempDir, OPENSSL, OpensslCa, TempDir} from '../../unit/revocation/fixtures/openssl-ca';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {OPENSSL} from '../../fixtures/openssl';
+import {givenOpensslCa, OpensslCa} from '../../unit/revocation/fixtures/openssl-ca';
 
 const MAX_BLOCK_MS = 100;
 const ATTEMPTS = 5;
@@ -51,7 +53,7 @@ async function maxEventLoopDelayMs(fn: () => Promise<unknown>): Promise<{best: n
 
 describe('revocation / large CRLs', function () {
   this.timeout(300_000);
-  let tmp: TempDir;
+  let tmp: string;
   let ca: OpensslCa;
   const now = new Date();
   const thisUpdate = new Date(now.getTime() - 3600_000);
@@ -59,16 +61,16 @@ describe('revocation / large CRLs', function () {
 
   before(() => {
     tmp = givenTempDir('revocation-large-');
-    ca = givenOpensslCa(tmp.dir, {name: 'large', keyAlg: 'ec256'});
+    ca = givenOpensslCa(tmp, {name: 'large', keyAlg: 'ec256'});
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   it('the fast DER builder agrees with openssl (signature and every serial, 10k entries)', async () => {
     const der = buildLargeCrlDer({
       issuerNameDer: certificateFields(ca.cert).subjectDer, privateKey: ca.privateKey,
       count: 10_000, thisUpdate, nextUpdate, reasonCode: true,
     });
-    const file = path.join(tmp.dir, 'crl-10k.der');
+    const file = path.join(tmp, 'crl-10k.der');
     fs.writeFileSync(file, der);
     const verify = spawnSync(OPENSSL, ['crl', '-inform', 'DER', '-in', file, '-CAfile', ca.certFile, '-noout'], {encoding: 'utf8'});
     assert.equal(verify.status, 0, verify.stderr);
@@ -95,8 +97,8 @@ describe('revocation / large CRLs', function () {
         issuerNameDer: certificateFields(ca.cert).subjectDer, privateKey: ca.privateKey,
         count, thisUpdate, nextUpdate, crlNumber: 42,
       });
-      derFile = path.join(tmp.dir, 'crl-1m.der');
-      pemFile = path.join(tmp.dir, 'crl-1m.pem');
+      derFile = path.join(tmp, 'crl-1m.der');
+      pemFile = path.join(tmp, 'crl-1m.pem');
       fs.writeFileSync(derFile, der);
       fs.writeFileSync(pemFile, toPemCrl(der));
     });
@@ -143,7 +145,7 @@ describe('revocation / large CRLs', function () {
       const at = der.indexOf(Buffer.from(largeCrlSerialKey(500_000).padStart(40, '0'), 'hex'));
       assert.ok(at > 0);
       der[at + 10] ^= 0x01; // inside a serial: still well-formed DER
-      const tampered = path.join(tmp.dir, 'crl-1m-tampered.der');
+      const tampered = path.join(tmp, 'crl-1m-tampered.der');
       fs.writeFileSync(tampered, der);
       await assert.rejects(RevocationIndex.load([tampered], [ca.cert], now), {code: 'CRL_SIGNATURE_INVALID'});
     });

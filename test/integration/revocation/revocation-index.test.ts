@@ -9,9 +9,8 @@ import {parseCrl} from '../../../src/tls/revocation/crl-parser';
 import {verifyCrlSignature} from '../../../src/tls/revocation/crl-signature';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {normalizeSerial} from '../../../src/tls/revocation/serial';
-import {
-  expectAppError, givenOpensslCa, givenTempDir, KeyAlg, LeafCert, OpensslCa, opensslTime, TempDir,
-} from '../../unit/revocation/fixtures/openssl-ca';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {expectAppError, givenOpensslCa, KeyAlg, LeafCert, OpensslCa, opensslTime, } from '../../unit/revocation/fixtures/openssl-ca';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -42,7 +41,7 @@ function givenIssuer(root: string, name: string, keyAlg: KeyAlg, md?: string): I
 
 describe('revocation / RevocationIndex (openssl-made CAs and CRLs)', function () {
   this.timeout(120_000);
-  let tmp: TempDir;
+  let tmp: string;
   const issuers: Record<string, IssuerFixture> = {};
   let impostor: OpensslCa;
   let noCrlSign: OpensslCa;
@@ -51,20 +50,20 @@ describe('revocation / RevocationIndex (openssl-made CAs and CRLs)', function ()
   let pss: OpensslCa;
 
   before(() => {
-    tmp = givenTempDir();
-    issuers.rsa = givenIssuer(tmp.dir, 'rsa', 'rsa');
-    issuers.rsa512 = givenIssuer(tmp.dir, 'rsa512', 'rsa', 'sha512');
-    issuers.ec256 = givenIssuer(tmp.dir, 'ec256', 'ec256');
-    issuers.ec384 = givenIssuer(tmp.dir, 'ec384', 'ec384', 'sha384');
-    issuers.ed25519 = givenIssuer(tmp.dir, 'ed25519', 'ed25519');
+    tmp = givenTempDir('revocation-');
+    issuers.rsa = givenIssuer(tmp, 'rsa', 'rsa');
+    issuers.rsa512 = givenIssuer(tmp, 'rsa512', 'rsa', 'sha512');
+    issuers.ec256 = givenIssuer(tmp, 'ec256', 'ec256');
+    issuers.ec384 = givenIssuer(tmp, 'ec384', 'ec384', 'sha384');
+    issuers.ed25519 = givenIssuer(tmp, 'ed25519', 'ed25519');
     // Same subject as the RSA CA, different key.
-    impostor = givenOpensslCa(tmp.dir, {name: 'impostor', keyAlg: 'rsa', cn: 'Test CA rsa'});
-    noCrlSign = givenOpensslCa(tmp.dir, {name: 'nocrlsign', keyAlg: 'ec256', keyUsage: 'keyCertSign'});
-    noKeyUsage = givenOpensslCa(tmp.dir, {name: 'noku', keyAlg: 'ec256', keyUsage: null});
-    untrusted = givenOpensslCa(tmp.dir, {name: 'untrusted', keyAlg: 'ec256'});
-    pss = givenOpensslCa(tmp.dir, {name: 'pss', keyAlg: 'rsa-pss'});
+    impostor = givenOpensslCa(tmp, {name: 'impostor', keyAlg: 'rsa', cn: 'Test CA rsa'});
+    noCrlSign = givenOpensslCa(tmp, {name: 'nocrlsign', keyAlg: 'ec256', keyUsage: 'keyCertSign'});
+    noKeyUsage = givenOpensslCa(tmp, {name: 'noku', keyAlg: 'ec256', keyUsage: null});
+    untrusted = givenOpensslCa(tmp, {name: 'untrusted', keyAlg: 'ec256'});
+    pss = givenOpensslCa(tmp, {name: 'pss', keyAlg: 'rsa-pss'});
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   const trusted = () => Object.values(issuers).map(i => i.ca.cert).concat(noCrlSign.cert, noKeyUsage.cert, pss.cert);
   const file = (ca: OpensslCa, name: string) => path.join(ca.dir, name);
@@ -246,8 +245,8 @@ describe('revocation / RevocationIndex (openssl-made CAs and CRLs)', function ()
 
   describe('unreadable and malformed files', () => {
     const cases: Array<[string, () => string, string]> = [
-      ['a missing file', () => path.join(tmp.dir, 'missing.crl'), 'TLS_MATERIAL_UNREADABLE'],
-      ['a directory', () => tmp.dir, 'TLS_MATERIAL_UNREADABLE'],
+      ['a missing file', () => path.join(tmp, 'missing.crl'), 'TLS_MATERIAL_UNREADABLE'],
+      ['a directory', () => tmp, 'TLS_MATERIAL_UNREADABLE'],
       ['an empty file', () => write('empty.crl', Buffer.alloc(0)), 'CRL_INVALID'],
       ['a garbage file', () => write('garbage.crl', Buffer.from('this is not a CRL\n')), 'CRL_INVALID'],
       ['a truncated DER CRL', () => write('truncated.der', fs.readFileSync(issuers.rsa.derCrl).subarray(0, 200)), 'CRL_INVALID'],
@@ -257,7 +256,7 @@ describe('revocation / RevocationIndex (openssl-made CAs and CRLs)', function ()
       ['a certificate instead of a CRL', () => issuers.rsa.ca.certFile, 'CRL_INVALID'],
     ];
     function write(name: string, data: Buffer): string {
-      const f = path.join(tmp.dir, name);
+      const f = path.join(tmp, name);
       fs.writeFileSync(f, data);
       return f;
     }

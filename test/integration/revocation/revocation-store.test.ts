@@ -9,7 +9,8 @@ import {createLogger} from '../../../src/logging/logger';
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {RevocationStore} from '../../../src/tls/revocation/revocation-store';
-import {expectAppError, givenOpensslCa, givenTempDir, LeafCert, OpensslCa, TempDir} from '../../unit/revocation/fixtures/openssl-ca';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {expectAppError, givenOpensslCa, LeafCert, OpensslCa} from '../../unit/revocation/fixtures/openssl-ca';
 
 function givenCapturingLogger(): {lines: Array<Record<string, unknown>>; logger: ReturnType<typeof createLogger>} {
   const lines: Array<Record<string, unknown>> = [];
@@ -24,22 +25,22 @@ function givenCapturingLogger(): {lines: Array<Record<string, unknown>>; logger:
 
 describe('revocation / RevocationStore', function () {
   this.timeout(60_000);
-  let tmp: TempDir;
+  let tmp: string;
   let ca: OpensslCa;
   let first: LeafCert;
   let second: LeafCert;
   let crlFile: string;
 
   before(() => {
-    tmp = givenTempDir();
-    ca = givenOpensslCa(tmp.dir, {name: 'store', keyAlg: 'ec256'});
+    tmp = givenTempDir('revocation-');
+    ca = givenOpensslCa(tmp, {name: 'store', keyAlg: 'ec256'});
     first = ca.issueLeaf('first');
     second = ca.issueLeaf('second');
     ca.revoke(first.certFile);
-    crlFile = path.join(tmp.dir, 'current.crl');
+    crlFile = path.join(tmp, 'current.crl');
     fs.copyFileSync(ca.genCrl({out: 'crl1.pem'}), crlFile);
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   it('starts empty at epoch 0', () => {
     const store = new RevocationStore();
@@ -51,7 +52,7 @@ describe('revocation / RevocationStore', function () {
     const store = await RevocationStore.load([crlFile], [ca.cert]);
     assert.equal(store.epoch, 0);
     assert.equal(store.index.statusOfCertificate(first.cert).status, 'revoked');
-    await expectAppError(RevocationStore.load([path.join(tmp.dir, 'nope.crl')], [ca.cert]), 'TLS_MATERIAL_UNREADABLE');
+    await expectAppError(RevocationStore.load([path.join(tmp, 'nope.crl')], [ca.cert]), 'TLS_MATERIAL_UNREADABLE');
   });
 
   it('reload swaps the index, bumps the epoch and emits change; a failed reload keeps the last good index', async () => {
@@ -97,8 +98,8 @@ describe('revocation / RevocationStore', function () {
   });
 
   it('serialises concurrent reloads in call order (the later call wins)', async () => {
-    const empty = path.join(tmp.dir, 'empty-ca.crl');
-    const fresh = givenOpensslCa(tmp.dir, {name: 'store2', keyAlg: 'ec256'});
+    const empty = path.join(tmp, 'empty-ca.crl');
+    const fresh = givenOpensslCa(tmp, {name: 'store2', keyAlg: 'ec256'});
     fs.copyFileSync(fresh.genCrl({out: 'crl.pem'}), empty);
     const revokedLeaf = fresh.issueLeaf('r');
     fresh.revoke(revokedLeaf.certFile);
@@ -107,7 +108,7 @@ describe('revocation / RevocationStore', function () {
     const store = new RevocationStore();
     const a = store.reload([withEntry], [fresh.cert]);
     const b = store.reload([empty], [fresh.cert]);
-    const c = store.reload([path.join(tmp.dir, 'missing.crl')], [fresh.cert]);
+    const c = store.reload([path.join(tmp, 'missing.crl')], [fresh.cert]);
     const [ra, rb, rc] = await Promise.all([a, b, c]);
     assert.deepEqual([ra, rb], [{ok: true, epoch: 1}, {ok: true, epoch: 2}]);
     assert.equal(rc.ok, false);

@@ -4,10 +4,10 @@
  * health check). Used by the sandbox and container tiers. Keys are written into a temp dir
  * and handed to uid 10001 (the runtime user) read-only; nothing is committed.
  */
-import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {opensslOk} from '../../fixtures/openssl';
 
 export interface Pki {
   dir: string;
@@ -19,10 +19,6 @@ export interface Pki {
   /** URI SAN of the client certificate (allow it with MTLS_ALLOWED_SUBJECTS=uri:<this>). */
   clientUri: string;
   cleanup(): void;
-}
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, {cwd, stdio: ['ignore', 'ignore', 'pipe']});
 }
 
 export const RUNTIME_UID = 10001;
@@ -38,16 +34,16 @@ export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pk
   ext('server.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\nauthorityKeyIdentifier=keyid\n`);
   ext('client.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:${clientUri}\nauthorityKeyIdentifier=keyid\n`);
 
-  const key = (name: string) => openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], dir);
+  const key = (name: string) => opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], {cwd: dir});
   key('ca.key');
-  openssl(['req', '-new', '-x509', '-key', 'ca.key', '-subj', '/CN=posture test root CA', '-days', '2', '-sha256',
+  opensslOk(['req', '-new', '-x509', '-key', 'ca.key', '-subj', '/CN=posture test root CA', '-days', '2', '-sha256',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-out', 'ca.crt'], dir);
+    '-out', 'ca.crt'], {cwd: dir});
   for (const [name, cn] of [['server', 'localhost'], ['client', 'healthcheck']] as const) {
     key(`${name}.key`);
-    openssl(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-sha256',
-      '-extfile', `${name}.ext`, '-out', `${name}.crt`], dir);
+    opensslOk(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`], {cwd: dir});
+    opensslOk(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-sha256',
+      '-extfile', `${name}.ext`, '-out', `${name}.crt`], {cwd: dir});
   }
   fs.rmSync(path.join(dir, 'ca.key'));
   const owner = opts.owner ?? RUNTIME_UID;

@@ -11,7 +11,8 @@ import {certificateSubjectDer, pemToDer} from '../../../src/pki/der';
 import {
   DEV_CLIENT_NAMES, DEV_INTERMEDIATE_CN, DevClientName, DevPkiManifest, givenTempDir, givenTestPki, readDevPkiManifest,
 } from '../../fixtures/pki';
-import {certText, extensionBlock, openssl, opensslOk, signatureAlgorithms} from './openssl-helper';
+import {openssl, opensslOk} from '../../fixtures/openssl';
+import {certText, extensionBlock, signatureAlgorithms} from './openssl-helper';
 
 const CLIENT_AUTH = 'TLS Web Client Authentication';
 const SERVER_AUTH = 'TLS Web Server Authentication';

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {parsePkiArgs} from '../../../src/pki/cli';
 import {DevPkiManifest, ensureDevPki, generateDevPki, givenTempDir, readDevPkiManifest} from '../../fixtures/pki';
-import {certText, extensionBlock, openssl, opensslOk} from './openssl-helper';
+import {openssl, opensslOk} from '../../fixtures/openssl';
+import {certText, extensionBlock} from './openssl-helper';
 
 const DAY = 86400_000;
 

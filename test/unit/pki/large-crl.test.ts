@@ -8,7 +8,8 @@ import {readChildren, readTlv} from '../../../src/pki/der';
 import {
   buildLargeCrlDer, CaHandle, createRootCa, givenTempDir, givenTestIntermediateCa, largeCrlSerialBytes, largeCrlSerialHex,
 } from '../../fixtures/pki';
-import {openssl, signatureAlgorithms} from './openssl-helper';
+import {openssl} from '../../fixtures/openssl';
+import {signatureAlgorithms} from './openssl-helper';
 
 describe('large CRL builder', function () {
   let work: string;

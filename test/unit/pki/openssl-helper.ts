@@ -1,29 +1,7 @@
 /**
- * Runs the openssl CLI (an implementation independent of the generator). A missing openssl
- * binary makes the calling test fail (spawn error), never skip.
+ * Reading `openssl x509 -text` output (openssl itself runs through test/fixtures/openssl.ts).
  */
-import {spawnSync} from 'node:child_process';
-
-export interface OpensslResult {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  /** stdout + stderr */
-  output: string;
-}
-
-export function openssl(args: string[], input?: Buffer | string): OpensslResult {
-  const r = spawnSync('openssl', args, {input, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8'});
-  if (r.error) throw r.error;
-  return {status: r.status, stdout: r.stdout, stderr: r.stderr, output: r.stdout + r.stderr};
-}
-
-/** Runs openssl and throws (with its output) unless it exits 0. */
-export function opensslOk(args: string[], input?: Buffer | string): string {
-  const r = openssl(args, input);
-  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} exited ${r.status}:\n${r.output}`);
-  return r.stdout;
-}
+import {opensslOk} from '../../fixtures/openssl';
 
 /** `openssl x509 -noout -text` of the first certificate in a file. */
 export function certText(file: string): string {

@@ -9,7 +9,8 @@ import {
   CaHandle, createCrl, createIntermediateCa, createRootCa, givenTempDir, issueCertificate, IssuedCert, KeyAlg, KeyUsage,
   loadCaHandle, OID, randomSerialHex, x509,
 } from '../../fixtures/pki';
-import {certText, extensionBlock, openssl, opensslOk, signatureAlgorithms} from './openssl-helper';
+import {openssl, opensslOk} from '../../fixtures/openssl';
+import {certText, extensionBlock, signatureAlgorithms} from './openssl-helper';
 
 describe('x509-factory', function () {
   let work: string;

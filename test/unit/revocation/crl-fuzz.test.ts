@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import {AppError} from '../../../src/errors';
 import {parseCrl, ParsedCrl} from '../../../src/tls/revocation/crl-parser';
 import {verifyCrlSignature} from '../../../src/tls/revocation/crl-signature';
-import {givenOpensslCa, givenTempDir, OpensslCa, TempDir} from './fixtures/openssl-ca';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {givenOpensslCa, OpensslCa} from './fixtures/openssl-ca';
 
 /** Resolve to the parsed CRL or undefined; fail the test on anything but AppError CRL_INVALID. */
 async function parseOrInvalid(input: Buffer, label: string): Promise<ParsedCrl | undefined> {
@@ -37,20 +38,20 @@ async function assertDoesNotVerify(crl: ParsedCrl, ca: OpensslCa, label: string)
 
 describe('revocation / parseCrl fuzz (openssl-made CRLs)', function () {
   this.timeout(120_000);
-  let tmp: TempDir;
+  let tmp: string;
   let ca: OpensslCa;
   let der: Buffer;
   let pem: Buffer;
 
   before(() => {
-    tmp = givenTempDir();
-    ca = givenOpensslCa(tmp.dir, {name: 'fuzz', keyAlg: 'ec256'});
+    tmp = givenTempDir('revocation-');
+    ca = givenOpensslCa(tmp, {name: 'fuzz', keyAlg: 'ec256'});
     ca.revoke(ca.issueLeaf('revoked-a', '9F01').certFile);
     ca.revoke(ca.issueLeaf('revoked-b').certFile);
     der = fs.readFileSync(ca.genCrl({out: 'crl.der', der: true}));
     pem = fs.readFileSync(ca.genCrl({out: 'crl.pem'}));
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   it('the unmutated CRLs parse and verify (the fuzz baseline)', async () => {
     for (const input of [der, pem]) {

@@ -6,22 +6,12 @@
  * Keys live only in a temp directory removed by cleanup(). A missing openssl binary makes the
  * calling test fail (never skip).
  */
-import {execFile} from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import {opensslOk} from '../../../fixtures/openssl';
 
 export type KeySpec = 'ec-p256' | 'ec-p384' | 'ec-p521' | 'ec-secp256k1' | 'rsa-1024' | 'rsa-2048' | 'ed25519' | 'ed448';
-
-export function openssl(args: readonly string[], opts: {cwd?: string} = {}): Promise<{stdout: string; stderr: string}> {
-  return new Promise((resolve, reject) => {
-    execFile('openssl', [...args], {cwd: opts.cwd, maxBuffer: 16 * 1024 * 1024}, (err, stdout, stderr) => {
-      if (err) reject(new Error(`openssl ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve({stdout, stderr});
-    });
-  });
-}
 
 function keyArgs(spec: KeySpec): string[] {
   switch (spec) {
@@ -102,7 +92,7 @@ export class OpensslCa {
     const dir = await OpensslCa.prepareDir(workdir, name);
     const keyPath = path.join(dir, 'ca.key');
     const certPath = path.join(dir, 'ca.pem');
-    await openssl(['genpkey', ...keyArgs(opts.key ?? 'ec-p256'), '-out', keyPath]);
+    opensslOk(['genpkey', ...keyArgs(opts.key ?? 'ec-p256'), '-out', keyPath]);
     const ext = path.join(dir, 'root-ext.cnf');
     await fs.writeFile(
       ext,
@@ -115,7 +105,7 @@ export class OpensslCa {
         '',
       ].join('\n'),
     );
-    await openssl([
+    opensslOk([
       'req', '-x509', '-new', '-key', keyPath, '-subj', opts.subject ?? `/CN=${name}`, '-days', String(opts.days ?? 730),
       '-sha256', '-config', ext, '-extensions', 'v3_root', '-out', certPath,
     ]);
@@ -170,8 +160,8 @@ export class OpensslCa {
     const keyPath = `${stem}.key`;
     const csrPath = `${stem}.csr`;
     const certPath = `${stem}.pem`;
-    await openssl(['genpkey', ...keyArgs(o.key ?? 'ec-p256'), '-out', keyPath]);
-    await openssl(['req', '-new', '-key', keyPath, '-subj', '/CN=csr', '-out', csrPath, '-config', await this.writeConfig([])]);
+    opensslOk(['genpkey', ...keyArgs(o.key ?? 'ec-p256'), '-out', keyPath]);
+    opensslOk(['req', '-new', '-key', keyPath, '-subj', '/CN=csr', '-out', csrPath, '-config', await this.writeConfig([])]);
     const ext: string[] = [];
     const add = (k: string, v: string | null | undefined, def: string | null) => {
       const val = v === undefined ? def : v;
@@ -188,7 +178,7 @@ export class OpensslCa {
     if (o.serialHex) await fs.writeFile(path.join(this.dir, 'serial'), o.serialHex + '\n');
     const start = o.startDate ?? new Date(Date.now() - 60 * 60 * 1000);
     const end = o.endDate ?? new Date(Date.now() + 10 * 24 * 60 * 60 * 1000);
-    await openssl([
+    opensslOk([
       'ca', '-batch', '-notext', '-preserveDN', '-utf8', '-config', await this.writeConfig(ext), '-extensions', 'ext',
       '-subj', o.subject ?? `/CN=${name}`, '-md', o.md ?? 'sha256',
       '-startdate', opensslDate(start), '-enddate', opensslDate(end), '-in', csrPath, '-out', certPath,
@@ -221,13 +211,13 @@ export class OpensslCa {
   }
 
   async revoke(cert: IssuedCert, reason = 'keyCompromise'): Promise<void> {
-    await openssl(['ca', '-batch', '-config', await this.writeConfig([]), '-revoke', cert.certPath, '-crl_reason', reason]);
+    opensslOk(['ca', '-batch', '-config', await this.writeConfig([]), '-revoke', cert.certPath, '-crl_reason', reason]);
   }
 
   /** A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24). Returns its path. */
   async gencrl(o: {hours?: number} = {}): Promise<string> {
     const out = path.join(this.dir, `crl-${++sequence}.pem`);
-    await openssl(['ca', '-batch', '-gencrl', '-config', await this.writeConfig([]), '-crlhours', String(o.hours ?? 24), '-out', out]);
+    opensslOk(['ca', '-batch', '-gencrl', '-config', await this.writeConfig([]), '-crlhours', String(o.hours ?? 24), '-out', out]);
     return out;
   }
 
@@ -245,8 +235,3 @@ export async function loadIssued(name: string, certPath: string, keyPath: string
   return {name, certPath, keyPath, pem: x509.toString(), der: x509.raw, x509};
 }
 
-/** A fresh temp directory for keys and certificates; cleanup() removes it. */
-export async function givenTempDir(prefix = 'auth-pki-'): Promise<{dir: string; cleanup: () => Promise<void>}> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
-  return {dir, cleanup: () => fs.rm(dir, {recursive: true, force: true})};
-}
