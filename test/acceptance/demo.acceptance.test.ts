@@ -72,7 +72,7 @@ function connectRefused(port: number): Promise<boolean> {
   });
 }
 
-describe('npm run demo (acceptance)', function () {
+describe('demo: npm run demo (acceptance)', function () {
   this.timeout(300_000);
   let run: CliRun;
 

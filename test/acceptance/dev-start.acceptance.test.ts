@@ -15,7 +15,7 @@ function argv(line: string): string[] {
   return [...line.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map(m => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]));
 }
 
-describe('npm start with a generated dev PKI (acceptance)', function () {
+describe('start-up: npm start with a generated dev PKI (acceptance)', function () {
   this.timeout(90000);
 
   it('generates certs once, prints a curl line that returns the identity, reuses them next time', async () => {

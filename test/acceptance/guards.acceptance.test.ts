@@ -38,7 +38,7 @@ interface ErrorBody {
   preview?: string;
 }
 
-describe('guards against the running mTLS service (acceptance)', function () {
+describe('guards: against the running mTLS service (acceptance)', function () {
   this.timeout(120_000);
   let pki: DevPkiManifest;
   let h: EscapeHarness;

@@ -12,7 +12,7 @@ import {HttpResult, tlsRequest} from '../fixtures/tls-client';
 
 const execFileP = promisify(execFile);
 
-describe('mTLS policy with real clients (acceptance)', function () {
+describe('tls: mTLS policy with real clients (acceptance)', function () {
   this.timeout(60000);
   let pki: DevPkiManifest;
   let svc: ServiceHandle;

@@ -10,7 +10,7 @@ import {opensslGenCrl} from '../fixtures/openssl-ca';
 import {DevPkiManifest, givenTempDir, givenTestIntermediateCa, givenTestPki, issueCertificate} from '../fixtures/pki';
 import {baseEnv, runServiceExpectingExit} from '../fixtures/service';
 
-describe('start-up refusals (acceptance)', function () {
+describe('start-up: refusals (acceptance)', function () {
   this.timeout(120000);
   let pki: DevPkiManifest;
   let dir: string;

@@ -48,7 +48,7 @@ function runOnTerminal(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Term
   });
 }
 
-describe('start-up screen (acceptance)', function () {
+describe('start-up: the start-up screen (acceptance)', function () {
   this.timeout(120_000);
 
   const devEnv = (extra: Record<string, string | undefined> = {}) =>

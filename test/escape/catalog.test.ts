@@ -27,7 +27,7 @@ interface RefCase {
   notes?: string;
 }
 
-describe('escape catalog (data)', () => {
+describe('escape: catalog data (escape)', () => {
   const catalog = loadCatalog();
   const refRaw = fs.readFileSync(VENDORED);
   const reference = JSON.parse(refRaw.toString('utf8')) as RefCase[];

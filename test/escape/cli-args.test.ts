@@ -5,7 +5,7 @@ import path from 'node:path';
 import {parseEscapeArgs, splitCommand, UsageError} from '../../src/escape/cli';
 import {givenTempDir} from '../fixtures/pki';
 
-describe('escape CLI arguments', () => {
+describe('escape: CLI arguments (escape)', () => {
   const dir = givenTempDir('escape-args-');
   const f = (n: string) => {
     const p = path.join(dir, n);

@@ -15,7 +15,7 @@ function listen(server: net.Server): Promise<number> {
   return new Promise(resolve => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
 }
 
-describe('escape wire client', () => {
+describe('escape: wire client (escape)', () => {
   let pki: DevPkiManifest;
   let ca: Buffer;
   let cert: Buffer;

@@ -34,7 +34,7 @@ function runCli(args: string[], timeoutMs = 180_000): Promise<{code: number | nu
   });
 }
 
-describe('escape suite: the whole catalog against the local instance', function () {
+describe('escape: the whole catalog against the local instance (escape)', function () {
   this.timeout(300_000);
   let result: SuiteResult;
   let outDir: string;

@@ -17,7 +17,7 @@ function connectOnce(opts: net.NetConnectOpts): Promise<void> {
   });
 }
 
-describe('escape harness', function () {
+describe('escape: harness (escape)', function () {
   this.timeout(30_000);
   let a: EscapeHarness;
   let b: EscapeHarness;

@@ -37,7 +37,7 @@ function givenResult(): SuiteResult {
   };
 }
 
-describe('escape reports', () => {
+describe('escape: reports (escape)', () => {
   const result = givenResult();
 
   it('JUnit XML is well-formed: one testcase per case, failures and skips marked, payloads verbatim', () => {

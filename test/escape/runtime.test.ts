@@ -24,7 +24,7 @@ const HARDENED = [
 
 const bad = (line: string, replacement: string) => HARDENED.replace(new RegExp(`^${line}:.*$`, 'm'), replacement);
 
-describe('escape runtime cases', () => {
+describe('escape: runtime cases (escape)', () => {
   const cases = loadCatalog().cases.filter(c => c.vector === 'runtime');
 
   const table: Array<[string, string, number, number, string[]]> = [

@@ -11,7 +11,7 @@ import {openssl, opensslOk} from '../fixtures/openssl';
 import {certText} from '../unit/pki/openssl-helper';
 import {DevPkiManifest, givenTempDir, givenTestPki, loadDevCa} from '../fixtures/pki';
 
-describe('escape scenario certificates (openssl cross-check)', function () {
+describe('escape: scenario certificates, openssl cross-check (escape)', function () {
   this.timeout(60000);
   let pki: DevPkiManifest;
   let dir: string;

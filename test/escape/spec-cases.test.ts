@@ -54,7 +54,7 @@ const oas3 = {
   },
 };
 
-describe('escape spec-driven cases', () => {
+describe('escape: spec-driven cases (escape)', () => {
   it('extracts a value from each catalog payload kind used for injection', () => {
     for (const id of SPEC_PAYLOAD_IDS) {
       const c = catalog.find(x => x.id === id)!;

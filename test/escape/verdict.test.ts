@@ -93,7 +93,7 @@ const table: Array<[string, JudgedCase, Observation, VerdictContext, string]> = 
   ['runtime: an HTTP observation', c('runtime', 'denied'), http(200), strict, 'failed'],
 ];
 
-describe('escape verdicts (table)', () => {
+describe('escape: verdicts table (escape)', () => {
   for (const [name, kase, obs, ctx, status] of table) {
     it(`${kase.expect_detail} / ${name} -> ${status}`, () => {
       assert.equal(judge(kase, obs, ctx).status, status);

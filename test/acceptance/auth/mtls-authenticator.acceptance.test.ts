@@ -36,7 +36,7 @@ function codeOf(r: HttpResult | NoResponse): string {
 
 const asClient = (c: IssuedCert) => ({cert: c.certPem, key: c.keyPem});
 
-describe('MtlsAuthenticator with real peers (acceptance)', function () {
+describe('auth: MtlsAuthenticator with real peers (acceptance)', function () {
   this.timeout(90_000);
   let pki: DevPkiManifest;
   let responder: LoopbackResponder;

@@ -25,7 +25,7 @@ function codeOf(r: HttpResult | NoResponse): string {
   return `${r.status} ${(r.json as {error?: {code?: string}})?.error?.code}`;
 }
 
-describe('Revocation transport in the running service (acceptance)', function () {
+describe('auth: revocation transport in the running service (acceptance)', function () {
   this.timeout(90_000);
   let pki: DevPkiManifest;
   let ca: Buffer;

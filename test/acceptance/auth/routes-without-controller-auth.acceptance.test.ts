@@ -16,7 +16,7 @@ import {givenClient, givenMtlsEnv} from '../../fixtures/mtls-env';
 import {DevPkiManifest, givenTestPki} from '../../fixtures/pki';
 import {tlsRequest} from '../../fixtures/tls-client';
 
-describe('routes without a controller are authenticated (acceptance)', function () {
+describe('auth: routes without a controller are authenticated (acceptance)', function () {
   this.timeout(60_000);
   let pki: DevPkiManifest;
   let service: RunningService;

@@ -33,7 +33,7 @@ async function givenBootedApp(extra?: (app: HardenedMtlsApplication) => void): P
   return app;
 }
 
-describe('OpenAPI self-audit at boot (integration)', function () {
+describe('app: OpenAPI self-audit at boot (integration)', function () {
   this.timeout(30000);
 
   it("the service's own spec has no high finding (enforce passes)", async () => {

@@ -29,7 +29,7 @@ function patch(der: Buffer, from: Buffer | string, to: Buffer | string): Buffer 
   return out;
 }
 
-describe('certificate parsing (integration, openssl-made certificates)', function () {
+describe('auth: certificate parsing, openssl-made certificates (integration)', function () {
   this.timeout(60_000);
   let tmp: string;
   let ca: OpensslCa;

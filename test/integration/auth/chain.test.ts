@@ -14,7 +14,7 @@ function outcome(v: ChainVerdict): string {
   return v.ok ? `ok/${v.intermediates}` : v.code;
 }
 
-describe('chain re-verification with pkijs (integration)', function () {
+describe('auth: chain re-verification with pkijs (integration)', function () {
   this.timeout(60_000);
   let tmp: string;
   let root: OpensslCa, otherRoot: OpensslCa, edRoot: OpensslCa;

@@ -49,7 +49,7 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
   }
 }
 
-describe('Revocation transport (integration: SSRF-safe client, real openssl ocsp, LoopBack wiring)', function () {
+describe('auth: revocation transport, SSRF-safe client, real openssl ocsp, LoopBack wiring (integration)', function () {
   this.timeout(60_000);
   let pki: DevPkiManifest;
   let responder: LoopbackResponder;

@@ -37,7 +37,7 @@ function verdict(r: AuthResult): string {
   return r.ok ? (r.revocationSoftFail ? 'ok/soft-fail' : `ok/${r.revocationSource}`) : r.code;
 }
 
-describe('CRL fetching from distribution points (integration: openssl CRLs, loopback DP, SSRF-safe transport)', function () {
+describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP (integration)', function () {
   this.timeout(60_000);
   let pki: DevPkiManifest;
   let material: TlsMaterial;

@@ -42,7 +42,7 @@ function verdict(r: AuthResult): string {
   return r.ok ? (r.revocationSoftFail ? 'ok/soft-fail' : `ok/${r.revocationSource}`) : r.code;
 }
 
-describe('MtlsAuthenticator (integration: openssl PKI, real CRL index, real openssl ocsp)', function () {
+describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocsp (integration)', function () {
   this.timeout(60_000);
   let tmp: string;
   let root: OpensslCa, int: OpensslCa, i2: OpensslCa, i3: OpensslCa, otherRoot: OpensslCa;

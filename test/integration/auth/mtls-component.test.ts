@@ -20,7 +20,7 @@ import {DevPkiManifest, givenTestPki} from '../../fixtures/pki';
 import {X509Certificate} from 'node:crypto';
 import {readFileSync} from 'node:fs';
 
-describe('MtlsAuthenticationComponent (integration, LoopBack context)', function () {
+describe('auth: MtlsAuthenticationComponent in a LoopBack context (integration)', function () {
   this.timeout(60_000);
   let pki: DevPkiManifest;
 

@@ -29,7 +29,7 @@ function verifyCert(args: string[]): Promise<Run> {
   });
 }
 
-describe('verify-cert CLI (integration)', function () {
+describe('auth: verify-cert CLI (integration)', function () {
   this.timeout(60_000);
   let tmp: string;
   let root: OpensslCa, int: OpensslCa;

@@ -56,7 +56,7 @@ function fakeAptGet(bin: string, log: string, provides: Record<string, string>, 
   return lines.join('\n');
 }
 
-describe('install-system-deps.sh (integration)', function () {
+describe('ci: install-system-deps.sh (integration)', function () {
   this.timeout(60_000);
 
   it('npm test runs it (tier test) before building, and the container tier runs it (tier container)', () => {

@@ -99,7 +99,7 @@ function send(port: number, method: string, target: string, headers: Record<stri
   });
 }
 
-describe('GuardsComponent in a RestApplication (integration)', function () {
+describe('guards: GuardsComponent in a RestApplication (integration)', function () {
   let app: RestApplication;
   let port: number;
   let h: EscapeHarness;

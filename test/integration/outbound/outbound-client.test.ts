@@ -37,7 +37,7 @@ function connectOnce(opts: net.NetConnectOpts): Promise<void> {
   });
 }
 
-describe('OutboundClient (integration, escape harness)', function () {
+describe('outbound: OutboundClient with the escape harness (integration)', function () {
   let h: EscapeHarness;
   let log: CapturedLog;
   let client: OutboundClient;

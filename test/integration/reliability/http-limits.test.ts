@@ -21,7 +21,7 @@ function configError(env: Record<string, string>): AppError {
   assert.fail('parseConfig accepted the environment');
 }
 
-describe('reliability / HTTP limits (integration)', () => {
+describe('reliability: HTTP limits (integration)', () => {
   it('HTTP_MAX_HEADERS_COUNT defaults to 100 and is bounded', () => {
     assert.equal(parseConfig({}).http.maxHeadersCount, 100);
     assert.equal(parseConfig({HTTP_MAX_HEADERS_COUNT: '40'}).http.maxHeadersCount, 40);

@@ -51,7 +51,7 @@ async function maxEventLoopDelayMs(fn: () => Promise<unknown>): Promise<{best: n
   return {best, all};
 }
 
-describe('revocation / large CRLs', function () {
+describe('revocation: large CRLs (integration)', function () {
   this.timeout(300_000);
   let tmp: string;
   let ca: OpensslCa;

@@ -39,7 +39,7 @@ function givenIssuer(root: string, name: string, keyAlg: KeyAlg, md?: string): I
   return {ca, revokedLeadingZero, revokedNegative, good, pemCrl, derCrl};
 }
 
-describe('revocation / RevocationIndex (openssl-made CAs and CRLs)', function () {
+describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)', function () {
   this.timeout(120_000);
   let tmp: string;
   const issuers: Record<string, IssuerFixture> = {};

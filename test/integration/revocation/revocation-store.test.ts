@@ -23,7 +23,7 @@ function givenCapturingLogger(): {lines: Array<Record<string, unknown>>; logger:
   return {lines, logger: createLogger({destination, level: 'info'})};
 }
 
-describe('revocation / RevocationStore', function () {
+describe('revocation: RevocationStore (integration)', function () {
   this.timeout(60_000);
   let tmp: string;
   let ca: OpensslCa;

@@ -64,7 +64,7 @@ function pkiBinds(pki: Pki): Bind[] {
   return ['server.crt', 'server.key', 'ca.crt'].map(f => ({src: path.join(pki.dir, f), dest: `${TLS_DIR}/${f}`}));
 }
 
-describe('sandbox tier: the built service under bubblewrap with POSTURE_MODE=enforce', function () {
+describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce (integration)', function () {
   this.timeout(60_000);
   let pki: Pki;
   let socketDir: string;

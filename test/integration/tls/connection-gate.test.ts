@@ -20,7 +20,7 @@ interface Outcome {
   served: boolean;
 }
 
-describe('tls: ConnectionGate (real TLS 1.3 on loopback)', function () {
+describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function () {
   this.timeout(60_000);
   let pki: DevPkiManifest;
   let index: RevocationIndex;

@@ -16,7 +16,7 @@ import {AuthenticationStrategyRegistry, routeAuthMetadata} from '../../../src/au
 
 const MTLS: AuthenticationMetadata[] = [{strategy: 'mtls'}];
 
-describe('routeAuthMetadata (unit)', () => {
+describe('auth: routeAuthMetadata (unit)', () => {
   const cases: [string, AuthenticationMetadata[] | undefined, AuthenticationMetadata[] | undefined, AuthenticationMetadata[] | undefined][] = [
     ['declared metadata wins over the default', [{strategy: 'other'}], MTLS, [{strategy: 'other'}]],
     ['no declared metadata: the default', undefined, MTLS, MTLS],

@@ -26,7 +26,7 @@ function codeOf(r: CheckResult): ErrorCode | 'ok' {
 const T0 = new Date('2030-06-01T12:00:00Z');
 const sec = (n: number) => new Date(T0.getTime() + n * 1000);
 
-describe('certificate-policy (unit)', () => {
+describe('auth: certificate-policy (unit)', () => {
   describe('checkValidity', () => {
     const cases: Array<[string, {notBefore: Date; notAfter: Date}, number, ErrorCode | 'ok']> = [
       ['inside the window', {notBefore: sec(-10), notAfter: sec(10)}, 0, 'ok'],

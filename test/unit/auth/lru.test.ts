@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {LruCache} from '../../../src/auth/lru';
 
-describe('LruCache (unit)', () => {
+describe('auth: LruCache (unit)', () => {
   it('evicts the least recently used entry beyond the bound', () => {
     const c = new LruCache<string, number>(2);
     c.set('a', 1);

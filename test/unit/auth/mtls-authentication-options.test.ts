@@ -4,7 +4,7 @@ import {DEFAULT_MTLS_AUTHENTICATION_OPTIONS, MtlsAuthenticationOptions, resolveM
 import {toUserProfile} from '../../../src/auth/mtls.strategy';
 import {isAppError} from '../../../src/errors';
 
-describe('MtlsAuthenticationComponent options (unit)', () => {
+describe('auth: MtlsAuthenticationComponent options (unit)', () => {
   it('defaults are the most restrictive choices', () => {
     const o = resolveMtlsAuthenticationOptions();
     assert.deepEqual(o, DEFAULT_MTLS_AUTHENTICATION_OPTIONS);

@@ -6,7 +6,7 @@ import {CONFIG_VARIABLES} from '../../../src/config/config';
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
-describe('README (unit)', () => {
+describe('docs: README (unit)', () => {
   it('starts with exactly the two set-up commands', () => {
     const firstBlock = readme.split('```')[1];
     const commands = firstBlock.split('\n').slice(1).filter(l => l.trim() !== '');

@@ -23,7 +23,7 @@ function givenValidator() {
 
 const VARS = {MTLS_ALLOWED_SUBJECTS: 'uri:spiffe://example.org/client/*'};
 
-describe('container policy: docker-compose.yml', () => {
+describe('container policy: docker-compose.yml (unit)', () => {
   const raw = loadComposeRaw();
   const doc = loadCompose(VARS);
   const services = Object.entries(doc.services);

@@ -43,7 +43,7 @@ function jsonArgs(ins: Instruction): string[] {
   return (ins as JSONInstruction).getJSONStrings().map(s => s.getJSONValue());
 }
 
-describe('container policy: Dockerfile', () => {
+describe('container policy: Dockerfile (unit)', () => {
   const df = givenDockerfile();
   const [build, runtime] = stages(df);
   const initialArgs = new Map(df.getInitialARGs().map(a => [a.getProperty()!.getName(), a.getProperty()!.getValue() ?? '']));

@@ -56,7 +56,7 @@ function* walk(v: unknown, p = ''): Generator<[string, unknown]> {
   }
 }
 
-describe('container policy: Kubernetes manifests', () => {
+describe('container policy: Kubernetes manifests (unit)', () => {
   const docs = givenManifests();
 
   it('every manifest validates against the Kubernetes schemas (kubernetes-models)', () => {

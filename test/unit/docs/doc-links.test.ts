@@ -112,7 +112,7 @@ function listTestTitles(): Promise<TestTitle[]> {
   });
 }
 
-describe('documentation links (unit)', function () {
+describe('docs: documentation links (unit)', function () {
   this.timeout(120_000);
 
   describe('relative links', () => {
@@ -144,7 +144,7 @@ describe('documentation links (unit)', function () {
 
     it('lists the tests of the suite (mocha --dry-run)', () => {
       assert.ok(titles.length > 100, `only ${titles.length} tests listed`);
-      assert.ok(titles.some(t => t.titlePath.join(' › ') === 'documentation links (unit) › docs/threat-model.md test ids › lists the tests of the suite (mocha --dry-run)'));
+      assert.ok(titles.some(t => t.titlePath.join(' › ') === 'docs: documentation links (unit) › docs/threat-model.md test ids › lists the tests of the suite (mocha --dry-run)'));
     });
 
     it('every test id names an existing test of that file', () => {

@@ -16,7 +16,7 @@ const GUARD_CODES = ['GUARD_DENIED_REFERENCE', 'GUARD_MALFORMED_INPUT'];
 const catalog = loadEscapeCatalog();
 const REQUEST_VECTORS = ['path', 'query', 'header', 'body'];
 
-describe('guards: reference catalog against the pure functions', () => {
+describe('guards: reference catalog against the pure functions (unit)', () => {
   it('has the expected shape (318 cases, all vectors present)', () => {
     assert.equal(catalog.length, 318);
     for (const v of [...REQUEST_VECTORS, 'url-param']) assert.ok(catalog.some(c => c.vector === v), v);

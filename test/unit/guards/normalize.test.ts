@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {canonicalPath, decodeText, fold, pathShape, splitPairs, splitRequestTarget, tokens} from '../../../src/guards/normalize';
 
-describe('guards: normaliser', () => {
+describe('guards: normaliser (unit)', () => {
   const last = (s: string, strict = true) => {
     const r = decodeText(s, {strict});
     return {form: r.forms[r.forms.length - 1], malformed: r.malformed};

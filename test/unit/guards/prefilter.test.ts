@@ -63,7 +63,7 @@ const nearlyInert: fc.Arbitrary<string> = fc
   })
   .map(parts => parts.join(''));
 
-describe('guards: inspectValue pre-filter', () => {
+describe('guards: inspectValue pre-filter (unit)', () => {
   it('is active for the shipped catalog (every rule classified)', () => {
     assert.equal(prefilterActive(), true);
     const pf = compilePrefilter(GUARD_RULES);

@@ -71,7 +71,7 @@ function encodedReference(): fc.Arbitrary<string> {
   });
 }
 
-describe('guards: properties', () => {
+describe('guards: properties (unit)', () => {
   it('every generated encoding of a denied reference is denied in the path', () => {
     fc.assert(
       fc.property(encodedReference(), enc => {

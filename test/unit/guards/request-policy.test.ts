@@ -12,7 +12,7 @@ function summary(v: GuardVerdict): string {
   return v.ok ? 'ok' : `${v.code} ${v.ruleId} ${v.location}`;
 }
 
-describe('guards: request policy', () => {
+describe('guards: request policy (unit)', () => {
   describe('rule catalog (data)', () => {
     it('has unique ids, a description and a rationale for every rule', () => {
       const ids = GUARD_RULES.map(r => r.id);

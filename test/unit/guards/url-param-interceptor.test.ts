@@ -3,7 +3,7 @@ import type {AppConfig} from '../../../src/config/config';
 import {createLogger} from '../../../src/logging/logger';
 import {routeTakesSensitiveInput, UrlParamInterceptor} from '../../../src/guards/url-param.interceptor';
 
-describe('guards: URL-parameter interceptor (pure parts)', () => {
+describe('guards: URL-parameter interceptor, pure parts (unit)', () => {
   const interceptor = new UrlParamInterceptor({
     config: {
       http: {maxBodyBytes: 1024} as AppConfig['http'],

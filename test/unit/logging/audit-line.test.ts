@@ -15,7 +15,7 @@ function givenCapturingLogger(level = 'info'): {lines: Record<string, unknown>[]
 
 const base: AuditRecord = {event: 'auth.decision', decision: 'allow'};
 
-describe('auditLine (unit)', () => {
+describe('logging: auditLine (unit)', () => {
   const cases: {name: string; record: AuditRecord; expect: Record<string, unknown>}[] = [
     {name: 'flat record kept as is, audit flag first', record: {...base, code: 'X', n: 1, ok: true, nil: null}, expect: {audit: true, event: 'auth.decision', decision: 'allow', code: 'X', n: 1, ok: true, nil: null}},
     {name: 'undefined fields dropped', record: {...base, subject: undefined, serial: 'AB'}, expect: {audit: true, ...base, serial: 'AB'}},

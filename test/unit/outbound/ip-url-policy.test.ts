@@ -10,7 +10,7 @@ function cfg(over: Partial<OutboundConfig> = {}): OutboundConfig {
   return {allowedHosts: null, allowHttp: false, allowedPorts: [443], allowedCidrs: [], timeoutMs: 1000, maxResponseBytes: 1024, ...over};
 }
 
-describe('guards: ip policy', () => {
+describe('outbound: ip policy (unit)', () => {
   const denied: Array<[string, string]> = [
     ['127.0.0.1', 'loopback'],
     ['127.255.255.254', 'loopback'],

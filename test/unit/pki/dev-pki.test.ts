@@ -48,7 +48,7 @@ function verify(m: DevPkiManifest, file: string, extra: string[] = []): ReturnTy
   return openssl(['verify', '-CAfile', m.rootCa.cert, '-untrusted', m.intermediateCa.cert, ...extra, file]);
 }
 
-describe('dev PKI (openssl cross-check)', function () {
+describe('pki: dev PKI, openssl cross-check (unit)', function () {
   let m: DevPkiManifest;
   before(async () => {
     m = await givenTestPki();

@@ -25,7 +25,7 @@ function crlInfo(file: string): {thisUpdate: number; serials: string[]; number: 
   };
 }
 
-describe('ensureDevPki', function () {
+describe('pki: ensureDevPki (unit)', function () {
   describe('reuse and regeneration', () => {
     let dir: string;
     let first: DevPkiManifest;

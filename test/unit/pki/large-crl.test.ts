@@ -11,7 +11,7 @@ import {
 import {openssl} from '../../fixtures/openssl';
 import {signatureAlgorithms} from './openssl-helper';
 
-describe('large CRL builder', function () {
+describe('pki: large CRL builder (unit)', function () {
   let work: string;
   let inter: CaHandle;
   before(async () => {

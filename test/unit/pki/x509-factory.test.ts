@@ -12,7 +12,7 @@ import {
 import {openssl, opensslOk} from '../../fixtures/openssl';
 import {certText, extensionBlock, signatureAlgorithms} from './openssl-helper';
 
-describe('x509-factory', function () {
+describe('pki: x509-factory (unit)', function () {
   let work: string;
   let root: CaHandle;
   let inter: CaHandle;

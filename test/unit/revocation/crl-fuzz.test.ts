@@ -36,7 +36,7 @@ async function assertDoesNotVerify(crl: ParsedCrl, ca: OpensslCa, label: string)
   assert.equal(ok, false, `${label}: a mutated CRL verified`);
 }
 
-describe('revocation / parseCrl fuzz (openssl-made CRLs)', function () {
+describe('revocation: parseCrl fuzz, openssl-made CRLs (unit)', function () {
   this.timeout(120_000);
   let tmp: string;
   let ca: OpensslCa;

@@ -16,7 +16,7 @@ const REASON = '2.5.29.21';
 const INVALIDITY_DATE = '2.5.29.24';
 const CERT_ISSUER = '2.5.29.29';
 
-describe('revocation / parseCrl (hand-made DER edge cases)', () => {
+describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
   it('parses a minimal v2 CRL', async () => {
     const crl = await parseCrl(crlOf({entries: [entry('00 9F 01'), entry('05')]}));
     assert.equal(crl.version, 2);

@@ -4,7 +4,7 @@ import {expectAppError} from './fixtures/openssl-ca';
 
 const reader = (h: string) => new DerReader(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 
-describe('revocation / DerReader', () => {
+describe('revocation: DerReader (unit)', () => {
   const good: Array<[string, string, number, number]> = [
     ['short length', '04 02 aa bb', 2, 4],
     ['zero length', '05 00', 2, 2],

@@ -5,7 +5,7 @@ import {normalizeSerial} from '../../../src/tls/revocation/serial';
 import {MAX_OVERFLOW_SERIALS, SerialSet, SerialSetBuilder} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 
-describe('revocation / normalizeSerial', () => {
+describe('revocation: normalizeSerial (unit)', () => {
   const cases: Array<[string, string | Uint8Array, string]> = [
     ['Node hex', '9F01', '9F01'],
     ['Node hex with leading zeros', '009F01', '9F01'],

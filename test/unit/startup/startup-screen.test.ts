@@ -13,7 +13,7 @@ function report(findings: PostureFinding[]): PostureReport {
   return {compliant: failed.length === 0, findings, failed};
 }
 
-describe('start-up screen (unit)', () => {
+describe('start-up: the start-up screen (unit)', () => {
   describe('formatPostureSummary', () => {
     it('lists every failed check once, says it is expected on a developer machine and how to see details', () => {
       const text = formatPostureSummary(report([finding('user-non-root', false), finding('seccomp-filter', false, 'medium'), finding('no-new-privs', true), finding('pid-count', false, 'low')]));
