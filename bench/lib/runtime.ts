@@ -83,7 +83,7 @@ export function buildShim(outDir: string): string {
   try {
     execFileSync(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-o', out, src, '-ldl'], {stdio: ['ignore', 'pipe', 'pipe']});
   } catch (e) {
-    throw new Error(`cannot build the wrk client-certificate shim with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? e}`);
+    throw new Error(`cannot build the wrk client-certificate shim with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? String(e)}`, {cause: e});
   }
   return out;
 }

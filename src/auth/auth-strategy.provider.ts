@@ -71,7 +71,7 @@ type CachedMetadata = AuthenticationMetadata[] | typeof NO_METADATA;
 
 /** Value factory for AuthenticationBindings.METADATA (bind it transient). */
 export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | undefined> {
-  const byClass = new WeakMap<Function, Map<string, CachedMetadata>>();
+  const byClass = new WeakMap<object, Map<string, CachedMetadata>>();
   let defaults: {value: AuthenticationMetadata[] | undefined} | undefined;
   const optional: ResolutionOptions = {optional: true};
   return ({context}: {context: Context}) => {
@@ -79,7 +79,7 @@ export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | u
       const options = context.getConfigSync<AuthenticationOptions>(AuthenticationBindings.COMPONENT);
       defaults = {value: options?.defaultMetadata};
     }
-    const controllerClass = context.getSync<Function | undefined>(CoreBindings.CONTROLLER_CLASS, optional);
+    const controllerClass = context.getSync<object | undefined>(CoreBindings.CONTROLLER_CLASS, optional);
     const methodName = context.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional);
     // A route without a controller has no `@authenticate` metadata: a handler route
     // (`app.route(verb, path, spec, handler)`), LoopBack's external route (a mounted Express

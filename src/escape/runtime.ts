@@ -174,7 +174,7 @@ export async function runProbeInSandbox(timeoutMs = 120_000): Promise<RuntimePro
   try {
     return parseProbeOutput(r.stdout);
   } catch (e) {
-    throw new Error(`runtime probe in the sandbox: ${(e as Error).message}; exit ${String(r.code ?? r.signal)}; stderr: ${r.stderr.trim().slice(-1000)}`);
+    throw new Error(`runtime probe in the sandbox: ${(e as Error).message}; exit ${String(r.code ?? r.signal)}; stderr: ${r.stderr.trim().slice(-1000)}`, {cause: e});
   }
 }
 

@@ -213,7 +213,7 @@ export function decodeText(input: string, opts: DecodeOptions): DecodeResult {
     const folded = fold(s);
     if (!folded.includes('\u0000')) return folded;
     flag(f, 'nul');
-    return folded.replace(/\u0000/g, '');
+    return folded.replaceAll('\u0000', '');
   };
   let cur = step(opts.plusAsSpace ? input.replace(/\+/g, ' ') : input);
   const forms = [cur];
@@ -236,7 +236,7 @@ export function decodeText(input: string, opts: DecodeOptions): DecodeResult {
   if (!stable) {
     // One more look: if it still changes, the input is encoded deeper than we are willing to follow.
     const probe = {malformed: null} as RoundFlags;
-    if (fold(percentRound(cur, opts.strict, probe)).replace(/\u0000/g, '') !== cur) flag(f, 'too-deep');
+    if (fold(percentRound(cur, opts.strict, probe)).replaceAll('\u0000', '') !== cur) flag(f, 'too-deep');
   }
   for (const form of forms) {
     if (opts.strict && STRICT_CONTROL.test(form)) flag(f, 'control-char');
@@ -290,7 +290,7 @@ export function pathShape(form: string): PathShape {
     let seg = form.slice(start, semi === -1 ? i : semi);
     start = i + 1;
     semi = -1;
-    if (seg.includes('\u0000')) seg = seg.replace(/\u0000/g, '');
+    if (seg.includes('\u0000')) seg = seg.replaceAll('\u0000', '');
     if (seg === '' || seg === '.') continue;
     if (seg === '..') {
       if (resolved === null) resolved = raw.slice();

@@ -315,7 +315,6 @@ class Collector {
 
 /** Reinterpret a latin1-decoded header value as UTF-8 when it is valid UTF-8 (Node hands bytes as latin1). */
 function headerForms(value: string): string[] {
-  // eslint-disable-next-line no-control-regex
   if (!/[\u0080-\u00ff]/.test(value)) return [value];
   try {
     const utf8 = new TextDecoder('utf-8', {fatal: true}).decode(Buffer.from(value, 'latin1'));

@@ -182,7 +182,7 @@ export function gatherPostureInput(opts: GatherOptions = {}): PostureInput {
       const t = readText(`/proc/${pid}/environ`, 1 << 20);
       if (t !== undefined) otherEnvirons.push(t);
     }
-    let fds: string[] = [];
+    let fds: string[];
     try {
       fds = fs.readdirSync(`/proc/${pid}/fd`);
     } catch {

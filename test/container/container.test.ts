@@ -54,7 +54,7 @@ describe('container tier: the hardened image under podman + runc', function () {
   let podman: Podman;
   let pki: Pki;
   let containerPid = 0;
-  let created = {network: false, container: false};
+  const created = {network: false, container: false};
 
   const exec = (args: string[]) => podman.run(['exec', names.container, '/nodejs/bin/node', ...args], {timeoutMs: 120_000});
 

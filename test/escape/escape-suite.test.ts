@@ -44,7 +44,7 @@ describe('escape: the whole catalog against the local instance (escape)', functi
   before(async () => {
     result = await runEscapeSuite({
       spec: {kind: 'target'},
-      runtime: await givenRuntimeProbe(),
+      runtime: givenRuntimeProbe(),
       onProgress: e => e.kind === 'case' && progress.push(e.index!),
     });
     outDir = path.join(givenTempDir('escape-suite-'), 'report');

@@ -107,7 +107,7 @@ export async function startCanaries(opts: CanaryOptions): Promise<Canaries> {
             list.push({key, host, port, bound: 'fixed'});
             continue;
           } catch (e) {
-            if (opts.strictPorts) throw new Error(`canary ${key}: ${describeBindError(e as NodeJS.ErrnoException)}`);
+            if (opts.strictPorts) throw new Error(`canary ${key}: ${describeBindError(e as NodeJS.ErrnoException)}`, {cause: e});
             await listen(server, {host, port: 0, exclusive: true, ipv6Only: v6});
             servers.push(server);
             list.push({key, host, port: (server.address() as net.AddressInfo).port, bound: 'ephemeral', fallbackReason: describeBindError(e as NodeJS.ErrnoException)});
@@ -126,7 +126,7 @@ export async function startCanaries(opts: CanaryOptions): Promise<Canaries> {
     list.push({key: 'unix', host: opts.unixSocketPath, port: 0, bound: 'unix'});
   } catch (e) {
     await Promise.all(servers.map(closeServer));
-    throw new Error(`escape harness: a canary could not listen: ${(e as Error).message}`);
+    throw new Error(`escape harness: a canary could not listen: ${(e as Error).message}`, {cause: e});
   }
 
   const byKey = new Map(list.map(c => [c.key, c]));

@@ -136,7 +136,7 @@ describe('auth: MtlsAuthenticator with real peers (acceptance)', function () {
         conn.close();
       }
       assert.equal(responder.requests.length - before, 1);
-      await svc.waitForLog(l => auditLines(svc, fresh.keepalive.fingerprint256).length >= 5);
+      await svc.waitForLog(() => auditLines(svc, fresh.keepalive.fingerprint256).length >= 5);
       assert.deepEqual(auditLines(svc, fresh.keepalive.fingerprint256).map(l => l.cached), [false, 'connection', 'connection', 'connection', 'connection']);
     });
 

@@ -161,7 +161,7 @@ describe('reliability: audit completeness (acceptance)', function () {
     }
     // Nothing but the start-up banner is written outside the JSON log.
     const other = svc.stdout.filter(l => !l.startsWith('{') && l.trim() !== '');
-    assert.ok(other.every(l => /^(hardened-mtls listening on |try:|  curl )/.test(l)), other.join('\n'));
+    assert.ok(other.every(l => /^(hardened-mtls listening on |try:| {2}curl )/.test(l)), other.join('\n'));
   });
 
   it('decision lines carry what (decision, code) and, for connections and authentication, where (remote), never a payload', () => {

@@ -194,7 +194,7 @@ function referencePathShape(form: string): PathShape {
   let escapes = false;
   let dotsOnly = false;
   for (const part of s.split('/')) {
-    const seg = part.split(';')[0].replace(/\u0000/g, '');
+    const seg = part.split(';')[0].replaceAll('\u0000', '');
     if (seg === '' || seg === '.') continue;
     raw.push(seg);
     if (seg === '..') {

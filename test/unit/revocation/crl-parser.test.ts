@@ -5,7 +5,7 @@ import {serialKeyOfDerInteger} from '../../../src/tls/revocation/serial';
 import {MAX_OVERFLOW_SERIALS} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 import {
-  ALG, CrlParts, bool, crlOf, entry, ext, gen, hex, int, name, NULL, octet, oid, pem, seq, tlv, tbsOf, utc,
+  ALG, CrlParts, crlOf, entry, ext, gen, hex, int, name, NULL, octet, oid, pem, seq, tlv, tbsOf, utc,
 } from './fixtures/der-builder';
 
 const CRL_NUMBER = '2.5.29.20';

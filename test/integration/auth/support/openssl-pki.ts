@@ -224,6 +224,7 @@ export class OpensslCa {
   /** PEM bundle of this CA and its parents (leaf-most first). */
   chainPem(): string {
     const out: string[] = [];
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- walking up the parent chain from this CA
     for (let c: OpensslCa | undefined = this; c; c = c.parent) out.push(c.cert.pem);
     return out.join('');
   }
