@@ -84,7 +84,7 @@ function send(port: number, method: string, target: string, headers: Record<stri
       res.on('data', c => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
+        let json: RawResponse['json'];
         try {
           json = text ? JSON.parse(text) : null;
         } catch {
