@@ -117,7 +117,7 @@ export function mtlsAuthenticatorOptions(config: MtlsConfig, trustAnchors: reado
 }
 
 export interface AuthInput {
-  /** DER of the peer certificate (socket.getPeerX509Certificate()?.raw); absent = no client certificate. */
+  /** DER of the peer certificate (socket.getPeerCertificate().raw, as the connection gate keeps it); absent = no client certificate. */
   readonly leafDer?: Uint8Array | null;
   /** DER of the rest of the presented chain (issuer first), if known; a function is called only on a per-connection cache miss. */
   readonly chainDer?: readonly Uint8Array[] | (() => readonly Uint8Array[]);
