@@ -17,6 +17,8 @@ import * as pkijs from 'pkijs';
 import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
 import type {CertificateIdentity} from './identity-rules';
+import {namesMatch} from '../x509/name';
+import {ConstrainedNames, GENERAL_NAME_FORMS, NameConstraints, NameForm, parseNameConstraints} from '../x509/name-constraints';
 
 /** Certificates larger than this are refused before any parsing. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
@@ -29,6 +31,7 @@ export const OID = {
   extKeyUsage: '2.5.29.37',
   crlDistributionPoints: '2.5.29.31',
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  nameConstraints: '2.5.29.30',
   adOcsp: '1.3.6.1.5.5.7.48.1',
   kpServerAuth: '1.3.6.1.5.5.7.3.1',
   kpClientAuth: '1.3.6.1.5.5.7.3.2',
@@ -45,7 +48,7 @@ export const RECOGNISED_EXTENSIONS: ReadonlySet<string> = new Set([
   OID.authorityInfoAccess,
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.35', // authorityKeyIdentifier
-  '2.5.29.30', // nameConstraints (processed by pkijs)
+  '2.5.29.30', // nameConstraints (src/x509/name-constraints.ts)
   '2.5.29.32', // certificatePolicies (processed by pkijs)
   '2.5.29.33', // policyMappings
   '2.5.29.36', // policyConstraints
@@ -66,6 +69,12 @@ export interface SubjectAltNames {
   readonly ips: readonly string[];
   /** Count of other GeneralName forms (otherName, directoryName, ...), never matched. */
   readonly otherCount: number;
+  /** DER Names of directoryName entries (name constraints only, never matched as identity). */
+  readonly directoryNames: readonly Buffer[];
+  /** Raw iPAddress octets, in the order of `ips`. */
+  readonly ipBytes: readonly Buffer[];
+  /** Forms other than rfc822Name, dNSName, URI, iPAddress and directoryName present. */
+  readonly otherForms: readonly NameForm[];
 }
 
 export type PublicKeyAlgorithm = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'dh' | 'x25519' | 'x448' | 'unknown';
@@ -122,7 +131,12 @@ export interface ParsedClientCertificate {
   readonly crlDistributionPoints: readonly string[];
   /** URIs of id-ad-ocsp access descriptions in authorityInfoAccess. */
   readonly ocspUrls: readonly string[];
+  /** Subject and issuer are the same name under RFC 5280 §7.1 (not only byte-equal). */
   readonly selfIssued: boolean;
+  /** The nameConstraints extension, or null when absent. */
+  readonly nameConstraints: NameConstraints | null;
+  /** The names name constraints apply to (subject, SAN forms). */
+  readonly constrainedNames: ConstrainedNames;
   readonly criticalExtensions: readonly string[];
   /** Critical extensions not in RECOGNISED_EXTENSIONS. */
   readonly unrecognisedCriticalExtensions: readonly string[];
@@ -263,6 +277,8 @@ function parseSubjectAltName(value: Uint8Array): SubjectAltNames {
   const items = sequence(fromDer(value, what), what);
   if (items.length === 0) malformed(`${what}: empty`);
   const dns: string[] = [], uris: string[] = [], emails: string[] = [], ips: string[] = [];
+  const directoryNames: Buffer[] = [], ipBytes: Buffer[] = [];
+  const otherForms: NameForm[] = [];
   let otherCount = 0;
   for (const gn of generalNames(items, what)) {
     switch (gn.tag) {
@@ -279,13 +295,22 @@ function parseSubjectAltName(value: Uint8Array): SubjectAltNames {
         const bytes = primitiveBytes(gn.block, what);
         if (bytes.length !== 4 && bytes.length !== 16) malformed(`${what}: iPAddress of ${bytes.length} bytes`);
         ips.push(ipaddr.fromByteArray([...bytes]).toNormalizedString());
+        ipBytes.push(Buffer.from(bytes));
+        break;
+      }
+      case 4: {
+        const [name, ...rest] = children(gn.block, what);
+        if (!name || rest.length > 0 || !isUniversal(name, 16)) malformed(`${what}: bad directoryName`);
+        directoryNames.push(Buffer.from(name.toBER(false)));
+        otherCount++;
         break;
       }
       default:
+        otherForms.push(GENERAL_NAME_FORMS[gn.tag]);
         otherCount++;
     }
   }
-  return {dns, uris, emails, ips, otherCount};
+  return {dns, uris, emails, ips, otherCount, directoryNames, ipBytes, otherForms};
 }
 
 function parseKeyUsage(value: Uint8Array): KeyUsageName[] {
@@ -430,7 +455,8 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     }
   }
 
-  let sans: SubjectAltNames = {dns: [], uris: [], emails: [], ips: [], otherCount: 0};
+  let sans: SubjectAltNames = {dns: [], uris: [], emails: [], ips: [], otherCount: 0, directoryNames: [], ipBytes: [], otherForms: []};
+  let nameConstraints: NameConstraints | null = null;
   let extendedKeyUsage: string[] | null = null;
   let basicConstraints: BasicConstraintsInfo | null = null;
   let keyUsage: KeyUsageName[] | null = null;
@@ -466,6 +492,13 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
         break;
       case OID.authorityInfoAccess:
         ocspUrls = parseAuthorityInfoAccess(value);
+        break;
+      case OID.nameConstraints:
+        try {
+          nameConstraints = parseNameConstraints(value);
+        } catch (e) {
+          malformed(`nameConstraints: ${e instanceof Error ? e.message : 'malformed'}`);
+        }
         break;
     }
   }
@@ -508,7 +541,9 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     identity,
     crlDistributionPoints,
     ocspUrls,
-    selfIssued: subjectDer.equals(issuerDer),
+    selfIssued: namesMatch(subjectDer, issuerDer),
+    nameConstraints,
+    constrainedNames: {subjectDer, dns: sans.dns, emails: sans.emails, uris: sans.uris, ipBytes: sans.ipBytes, directoryNames: sans.directoryNames, otherForms: sans.otherForms},
     criticalExtensions: critical,
     unrecognisedCriticalExtensions: unrecognisedCritical,
   });

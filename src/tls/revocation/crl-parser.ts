@@ -30,7 +30,7 @@
 import {setImmediate as yieldToLoop} from 'node:timers/promises';
 import {performance} from 'node:perf_hooks';
 import {AppError, isAppError} from '../../errors';
-import {DerReader, TAG, toHex} from './der';
+import {DerReader, TAG, toHex} from '../../x509/der';
 import {SerialSet, SerialSetBuilder, MAX_OVERFLOW_SERIALS, MAX_TABLE_SERIAL_BYTES} from './serial-set';
 import {serialKeyOfDerInteger} from './serial';
 

@@ -20,8 +20,9 @@ import * as path from 'node:path';
 import {setImmediate as yieldToLoop} from 'node:timers/promises';
 import {Worker} from 'node:worker_threads';
 import {AppError, ErrorCode} from '../../errors';
-import {DerReader, TAG, toHex} from './der';
+import {DerReader, TAG, toHex} from '../../x509/der';
 import {checkName, readExtensions, ParsedCrl} from './crl-parser';
+import {namesMatch} from '../../x509/name';
 import type {VerifyWorkerInput} from './crl-verify-worker';
 
 /** TBS size from which verification moves to a worker thread. */
@@ -197,7 +198,7 @@ async function verifyInWorker(alg: SignatureAlgorithm, key: crypto.KeyObject, da
 }
 
 /**
- * true when `issuer` signed `crl`: issuer Name equals the CA subject, the CA key type fits the
+ * true when `issuer` signed `crl`: issuer Name matches the CA subject (RFC 5280 §7.1), the CA key type fits the
  * algorithm and the signature verifies. false when it did not.
  * Rejects with AppError CRL_INVALID (unsupported algorithm/parameters) or
  * CRL_ISSUER_NOT_CRLSIGN (the signature verifies but the CA's keyUsage lacks cRLSign).
@@ -205,7 +206,8 @@ async function verifyInWorker(alg: SignatureAlgorithm, key: crypto.KeyObject, da
 export async function verifyCrlSignature(crl: ParsedCrl, issuer: crypto.X509Certificate): Promise<boolean> {
   const alg = crlSignatureAlgorithm(crl);
   const fields = certificateFields(issuer);
-  if (!crl.issuerNameDer.equals(fields.subjectDer)) return false;
+  // RFC 5280 §7.1: the same name in another string type, case or spacing is the same issuer.
+  if (!namesMatch(crl.issuerNameDer, fields.subjectDer, 'CRL_INVALID')) return false;
   const key = issuer.publicKey;
   if (key.asymmetricKeyType !== alg.keyType) return false;
   const keyInput: crypto.KeyObject | crypto.VerifyKeyObjectInput =

@@ -5,7 +5,7 @@
  *
  * A CRL is indexed only when (1) it parses strictly, (2) it carries no extension we must not
  * ignore (critical unknown, issuingDistributionPoint, deltaCRLIndicator), (3) its signature
- * verifies against a configured CA whose subject equals the CRL issuer and (4) that CA's
+ * verifies against a configured CA whose subject matches the CRL issuer (RFC 5280 §7.1) and (4) that CA's
  * keyUsage (if present) allows cRLSign, and (5) thisUpdate <= now <= nextUpdate. The parsed CRL
  * (and its DER) is not retained: only the SerialSet and a few dates.
  *
@@ -18,6 +18,7 @@ import {AppError, isAppError} from '../../errors';
 import {parseCrl, ParsedCrl, DEFAULT_MAX_CRL_BYTES} from './crl-parser';
 import {certificateFields, crlSignatureAlgorithm, verifyCrlSignature} from './crl-signature';
 import {normalizeSerial} from './serial';
+import {namesMatch} from '../../x509/name';
 import {SerialSet} from './serial-set';
 
 export type RevocationStatus = 'revoked' | 'good' | 'unknown';
@@ -141,7 +142,7 @@ async function verifyAgainst(crl: ParsedCrl, cas: readonly TrustedCa[]): Promise
   const verified: TrustedCa[] = [];
   let notCrlSign: AppError | undefined;
   for (const ca of cas) {
-    if (!crl.issuerNameDer.equals(certificateFields(ca.cert).subjectDer)) continue;
+    if (!namesMatch(crl.issuerNameDer, certificateFields(ca.cert).subjectDer, 'CRL_INVALID')) continue;
     try {
       if (await verifyCrlSignature(crl, ca.cert)) verified.push(ca);
     } catch (e) {

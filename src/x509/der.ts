@@ -16,7 +16,7 @@
  *
  * Pure module: no LoopBack imports.
  */
-import {AppError, ErrorCode} from '../../errors';
+import {AppError, ErrorCode} from '../errors';
 
 export const TAG = {
   BOOLEAN: 0x01,
