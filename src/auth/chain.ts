@@ -104,6 +104,10 @@ function timeless(c: pkijs.Certificate): pkijs.Certificate {
   return v;
 }
 
+function configuredFingerprints(trust: TrustAnchors): ReadonlySet<string> {
+  return new Set([...trust.anchors, ...trust.intermediates].map(c => c.fingerprint256));
+}
+
 function invalid(detail: string): Core {
   return {ok: false, code: 'AUTH_CHAIN_INVALID', detail};
 }
@@ -112,6 +116,7 @@ export class ChainVerifier {
   /** pkijs path validations run, and verifications answered from the cache. */
   readonly stats = {validations: 0, cacheHits: 0};
   private trust: TrustAnchors;
+  private configured: ReadonlySet<string>;
   private epoch = 1;
   private readonly maxIntermediates: number;
   private readonly skewSec: number;
@@ -120,6 +125,7 @@ export class ChainVerifier {
 
   constructor(trust: TrustAnchors, opts: ChainVerifierOptions = {}) {
     this.trust = trust;
+    this.configured = configuredFingerprints(trust);
     this.maxIntermediates = opts.maxIntermediates ?? 2;
     this.skewSec = opts.clockSkewSec ?? 0;
     this.cache = new LruCache(opts.cacheSize ?? 10_000);
@@ -134,8 +140,14 @@ export class ChainVerifier {
     return this.trust;
   }
 
+  /** True when `fingerprint256` is one of the configured CA certificates (anchor or extra intermediate). */
+  isConfigured(fingerprint256: string): boolean {
+    return this.configured.has(fingerprint256);
+  }
+
   setTrust(trust: TrustAnchors): void {
     this.trust = trust;
+    this.configured = configuredFingerprints(trust);
     this.epoch++;
     this.cache.clear();
     this.inflight.clear();

@@ -535,10 +535,10 @@ export class MtlsAuthenticator {
     let cacheUntil = nowMs + this.verdictTtlMs;
     for (const c of chainVerdict.path) cacheUntil = Math.min(cacheUntil, c.notAfter.getTime() + skewMs);
     if (revocation.expiresAtMs !== undefined) cacheUntil = Math.min(cacheUntil, revocation.expiresAtMs);
-    // By fingerprint, not object identity: on a chain-cache hit the path is made of an earlier
-    // call's objects, and a path needing a presented intermediate must not be cached by the leaf alone.
-    const presentedFingerprints = new Set(presented.map(p => p.fingerprint256));
-    const trustedPathOnly = chainVerdict.path.slice(1).every(p => !presentedFingerprints.has(p.fingerprint256));
+    // Every issuer on the path is a configured certificate, compared by fingerprint (not object
+    // identity: on a chain-cache hit the path is made of an earlier call's objects, and a path that
+    // needs a presented intermediate must never be cached by the leaf alone).
+    const trustedPathOnly = chainVerdict.path.slice(1).every(p => this.chain.isConfigured(p.fingerprint256));
     return {result, who, check: 'all', cacheUntil, trustedPathOnly};
   }
 

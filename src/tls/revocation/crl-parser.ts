@@ -45,7 +45,7 @@ export interface ParsedCrl {
   readonly tbsDer: Buffer;
   /** signatureValue BIT STRING content without the unused-bits octet. */
   readonly signature: Buffer;
-  /** Raw issuer Name TLV, compared byte-for-byte with the CA certificate's subject. */
+  /** Raw issuer Name TLV, matched with the CA certificate's subject per RFC 5280 §7.1 (src/x509/name.ts). */
   readonly issuerNameDer: Buffer;
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
@@ -56,14 +56,34 @@ export interface ParsedCrl {
   /** Number of entries in revokedCertificates (duplicates counted). */
   readonly entryCount: number;
   /**
+   * The issuingDistributionPoint scope (RFC 5280 §5.2.5), when the CRL carries one: the CRL then
+   * answers only for certificates inside it (revocation-index.ts applies it). Indirect and delta
+   * CRLs are refused at parse time (CRL_INDIRECT_UNSUPPORTED, CRL_DELTA_UNSUPPORTED).
+   */
+  readonly scope?: CrlScope;
+  /**
    * true when the CRL carries an extension this implementation must not ignore: any critical
-   * CRL or CRL-entry extension it does not process, issuingDistributionPoint (partitioned /
-   * indirect CRLs are unsupported) or deltaCRLIndicator (a delta CRL is not a complete list).
-   * Such a CRL must not be used (RFC 5280 §5.2, §5.3).
+   * CRL or CRL-entry extension it does not process. Such a CRL must not be used (RFC 5280 §5.2, §5.3).
    */
   readonly hasCriticalUnknownExtension: boolean;
   /** The OIDs behind hasCriticalUnknownExtension ("entry:" prefix for CRL-entry extensions). */
   readonly unsupportedExtensions: readonly string[];
+}
+
+/** issuingDistributionPoint (RFC 5280 §5.2.5) as the revocation index applies it. */
+export interface CrlScope {
+  /** fullName URIs of distributionPoint; a certificate is in scope when one of its CRL DP URIs is listed. */
+  readonly distributionPoints: readonly string[];
+  /** distributionPoint present (in any form): a certificate must match it. */
+  readonly hasDistributionPoint: boolean;
+  readonly onlyContainsUserCerts: boolean;
+  readonly onlyContainsCACerts: boolean;
+  /** onlySomeReasons present: the CRL lists some reasons only, so not being listed proves nothing. */
+  readonly onlySomeReasons: boolean;
+  /** onlyContainsAttributeCerts: applies to no public-key certificate. */
+  readonly onlyContainsAttributeCerts: boolean;
+  /** The extension's DER in hex: one CRL per issuer and scope is kept. */
+  readonly key: string;
 }
 
 export interface ParseCrlOptions {
@@ -326,6 +346,7 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
 
   let crlNumber: bigint | undefined;
   let authorityKeyIdentifier: string | undefined;
+  let scope: CrlScope | undefined;
   if (r.peek(p, tbsEnd) === TAG.CTX0_CONSTRUCTED) {
     if (version !== 2) r.fail('crlExtensions in a v1 CRL', p);
     const wrapEnd = r.header(p, tbsEnd);
@@ -341,9 +362,10 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
           authorityKeyIdentifier = readAkiKeyId(r, ext.valueStart, ext.valueEnd);
           break;
         case OID.ISSUING_DISTRIBUTION_POINT:
-        case OID.DELTA_CRL_INDICATOR:
-          unsupported.push(ext.oid);
+          scope = readIssuingDistributionPoint(r, ext.valueStart, ext.valueEnd);
           break;
+        case OID.DELTA_CRL_INDICATOR:
+          throw new AppError('CRL_DELTA_UNSUPPORTED', 'delta CRLs are not supported; load the complete CRL');
         default:
           if (ext.critical) unsupported.push(ext.oid);
       }
@@ -363,6 +385,7 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
     ...(nextUpdateMs !== undefined ? {nextUpdate: new Date(nextUpdateMs)} : {}),
     ...(crlNumber !== undefined ? {crlNumber} : {}),
     ...(authorityKeyIdentifier !== undefined ? {authorityKeyIdentifier} : {}),
+    ...(scope ? {scope} : {}),
     revoked,
     entryCount,
     hasCriticalUnknownExtension: unsupported.length > 0,
@@ -472,6 +495,72 @@ function readAkiKeyId(r: DerReader, start: number, end: number): string | undefi
   }
   if (p !== seqEnd) r.fail('unexpected data in AuthorityKeyIdentifier', p);
   return keyId;
+}
+
+/**
+ * IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName OPTIONAL,
+ * onlyContainsUserCerts [1] BOOLEAN DEFAULT FALSE, onlyContainsCACerts [2] BOOLEAN DEFAULT FALSE,
+ * onlySomeReasons [3] ReasonFlags OPTIONAL, indirectCRL [4] BOOLEAN DEFAULT FALSE,
+ * onlyContainsAttributeCerts [5] BOOLEAN DEFAULT FALSE }. An indirect CRL is refused.
+ */
+function readIssuingDistributionPoint(r: DerReader, start: number, end: number): CrlScope {
+  const seqEnd = r.expect(start, end, TAG.SEQUENCE, 'IssuingDistributionPoint');
+  let p = r.start;
+  const distributionPoints: string[] = [];
+  let hasDistributionPoint = false;
+  const flags = {user: false, ca: false, reasons: false, indirect: false, attr: false};
+  if (r.peek(p, seqEnd) === TAG.CTX0_CONSTRUCTED) {
+    hasDistributionPoint = true;
+    const dpEnd = r.header(p, seqEnd);
+    const nameEnd = r.header(r.start, dpEnd);
+    if (nameEnd !== dpEnd) r.fail('trailing data in distributionPoint', nameEnd);
+    if (r.tag === TAG.CTX0_CONSTRUCTED) {
+      // fullName GeneralNames: URIs [6] are matched; other forms are kept out (never match).
+      let q = r.start;
+      const namesEnd = r.end;
+      while (q < namesEnd) {
+        const e = r.header(q, namesEnd);
+        const gnTag: number = r.tag;
+        if ((gnTag & 0xc0) !== 0x80) r.fail('GeneralName with a non-context tag', q);
+        if (gnTag === 0x86) distributionPoints.push(r.buf.toString('latin1', r.start, r.end));
+        else if ((gnTag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
+        q = e;
+      }
+    } else if (r.tag === TAG.CTX1_CONSTRUCTED) {
+      checkName(r, r.start, r.end); // nameRelativeToCRLIssuer: never matches a certificate's URI
+    } else {
+      r.fail('bad DistributionPointName', p);
+    }
+    p = dpEnd;
+  }
+  const bool = (tag: number): boolean => {
+    if (r.peek(p, seqEnd) !== tag) return false;
+    p = r.header(p, seqEnd);
+    const v = r.boolean(r.start, r.end);
+    if (!v) r.fail('DEFAULT FALSE encoded', r.start);
+    return v;
+  };
+  flags.user = bool(0x81);
+  flags.ca = bool(0x82);
+  if (r.peek(p, seqEnd) === 0x83) {
+    p = r.header(p, seqEnd);
+    if (r.end - r.start < 1 || r.buf[r.start] > 7) r.fail('onlySomeReasons BIT STRING', r.start);
+    flags.reasons = true;
+  }
+  flags.indirect = bool(0x84);
+  flags.attr = bool(0x85);
+  if (p !== seqEnd) r.fail('unexpected data in IssuingDistributionPoint', p);
+  if ([flags.user, flags.ca, flags.attr].filter(Boolean).length > 1) r.fail('IssuingDistributionPoint with more than one onlyContains flag', start);
+  if (flags.indirect) throw new AppError('CRL_INDIRECT_UNSUPPORTED', 'indirect CRLs are not supported; load each CA\'s own CRL');
+  const scope = {
+    distributionPoints,
+    hasDistributionPoint,
+    onlyContainsUserCerts: flags.user,
+    onlyContainsCACerts: flags.ca,
+    onlySomeReasons: flags.reasons,
+    onlyContainsAttributeCerts: flags.attr,
+  };
+  return {...scope, key: r.buf.toString('hex', start, end)};
 }
 
 const entryExtStarts = new Int32Array(MAX_ENTRY_EXTENSIONS);

@@ -60,6 +60,10 @@ export interface CertificateFields {
   readonly subjectKeyIdentifier?: string;
   /** keyUsage bits, or undefined when the extension is absent. */
   readonly keyUsage?: {readonly keyCertSign: boolean; readonly cRLSign: boolean; readonly digitalSignature: boolean};
+  /** basicConstraints cA (false when the extension is absent). */
+  readonly isCa: boolean;
+  /** fullName URIs of cRLDistributionPoints (a CRL's issuingDistributionPoint scope is matched against them). */
+  readonly crlDistributionPoints: readonly string[];
 }
 
 const fieldsCache = new WeakMap<crypto.X509Certificate, CertificateFields>();
@@ -96,6 +100,8 @@ export function parseCertificateFields(raw: Buffer, code: ErrorCode): Certificat
   if (r.peek(p, tbsEnd) === 0x82 || r.peek(p, tbsEnd) === 0xa2) p = r.header(p, tbsEnd); // subjectUniqueID
   let subjectKeyIdentifier: string | undefined;
   let keyUsage: CertificateFields['keyUsage'];
+  let isCa = false;
+  const crlDistributionPoints: string[] = [];
   if (r.peek(p, tbsEnd) === TAG.CTX3_CONSTRUCTED) {
     const wrapEnd = r.header(p, tbsEnd);
     const extsEnd = r.expect(r.start, wrapEnd, TAG.SEQUENCE, 'extensions');
@@ -110,12 +116,42 @@ export function parseCertificateFields(raw: Buffer, code: ErrorCode): Certificat
         if (len < 1 || raw[r.start] > 7) r.fail('keyUsage BIT STRING', r.start);
         const b0 = len > 1 ? raw[r.start + 1] : 0;
         keyUsage = {digitalSignature: (b0 & 0x80) !== 0, keyCertSign: (b0 & 0x04) !== 0, cRLSign: (b0 & 0x02) !== 0};
+      } else if (ext.oid === '2.5.29.19') {
+        const bcEnd = r.expect(ext.valueStart, ext.valueEnd, TAG.SEQUENCE, 'basicConstraints');
+        if (r.peek(r.start, bcEnd) === TAG.BOOLEAN) {
+          r.header(r.start, bcEnd);
+          isCa = r.boolean(r.start, r.end);
+        }
+      } else if (ext.oid === '2.5.29.31') {
+        readCrlDistributionPointUris(r, ext.valueStart, ext.valueEnd, crlDistributionPoints);
       }
     }
     p = wrapEnd;
   }
   if (p !== tbsEnd) r.fail('unexpected data in TBSCertificate', p);
-  return {subjectDer, ...(subjectKeyIdentifier ? {subjectKeyIdentifier} : {}), ...(keyUsage ? {keyUsage} : {})};
+  return {subjectDer, ...(subjectKeyIdentifier ? {subjectKeyIdentifier} : {}), ...(keyUsage ? {keyUsage} : {}), isCa, crlDistributionPoints};
+}
+
+/** CRLDistributionPoints ::= SEQUENCE OF DistributionPoint; collects the fullName URIs. */
+function readCrlDistributionPointUris(r: DerReader, start: number, end: number, out: string[]): void {
+  const seqEnd = r.expect(start, end, TAG.SEQUENCE, 'cRLDistributionPoints');
+  let p = r.start;
+  while (p < seqEnd) {
+    const dpEnd = r.expect(p, seqEnd, TAG.SEQUENCE, 'DistributionPoint');
+    if (r.peek(r.start, dpEnd) === TAG.CTX0_CONSTRUCTED) {
+      const nameWrapEnd = r.header(r.start, dpEnd);
+      if (r.peek(r.start, nameWrapEnd) === TAG.CTX0_CONSTRUCTED) {
+        const namesEnd = r.header(r.start, nameWrapEnd);
+        let q = r.start;
+        while (q < namesEnd) {
+          const e = r.header(q, namesEnd);
+          if (r.tag === 0x86) out.push(r.buf.toString('latin1', r.start, r.end));
+          q = e;
+        }
+      }
+    }
+    p = dpEnd;
+  }
 }
 
 /**

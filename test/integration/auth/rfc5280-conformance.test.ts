@@ -229,6 +229,9 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
         return {leaf, chain: [], anchor: r, crls: [await twin.gencrl()]};
       },
     },
+    // --- issuingDistributionPoint scopes (§5.2.5, §6.3.3 (b)); delta and indirect CRLs refused ---
+    ...idpRows(),
+
     {
       rule: 'CRL', name: 'baseline: CRLs of root and intermediate, leaf revoked', expected: 'AUTH_CERT_REVOKED',
       build: async () => {
@@ -239,6 +242,50 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
       },
     },
   ];
+
+  /** A root CRL and an intermediate whose CRL carries `idp` (openssl issuingDistributionPoint section lines). */
+  function idpCase(o: {idp: string[]; leafDp?: string; revoke?: boolean; reasonsOnly?: boolean}): () => Promise<Case> {
+    return async () => {
+      const int = await root.createIntermediate(n('IDP Int '));
+      const leaf = await int.issue(n('leaf'), o.leafDp ? {crlUrl: o.leafDp} : {});
+      if (o.revoke) await int.revoke(leaf);
+      const crl = await int.gencrl({crlExtensions: ['issuingDistributionPoint = critical,@idp', '[idp]', ...o.idp]});
+      return {leaf, chain: [int], anchor: root, crls: [await root.gencrl(), crl]};
+    };
+  }
+  function idpRows(): Row[] {
+    const DP = 'http://crl.test.example/part-1.crl';
+    return [
+      {rule: 'IDP scope', name: 'distributionPoint matches the leaf CRL DP, not revoked', expected: 'ok', build: idpCase({idp: [`fullname = URI:${DP}`], leafDp: DP})},
+      {rule: 'IDP scope', name: 'distributionPoint matches the leaf CRL DP, revoked', expected: 'AUTH_CERT_REVOKED', build: idpCase({idp: [`fullname = URI:${DP}`], leafDp: DP, revoke: true})},
+      {rule: 'IDP scope', name: 'distributionPoint is another partition: the leaf is outside every CRL (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: ['fullname = URI:http://crl.test.example/part-2.crl'], leafDp: DP})},
+      {rule: 'IDP scope', name: 'distributionPoint present, leaf without CRL DP: outside (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: [`fullname = URI:${DP}`]})},
+      {rule: 'IDP scope', name: 'onlyContainsUserCerts covers a leaf', expected: 'ok', build: idpCase({idp: ['onlyuser = TRUE']})},
+      {rule: 'IDP scope', name: 'onlyContainsCACerts does not cover a leaf (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: ['onlyCA = TRUE']})},
+      {rule: 'IDP scope', name: 'onlySomeReasons: not listed proves nothing (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: ['onlysomereasons = keyCompromise']})},
+      {
+        rule: 'IDP scope', name: "onlyContainsUserCerts root CRL does not cover the intermediate (unknown)", expected: 'AUTH_REVOCATION_UNKNOWN',
+        build: async () => {
+          const int = await root.createIntermediate(n('IDP Int '));
+          const leaf = await int.issue(n('leaf'));
+          const rootCrl = await root.gencrl({crlExtensions: ['issuingDistributionPoint = critical,@idp', '[idp]', 'onlyuser = TRUE']});
+          return {leaf, chain: [int], anchor: root, crls: [rootCrl, await int.gencrl()]};
+        },
+      },
+      {
+        rule: 'delta CRL', name: 'a delta CRL (deltaCRLIndicator) is refused with its own code', expected: 'CRL_DELTA_UNSUPPORTED',
+        localPolicy: {openssl: 'ok', why: 'OpenSSL 3.0 without -use_deltas used the delta as if it were complete; the project refuses a delta CRL at load rather than read a partial list as complete'},
+        build: async () => {
+          const int = await root.createIntermediate(n('Delta Int '));
+          const leaf = await int.issue(n('leaf'));
+          return {leaf, chain: [int], anchor: root, crls: [await root.gencrl(), await int.gencrl({crlExtensions: ['2.5.29.27 = critical,ASN1:INTEGER:1']})]};
+        },
+      },
+      {
+        rule: 'indirect CRL', name: 'an indirect CRL is refused with its own code', expected: 'CRL_INDIRECT_UNSUPPORTED', build: idpCase({idp: ['indirectCRL = TRUE']}),
+      },
+    ];
+  }
 
   for (const row of rows) {
     it(`${row.rule}: ${row.name} -> ${row.expected}${row.localPolicy ? ` (OpenSSL: ${row.localPolicy.openssl}, local policy)` : ''}`, async () => {

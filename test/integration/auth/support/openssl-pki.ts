@@ -249,10 +249,17 @@ export class OpensslCa {
     await openssl(['ca', '-batch', '-config', await this.writeConfig([]), '-revoke', cert.certPath, '-crl_reason', reason]);
   }
 
-  /** A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24). Returns its path. */
-  async gencrl(o: {hours?: number} = {}): Promise<string> {
+  /**
+   * A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24), with
+   * optional CRL extension lines (e.g. "issuingDistributionPoint = critical,@idp" and an [idp] section). Returns its path.
+   */
+  async gencrl(o: {hours?: number; crlExtensions?: readonly string[]} = {}): Promise<string> {
     const out = path.join(this.dir, `crl-${++sequence}.pem`);
-    await openssl(['ca', '-batch', '-gencrl', '-config', await this.writeConfig([]), '-crlhours', String(o.hours ?? 24), '-out', out]);
+    const exts = o.crlExtensions ?? [];
+    await openssl([
+      'ca', '-batch', '-gencrl', '-config', await this.writeConfig([...exts]), ...(exts.length ? ['-crlexts', 'ext'] : []),
+      '-crlhours', String(o.hours ?? 24), '-out', out,
+    ]);
     return out;
   }
 
