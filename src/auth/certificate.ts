@@ -18,6 +18,7 @@ import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
 import type {CertificateIdentity} from './identity-rules';
 import {namesMatch} from '../x509/name';
+import {normalizeSerial} from '../x509/serial';
 import {ConstrainedNames, GENERAL_NAME_FORMS, NameConstraints, NameForm, parseNameConstraints} from '../x509/name-constraints';
 
 /** Certificates larger than this are refused before any parsing. */
@@ -409,14 +410,6 @@ function describeKey(x509: crypto.X509Certificate): PublicKeyDescription {
   }
 }
 
-// --- serial --------------------------------------------------------------------------------
-
-/** "00 9F 01" -> "9F01"; "0F 01" -> "F01"; zero -> "0". */
-export function serialKeyFromBytes(bytes: Uint8Array): string {
-  const hex = Buffer.from(bytes).toString('hex').toUpperCase().replace(/^0+/, '');
-  return hex === '' ? '0' : hex;
-}
-
 // --- entry points --------------------------------------------------------------------------
 
 /** Parse one DER certificate. Throws AppError AUTH_CERT_MALFORMED. */
@@ -525,7 +518,7 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     issuer: formatName(issuerRdns),
     subjectDer,
     issuerDer,
-    serialKey: serialKeyFromBytes(serialBytes),
+    serialKey: normalizeSerial(serialBytes),
     fingerprint256: x509.fingerprint256,
     notBefore,
     notAfter,

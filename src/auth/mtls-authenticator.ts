@@ -30,8 +30,8 @@ import type {IdentityRule} from './identity-rules';
 import type {CrlFetchOutcome} from './crl-fetcher';
 import {LruCache} from './lru';
 import {OcspClient, OcspClientOptions, OcspResult} from './ocsp-client';
+import type {RevocationStatus} from '../x509/revocation-status';
 
-export type RevocationStatus = 'good' | 'revoked' | 'unknown';
 
 /**
  * What the CRL side provides (src/tls/revocation RevocationIndex / RevocationStore): a

@@ -25,7 +25,9 @@ import crypto from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type {Agent} from 'undici';
-import {OID, ParsedClientCertificate, parseCertificate, serialKeyFromBytes} from './certificate';
+import {OID, ParsedClientCertificate, parseCertificate} from './certificate';
+import type {RevocationStatus} from '../x509/revocation-status';
+import {normalizeSerial} from '../x509/serial';
 import {checkValidity} from './certificate-policy';
 import {LruCache} from './lru';
 import {WeakSignatureAlgorithmError, verifySignature} from './pki-crypto';
@@ -35,7 +37,6 @@ export const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
 export const OCSP_REQUEST_MEDIA_TYPE = 'application/ocsp-request';
 export const OCSP_RESPONSE_MEDIA_TYPE = 'application/ocsp-response';
 
-export type OcspStatus = 'good' | 'revoked' | 'unknown';
 
 /** Why a lookup ended 'unknown' (never an ErrorCode: the authenticator maps unknown to AUTH_REVOCATION_UNKNOWN). */
 export type OcspReason =
@@ -60,7 +61,7 @@ export type OcspReason =
   | 'internal_error';
 
 export interface OcspResult {
-  readonly status: OcspStatus;
+  readonly status: RevocationStatus;
   /** Set when status is 'unknown'. */
   readonly reason?: OcspReason;
   /** Log-only detail (never shown to a caller). */
@@ -257,7 +258,7 @@ function certIdMatches(id: pkijs.CertID, leaf: ParsedClientCertificate, issuer: 
   const serial = new Uint8Array(id.serialNumber.valueBlock.valueHexView);
   if (serial.length === 0 || (serial[0] & 0x80) !== 0) return false;
   return (
-    serialKeyFromBytes(serial) === leaf.serialKey &&
+    normalizeSerial(serial) === leaf.serialKey &&
     Buffer.from(id.issuerNameHash.valueBlock.valueHexView).equals(digest(alg, issuer.subjectDer)) &&
     Buffer.from(id.issuerKeyHash.valueBlock.valueHexView).equals(digest(alg, issuer.publicKeyBits))
   );
@@ -304,7 +305,7 @@ function authorisedSigners(basic: pkijs.BasicOCSPResponse, ctx: OcspVerifyContex
   return signers;
 }
 
-function certStatusOf(single: pkijs.SingleResponse): {status: OcspStatus; revokedAt?: Date; revocationReason?: number} {
+function certStatusOf(single: pkijs.SingleResponse): {status: RevocationStatus; revokedAt?: Date; revocationReason?: number} {
   const s = single.certStatus as asn1js.AsnType;
   if (!s || s.idBlock.tagClass !== 3) reject('malformed_response', 'bad certStatus');
   switch (s.idBlock.tagNumber) {

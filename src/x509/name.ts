@@ -145,3 +145,26 @@ export function withinDirectorySubtree(name: readonly CanonicalRdn[], base: read
   for (let i = 0; i < base.length; i++) if (name[i] !== base[i]) return false;
   return true;
 }
+
+/**
+ * Validate a Name without allocating: SEQUENCE OF SET OF SEQUENCE { type OID, value ANY },
+ * content at [start, end) (the CRL parser and the certificate field reader).
+ */
+export function checkName(r: DerReader, start: number, end: number): void {
+  let p = start;
+  while (p < end) {
+    const setEnd = r.expect(p, end, TAG.SET, 'RelativeDistinguishedName');
+    let q = r.start;
+    if (q === setEnd) r.fail('empty RelativeDistinguishedName', q);
+    while (q < setEnd) {
+      const atvEnd = r.expect(q, setEnd, TAG.SEQUENCE, 'AttributeTypeAndValue');
+      const typeEnd = r.expect(r.start, atvEnd, TAG.OID, 'attribute type');
+      r.checkOid(r.start, r.end);
+      const valueEnd = r.header(typeEnd, atvEnd);
+      if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
+      if (valueEnd !== atvEnd) r.fail('trailing data in AttributeTypeAndValue', valueEnd);
+      q = atvEnd;
+    }
+    p = setEnd;
+  }
+}

@@ -30,9 +30,11 @@
 import {setImmediate as yieldToLoop} from 'node:timers/promises';
 import {performance} from 'node:perf_hooks';
 import {AppError, isAppError} from '../../errors';
-import {DerReader, TAG, toHex} from '../../x509/der';
+import {DerReader, readAlgorithmIdentifier, TAG, toHex} from '../../x509/der';
+import {newExtensionCursor, parseExtension, readExtensions} from '../../x509/extensions';
+import {checkName} from '../../x509/name';
 import {SerialSet, SerialSetBuilder, MAX_OVERFLOW_SERIALS, MAX_TABLE_SERIAL_BYTES} from './serial-set';
-import {serialKeyOfDerInteger} from './serial';
+import {serialKeyOfDerInteger} from '../../x509/serial';
 
 export interface ParsedCrl {
   /** 1 (no version field) or 2. */
@@ -393,79 +395,6 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
   };
 }
 
-/** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }; TLV at [start,end). */
-export function readAlgorithmIdentifier(r: DerReader, start: number, end: number): {oid: string; params?: Buffer} {
-  const seqEnd = r.expect(start, end, TAG.SEQUENCE, 'AlgorithmIdentifier');
-  if (seqEnd !== end) r.fail('trailing data after AlgorithmIdentifier', seqEnd);
-  const oidEnd = r.expect(r.start, seqEnd, TAG.OID, 'algorithm');
-  const oid = r.oidString(r.start, r.end);
-  if (oidEnd === seqEnd) return {oid};
-  const paramsEnd = r.header(oidEnd, seqEnd);
-  if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
-  if (paramsEnd !== seqEnd) r.fail('trailing data in AlgorithmIdentifier', paramsEnd);
-  return {oid, params: r.buf.subarray(oidEnd, paramsEnd)};
-}
-
-/** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value ANY }. Content [start,end). */
-export function checkName(r: DerReader, start: number, end: number): void {
-  let p = start;
-  while (p < end) {
-    const setEnd = r.expect(p, end, TAG.SET, 'RelativeDistinguishedName');
-    let q = r.start;
-    if (q === setEnd) r.fail('empty RelativeDistinguishedName', q);
-    while (q < setEnd) {
-      const atvEnd = r.expect(q, setEnd, TAG.SEQUENCE, 'AttributeTypeAndValue');
-      const typeEnd = r.expect(r.start, atvEnd, TAG.OID, 'attribute type');
-      r.checkOid(r.start, r.end);
-      const valueEnd = r.header(typeEnd, atvEnd);
-      if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
-      if (valueEnd !== atvEnd) r.fail('trailing data in AttributeTypeAndValue', valueEnd);
-      q = atvEnd;
-    }
-    p = setEnd;
-  }
-}
-
-interface Extension {
-  oid: string;
-  critical: boolean;
-  valueStart: number;
-  valueEnd: number;
-}
-
-/** Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension. Content [start,end). */
-export function readExtensions(r: DerReader, start: number, end: number): Extension[] {
-  const out: Extension[] = [];
-  let p = start;
-  if (p === end) r.fail('empty Extensions', p);
-  while (p < end) {
-    const extEnd = r.expect(p, end, TAG.SEQUENCE, 'Extension');
-    let q = r.expect(r.start, extEnd, TAG.OID, 'extnID');
-    const oid = r.oidString(r.start, r.end);
-    let critical = false;
-    if (r.peek(q, extEnd) === TAG.BOOLEAN) {
-      q = r.header(q, extEnd);
-      critical = r.boolean(r.start, r.end);
-    }
-    q = r.expect(q, extEnd, TAG.OCTET_STRING, 'extnValue');
-    const valueStart = r.start;
-    const valueEnd = r.end;
-    if (q !== extEnd) r.fail('trailing data in Extension', q);
-    checkSingleTlv(r, valueStart, valueEnd);
-    if (out.some(e => e.oid === oid)) r.fail(`duplicate extension ${oid}`, p);
-    out.push({oid, critical, valueStart, valueEnd});
-    p = extEnd;
-  }
-  return out;
-}
-
-/** extnValue must hold exactly one well-formed TLV. */
-function checkSingleTlv(r: DerReader, start: number, end: number): void {
-  const e = r.header(start, end);
-  if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
-  if (e !== end) r.fail('trailing data in extnValue', e);
-}
-
 function readCrlNumber(r: DerReader, start: number, end: number): bigint {
   r.expect(start, end, TAG.INTEGER, 'cRLNumber');
   r.checkInteger(r.start, r.end);
@@ -564,6 +493,7 @@ function readIssuingDistributionPoint(r: DerReader, start: number, end: number):
 }
 
 const entryExtStarts = new Int32Array(MAX_ENTRY_EXTENSIONS);
+const entryExtension = newExtensionCursor();
 const entryExtEnds = new Int32Array(MAX_ENTRY_EXTENSIONS);
 
 /**
@@ -662,21 +592,8 @@ function checkEntryExtensions(r: DerReader, start: number, end: number, entryUns
   let p = start;
   if (p === end) r.fail('empty crlEntryExtensions', p);
   while (p < end) {
-    const extEnd = r.expect(p, end, TAG.SEQUENCE, 'entry Extension');
-    let q = r.expect(r.start, extEnd, TAG.OID, 'entry extnID');
-    const oidStart = r.start;
-    const oidEnd = r.end;
-    r.checkOid(oidStart, oidEnd);
-    let critical = false;
-    if (r.peek(q, extEnd) === TAG.BOOLEAN) {
-      q = r.header(q, extEnd);
-      critical = r.boolean(r.start, r.end);
-    }
-    q = r.expect(q, extEnd, TAG.OCTET_STRING, 'entry extnValue');
-    const vs = r.start;
-    const ve = r.end;
-    if (q !== extEnd) r.fail('trailing data in entry Extension', q);
-    checkSingleTlv(r, vs, ve);
+    const extEnd = parseExtension(r, p, end, entryExtension);
+    const {oidStart, oidEnd, critical} = entryExtension;
     if (n === MAX_ENTRY_EXTENSIONS) r.fail('too many entry extensions', p);
     for (let i = 0; i < n; i++) {
       if (entryExtEnds[i] - entryExtStarts[i] === oidEnd - oidStart

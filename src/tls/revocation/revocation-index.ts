@@ -24,12 +24,13 @@ import * as crypto from 'node:crypto';
 import {promises as fs} from 'node:fs';
 import {AppError, isAppError} from '../../errors';
 import {CrlScope, parseCrl, ParsedCrl, DEFAULT_MAX_CRL_BYTES} from './crl-parser';
-import {certificateFields, crlSignatureAlgorithm, parseCertificateFields, verifyCrlSignature} from './crl-signature';
-import {normalizeSerial} from './serial';
+import {crlSignatureAlgorithm, verifyCrlSignature} from './crl-signature';
+import {certificateFields, parseCertificateFields} from '../../x509/certificate-fields';
+import {normalizeSerial} from '../../x509/serial';
 import {namesMatch} from '../../x509/name';
 import {SerialSet} from './serial-set';
 
-export type RevocationStatus = 'revoked' | 'good' | 'unknown';
+import type {RevocationStatus} from '../../x509/revocation-status';
 
 /** One installed CRL (per issuer). */
 export interface CrlRecord {

@@ -17,7 +17,7 @@ import {monitorEventLoopDelay} from 'node:perf_hooks';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {buildLargeCrlDer, largeCrlSerialKey, toPemCrl} from '../../fixtures/large-crl-fixture';
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
-import {certificateFields} from '../../../src/tls/revocation/crl-signature';
+import {certificateFields} from '../../../src/x509/certificate-fields';
 import {readCrlFile, RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {givenOpensslCa, givenTempDir, OPENSSL, OpensslCa, TempDir} from '../../unit/revocation/fixtures/openssl-ca';
 

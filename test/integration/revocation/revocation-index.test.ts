@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
 import {verifyCrlSignature} from '../../../src/tls/revocation/crl-signature';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
-import {normalizeSerial} from '../../../src/tls/revocation/serial';
+import {normalizeSerial} from '../../../src/x509/serial';
 import {
   expectAppError, givenOpensslCa, givenTempDir, KeyAlg, LeafCert, OpensslCa, opensslTime, TempDir,
 } from '../../unit/revocation/fixtures/openssl-ca';

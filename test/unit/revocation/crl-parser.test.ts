@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {CLOCK_CHECK_EVERY, parseCrl, SLICE_BUDGET_MS} from '../../../src/tls/revocation/crl-parser';
-import {serialKeyOfDerInteger} from '../../../src/tls/revocation/serial';
+import {serialKeyOfDerInteger} from '../../../src/x509/serial';
 import {MAX_OVERFLOW_SERIALS} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 import {
