@@ -57,7 +57,7 @@ async function guards(notes: string[]): Promise<MicroResult[]> {
 
 async function ocsp(notes: string[]): Promise<MicroResult[]> {
   const client = tryRequire('../../src/auth/ocsp-client');
-  const cert = tryRequire('../../src/auth/certificate');
+  const cert = tryRequire('../../src/x509/certificate');
   if (!client?.OcspClient || !cert?.parseCertificate) {
     notes.push('OCSP cache-hit micro-benchmark: src/auth/ocsp-client (OcspClient) is not in this build');
     return [];

@@ -7,8 +7,8 @@
  * Pure module: no LoopBack imports, no I/O, no clock (the caller passes `now`).
  */
 import type {ErrorCode} from '../errors';
-import type {BasicConstraintsInfo, KeyUsageName, PublicKeyDescription} from './certificate';
-import {OID} from './certificate';
+import type {BasicConstraintsInfo, KeyUsageName, PublicKeyDescription} from '../x509/certificate';
+import {OID} from '../x509/certificate';
 import {CertificateIdentity, IdentityRule, matchIdentity} from './identity-rules';
 
 export type CheckResult = {readonly ok: true; readonly detail?: string} | {readonly ok: false; readonly code: ErrorCode; readonly detail?: string};

@@ -19,10 +19,10 @@
 import crypto from 'node:crypto';
 import * as pkijs from 'pkijs';
 import {AppError} from '../errors';
-import {OID, ParsedClientCertificate, parseCertificate} from './certificate';
+import {OID, ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import {checkValidity} from './certificate-policy';
 import {LruCache} from './lru';
-import {isAcceptedSignatureAlgorithm, pkiCrypto} from './pki-crypto';
+import {isAcceptedSignatureAlgorithm, pkiCrypto} from '../x509/pki-crypto';
 import {checkNameConstraints} from '../x509/name-constraints';
 
 export interface TrustAnchors {

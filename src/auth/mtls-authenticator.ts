@@ -23,7 +23,7 @@ import crypto from 'node:crypto';
 import type {MtlsConfig, RevocationSource} from '../config/config';
 import {ERROR_CODES, ErrorCode, isAppError} from '../errors';
 import {audit, AuditDecision, Logger} from '../logging/logger';
-import {ParsedClientCertificate, parseCertificate} from './certificate';
+import {ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
 import type {IdentityRule} from './identity-rules';

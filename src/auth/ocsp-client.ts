@@ -25,12 +25,12 @@ import crypto from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type {Agent} from 'undici';
-import {OID, ParsedClientCertificate, parseCertificate} from './certificate';
+import {OID, ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import type {RevocationStatus} from '../x509/revocation-status';
 import {normalizeSerial} from '../x509/serial';
 import {checkValidity} from './certificate-policy';
 import {LruCache} from './lru';
-import {WeakSignatureAlgorithmError, verifySignature} from './pki-crypto';
+import {WeakSignatureAlgorithmError, verifySignature} from '../x509/pki-crypto';
 
 export const OCSP_NONCE_OID = '1.3.6.1.5.5.7.48.1.2';
 export const ID_PKIX_OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';

@@ -16,7 +16,7 @@ import {isCidrText, RevocationSource} from '../config/config';
 import {AppError, isAppError} from '../errors';
 import {RevocationIndex} from '../tls/revocation/revocation-index';
 import {createLogger} from '../logging/logger';
-import {pemToDerList} from './certificate';
+import {pemToDerList} from '../x509/pem';
 import {IdentityRuleError, parseIdentityRules} from './identity-rules';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
 import {OcspClient, OcspTransport} from './ocsp-client';

@@ -23,7 +23,7 @@ import net from 'node:net';
 import path from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import {parseCertificate} from '../../../src/auth/certificate';
+import {parseCertificate} from '../../../src/x509/certificate';
 import {buildOcspRequest, OCSP_NONCE_OID} from '../../../src/auth/ocsp-client';
 import {Load, tally} from '../../fixtures/load';
 import {givenClient, givenMtlsEnv} from '../../fixtures/mtls-env';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {Application} from '@loopback/core';
-import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
+import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certificate';
 import {CrlFetcher} from '../../../src/auth/crl-fetcher';
 import {MtlsAuthBindings} from '../../../src/auth/keys';
 import {MtlsAuthenticationComponent} from '../../../src/auth/mtls-authentication.component';

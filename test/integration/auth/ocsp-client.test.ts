@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
+import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certificate';
 import {defaultOcspTransport, OcspClient, OcspClientOptions, OcspResult, OcspTransport} from '../../../src/auth/ocsp-client';
 import {givenClosedPort, givenMisbehavingResponder, givenOcspResponder, LoopbackResponder, Misbehaviour, OcspResponderOptions} from '../../fixtures/ocsp-responder';
 import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';

@@ -25,7 +25,7 @@ import {parseCertificateFields} from '../../../src/x509/certificate-fields';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import http from 'node:http';
 import * as pkijs from 'pkijs';
-import {ParsedClientCertificate, parseCertificate} from '../../../src/auth/certificate';
+import {ParsedClientCertificate, parseCertificate} from '../../../src/x509/certificate';
 import {buildTrustAnchors, ChainVerifier} from '../../../src/auth/chain';
 import {buildOcspRequest, OcspVerifyContext, verifyOcspResponse} from '../../../src/auth/ocsp-client';
 import {givenOcspResponder, LoopbackResponder} from '../../fixtures/ocsp-responder';

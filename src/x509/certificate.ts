@@ -16,10 +16,18 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
-import type {CertificateIdentity} from './identity-rules';
-import {namesMatch} from '../x509/name';
-import {normalizeSerial} from '../x509/serial';
-import {ConstrainedNames, GENERAL_NAME_FORMS, NameConstraints, NameForm, parseNameConstraints} from '../x509/name-constraints';
+import {namesMatch} from './name';
+import {normalizeSerial} from './serial';
+import {ConstrainedNames, GENERAL_NAME_FORMS, NameConstraints, NameForm, parseNameConstraints} from './name-constraints';
+
+/** The names an identity rule matches (src/auth/identity-rules.ts CertificateNames has this shape). */
+export interface CertificateNames {
+  readonly commonNames: readonly string[];
+  readonly dns: readonly string[];
+  readonly uris: readonly string[];
+  readonly emails: readonly string[];
+  readonly ips: readonly string[];
+}
 
 /** Certificates larger than this are refused before any parsing. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
@@ -126,8 +134,8 @@ export interface ParsedClientCertificate {
   readonly sans: SubjectAltNames;
   /** Every CN attribute of the subject, in order, undecorated (may contain control characters). */
   readonly commonNames: readonly string[];
-  /** The identity matchIdentity() consumes. */
-  readonly identity: CertificateIdentity;
+  /** The names matchIdentity() (src/auth/identity-rules.ts) consumes. */
+  readonly identity: CertificateNames;
   /** http(s)/ldap URIs from CRL distribution points (fullName form only). */
   readonly crlDistributionPoints: readonly string[];
   /** URIs of id-ad-ocsp access descriptions in authorityInfoAccess. */
@@ -502,7 +510,7 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     malformed('bad validity dates');
   }
 
-  const identity: CertificateIdentity = {
+  const identity: CertificateNames = {
     commonNames,
     dns: sans.dns,
     uris: sans.uris,
@@ -548,12 +556,4 @@ export function parseCertificateChain(leafDer: Uint8Array, chainDer: readonly Ui
   chain: ParsedClientCertificate[];
 } {
   return {leaf: parseCertificate(leafDer), chain: chainDer.map(d => parseCertificate(d))};
-}
-
-/** Every "CERTIFICATE" block of a PEM text as DER (CLI and configuration input). */
-export function pemToDerList(pem: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m !== null; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-  return out;
 }
