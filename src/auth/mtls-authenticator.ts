@@ -29,7 +29,8 @@ import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './ch
 import type {IdentityRule} from './identity-rules';
 import type {CrlFetchOutcome} from './crl-fetcher';
 import {LruCache} from './lru';
-import {OcspClient, OcspClientOptions, OcspResult} from './ocsp-client';
+import {OcspClient, OcspClientOptions} from './ocsp-client';
+import type {OcspResult} from './ocsp-verify';
 import type {RevocationStatus} from '../x509/revocation-status';
 
 

@@ -19,7 +19,8 @@ import {createLogger} from '../logging/logger';
 import {pemToDerList} from '../x509/pem';
 import {IdentityRuleError, parseIdentityRules} from './identity-rules';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
-import {OcspClient, OcspTransport} from './ocsp-client';
+import {OcspClient} from './ocsp-client';
+import type {OcspTransport} from './ocsp-transport';
 import {createRevocationTransport, RevocationTransport} from './revocation-transport';
 
 /** Time bound of one OCSP exchange (as the service's MTLS_OCSP_TIMEOUT_MS default). */

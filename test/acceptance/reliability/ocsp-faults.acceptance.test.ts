@@ -24,7 +24,7 @@ import path from 'node:path';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import {parseCertificate} from '../../../src/x509/certificate';
-import {buildOcspRequest, OCSP_NONCE_OID} from '../../../src/auth/ocsp-client';
+import {buildOcspRequest, OCSP_NONCE_OID} from '../../../src/auth/ocsp-request';
 import {Load, tally} from '../../fixtures/load';
 import {givenClient, givenMtlsEnv} from '../../fixtures/mtls-env';
 import {givenOcspResponder, LoopbackResponder} from '../../fixtures/ocsp-responder';

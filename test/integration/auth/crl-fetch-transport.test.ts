@@ -12,7 +12,8 @@ import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certi
 import {CrlFetcher} from '../../../src/auth/crl-fetcher';
 import {MtlsAuthBindings} from '../../../src/auth/keys';
 import {MtlsAuthenticationComponent} from '../../../src/auth/mtls-authentication.component';
-import {OcspClient, OcspResult} from '../../../src/auth/ocsp-client';
+import {OcspClient} from '../../../src/auth/ocsp-client';
+import type {OcspResult} from '../../../src/auth/ocsp-verify';
 import {CRL_FETCH_MAX_BYTES, createRevocationTransport, revocationOutboundPolicy, RevocationTransport} from '../../../src/auth/revocation-transport';
 import {parseConfig} from '../../../src/config/config';
 import {isAppError} from '../../../src/errors';
