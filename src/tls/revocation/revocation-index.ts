@@ -343,7 +343,8 @@ export class RevocationIndex {
           reason = s.reason;
         }
       }
-      const result: CertificateRevocationStatus = {status, issuerFingerprint256: ca.fingerprint256, ...(file ? {crlFile: file} : {}), ...(reason ? {reason} : {})};
+      let result: CertificateRevocationStatus = {status, issuerFingerprint256: ca.fingerprint256, ...(file ? {crlFile: file} : {})};
+      if (reason !== undefined) result = {...result, reason}; // scoped CRLs only: the common path is unchanged
       if (status === 'revoked') return result;
       if (status === 'good') good ??= result;
       else unknown ??= result;
