@@ -439,6 +439,8 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
   const x509 = new crypto.X509Certificate(der);
 
   if (cert.signature.algorithmId !== cert.signatureAlgorithm.algorithmId) malformed('inner and outer signature algorithms differ');
+  // The signature BIT STRING has no unused bits (else a valid certificate re-encodes under another fingerprint).
+  if (cert.signatureValue.valueBlock.unusedBits !== 0) malformed('signature BIT STRING with unused bits');
   const serialBytes = new Uint8Array(cert.serialNumber.valueBlock.valueHexView);
   if (serialBytes.length === 0) malformed('empty serial');
   if ((serialBytes[0] & 0x80) !== 0) malformed('negative serial');
