@@ -272,7 +272,12 @@ export function checkNameConstraints(path: readonly PathCertificate[]): string |
     const isAnchor = i === path.length - 1;
     // §6.1.3 (b)(c): every certificate below a constraint, but self-issued intermediates.
     if (!isAnchor && (isLeaf || !cert.selfIssued) && active.size > 0) {
-      const names = namesOf(cert.constrainedNames);
+      let names: NameToCheck[];
+      try {
+        names = namesOf(cert.constrainedNames);
+      } catch {
+        return `${cert.subject}: a name cannot be read for the name-constraint check`;
+      }
       let comparisons = 0;
       for (const n of names) {
         const a = active.get(n.form);
