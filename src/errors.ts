@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   CRL_SIGNATURE_INVALID: {status: 500, exit: 78, doc: 'A CRL is not signed by any configured CA, or its signature does not verify.'},
   CRL_ISSUER_NOT_CRLSIGN: {status: 500, exit: 78, doc: "The CRL issuer's keyUsage does not allow cRLSign."},
   CRL_EXPIRED: {status: 500, exit: 78, doc: 'A CRL is past its nextUpdate (or has a thisUpdate in the future).'},
+  CRL_DELTA_UNSUPPORTED: {status: 500, exit: 78, doc: 'A CRL carries deltaCRLIndicator: delta CRLs are not supported (a delta is not a complete list); load the complete (base) CRL instead.'},
+  CRL_INDIRECT_UNSUPPORTED: {status: 500, exit: 78, doc: "A CRL's issuingDistributionPoint says indirectCRL: CRLs listing other CAs' certificates are not supported; load each CA's own CRL."},
   CRL_RELOAD_FAILED: {status: 500, doc: 'A CRL reload failed; the last good revocation state stays in force.'},
   POSTURE_NONCOMPLIANT: {status: 500, exit: 78, doc: 'POSTURE_MODE=enforce and the runtime posture self-check failed (root, capabilities, writable root, runtime socket, ...).'},
   OPENAPI_AUDIT_FAILED: {status: 500, exit: 78, doc: "AUDIT_MODE=enforce and the audit of the app's own OpenAPI spec found a high-severity issue."},

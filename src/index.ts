@@ -20,6 +20,7 @@ import {auditApplicationSpec} from './guards/openapi-audit';
 import {ensureDevPki} from './pki/dev-pki';
 import {checkPostureAtStartup, runPostureCheck} from './posture/posture-io';
 import {formatBanner, formatPostureSummary} from './startup-screen';
+import {requireRevocationCoverage, revocationCoverage} from './tls/revocation/revocation-coverage';
 import {RevocationStore} from './tls/revocation/revocation-store';
 import {loadTlsMaterial} from './tls/tls-material';
 
@@ -76,6 +77,10 @@ export async function startService(env: Env = process.env, logger?: Logger, over
 
   const material = await loadTlsMaterial(config.tls);
   const revocation = await RevocationStore.load(config.tls.crlFiles, material.caCerts, log.child({component: 'revocation'}));
+  // Say which revocation source covers each CA; production refuses an uncovered CA (issue 15).
+  const coverage = revocationCoverage(material.caCerts, new Set(revocation.index.crls.map(r => r.issuerFingerprint256)), config.mtls);
+  for (const c of coverage) log.info({event: 'revocation.coverage', subject: c.subject, fingerprint256: c.fingerprint256, source: c.source}, 'revocation source of a trusted CA');
+  if (config.env === 'production') requireRevocationCoverage(coverage);
 
   const app = new HardenedMtlsApplication({config, logger: log, material, revocation, outboundDeps: overrides.outbound});
   await app.boot();

@@ -57,12 +57,13 @@ async function guards(notes: string[]): Promise<MicroResult[]> {
 
 async function ocsp(notes: string[]): Promise<MicroResult[]> {
   const client = tryRequire('../../src/auth/ocsp-client');
-  const cert = tryRequire('../../src/auth/certificate');
+  const cert = tryRequire('../../src/x509/certificate');
   if (!client?.OcspClient || !cert?.parseCertificate) {
     notes.push('OCSP cache-hit micro-benchmark: src/auth/ocsp-client (OcspClient) is not in this build');
     return [];
   }
-  const pem = (f: string) => cert.pemToDerList ? cert.pemToDerList(fs.readFileSync(f, 'utf8'))[0] : undefined;
+  const pemModule = tryRequire('../../src/x509/pem');
+  const pem = (f: string) => pemModule?.pemToDerList ? pemModule.pemToDerList(fs.readFileSync(f, 'utf8'))[0] : undefined;
   const leaf = cert.parseCertificate(new Uint8Array(pem(process.env.BENCH_LEAF_CERT!)));
   const issuer = cert.parseCertificate(new Uint8Array(pem(process.env.BENCH_ISSUER_CERT!)));
   const c = new client.OcspClient({url: process.env.BENCH_OCSP_URL, timeoutMs: 5000, cacheSize: 10_000});

@@ -10,7 +10,8 @@ import {randomBytes, X509Certificate} from 'node:crypto';
 import * as fs from 'node:fs';
 import {monitorEventLoopDelay, performance} from 'node:perf_hooks';
 import {largeCrlSerialBytes, largeCrlSerialHex} from '../../src/pki/large-crl';
-import {RevocationIndex, RevocationStore, normalizeSerial} from '../../src/tls/revocation';
+import {RevocationIndex, RevocationStore} from '../../src/tls/revocation';
+import {normalizeSerial} from '../../src/x509/serial';
 import {splitPemCertificates} from '../../src/tls/tls-material';
 
 const gc = (globalThis as {gc?: () => void}).gc ?? (() => undefined);

@@ -7,8 +7,8 @@
  * Pure module: no LoopBack imports, no I/O, no clock (the caller passes `now`).
  */
 import type {ErrorCode} from '../errors';
-import type {BasicConstraintsInfo, KeyUsageName, PublicKeyDescription} from './certificate';
-import {OID} from './certificate';
+import type {BasicConstraintsInfo, KeyUsageName, ParsedClientCertificate, PublicKeyDescription} from '../x509/certificate';
+import {OID} from '../x509/certificate';
 import {CertificateIdentity, IdentityRule, matchIdentity} from './identity-rules';
 
 export type CheckResult = {readonly ok: true; readonly detail?: string} | {readonly ok: false; readonly code: ErrorCode; readonly detail?: string};
@@ -82,15 +82,7 @@ export function checkIdentity(id: CertificateIdentity, rules: readonly IdentityR
 }
 
 /** The facts the pure checks read (a ParsedClientCertificate satisfies it). */
-export interface CertificateFacts {
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-  readonly extendedKeyUsage: readonly string[] | null;
-  readonly basicConstraints: BasicConstraintsInfo | null;
-  readonly keyUsage: readonly KeyUsageName[] | null;
-  readonly publicKey: PublicKeyDescription;
-  readonly identity: CertificateIdentity;
-}
+export type CertificateFacts = Pick<ParsedClientCertificate, 'notBefore' | 'notAfter' | 'extendedKeyUsage' | 'basicConstraints' | 'keyUsage' | 'publicKey' | 'identity'>;
 
 export interface PolicyContext {
   readonly now: Date;

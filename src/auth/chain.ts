@@ -3,10 +3,11 @@
  * (CertificateChainValidationEngine on Node's WebCrypto; signatures through pki-crypto.ts),
  * independently of OpenSSL's handshake verification.
  *
- * On top of pkijs (signatures, name chaining, CA flags, keyCertSign, name constraints,
- * policies) this module enforces what pkijs does not: the depth limit, pathLenConstraint,
- * accepted signature algorithms, unrecognised critical extensions, EKU chaining on
- * intermediates, and issuer validity at `now` with the configured skew. The leaf's own validity
+ * On top of pkijs (signatures, name chaining, CA flags, keyCertSign, policies) this module
+ * enforces what pkijs does not: the depth limit, pathLenConstraint, accepted signature
+ * algorithms, unrecognised critical extensions, EKU chaining on intermediates, issuer validity at
+ * `now` with the configured skew, and name constraints (src/x509/name-constraints.ts; pkijs never
+ * sees the extension). The leaf's own validity
  * window is NOT judged here (pkijs sees an unbounded window) so that an expired leaf is reported by
  * the validity check with its own code; issuers are judged at `now` on every call.
  *
@@ -18,10 +19,11 @@
 import crypto from 'node:crypto';
 import * as pkijs from 'pkijs';
 import {AppError} from '../errors';
-import {OID, ParsedClientCertificate, parseCertificate} from './certificate';
+import {OID, ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import {checkValidity} from './certificate-policy';
 import {LruCache} from './lru';
-import {isAcceptedSignatureAlgorithm, pkiCrypto} from './pki-crypto';
+import {isAcceptedSignatureAlgorithm, pkiCrypto} from '../x509/pki-crypto';
+import {checkNameConstraints} from '../x509/name-constraints';
 
 export interface TrustAnchors {
   /** Self-signed CA certificates: where a path must end. */
@@ -89,12 +91,21 @@ type Core = CoreOk | {ok: false; code: 'AUTH_CHAIN_INVALID' | 'AUTH_CHAIN_TOO_DE
 const FAR_PAST = new Date(0);
 const FAR_FUTURE = new Date(Date.UTC(9999, 11, 31, 23, 59, 59));
 
-/** A view of `c` whose validity window never excludes pkijs' checkDate (same TBS bytes, same extensions). */
+/**
+ * A view of `c` whose validity window never excludes pkijs' checkDate and without the
+ * nameConstraints extension (same TBS bytes: signatures still cover them). Name constraints are
+ * processed by src/x509/name-constraints.ts, not by pkijs (see there why).
+ */
 function timeless(c: pkijs.Certificate): pkijs.Certificate {
   const v = Object.assign(Object.create(Object.getPrototypeOf(c)) as pkijs.Certificate, c);
   v.notBefore = new pkijs.Time({type: pkijs.TimeType.GeneralizedTime, value: FAR_PAST});
   v.notAfter = new pkijs.Time({type: pkijs.TimeType.GeneralizedTime, value: FAR_FUTURE});
+  if (c.extensions) v.extensions = c.extensions.filter(e => e.extnID !== OID.nameConstraints);
   return v;
+}
+
+function configuredFingerprints(trust: TrustAnchors): ReadonlySet<string> {
+  return new Set([...trust.anchors, ...trust.intermediates].map(c => c.fingerprint256));
 }
 
 function invalid(detail: string): Core {
@@ -105,6 +116,7 @@ export class ChainVerifier {
   /** pkijs path validations run, and verifications answered from the cache. */
   readonly stats = {validations: 0, cacheHits: 0};
   private trust: TrustAnchors;
+  private configured: ReadonlySet<string>;
   private epoch = 1;
   private readonly maxIntermediates: number;
   private readonly skewSec: number;
@@ -113,6 +125,7 @@ export class ChainVerifier {
 
   constructor(trust: TrustAnchors, opts: ChainVerifierOptions = {}) {
     this.trust = trust;
+    this.configured = configuredFingerprints(trust);
     this.maxIntermediates = opts.maxIntermediates ?? 2;
     this.skewSec = opts.clockSkewSec ?? 0;
     this.cache = new LruCache(opts.cacheSize ?? 10_000);
@@ -127,8 +140,14 @@ export class ChainVerifier {
     return this.trust;
   }
 
+  /** True when `fingerprint256` is one of the configured CA certificates (anchor or extra intermediate). */
+  isConfigured(fingerprint256: string): boolean {
+    return this.configured.has(fingerprint256);
+  }
+
   setTrust(trust: TrustAnchors): void {
     this.trust = trust;
+    this.configured = configuredFingerprints(trust);
     this.epoch++;
     this.cache.clear();
     this.inflight.clear();
@@ -231,6 +250,9 @@ export class ChainVerifier {
         return invalid('an intermediate extendedKeyUsage excludes clientAuth');
       }
     }
+    // RFC 5280 §4.2.1.10 / §6.1: name constraints along the whole path (this project's processing).
+    const violation = checkNameConstraints(path);
+    if (violation !== undefined) return invalid(`name constraints: ${violation}`);
     return {ok: true, path};
   }
 

@@ -33,6 +33,7 @@ import type * as crypto from 'node:crypto';
 import {isAppError} from '../errors';
 import {audit, Logger} from '../logging/logger';
 import {parseCrl, ParsedCrl} from '../tls/revocation/crl-parser';
+import type {RevocationStatus} from '../x509/revocation-status';
 import {LruCache} from './lru';
 import {CRL_FETCH_MAX_BYTES} from './revocation-transport';
 
@@ -43,13 +44,12 @@ export const MAX_DISTRIBUTION_POINTS = 3;
 /** (issuer, URL) pairs remembered as failed. */
 const NEGATIVE_CACHE_SIZE = 1024;
 
-type Status = 'good' | 'revoked' | 'unknown';
 
 /** What the fetcher needs from the RevocationStore. */
 export interface CrlFetchStore {
   readonly index: {
     readonly trustedCas: readonly crypto.X509Certificate[];
-    statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): {readonly status: Status; readonly issuerFingerprint256?: string};
+    statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): {readonly status: RevocationStatus; readonly issuerFingerprint256?: string};
   };
   readonly epoch: number;
   addFetched(crl: ParsedCrl, issuer: crypto.X509Certificate, source?: string, now?: Date): Promise<boolean>;

@@ -8,6 +8,7 @@
  * Pure module: no LoopBack imports, no I/O.
  */
 import ipaddr from 'ipaddr.js';
+import type {CertificateNames} from '../x509/certificate';
 
 export type IdentityRuleKind = 'cn' | 'dns' | 'uri' | 'email' | 'ip';
 
@@ -18,14 +19,8 @@ export interface IdentityRule {
   readonly text: string;
 }
 
-/** Structured identity taken from the certificate DER (never from Node's subjectaltname string). */
-export interface CertificateIdentity {
-  readonly commonNames: readonly string[];
-  readonly dns: readonly string[];
-  readonly uris: readonly string[];
-  readonly emails: readonly string[];
-  readonly ips: readonly string[];
-}
+/** Structured identity taken from the certificate DER (never from Node's subjectaltname string): src/x509/certificate.ts. */
+export type CertificateIdentity = CertificateNames;
 
 export class IdentityRuleError extends Error {
   constructor(readonly rule: string, reason: string) {

@@ -1,7 +1,7 @@
 import {BindingKey} from '@loopback/core';
 import type {MtlsAuthenticationComponent, MtlsAuthenticationOptions} from './mtls-authentication.component';
 import type {MtlsAuthenticator} from './mtls-authenticator';
-import type {OcspTransport} from './ocsp-client';
+import type {OcspTransport} from './ocsp-transport';
 import type {RevocationTransport} from './revocation-transport';
 
 export namespace MtlsAuthBindings {

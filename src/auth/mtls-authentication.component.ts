@@ -41,7 +41,8 @@ import {AuthenticationMiddlewareProvider} from './authentication.middleware';
 import {CrlFetcher} from './crl-fetcher';
 import {MtlsAuthBindings} from './keys';
 import {MtlsAuthenticator, mtlsAuthenticatorOptions, revocationLookupFromStore, TrustSource} from './mtls-authenticator';
-import type {CertIdHash, OcspTransport} from './ocsp-client';
+import type {CertIdHash} from './ocsp-request';
+import type {OcspTransport} from './ocsp-transport';
 import {MtlsAuthenticationStrategy} from './mtls.strategy';
 import type {RevocationTransport} from './revocation-transport';
 

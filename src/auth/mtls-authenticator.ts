@@ -23,15 +23,16 @@ import crypto from 'node:crypto';
 import type {MtlsConfig, RevocationSource} from '../config/config';
 import {ERROR_CODES, ErrorCode, isAppError} from '../errors';
 import {audit, AuditDecision, Logger} from '../logging/logger';
-import {ParsedClientCertificate, parseCertificate} from './certificate';
+import {ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
 import type {IdentityRule} from './identity-rules';
 import type {CrlFetchOutcome} from './crl-fetcher';
 import {LruCache} from './lru';
-import {OcspClient, OcspClientOptions, OcspResult} from './ocsp-client';
+import {OcspClient, OcspClientOptions} from './ocsp-client';
+import type {OcspResult} from './ocsp-verify';
+import type {RevocationStatus} from '../x509/revocation-status';
 
-export type RevocationStatus = 'good' | 'revoked' | 'unknown';
 
 /**
  * What the CRL side provides (src/tls/revocation RevocationIndex / RevocationStore): a
@@ -117,7 +118,7 @@ export function mtlsAuthenticatorOptions(config: MtlsConfig, trustAnchors: reado
 }
 
 export interface AuthInput {
-  /** DER of the peer certificate (socket.getPeerX509Certificate()?.raw); absent = no client certificate. */
+  /** DER of the peer certificate (socket.getPeerCertificate().raw, as the connection gate keeps it); absent = no client certificate. */
   readonly leafDer?: Uint8Array | null;
   /** DER of the rest of the presented chain (issuer first), if known; a function is called only on a per-connection cache miss. */
   readonly chainDer?: readonly Uint8Array[] | (() => readonly Uint8Array[]);
@@ -535,7 +536,10 @@ export class MtlsAuthenticator {
     let cacheUntil = nowMs + this.verdictTtlMs;
     for (const c of chainVerdict.path) cacheUntil = Math.min(cacheUntil, c.notAfter.getTime() + skewMs);
     if (revocation.expiresAtMs !== undefined) cacheUntil = Math.min(cacheUntil, revocation.expiresAtMs);
-    const trustedPathOnly = chainVerdict.path.slice(1).every(p => !presented.includes(p));
+    // Every issuer on the path is a configured certificate, compared by fingerprint (not object
+    // identity: on a chain-cache hit the path is made of an earlier call's objects, and a path that
+    // needs a presented intermediate must never be cached by the leaf alone).
+    const trustedPathOnly = chainVerdict.path.slice(1).every(p => this.chain.isConfigured(p.fingerprint256));
     return {result, who, check: 'all', cacheUntil, trustedPathOnly};
   }
 

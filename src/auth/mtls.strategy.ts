@@ -16,6 +16,7 @@ import type {DetailedPeerCertificate} from 'node:tls';
 import {TLSSocket} from 'node:tls';
 import {AppError} from '../errors';
 import {TlsBindings} from '../keys';
+import {peerLeaf} from '../tls/connection-gate';
 import type {ConnectionGate} from '../tls/connection-gate';
 import {MtlsAuthBindings} from './keys';
 import type {MtlsAuthenticator, MtlsProfile} from './mtls-authenticator';
@@ -68,14 +69,9 @@ export class MtlsAuthenticationStrategy implements AuthenticationStrategy {
     const socket = request.socket;
     const tlsSocket = socket instanceof TLSSocket ? socket : undefined;
     const peer = tlsSocket ? this.gate.peer(tlsSocket) : undefined;
-    let leafDer: Buffer | undefined = peer?.leaf?.raw;
-    if (!leafDer && tlsSocket) {
-      try {
-        leafDer = tlsSocket.getPeerX509Certificate()?.raw;
-      } catch {
-        leafDer = undefined;
-      }
-    }
+    // A socket the gate did not admit: the raw DER from getPeerCertificate() for the audit line
+    // (never getPeerX509Certificate(), which leaks the peer X509 in native memory; see PeerLeaf).
+    const leafDer: Buffer | undefined = peer?.leaf?.raw ?? (tlsSocket ? peerLeaf(tlsSocket)?.raw : undefined);
     const result = await this.authenticator.authenticate({
       leafDer,
       chainDer: () => (tlsSocket ? presentedChainDer(tlsSocket) : []),

@@ -26,7 +26,7 @@ import type {MtlsConfig, OutboundConfig} from '../config/config';
 import {AppError, ErrorCode, isAppError} from '../errors';
 import type {Logger} from '../logging/logger';
 import {OutboundClient, OutboundDeps} from '../outbound/outbound-client';
-import {OCSP_REQUEST_MEDIA_TYPE, OCSP_RESPONSE_MEDIA_TYPE, OcspTransport, OcspTransportError} from './ocsp-client';
+import {OCSP_REQUEST_MEDIA_TYPE, OCSP_RESPONSE_MEDIA_TYPE, OcspTransport, OcspTransportError} from './ocsp-transport';
 
 /**
  * Largest CRL accepted from a distribution point (64 MiB: about 1.5 million entries). Not

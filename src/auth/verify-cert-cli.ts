@@ -4,7 +4,12 @@
  *
  *   npm run verify-cert -- --ca FILE [--crl FILE ...] [--ocsp-url URL] [--revocation crl|ocsp|crl,ocsp|none]
  *       [--revocation-fail closed|open] [--allow RULES] [--max-depth N] [--skew SEC] [--at ISO-TIME]
- *       [--format text|json] [--explain] CERT.pem [CHAIN.pem]
+ *       [--format text|json] [--explain] [--purpose client|any] CERT.pem [CHAIN.pem]
+ *
+ * --explain reports the RFC 5280 path verdict (parse, chain incl. name constraints, validity,
+ * revocation) apart from local policy (EKU clientAuth, CA:FALSE, key usage, key strength,
+ * allow-list, depth limit): "path valid, refused by local policy: AUTH_EKU_NOT_CLIENT_AUTH".
+ * --purpose any (CLI only) decides on the path alone (the depth limit becomes 8).
  *
  * Exit status: 0 accepted, 1 refused, 2 usage error, 78 unreadable/invalid configuration input.
  * Output goes to stdout (process.stdout.write); audit lines go to stderr when LOG_LEVEL is set.
@@ -16,10 +21,12 @@ import {isCidrText, RevocationSource} from '../config/config';
 import {AppError, isAppError} from '../errors';
 import {RevocationIndex} from '../tls/revocation/revocation-index';
 import {createLogger} from '../logging/logger';
-import {pemToDerList} from './certificate';
+import {pemToDerList} from '../x509/pem';
 import {IdentityRuleError, parseIdentityRules} from './identity-rules';
+import type {CheckOutcome} from './certificate-policy';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
-import {OcspClient, OcspTransport} from './ocsp-client';
+import {OcspClient} from './ocsp-client';
+import type {OcspTransport} from './ocsp-transport';
 import {createRevocationTransport, RevocationTransport} from './revocation-transport';
 
 /** Time bound of one OCSP exchange (as the service's MTLS_OCSP_TIMEOUT_MS default). */
@@ -30,7 +37,7 @@ export const EXIT = {accepted: 0, refused: 1, usage: 2, config: 78} as const;
 export const USAGE =
   'usage: verify-cert --ca FILE [--crl FILE ...] [--ocsp-url URL] [--allow-cidr CIDR ...] [--revocation crl|ocsp|crl,ocsp|none]\n' +
   '                   [--revocation-fail closed|open] [--allow RULES] [--max-depth N] [--skew SEC]\n' +
-  '                   [--at ISO-TIME] [--format text|json] [--explain] CERT.pem [CHAIN.pem]\n';
+  '                   [--at ISO-TIME] [--format text|json] [--explain] [--purpose client|any] CERT.pem [CHAIN.pem]\n';
 
 class UsageError extends Error {}
 
@@ -70,22 +77,57 @@ async function defaultLoadCrl(files: readonly string[], cas: readonly crypto.X50
   return RevocationIndex.load(files, cas, now);
 }
 
-function render(result: AuthResult, format: 'text' | 'json', explain: boolean): string {
+/** Checks that make up the RFC 5280 path verdict (§6.1: parse, chain and name constraints, validity, revocation); every other check is local policy. */
+const PATH_CHECKS: ReadonlySet<string> = new Set(['tls', 'parse', 'chain', 'validity', 'revocation']);
+
+export interface SplitVerdict {
+  readonly path: {readonly valid: boolean; readonly failed?: CheckOutcome};
+  readonly policy: {readonly accepted: boolean; readonly failed?: CheckOutcome};
+}
+
+/**
+ * The explain checks split into the RFC 5280 path verdict and local policy. The depth limit
+ * (AUTH_CHAIN_TOO_DEEP) is local policy although reported by the chain check; a revocation
+ * soft-fail is not a failure.
+ */
+export function splitVerdict(checks: readonly CheckOutcome[]): SplitVerdict {
+  const isPath = (c: CheckOutcome) => PATH_CHECKS.has(c.check) && c.code !== 'AUTH_CHAIN_TOO_DEEP';
+  const pathFailed = checks.find(c => !c.ok && isPath(c));
+  const policyFailed = checks.find(c => !c.ok && !isPath(c));
+  return {
+    path: {valid: pathFailed === undefined, ...(pathFailed ? {failed: pathFailed} : {})},
+    policy: {accepted: policyFailed === undefined, ...(policyFailed ? {failed: policyFailed} : {})},
+  };
+}
+
+function describe(c: CheckOutcome): string {
+  return `${c.code ?? c.check}${c.detail ? `: ${c.detail}` : ''}`;
+}
+
+function render(result: AuthResult, format: 'text' | 'json', explain: boolean, purpose: 'client' | 'any'): string {
+  const split = result.checks ? splitVerdict(result.checks) : undefined;
+  const accepted = purpose === 'any' ? split?.path.valid === true : result.ok;
   if (format === 'json') {
-    const body = result.ok
-      ? {accepted: true, profile: result.profile, revocationSource: result.revocationSource, revocationSoftFail: result.revocationSoftFail, matchedRule: result.matchedRule}
-      : {accepted: false, code: result.code, reason: result.reason};
-    return JSON.stringify(explain ? {...body, checks: result.checks ?? []} : body) + '\n';
+    const body = purpose === 'any'
+      ? {accepted, purpose, ...(split?.path.failed ? {code: split.path.failed.code, reason: split.path.failed.detail} : {})}
+      : result.ok
+        ? {accepted: true, profile: result.profile, revocationSource: result.revocationSource, revocationSoftFail: result.revocationSoftFail, matchedRule: result.matchedRule}
+        : {accepted: false, code: result.code, reason: result.reason};
+    return JSON.stringify(explain ? {...body, path: split?.path, policy: split?.policy, checks: result.checks ?? []} : body) + '\n';
   }
   const lines: string[] = [];
-  if (result.ok) {
+  if (purpose === 'any') {
+    lines.push(accepted ? 'PATH VALID (purpose any: local policy not applied)' : `PATH INVALID ${split?.path.failed ? describe(split.path.failed) : ''}`.trimEnd());
+  } else if (result.ok) {
     lines.push(`ACCEPTED ${result.profile.subject}`);
     lines.push(`  serial ${result.profile.serial}  issuer ${result.profile.issuer}`);
     lines.push(`  revocation ${result.revocationSource}${result.revocationSoftFail ? ' (soft-fail: AUTH_REVOCATION_SOFT_FAIL)' : ''}${result.matchedRule ? `  rule ${result.matchedRule}` : ''}`);
   } else {
     lines.push(`REFUSED ${result.code}: ${result.reason}`);
   }
-  if (explain) {
+  if (explain && split) {
+    lines.push(`  RFC 5280 path: ${split.path.valid ? 'valid' : `invalid (${describe(split.path.failed!)})`}`);
+    lines.push(`  local policy: ${split.policy.accepted ? 'accepted' : `refused (${describe(split.policy.failed!)})`}${purpose === 'any' ? ' [not applied: --purpose any]' : ''}`);
     for (const c of result.checks ?? []) {
       lines.push(`  [${c.ok ? (c.code ? 'warn' : ' ok ') : 'FAIL'}] ${c.check.padEnd(16)} ${c.code ?? ''}${c.detail ? ` ${c.detail}` : ''}`.trimEnd());
     }
@@ -114,6 +156,7 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
         at: {type: 'string'},
         format: {type: 'string'},
         explain: {type: 'boolean'},
+        purpose: {type: 'string'},
         help: {type: 'boolean'},
       },
     });
@@ -125,6 +168,8 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
     if (positionals.length < 1 || positionals.length > 2) throw new UsageError('expected CERT.pem [CHAIN.pem]');
     const format = values.format ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError('--format must be text or json');
+    const purpose = values.purpose ?? 'client';
+    if (purpose !== 'client' && purpose !== 'any') throw new UsageError('--purpose must be client or any');
     const fail = values['revocation-fail'] ?? 'closed';
     if (fail !== 'closed' && fail !== 'open') throw new UsageError('--revocation-fail must be closed or open');
     let at: Date | undefined;
@@ -169,7 +214,7 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
         throw e;
       }
     }
-    const maxChainDepth = int(values['max-depth'], '--max-depth', 2, 8);
+    const maxChainDepth = int(values['max-depth'], '--max-depth', purpose === 'any' ? 8 : 2, 8);
     const clockSkewSec = int(values.skew, '--skew', 0, 3600);
 
     const caDers = values.ca.flatMap(f => readPemFile(f, '--ca'));
@@ -200,9 +245,11 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
       {logger, clock: now, ...(crl ? {revocation: crl} : {}), ...(ocsp ? {ocsp} : {})},
     );
     const explain = values.explain === true;
-    const result = await authenticator.authenticate({leafDer, chainDer, tlsAuthorized: true}, {explain});
-    io.stdout(render(result, format, explain));
-    return result.ok ? EXIT.accepted : EXIT.refused;
+    // --purpose any judges the path alone: every check is run (explain) and only path checks decide.
+    const result = await authenticator.authenticate({leafDer, chainDer, tlsAuthorized: true}, {explain: explain || purpose === 'any'});
+    io.stdout(render(result, format, explain, purpose));
+    const accepted = purpose === 'any' ? result.checks !== undefined && splitVerdict(result.checks).path.valid : result.ok;
+    return accepted ? EXIT.accepted : EXIT.refused;
   } catch (e) {
     if (e instanceof UsageError || (e as {code?: string})?.code?.startsWith?.('ERR_PARSE_ARGS')) {
       io.stderr(`verify-cert: ${(e as Error).message}\n${USAGE}`);

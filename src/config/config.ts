@@ -52,6 +52,8 @@ export interface MtlsConfig {
   readonly ocspTimeoutMs: number;
   readonly ocspCacheSize: number;
   readonly revocationFail: 'closed' | 'open';
+  /** MTLS_REVOCATION_EXEMPT: SHA-256 fingerprints (Node's colon form) of bundle CAs explicitly run without a revocation source. */
+  readonly revocationExempt: readonly string[];
   readonly maxChainDepth: number;
   readonly clockSkewSec: number;
 }
@@ -103,7 +105,7 @@ export const CONFIG_VARIABLES = [
   'NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL',
   'TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE', 'TLS_CRL_FILES', 'TLS_CIPHER_PROFILE', 'TLS_WATCH', 'DEV_PKI_DIR',
   'MTLS_ALLOWED_SUBJECTS', 'MTLS_REVOCATION', 'MTLS_CRL_FETCH', 'MTLS_OCSP_URL', 'MTLS_OCSP_TIMEOUT_MS',
-  'MTLS_OCSP_CACHE_SIZE', 'MTLS_REVOCATION_FAIL', 'MTLS_MAX_CHAIN_DEPTH', 'MTLS_CLOCK_SKEW_SEC',
+  'MTLS_OCSP_CACHE_SIZE', 'MTLS_REVOCATION_FAIL', 'MTLS_MAX_CHAIN_DEPTH', 'MTLS_CLOCK_SKEW_SEC', 'MTLS_REVOCATION_EXEMPT',
   'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEPALIVE_TIMEOUT_MS', 'HTTP_MAX_HEADER_SIZE',
   'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT', 'TLS_HANDSHAKE_TIMEOUT_MS',
   'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
@@ -232,6 +234,10 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   let revocation: RevocationSource[];
   const revText = str(env, 'MTLS_REVOCATION');
   if (revText === undefined) {
+    // Production: revocation is an explicit choice (a source, or MTLS_REVOCATION=none stated).
+    if (production && crlFiles.length === 0 && !crlFetch) {
+      throw new AppError('CONFIG_MISSING', 'MTLS_REVOCATION: required in production without TLS_CRL_FILES (crl, ocsp, crl,ocsp, or none stated)', {variable: 'MTLS_REVOCATION'});
+    }
     revocation = crlFiles.length > 0 || crlFetch ? ['crl'] : [];
   } else if (revText === 'none') {
     revocation = [];
@@ -245,6 +251,11 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   if (revocation.includes('crl') && crlFiles.length === 0 && !crlFetch) {
     throw invalid('MTLS_REVOCATION', 'crl needs TLS_CRL_FILES or MTLS_CRL_FETCH=true');
   }
+  const revocationExempt = list(env, 'MTLS_REVOCATION_EXEMPT').map(f => {
+    const hex = f.replace(/:/g, '').toUpperCase();
+    if (!/^[0-9A-F]{64}$/.test(hex)) throw invalid('MTLS_REVOCATION_EXEMPT', `"${f.slice(0, 100)}" is not a SHA-256 fingerprint`);
+    return hex.match(/../g)!.join(':');
+  });
   const ocspUrl = str(env, 'MTLS_OCSP_URL');
   if (ocspUrl !== undefined) {
     let u: URL;
@@ -294,6 +305,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       ocspTimeoutMs: int(env, 'MTLS_OCSP_TIMEOUT_MS', 2000, 50, 60000),
       ocspCacheSize: int(env, 'MTLS_OCSP_CACHE_SIZE', 10000, 1, 10_000_000),
       revocationFail: oneOf(env, 'MTLS_REVOCATION_FAIL', ['closed', 'open'] as const, 'closed'),
+      revocationExempt,
       maxChainDepth: int(env, 'MTLS_MAX_CHAIN_DEPTH', 2, 0, 8),
       clockSkewSec: int(env, 'MTLS_CLOCK_SKEW_SEC', 0, 0, 3600),
     },

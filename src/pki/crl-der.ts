@@ -4,10 +4,8 @@
  * large-CRL builder. Entries are written as raw bytes, so no per-entry objects are needed.
  */
 import * as crypto from 'node:crypto';
-import {
-  certificateSubjectDer, certificateSubjectKeyId, derIntegerFromBigInt, derIntegerFromHex, derOid,
-  derSequence, derTime, derTlv,
-} from './der';
+import {parseCertificateFields} from '../x509/certificate-fields';
+import {derIntegerFromBigInt, derIntegerFromHex, derOid, derSequence, derTime, derTlv} from '../x509/der-writer';
 
 const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
 const OID_RSA_SHA256 = '1.2.840.113549.1.1.11';
@@ -55,12 +53,13 @@ export interface SignedCrlInput {
 export function buildSignedCrl(input: SignedCrlInput): Buffer {
   const alg = signatureAlgorithmFor(input.privateKey);
   const exts: Buffer[] = [derSequence(derOid(OID_CRL_NUMBER), derTlv(0x04, derIntegerFromBigInt(input.crlNumber)))];
-  const keyId = certificateSubjectKeyId(input.issuerCertDer);
-  if (keyId) exts.push(derSequence(derOid(OID_AKI), derTlv(0x04, derSequence(derTlv(0x80, keyId)))));
+  const issuer = parseCertificateFields(input.issuerCertDer, 'TLS_MATERIAL_UNREADABLE');
+  const keyId = issuer.subjectKeyIdentifier;
+  if (keyId) exts.push(derSequence(derOid(OID_AKI), derTlv(0x04, derSequence(derTlv(0x80, Buffer.from(keyId, 'hex'))))));
   const tbsParts: Buffer[] = [
     Buffer.from([0x02, 0x01, 0x01]), // version v2
     alg.der,
-    certificateSubjectDer(input.issuerCertDer),
+    issuer.subjectDer,
     derTime(input.thisUpdate),
   ];
   if (input.nextUpdate) tbsParts.push(derTime(input.nextUpdate));

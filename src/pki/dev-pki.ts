@@ -11,7 +11,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type {Logger} from '../logging/logger';
-import {readTlv} from './der';
+import {DerReader, TAG} from '../x509/der';
 import {
   CaHandle, createCrl, createIntermediateCa, createRootCa, CrlEntry, fingerprint256, issueCertificate,
   IssuedCert, loadCaHandle, OID, x509,
@@ -388,10 +388,14 @@ function crlNumberOf(crl: x509.X509Crl): bigint {
   const ext = crl.getExtension('2.5.29.20');
   if (!ext) return 0n;
   const buf = Buffer.from(new Uint8Array(ext.value));
-  const node = readTlv(buf, 0);
-  if (node.tag !== 0x02) return 0n;
-  const hex = buf.subarray(node.contentStart, node.end).toString('hex');
-  return hex === '' ? 0n : BigInt('0x' + hex);
+  try {
+    const r = new DerReader(buf, 'CRL_INVALID');
+    r.expect(0, buf.length, TAG.INTEGER, 'cRLNumber');
+    const hex = buf.toString('hex', r.start, r.end);
+    return hex === '' ? 0n : BigInt('0x' + hex);
+  } catch {
+    return 0n;
+  }
 }
 
 /** Re-signs a CRL with fresh thisUpdate/nextUpdate, the same entries and crlNumber + 1. */

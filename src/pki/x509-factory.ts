@@ -9,7 +9,8 @@ import 'reflect-metadata';
 import * as crypto from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import {buildSignedCrl, encodeRevokedEntry} from './crl-der';
-import {derToPem, normalizeSerialHex} from './der';
+import {derToPem} from '../x509/pem';
+import {normalizeSerial} from '../x509/serial';
 
 x509.cryptoProvider.set(crypto.webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -259,7 +260,7 @@ async function makeCaHandle(name: string, cert: x509.X509Certificate, keys: KeyP
     keys,
     certPem: cert.toString('pem') + '\n',
     keyPem: privateKeyToPem(keys.privateKey),
-    serialHex: normalizeSerialHex(cert.serialNumber),
+    serialHex: normalizeSerial(cert.serialNumber),
   };
 }
 
@@ -267,7 +268,7 @@ async function makeCaHandle(name: string, cert: x509.X509Certificate, keys: KeyP
 export async function loadCaHandle(name: string, certPem: string, keyPem: string): Promise<CaHandle> {
   const cert = new x509.X509Certificate(certPem);
   const keys = await importKeyPair(keyPem, certPem);
-  return {name, cert, keys, certPem, keyPem, serialHex: normalizeSerialHex(cert.serialNumber)};
+  return {name, cert, keys, certPem, keyPem, serialHex: normalizeSerial(cert.serialNumber)};
 }
 
 export async function createRootCa(opts: CaOptions): Promise<CaHandle> {
@@ -338,7 +339,7 @@ export async function issueCertificate(issuer: CaHandle, profile: CertProfile): 
   extensions.push(...(profile.extraExtensions ?? []));
 
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: profile.serialHex ? normalizeSerialHex(profile.serialHex) : randomSerialHex(),
+    serialNumber: profile.serialHex ? normalizeSerial(profile.serialHex.replace(/[:\s]/g, '')) : randomSerialHex(),
     subject: subjectName(profile.cn, profile.subject),
     issuer: issuer.cert.subjectName,
     notBefore: profile.notBefore ?? new Date(now - HOUR),
@@ -355,7 +356,7 @@ export async function issueCertificate(issuer: CaHandle, profile: CertProfile): 
     certDer,
     certPem: cert.toString('pem') + '\n',
     keyPem: privateKeyToPem(keys.privateKey),
-    serialHex: normalizeSerialHex(cert.serialNumber),
+    serialHex: normalizeSerial(cert.serialNumber),
     fingerprint256: fingerprint256(certDer),
     keys,
     notBefore: cert.notBefore,

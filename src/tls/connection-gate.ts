@@ -14,7 +14,7 @@ import type {Server as TlsServer, TLSSocket} from 'node:tls';
 import type {CertificateRef} from './revocation/revocation-index';
 import {audit, Logger} from '../logging/logger';
 
-export type RevocationStatus = 'revoked' | 'good' | 'unknown';
+import type {RevocationStatus} from '../x509/revocation-status';
 
 /** What the gate needs from the revocation index (src/tls/revocation). */
 export interface RevocationView {

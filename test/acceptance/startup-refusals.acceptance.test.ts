@@ -46,6 +46,8 @@ describe('start-up: refusals (acceptance)', function () {
     ['a free-form cipher profile', () => givenMtlsEnv(pki, {TLS_CIPHER_PROFILE: 'ECDHE-RSA-AES128-SHA'}), 'CONFIG_INVALID', 'TLS_CIPHER_PROFILE'],
     ['production without an allow-list', () => givenMtlsEnv(pki, {NODE_ENV: 'production', MTLS_ALLOWED_SUBJECTS: undefined}), 'CONFIG_MISSING', 'MTLS_ALLOWED_SUBJECTS'],
     ['production without TLS files', () => baseEnv({NODE_ENV: 'production', MTLS_ALLOWED_SUBJECTS: 'cn:x'}), 'CONFIG_MISSING', 'TLS_CERT_FILE'],
+    ['production without a revocation choice (no CRL, no MTLS_REVOCATION)', () => givenMtlsEnv(pki, {NODE_ENV: 'production', TLS_CRL_FILES: undefined}), 'CONFIG_MISSING', 'MTLS_REVOCATION'],
+    ['production with a bundle CA that has no revocation source (root CRL not loaded)', () => givenMtlsEnv(pki, {NODE_ENV: 'production', POSTURE_MODE: 'warn', TLS_CRL_FILES: pki.crls.intermediate}), 'CONFIG_MISSING', 'MTLS_REVOCATION_EXEMPT'],
     ['an unreadable certificate file', () => givenMtlsEnv(pki, {TLS_CERT_FILE: p('missing.crt')}), 'TLS_MATERIAL_UNREADABLE'],
     ['an expired server certificate', () => givenMtlsEnv(pki, {TLS_CERT_FILE: p('expired.crt'), TLS_KEY_FILE: p('expired.key')}), 'TLS_CERT_EXPIRED'],
     ['a key that does not match the certificate', () => givenMtlsEnv(pki, {TLS_KEY_FILE: pki.clients.valid.key}), 'TLS_KEY_MISMATCH'],

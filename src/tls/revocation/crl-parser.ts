@@ -30,9 +30,11 @@
 import {setImmediate as yieldToLoop} from 'node:timers/promises';
 import {performance} from 'node:perf_hooks';
 import {AppError, isAppError} from '../../errors';
-import {DerReader, TAG, toHex} from './der';
+import {DerReader, readAlgorithmIdentifier, TAG, toHex} from '../../x509/der';
+import {newExtensionCursor, parseExtension, readExtensions} from '../../x509/extensions';
+import {checkName} from '../../x509/name';
 import {SerialSet, SerialSetBuilder, MAX_OVERFLOW_SERIALS, MAX_TABLE_SERIAL_BYTES} from './serial-set';
-import {serialKeyOfDerInteger} from './serial';
+import {serialKeyOfDerInteger} from '../../x509/serial';
 
 export interface ParsedCrl {
   /** 1 (no version field) or 2. */
@@ -45,7 +47,7 @@ export interface ParsedCrl {
   readonly tbsDer: Buffer;
   /** signatureValue BIT STRING content without the unused-bits octet. */
   readonly signature: Buffer;
-  /** Raw issuer Name TLV, compared byte-for-byte with the CA certificate's subject. */
+  /** Raw issuer Name TLV, matched with the CA certificate's subject per RFC 5280 §7.1 (src/x509/name.ts). */
   readonly issuerNameDer: Buffer;
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
@@ -56,14 +58,34 @@ export interface ParsedCrl {
   /** Number of entries in revokedCertificates (duplicates counted). */
   readonly entryCount: number;
   /**
+   * The issuingDistributionPoint scope (RFC 5280 §5.2.5), when the CRL carries one: the CRL then
+   * answers only for certificates inside it (revocation-index.ts applies it). Indirect and delta
+   * CRLs are refused at parse time (CRL_INDIRECT_UNSUPPORTED, CRL_DELTA_UNSUPPORTED).
+   */
+  readonly scope?: CrlScope;
+  /**
    * true when the CRL carries an extension this implementation must not ignore: any critical
-   * CRL or CRL-entry extension it does not process, issuingDistributionPoint (partitioned /
-   * indirect CRLs are unsupported) or deltaCRLIndicator (a delta CRL is not a complete list).
-   * Such a CRL must not be used (RFC 5280 §5.2, §5.3).
+   * CRL or CRL-entry extension it does not process. Such a CRL must not be used (RFC 5280 §5.2, §5.3).
    */
   readonly hasCriticalUnknownExtension: boolean;
   /** The OIDs behind hasCriticalUnknownExtension ("entry:" prefix for CRL-entry extensions). */
   readonly unsupportedExtensions: readonly string[];
+}
+
+/** issuingDistributionPoint (RFC 5280 §5.2.5) as the revocation index applies it. */
+export interface CrlScope {
+  /** fullName URIs of distributionPoint; a certificate is in scope when one of its CRL DP URIs is listed. */
+  readonly distributionPoints: readonly string[];
+  /** distributionPoint present (in any form): a certificate must match it. */
+  readonly hasDistributionPoint: boolean;
+  readonly onlyContainsUserCerts: boolean;
+  readonly onlyContainsCACerts: boolean;
+  /** onlySomeReasons present: the CRL lists some reasons only, so not being listed proves nothing. */
+  readonly onlySomeReasons: boolean;
+  /** onlyContainsAttributeCerts: applies to no public-key certificate. */
+  readonly onlyContainsAttributeCerts: boolean;
+  /** The extension's DER in hex: one CRL per issuer and scope is kept. */
+  readonly key: string;
 }
 
 export interface ParseCrlOptions {
@@ -326,6 +348,7 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
 
   let crlNumber: bigint | undefined;
   let authorityKeyIdentifier: string | undefined;
+  let scope: CrlScope | undefined;
   if (r.peek(p, tbsEnd) === TAG.CTX0_CONSTRUCTED) {
     if (version !== 2) r.fail('crlExtensions in a v1 CRL', p);
     const wrapEnd = r.header(p, tbsEnd);
@@ -341,9 +364,10 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
           authorityKeyIdentifier = readAkiKeyId(r, ext.valueStart, ext.valueEnd);
           break;
         case OID.ISSUING_DISTRIBUTION_POINT:
-        case OID.DELTA_CRL_INDICATOR:
-          unsupported.push(ext.oid);
+          scope = readIssuingDistributionPoint(r, ext.valueStart, ext.valueEnd);
           break;
+        case OID.DELTA_CRL_INDICATOR:
+          throw new AppError('CRL_DELTA_UNSUPPORTED', 'delta CRLs are not supported; load the complete CRL');
         default:
           if (ext.critical) unsupported.push(ext.oid);
       }
@@ -363,84 +387,12 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
     ...(nextUpdateMs !== undefined ? {nextUpdate: new Date(nextUpdateMs)} : {}),
     ...(crlNumber !== undefined ? {crlNumber} : {}),
     ...(authorityKeyIdentifier !== undefined ? {authorityKeyIdentifier} : {}),
+    ...(scope ? {scope} : {}),
     revoked,
     entryCount,
     hasCriticalUnknownExtension: unsupported.length > 0,
     unsupportedExtensions: unsupported,
   };
-}
-
-/** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }; TLV at [start,end). */
-export function readAlgorithmIdentifier(r: DerReader, start: number, end: number): {oid: string; params?: Buffer} {
-  const seqEnd = r.expect(start, end, TAG.SEQUENCE, 'AlgorithmIdentifier');
-  if (seqEnd !== end) r.fail('trailing data after AlgorithmIdentifier', seqEnd);
-  const oidEnd = r.expect(r.start, seqEnd, TAG.OID, 'algorithm');
-  const oid = r.oidString(r.start, r.end);
-  if (oidEnd === seqEnd) return {oid};
-  const paramsEnd = r.header(oidEnd, seqEnd);
-  if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
-  if (paramsEnd !== seqEnd) r.fail('trailing data in AlgorithmIdentifier', paramsEnd);
-  return {oid, params: r.buf.subarray(oidEnd, paramsEnd)};
-}
-
-/** Name ::= SEQUENCE OF SET OF SEQUENCE { type OID, value ANY }. Content [start,end). */
-export function checkName(r: DerReader, start: number, end: number): void {
-  let p = start;
-  while (p < end) {
-    const setEnd = r.expect(p, end, TAG.SET, 'RelativeDistinguishedName');
-    let q = r.start;
-    if (q === setEnd) r.fail('empty RelativeDistinguishedName', q);
-    while (q < setEnd) {
-      const atvEnd = r.expect(q, setEnd, TAG.SEQUENCE, 'AttributeTypeAndValue');
-      const typeEnd = r.expect(r.start, atvEnd, TAG.OID, 'attribute type');
-      r.checkOid(r.start, r.end);
-      const valueEnd = r.header(typeEnd, atvEnd);
-      if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
-      if (valueEnd !== atvEnd) r.fail('trailing data in AttributeTypeAndValue', valueEnd);
-      q = atvEnd;
-    }
-    p = setEnd;
-  }
-}
-
-interface Extension {
-  oid: string;
-  critical: boolean;
-  valueStart: number;
-  valueEnd: number;
-}
-
-/** Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension. Content [start,end). */
-export function readExtensions(r: DerReader, start: number, end: number): Extension[] {
-  const out: Extension[] = [];
-  let p = start;
-  if (p === end) r.fail('empty Extensions', p);
-  while (p < end) {
-    const extEnd = r.expect(p, end, TAG.SEQUENCE, 'Extension');
-    let q = r.expect(r.start, extEnd, TAG.OID, 'extnID');
-    const oid = r.oidString(r.start, r.end);
-    let critical = false;
-    if (r.peek(q, extEnd) === TAG.BOOLEAN) {
-      q = r.header(q, extEnd);
-      critical = r.boolean(r.start, r.end);
-    }
-    q = r.expect(q, extEnd, TAG.OCTET_STRING, 'extnValue');
-    const valueStart = r.start;
-    const valueEnd = r.end;
-    if (q !== extEnd) r.fail('trailing data in Extension', q);
-    checkSingleTlv(r, valueStart, valueEnd);
-    if (out.some(e => e.oid === oid)) r.fail(`duplicate extension ${oid}`, p);
-    out.push({oid, critical, valueStart, valueEnd});
-    p = extEnd;
-  }
-  return out;
-}
-
-/** extnValue must hold exactly one well-formed TLV. */
-function checkSingleTlv(r: DerReader, start: number, end: number): void {
-  const e = r.header(start, end);
-  if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
-  if (e !== end) r.fail('trailing data in extnValue', e);
 }
 
 function readCrlNumber(r: DerReader, start: number, end: number): bigint {
@@ -474,7 +426,74 @@ function readAkiKeyId(r: DerReader, start: number, end: number): string | undefi
   return keyId;
 }
 
+/**
+ * IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] DistributionPointName OPTIONAL,
+ * onlyContainsUserCerts [1] BOOLEAN DEFAULT FALSE, onlyContainsCACerts [2] BOOLEAN DEFAULT FALSE,
+ * onlySomeReasons [3] ReasonFlags OPTIONAL, indirectCRL [4] BOOLEAN DEFAULT FALSE,
+ * onlyContainsAttributeCerts [5] BOOLEAN DEFAULT FALSE }. An indirect CRL is refused.
+ */
+function readIssuingDistributionPoint(r: DerReader, start: number, end: number): CrlScope {
+  const seqEnd = r.expect(start, end, TAG.SEQUENCE, 'IssuingDistributionPoint');
+  let p = r.start;
+  const distributionPoints: string[] = [];
+  let hasDistributionPoint = false;
+  const flags = {user: false, ca: false, reasons: false, indirect: false, attr: false};
+  if (r.peek(p, seqEnd) === TAG.CTX0_CONSTRUCTED) {
+    hasDistributionPoint = true;
+    const dpEnd = r.header(p, seqEnd);
+    const nameEnd = r.header(r.start, dpEnd);
+    if (nameEnd !== dpEnd) r.fail('trailing data in distributionPoint', nameEnd);
+    if (r.tag === TAG.CTX0_CONSTRUCTED) {
+      // fullName GeneralNames: URIs [6] are matched; other forms are kept out (never match).
+      let q = r.start;
+      const namesEnd = r.end;
+      while (q < namesEnd) {
+        const e = r.header(q, namesEnd);
+        const gnTag: number = r.tag;
+        if ((gnTag & 0xc0) !== 0x80) r.fail('GeneralName with a non-context tag', q);
+        if (gnTag === 0x86) distributionPoints.push(r.buf.toString('latin1', r.start, r.end));
+        else if ((gnTag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
+        q = e;
+      }
+    } else if (r.tag === TAG.CTX1_CONSTRUCTED) {
+      checkName(r, r.start, r.end); // nameRelativeToCRLIssuer: never matches a certificate's URI
+    } else {
+      r.fail('bad DistributionPointName', p);
+    }
+    p = dpEnd;
+  }
+  const bool = (tag: number): boolean => {
+    if (r.peek(p, seqEnd) !== tag) return false;
+    p = r.header(p, seqEnd);
+    const v = r.boolean(r.start, r.end);
+    if (!v) r.fail('DEFAULT FALSE encoded', r.start);
+    return v;
+  };
+  flags.user = bool(0x81);
+  flags.ca = bool(0x82);
+  if (r.peek(p, seqEnd) === 0x83) {
+    p = r.header(p, seqEnd);
+    if (r.end - r.start < 1 || r.buf[r.start] > 7) r.fail('onlySomeReasons BIT STRING', r.start);
+    flags.reasons = true;
+  }
+  flags.indirect = bool(0x84);
+  flags.attr = bool(0x85);
+  if (p !== seqEnd) r.fail('unexpected data in IssuingDistributionPoint', p);
+  if ([flags.user, flags.ca, flags.attr].filter(Boolean).length > 1) r.fail('IssuingDistributionPoint with more than one onlyContains flag', start);
+  if (flags.indirect) throw new AppError('CRL_INDIRECT_UNSUPPORTED', 'indirect CRLs are not supported; load each CA\'s own CRL');
+  const scope = {
+    distributionPoints,
+    hasDistributionPoint,
+    onlyContainsUserCerts: flags.user,
+    onlyContainsCACerts: flags.ca,
+    onlySomeReasons: flags.reasons,
+    onlyContainsAttributeCerts: flags.attr,
+  };
+  return {...scope, key: r.buf.toString('hex', start, end)};
+}
+
 const entryExtStarts = new Int32Array(MAX_ENTRY_EXTENSIONS);
+const entryExtension = newExtensionCursor();
 const entryExtEnds = new Int32Array(MAX_ENTRY_EXTENSIONS);
 
 /**
@@ -573,21 +592,8 @@ function checkEntryExtensions(r: DerReader, start: number, end: number, entryUns
   let p = start;
   if (p === end) r.fail('empty crlEntryExtensions', p);
   while (p < end) {
-    const extEnd = r.expect(p, end, TAG.SEQUENCE, 'entry Extension');
-    let q = r.expect(r.start, extEnd, TAG.OID, 'entry extnID');
-    const oidStart = r.start;
-    const oidEnd = r.end;
-    r.checkOid(oidStart, oidEnd);
-    let critical = false;
-    if (r.peek(q, extEnd) === TAG.BOOLEAN) {
-      q = r.header(q, extEnd);
-      critical = r.boolean(r.start, r.end);
-    }
-    q = r.expect(q, extEnd, TAG.OCTET_STRING, 'entry extnValue');
-    const vs = r.start;
-    const ve = r.end;
-    if (q !== extEnd) r.fail('trailing data in entry Extension', q);
-    checkSingleTlv(r, vs, ve);
+    const extEnd = parseExtension(r, p, end, entryExtension);
+    const {oidStart, oidEnd, critical} = entryExtension;
     if (n === MAX_ENTRY_EXTENSIONS) r.fail('too many entry extensions', p);
     for (let i = 0; i < n; i++) {
       if (entryExtEnds[i] - entryExtStarts[i] === oidEnd - oidStart

@@ -3,9 +3,9 @@
  *
  * - Supported algorithms: sha256/384/512WithRSAEncryption (PKCS#1 v1.5), ecdsa-with-SHA256/384/512,
  *   Ed25519. RSASSA-PSS and anything else are rejected as unsupported (CRL_INVALID).
- * - The CRL issuer Name must be byte-equal to the CA certificate's subject Name. Node's
- *   X509Certificate exposes no raw subject, so TBSCertificate.subject is taken from `cert.raw`
- *   with the same strict DER reader as the CRL parser.
+ * - The CRL issuer Name must match the CA certificate's subject Name (RFC 5280 §7.1,
+ *   src/x509/name.ts). Node's X509Certificate exposes no raw subject, so TBSCertificate.subject
+ *   is taken from `cert.raw` (src/x509/certificate-fields.ts).
  * - When the CA has a keyUsage extension it must assert cRLSign (CRL_ISSUER_NOT_CRLSIGN).
  * - Keeping the event loop free: the callback form of crypto.verify runs the hash on the libuv
  *   thread pool, but Node first COPIES the input on the main thread (measured: ~140 ms for a
@@ -19,9 +19,10 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import {setImmediate as yieldToLoop} from 'node:timers/promises';
 import {Worker} from 'node:worker_threads';
-import {AppError, ErrorCode} from '../../errors';
-import {DerReader, TAG, toHex} from './der';
-import {checkName, readExtensions, ParsedCrl} from './crl-parser';
+import {AppError} from '../../errors';
+import type {ParsedCrl} from './crl-parser';
+import {certificateFields} from '../../x509/certificate-fields';
+import {namesMatch} from '../../x509/name';
 import type {VerifyWorkerInput} from './crl-verify-worker';
 
 /** TBS size from which verification moves to a worker thread. */
@@ -50,72 +51,6 @@ export const SUPPORTED_CRL_SIGNATURE_ALGORITHMS: Readonly<Record<string, Signatu
 });
 
 const NULL_PARAMS = Buffer.from([0x05, 0x00]);
-
-/** Fields of a CA certificate that Node's X509Certificate does not expose. */
-export interface CertificateFields {
-  /** Raw TBSCertificate.subject Name TLV. */
-  readonly subjectDer: Buffer;
-  /** subjectKeyIdentifier, upper-case hex. */
-  readonly subjectKeyIdentifier?: string;
-  /** keyUsage bits, or undefined when the extension is absent. */
-  readonly keyUsage?: {readonly keyCertSign: boolean; readonly cRLSign: boolean; readonly digitalSignature: boolean};
-}
-
-const fieldsCache = new WeakMap<crypto.X509Certificate, CertificateFields>();
-
-/**
- * Extract subject DER, SKI and keyUsage from `cert.raw`. Throws AppError
- * TLS_MATERIAL_UNREADABLE when the certificate DER is malformed.
- */
-export function certificateFields(cert: crypto.X509Certificate): CertificateFields {
-  const cached = fieldsCache.get(cert);
-  if (cached) return cached;
-  const fields = parseCertificateFields(cert.raw, 'TLS_MATERIAL_UNREADABLE');
-  fieldsCache.set(cert, fields);
-  return fields;
-}
-
-export function parseCertificateFields(raw: Buffer, code: ErrorCode): CertificateFields {
-  const r = new DerReader(raw, code);
-  const certEnd = r.expect(0, raw.length, TAG.SEQUENCE, 'Certificate');
-  if (certEnd !== raw.length) r.fail('trailing data after Certificate', certEnd);
-  const tbsEnd = r.expect(r.start, certEnd, TAG.SEQUENCE, 'TBSCertificate');
-  let p = r.start;
-  if (r.peek(p, tbsEnd) === TAG.CTX0_CONSTRUCTED) p = r.header(p, tbsEnd); // version
-  p = r.expect(p, tbsEnd, TAG.INTEGER, 'serialNumber');
-  p = r.expect(p, tbsEnd, TAG.SEQUENCE, 'signature');
-  p = r.expect(p, tbsEnd, TAG.SEQUENCE, 'issuer');
-  p = r.expect(p, tbsEnd, TAG.SEQUENCE, 'validity');
-  const subjectStart = p;
-  p = r.expect(p, tbsEnd, TAG.SEQUENCE, 'subject');
-  checkName(r, r.start, r.end);
-  const subjectDer = Buffer.from(raw.subarray(subjectStart, p));
-  p = r.expect(p, tbsEnd, TAG.SEQUENCE, 'subjectPublicKeyInfo');
-  if (r.peek(p, tbsEnd) === 0x81 || r.peek(p, tbsEnd) === 0xa1) p = r.header(p, tbsEnd); // issuerUniqueID
-  if (r.peek(p, tbsEnd) === 0x82 || r.peek(p, tbsEnd) === 0xa2) p = r.header(p, tbsEnd); // subjectUniqueID
-  let subjectKeyIdentifier: string | undefined;
-  let keyUsage: CertificateFields['keyUsage'];
-  if (r.peek(p, tbsEnd) === TAG.CTX3_CONSTRUCTED) {
-    const wrapEnd = r.header(p, tbsEnd);
-    const extsEnd = r.expect(r.start, wrapEnd, TAG.SEQUENCE, 'extensions');
-    if (extsEnd !== wrapEnd) r.fail('trailing data after extensions', extsEnd);
-    for (const ext of readExtensions(r, r.start, extsEnd)) {
-      if (ext.oid === '2.5.29.14') {
-        r.expect(ext.valueStart, ext.valueEnd, TAG.OCTET_STRING, 'subjectKeyIdentifier');
-        subjectKeyIdentifier = toHex(raw, r.start, r.end);
-      } else if (ext.oid === '2.5.29.15') {
-        r.expect(ext.valueStart, ext.valueEnd, TAG.BIT_STRING, 'keyUsage');
-        const len = r.end - r.start;
-        if (len < 1 || raw[r.start] > 7) r.fail('keyUsage BIT STRING', r.start);
-        const b0 = len > 1 ? raw[r.start + 1] : 0;
-        keyUsage = {digitalSignature: (b0 & 0x80) !== 0, keyCertSign: (b0 & 0x04) !== 0, cRLSign: (b0 & 0x02) !== 0};
-      }
-    }
-    p = wrapEnd;
-  }
-  if (p !== tbsEnd) r.fail('unexpected data in TBSCertificate', p);
-  return {subjectDer, ...(subjectKeyIdentifier ? {subjectKeyIdentifier} : {}), ...(keyUsage ? {keyUsage} : {})};
-}
 
 /**
  * The supported algorithm for a CRL, or throws AppError CRL_INVALID (unsupported algorithm or
@@ -197,7 +132,7 @@ async function verifyInWorker(alg: SignatureAlgorithm, key: crypto.KeyObject, da
 }
 
 /**
- * true when `issuer` signed `crl`: issuer Name equals the CA subject, the CA key type fits the
+ * true when `issuer` signed `crl`: issuer Name matches the CA subject (RFC 5280 §7.1), the CA key type fits the
  * algorithm and the signature verifies. false when it did not.
  * Rejects with AppError CRL_INVALID (unsupported algorithm/parameters) or
  * CRL_ISSUER_NOT_CRLSIGN (the signature verifies but the CA's keyUsage lacks cRLSign).
@@ -205,7 +140,8 @@ async function verifyInWorker(alg: SignatureAlgorithm, key: crypto.KeyObject, da
 export async function verifyCrlSignature(crl: ParsedCrl, issuer: crypto.X509Certificate): Promise<boolean> {
   const alg = crlSignatureAlgorithm(crl);
   const fields = certificateFields(issuer);
-  if (!crl.issuerNameDer.equals(fields.subjectDer)) return false;
+  // RFC 5280 §7.1: the same name in another string type, case or spacing is the same issuer.
+  if (!namesMatch(crl.issuerNameDer, fields.subjectDer, 'CRL_INVALID')) return false;
   const key = issuer.publicKey;
   if (key.asymmetricKeyType !== alg.keyType) return false;
   const keyInput: crypto.KeyObject | crypto.VerifyKeyObjectInput =

@@ -4,23 +4,33 @@
  * RevocationStore. Pure: no LoopBack imports.
  *
  * A CRL is indexed only when (1) it parses strictly, (2) it carries no extension we must not
- * ignore (critical unknown, issuingDistributionPoint, deltaCRLIndicator), (3) its signature
- * verifies against a configured CA whose subject equals the CRL issuer and (4) that CA's
+ * ignore (critical unknown; a delta or indirect CRL is refused with its own code), (3) its signature
+ * verifies against a configured CA whose subject matches the CRL issuer (RFC 5280 §7.1) and (4) that CA's
  * keyUsage (if present) allows cRLSign, and (5) thisUpdate <= now <= nextUpdate. The parsed CRL
  * (and its DER) is not retained: only the SerialSet and a few dates.
  *
  * If several configured CA certificates verify the same CRL (re-issued CA certificate with the
  * same name and key), the CRL is indexed under each of them.
+ *
+ * A CRL with issuingDistributionPoint (partitioned CRLs, Active Directory CS) is kept per issuer
+ * and scope, and answers only for certificates inside its scope (RFC 5280 §5.2.5, §6.3.3 (b)):
+ * its distributionPoint must match one of the certificate's CRL distribution point URIs,
+ * onlyContainsUserCerts / onlyContainsCACerts must fit the certificate, and an onlySomeReasons
+ * CRL can prove 'revoked' but never 'good'. A certificate of an issuer whose CRLs all leave it
+ * out of scope is 'unknown' (MTLS_REVOCATION_FAIL decides). The scoped path runs only for
+ * issuers that have such CRLs; the complete-CRL lookup is unchanged.
  */
 import * as crypto from 'node:crypto';
 import {promises as fs} from 'node:fs';
 import {AppError, isAppError} from '../../errors';
-import {parseCrl, ParsedCrl, DEFAULT_MAX_CRL_BYTES} from './crl-parser';
-import {certificateFields, crlSignatureAlgorithm, verifyCrlSignature} from './crl-signature';
-import {normalizeSerial} from './serial';
+import {CrlScope, parseCrl, ParsedCrl, DEFAULT_MAX_CRL_BYTES} from './crl-parser';
+import {crlSignatureAlgorithm, verifyCrlSignature} from './crl-signature';
+import {certificateFields, parseCertificateFields} from '../../x509/certificate-fields';
+import {normalizeSerial} from '../../x509/serial';
+import {namesMatch} from '../../x509/name';
 import {SerialSet} from './serial-set';
 
-export type RevocationStatus = 'revoked' | 'good' | 'unknown';
+import type {RevocationStatus} from '../../x509/revocation-status';
 
 /** One installed CRL (per issuer). */
 export interface CrlRecord {
@@ -31,6 +41,8 @@ export interface CrlRecord {
   readonly nextUpdate?: Date;
   readonly entryCount: number;
   readonly crlNumber?: bigint;
+  /** issuingDistributionPoint DER (hex) of a scoped CRL; absent for a complete CRL. */
+  readonly scope?: string;
 }
 
 export interface CertificateRevocationStatus {
@@ -39,10 +51,31 @@ export interface CertificateRevocationStatus {
   readonly issuerFingerprint256?: string;
   /** The CRL consulted (when the issuer has one). */
   readonly crlFile?: string;
+  /** Why the status is unknown although the issuer has CRLs (scope). */
+  readonly reason?: string;
 }
 
 interface Installed extends CrlRecord {
   readonly revoked: SerialSet;
+  readonly crlScope?: CrlScope;
+}
+
+/** What a certificate's scope test needs (computed once per certificate, only for issuers with scoped CRLs). */
+interface ScopeInfo {
+  readonly isCa: boolean;
+  readonly crlDistributionPoints: readonly string[];
+}
+
+interface IssuerMatch {
+  readonly cas: readonly TrustedCa[];
+  scope?: ScopeInfo;
+}
+
+function inScope(scope: CrlScope, cert: ScopeInfo): boolean {
+  if (scope.onlyContainsAttributeCerts) return false;
+  if (cert.isCa ? scope.onlyContainsUserCerts : scope.onlyContainsCACerts) return false;
+  if (!scope.hasDistributionPoint) return true;
+  return cert.crlDistributionPoints.some(u => scope.distributionPoints.includes(u));
 }
 
 export interface RevocationIndexOptions {
@@ -141,7 +174,7 @@ async function verifyAgainst(crl: ParsedCrl, cas: readonly TrustedCa[]): Promise
   const verified: TrustedCa[] = [];
   let notCrlSign: AppError | undefined;
   for (const ca of cas) {
-    if (!crl.issuerNameDer.equals(certificateFields(ca.cert).subjectDer)) continue;
+    if (!namesMatch(crl.issuerNameDer, certificateFields(ca.cert).subjectDer, 'CRL_INVALID')) continue;
     try {
       if (await verifyCrlSignature(crl, ca.cert)) verified.push(ca);
     } catch (e) {
@@ -171,8 +204,10 @@ export interface CertificateRef {
 export class RevocationIndex {
   private readonly trusted: readonly TrustedCa[];
   private readonly byIssuer = new Map<string, Installed>();
+  /** Scoped (issuingDistributionPoint) CRLs per issuer, one per scope. */
+  private readonly scopedByIssuer = new Map<string, Installed[]>();
   /** leaf fingerprint256 -> the trusted CAs that issued it (insertion order = LRU order). */
-  private readonly issuerCache = new Map<string, readonly TrustedCa[]>();
+  private readonly issuerCache = new Map<string, IssuerMatch>();
   private issuerCacheHits = 0;
   private issuerCacheMisses = 0;
 
@@ -224,20 +259,49 @@ export class RevocationIndex {
   private install(crl: ParsedCrl, cas: readonly TrustedCa[], file: string): boolean {
     let installed = false;
     for (const ca of cas) {
-      const current = this.byIssuer.get(ca.fingerprint256);
-      if (current && !isNewer(crl, current)) continue;
-      this.byIssuer.set(ca.fingerprint256, {
+      const entry: Installed = {
         file,
         issuerFingerprint256: ca.fingerprint256,
         thisUpdate: crl.thisUpdate,
         ...(crl.nextUpdate ? {nextUpdate: crl.nextUpdate} : {}),
         entryCount: crl.entryCount,
         ...(crl.crlNumber !== undefined ? {crlNumber: crl.crlNumber} : {}),
+        ...(crl.scope ? {scope: crl.scope.key, crlScope: crl.scope} : {}),
         revoked: crl.revoked,
-      });
+      };
+      if (crl.scope) {
+        const list = this.scopedByIssuer.get(ca.fingerprint256) ?? [];
+        const i = list.findIndex(e => e.scope === crl.scope!.key);
+        if (i >= 0 && !isNewer(crl, list[i])) continue;
+        if (i >= 0) list[i] = entry;
+        else list.push(entry);
+        this.scopedByIssuer.set(ca.fingerprint256, list);
+        installed = true;
+        continue;
+      }
+      const current = this.byIssuer.get(ca.fingerprint256);
+      if (current && !isNewer(crl, current)) continue;
+      this.byIssuer.set(ca.fingerprint256, entry);
       installed = true;
     }
     return installed;
+  }
+
+  /** The status from an issuer's scoped CRLs (only issuers that have some). */
+  private scopedStatus(list: readonly Installed[], cert: ScopeInfo, serial: string, now: Date): {status: RevocationStatus; file: string; reason?: string} {
+    const t = now.getTime();
+    let good: Installed | undefined;
+    let applicable: Installed | undefined;
+    for (const e of list) {
+      if (!inScope(e.crlScope!, cert)) continue;
+      applicable ??= e;
+      if (Number.isNaN(t) || e.thisUpdate.getTime() > t || (e.nextUpdate && e.nextUpdate.getTime() < t)) continue;
+      if (e.revoked.has(serial)) return {status: 'revoked', file: e.file};
+      if (!e.crlScope!.onlySomeReasons) good ??= e;
+    }
+    if (good) return {status: 'good', file: good.file};
+    if (applicable) return {status: 'unknown', file: applicable.file, reason: applicable.crlScope!.onlySomeReasons ? 'only CRLs for some reasons cover it' : 'its CRL is not current'};
+    return {status: 'unknown', file: list[0].file, reason: "outside the scope of every CRL of its issuer (issuingDistributionPoint)"};
   }
 
   /**
@@ -263,10 +327,24 @@ export class RevocationIndex {
     const serial = normalizeSerial(leaf.serialNumber);
     let good: CertificateRevocationStatus | undefined;
     let unknown: CertificateRevocationStatus | undefined;
-    for (const ca of this.issuersOf(leaf)) {
-      const status = this.status(ca.fingerprint256, serial, now);
-      const file = this.byIssuer.get(ca.fingerprint256)?.file;
-      const result: CertificateRevocationStatus = {status, issuerFingerprint256: ca.fingerprint256, ...(file ? {crlFile: file} : {})};
+    const match = this.issuersOf(leaf);
+    for (const ca of match.cas) {
+      let status = this.status(ca.fingerprint256, serial, now);
+      let file = this.byIssuer.get(ca.fingerprint256)?.file;
+      let reason: string | undefined;
+      const scoped = this.scopedByIssuer.get(ca.fingerprint256);
+      if (scoped !== undefined && status !== 'revoked') {
+        const s = this.scopedStatus(scoped, (match.scope ??= scopeInfoOf(leaf)), serial, now);
+        if (s.status === 'revoked' || (s.status === 'good' && status !== 'good')) {
+          status = s.status;
+          file = s.file;
+        } else if (status === 'unknown' && file === undefined) {
+          file = s.file;
+          reason = s.reason;
+        }
+      }
+      let result: CertificateRevocationStatus = {status, issuerFingerprint256: ca.fingerprint256, ...(file ? {crlFile: file} : {})};
+      if (reason !== undefined) result = {...result, reason}; // scoped CRLs only: the common path is unchanged
       if (status === 'revoked') return result;
       if (status === 'good') good ??= result;
       else unknown ??= result;
@@ -279,7 +357,7 @@ export class RevocationIndex {
    * Remembered per leaf fingerprint (ISSUER_CACHE_SIZE, LRU): repeated connections and requests
    * by the same certificate skip the signature verification; the serial lookup stays per call.
    */
-  private issuersOf(leaf: crypto.X509Certificate | CertificateRef): readonly TrustedCa[] {
+  private issuersOf(leaf: crypto.X509Certificate | CertificateRef): IssuerMatch {
     let key: string | undefined;
     try {
       key = leaf.fingerprint256;
@@ -297,7 +375,7 @@ export class RevocationIndex {
     }
     this.issuerCacheMisses++;
     const parsed = leaf instanceof crypto.X509Certificate ? leaf : leaf.x509();
-    const found = this.trusted.filter(ca => issuedBy(parsed, ca.cert));
+    const found: IssuerMatch = {cas: this.trusted.filter(ca => issuedBy(parsed, ca.cert))};
     if (key !== undefined && this.issuerCacheSize > 0) {
       this.issuerCache.set(key, found);
       if (this.issuerCache.size > this.issuerCacheSize) this.issuerCache.delete(this.issuerCache.keys().next().value as string);
@@ -311,13 +389,14 @@ export class RevocationIndex {
   }
 
   get crls(): readonly CrlRecord[] {
-    return [...this.byIssuer.values()].map(({revoked: _revoked, ...record}) => Object.freeze(record));
+    const all = [...this.byIssuer.values(), ...[...this.scopedByIssuer.values()].flat()];
+    return all.map(({revoked: _revoked, crlScope: _scope, ...record}) => Object.freeze(record));
   }
 
   /** The earliest nextUpdate among installed CRLs (when to expect staleness). */
   earliestNextUpdate(): Date | undefined {
     let min: number | undefined;
-    for (const e of this.byIssuer.values()) {
+    for (const e of [...this.byIssuer.values(), ...[...this.scopedByIssuer.values()].flat()]) {
       if (e.nextUpdate && (min === undefined || e.nextUpdate.getTime() < min)) min = e.nextUpdate.getTime();
     }
     return min === undefined ? undefined : new Date(min);
@@ -340,6 +419,17 @@ export class RevocationIndex {
     } catch (e) {
       throw withFile(e, source, 'CRL_INVALID');
     }
+  }
+}
+
+/** The scope test's inputs from the certificate DER (an unreadable certificate is in no scope's DP). */
+function scopeInfoOf(leaf: crypto.X509Certificate | CertificateRef): ScopeInfo {
+  try {
+    const parsed = leaf instanceof crypto.X509Certificate ? leaf : leaf.x509();
+    const f = parseCertificateFields(parsed.raw, 'AUTH_CERT_MALFORMED');
+    return {isCa: f.isCa, crlDistributionPoints: f.crlDistributionPoints};
+  } catch {
+    return {isCa: false, crlDistributionPoints: []};
   }
 }
 

@@ -22,7 +22,7 @@
  * Pure module: no LoopBack imports.
  */
 import {AppError} from '../../errors';
-import {normalizeSerial, serialKeyOfDerInteger} from './serial';
+import {normalizeSerial, serialKeyOfDerInteger} from '../../x509/serial';
 
 /** RFC 5280 §4.1.2.2: conforming serials are at most 20 octets. */
 export const MAX_TABLE_SERIAL_BYTES = 20;

@@ -3,7 +3,8 @@
  * variants for encodings openssl will not produce (NUL in a name, non-ASCII IA5, negative serial).
  */
 import assert from 'node:assert/strict';
-import {MAX_CERTIFICATE_BYTES, parseCertificate, pemToDerList} from '../../../src/auth/certificate';
+import {MAX_CERTIFICATE_BYTES, parseCertificate} from '../../../src/x509/certificate';
+import {pemToDerList} from '../../../src/x509/pem';
 import {isAppError} from '../../../src/errors';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
 import {IssuedCert, OpensslCa} from './support/openssl-pki';

@@ -2,7 +2,7 @@
  * ChainVerifier (pkijs re-verification) on chains made by `openssl ca`.
  */
 import assert from 'node:assert/strict';
-import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
+import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certificate';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier} from '../../../src/auth/chain';
 import {isAppError} from '../../../src/errors';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';

@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import {readFileSync} from 'node:fs';
 import {Application} from '@loopback/core';
-import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
+import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certificate';
 import {CrlFetcher} from '../../../src/auth/crl-fetcher';
 import {MtlsAuthBindings} from '../../../src/auth/keys';
 import {MtlsAuthenticationComponent} from '../../../src/auth/mtls-authentication.component';
-import {OcspClient, OcspResult} from '../../../src/auth/ocsp-client';
+import {OcspClient} from '../../../src/auth/ocsp-client';
+import type {OcspResult} from '../../../src/auth/ocsp-verify';
 import {CRL_FETCH_MAX_BYTES, createRevocationTransport, revocationOutboundPolicy, RevocationTransport} from '../../../src/auth/revocation-transport';
 import {parseConfig} from '../../../src/config/config';
 import {isAppError} from '../../../src/errors';

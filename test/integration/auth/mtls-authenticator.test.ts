@@ -481,6 +481,20 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
       assert.deepEqual([verdict(without), without.cached, counter.reads], ['AUTH_CHAIN_INVALID', false, 3]);
     });
 
+    it('a leaf accepted with a presented intermediate, then presented alone, is judged afresh (chain-cache hit, cache by fingerprint)', async () => {
+      // Trust: the root only, so every path needs the presented intermediate. A revocation epoch
+      // bump drops the verdicts but not the chain verifier's cached path (made of the first
+      // call's objects): the second accept must still be keyed by the presented chain.
+      const store = new RevocationStore(await RevocationIndex.load([crlPath], trustCas()));
+      const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: revocationLookupFromStore(store)});
+      assert.equal(verdict(await auth.authenticate(input('good2'))), 'ok/crl');
+      store.swap(await RevocationIndex.load([crlPath], trustCas()));
+      const again = await auth.authenticate(input('good2'));
+      assert.deepEqual([verdict(again), again.cached], ['ok/crl', false]);
+      const alone = await auth.authenticate(input('good2', []));
+      assert.deepEqual([verdict(alone), alone.cached], ['AUTH_CHAIN_INVALID', false]);
+    });
+
     it('an unknown revocation status is never cached (the responder is asked again)', async () => {
       const bad = await givenMisbehavingResponder({kind: 'status', status: 500});
       stops.push(() => bad.stop());

@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import {parseCertificate, ParsedClientCertificate} from '../../../src/auth/certificate';
-import {defaultOcspTransport, OcspClient, OcspClientOptions, OcspResult, OcspTransport} from '../../../src/auth/ocsp-client';
+import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certificate';
+import {OcspClient, OcspClientOptions} from '../../../src/auth/ocsp-client';
+import {defaultOcspTransport, OcspTransport} from '../../../src/auth/ocsp-transport';
+import type {OcspResult} from '../../../src/auth/ocsp-verify';
 import {givenClosedPort, givenMisbehavingResponder, givenOcspResponder, LoopbackResponder, Misbehaviour, OcspResponderOptions} from '../../fixtures/ocsp-responder';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
 import {IssuedCert, OpensslCa} from './support/openssl-pki';

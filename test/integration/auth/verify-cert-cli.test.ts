@@ -147,6 +147,37 @@ describe('auth: verify-cert CLI (integration)', function () {
     assert.equal((JSON.parse(json.stdout) as {checks: unknown[]}).checks.length, 10);
   });
 
+  it('--explain reports the RFC 5280 path apart from local policy: path valid, refused by local policy (no clientAuth EKU)', async () => {
+    const r = await verifyCert([...base(), '--explain', c.noEku.certPath, intPem]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\n {2}RFC 5280 path: valid\n/);
+    assert.match(r.stdout, /\n {2}local policy: refused \(AUTH_EKU_NOT_CLIENT_AUTH/);
+    const json = JSON.parse((await verifyCert([...base(), '--explain', '--format', 'json', c.isCa.certPath, intPem])).stdout) as {path: {valid: boolean}; policy: {accepted: boolean; failed: {code: string}}};
+    assert.deepEqual([json.path.valid, json.policy.accepted, json.policy.failed.code], [true, false, 'AUTH_CERT_IS_CA']);
+  });
+
+  it('--explain: a chain that does not verify is a path failure, whatever the policy says', async () => {
+    const r = await verifyCert([...base(), '--explain', c.good.certPath]); // intermediate missing
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /\n {2}RFC 5280 path: invalid \(AUTH_CHAIN_INVALID/);
+  });
+
+  const purposeAny: Array<[string, () => string[], number, RegExp]> = [
+    ['no clientAuth EKU: path valid', () => [c.noEku.certPath, intPem], 0, /^PATH VALID/],
+    ['CA:TRUE leaf and an identity outside the allow-list: path valid', () => [c.isCa.certPath, intPem], 0, /^PATH VALID/],
+    ['RSA-1024 key: path valid (key strength is local policy)', () => [c.weak.certPath, intPem], 0, /^PATH VALID/],
+    ['not yet valid: path invalid', () => [c.future.certPath, intPem], 1, /^PATH INVALID AUTH_CERT_NOT_YET_VALID/],
+    ['revoked (CRL): path invalid', () => ['--ca', intPem, '--crl', crl, c.revoked.certPath, intPem], 1, /^PATH INVALID AUTH_CERT_REVOKED/],
+    ['no chain to the anchor: path invalid', () => [c.good.certPath], 1, /^PATH INVALID AUTH_CHAIN_INVALID/],
+  ];
+  for (const [name, args, exit, out] of purposeAny) {
+    it(`--purpose any judges the path alone: ${name} -> exit ${exit}`, async () => {
+      const r = await verifyCert([...base(), '--purpose', 'any', ...args()]);
+      assert.equal(r.code, exit, r.stdout + r.stderr);
+      assert.match(r.stdout, out);
+    });
+  }
+
   describe('usage and configuration errors', () => {
     const cases: Array<[string, () => string[], number]> = [
       ['no --ca', () => [c.good.certPath], 2],
@@ -154,6 +185,7 @@ describe('auth: verify-cert CLI (integration)', function () {
       ['unknown option', () => [...base(), '--bogus', c.good.certPath], 2],
       ['invalid --allow rule', () => ['--ca', root.cert.certPath, '--allow', 'nope', c.good.certPath], 2],
       ['invalid --at', () => [...base(), '--at', 'yesterday', c.good.certPath], 2],
+      ['unknown --purpose', () => [...base(), '--purpose', 'server', c.good.certPath], 2],
       ['--ocsp-url with userinfo', () => [...base(), '--ocsp-url', 'http://u:p@127.0.0.1/', c.good.certPath], 2],
       ['unreadable CA file', () => ['--ca', path.join(tmp, 'missing.pem'), c.good.certPath], 78],
       ['CRL that does not parse', () => [...base(), '--crl', c.good.certPath, c.good.certPath, intPem], 78],

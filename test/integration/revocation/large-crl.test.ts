@@ -1,6 +1,6 @@
 /**
  * Scale: a 1,000,000-entry CRL parses and loads without blocking the event loop, and lookups are
- * exact. The DER builder (test/fixtures/large-crl-fixture.ts) is first checked against the
+ * exact. The DER builder (src/pki/large-crl.ts) is first checked against the
  * openssl CLI so the scale test does not rest on an unchecked fixture.
  *
  * Event-loop property: while parsing/loading, monitorEventLoopDelay's MAX must stay below 100 ms
@@ -15,9 +15,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {monitorEventLoopDelay} from 'node:perf_hooks';
 import {setTimeout as sleep} from 'node:timers/promises';
-import {buildLargeCrlDer, largeCrlSerialKey, toPemCrl} from '../../fixtures/large-crl-fixture';
+import {buildLargeCrlDer, largeCrlSerialBytes, largeCrlSerialHex} from '../../../src/pki/large-crl';
+import {derToPem} from '../../../src/x509/pem';
+import {normalizeSerial} from '../../../src/x509/serial';
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
-import {certificateFields} from '../../../src/tls/revocation/crl-signature';
 import {readCrlFile, RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
 import {OPENSSL} from '../../fixtures/openssl';
@@ -59,17 +60,23 @@ describe('revocation: large CRLs (integration)', function () {
   const thisUpdate = new Date(now.getTime() - 3600_000);
   const nextUpdate = new Date(now.getTime() + 7 * 24 * 3600_000);
 
+  // 20-octet serials, about half of them with a DER sign octet (src/pki/large-crl.ts options);
+  // index >= count gives serials that are NOT in the CRL (the keystream extends the same list).
+  const SEED = 'scale-test';
+  const serialOptions = {serialLength: 20, highBitSerials: true} as const;
+  let serials: Buffer;
+  const largeCrlSerialKey = (i: number): string => normalizeSerial(largeCrlSerialHex(serials, i, 20));
+  const issuer = () => ({certPem: fs.readFileSync(ca.certFile, 'utf8'), keyPem: ca.privateKey.export({type: 'pkcs8', format: 'pem'}).toString()});
+
   before(() => {
     tmp = givenTempDir('revocation-large-');
     ca = givenOpensslCa(tmp, {name: 'large', keyAlg: 'ec256'});
+    serials = largeCrlSerialBytes(1_002_000, SEED, serialOptions);
   });
   after(() => removeTempDir(tmp));
 
   it('the fast DER builder agrees with openssl (signature and every serial, 10k entries)', async () => {
-    const der = buildLargeCrlDer({
-      issuerNameDer: certificateFields(ca.cert).subjectDer, privateKey: ca.privateKey,
-      count: 10_000, thisUpdate, nextUpdate, reasonCode: true,
-    });
+    const der = buildLargeCrlDer(issuer(), 10_000, {thisUpdate, nextUpdate, seed: SEED, ...serialOptions, reasonCode: true});
     const file = path.join(tmp, 'crl-10k.der');
     fs.writeFileSync(file, der);
     const verify = spawnSync(OPENSSL, ['crl', '-inform', 'DER', '-in', file, '-CAfile', ca.certFile, '-noout'], {encoding: 'utf8'});
@@ -93,14 +100,11 @@ describe('revocation: large CRLs (integration)', function () {
     let pemFile: string;
 
     before(() => {
-      const der = buildLargeCrlDer({
-        issuerNameDer: certificateFields(ca.cert).subjectDer, privateKey: ca.privateKey,
-        count, thisUpdate, nextUpdate, crlNumber: 42,
-      });
+      const der = buildLargeCrlDer(issuer(), count, {thisUpdate, nextUpdate, seed: SEED, ...serialOptions, crlNumber: 42});
       derFile = path.join(tmp, 'crl-1m.der');
       pemFile = path.join(tmp, 'crl-1m.pem');
       fs.writeFileSync(derFile, der);
-      fs.writeFileSync(pemFile, toPemCrl(der));
+      fs.writeFileSync(pemFile, derToPem(der, 'X509 CRL'));
     });
 
     it('parses the DER without an event-loop block over 100 ms', async () => {
@@ -142,7 +146,7 @@ describe('revocation: large CRLs (integration)', function () {
 
     it('rejects a 1M-entry CRL with one flipped signed byte (verification in the worker path)', async () => {
       const der = fs.readFileSync(derFile);
-      const at = der.indexOf(Buffer.from(largeCrlSerialKey(500_000).padStart(40, '0'), 'hex'));
+      const at = der.indexOf(serials.subarray(500_000 * 20, 500_001 * 20));
       assert.ok(at > 0);
       der[at + 10] ^= 0x01; // inside a serial: still well-formed DER
       const tampered = path.join(tmp, 'crl-1m-tampered.der');

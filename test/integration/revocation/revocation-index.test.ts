@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import {parseCrl} from '../../../src/tls/revocation/crl-parser';
 import {verifyCrlSignature} from '../../../src/tls/revocation/crl-signature';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
-import {normalizeSerial} from '../../../src/tls/revocation/serial';
+import {normalizeSerial} from '../../../src/x509/serial';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
 import {expectAppError, givenOpensslCa, KeyAlg, LeafCert, OpensslCa, opensslTime, } from '../../unit/revocation/fixtures/openssl-ca';
 

@@ -12,7 +12,7 @@ import {
   evaluateCertificate,
   PolicyContext,
 } from '../../../src/auth/certificate-policy';
-import type {KeyUsageName, PublicKeyDescription} from '../../../src/auth/certificate';
+import type {KeyUsageName, PublicKeyDescription} from '../../../src/x509/certificate';
 import {CertificateIdentity, parseIdentityRules} from '../../../src/auth/identity-rules';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';

@@ -37,6 +37,8 @@ describe('config: parseConfig (unit)', () => {
     ['partial TLS files', {TLS_CERT_FILE: '/x/a.crt'}, 'CONFIG_MISSING', 'TLS_KEY_FILE'],
     ['production without TLS files', {NODE_ENV: 'production', MTLS_ALLOWED_SUBJECTS: 'cn:a'}, 'CONFIG_MISSING', 'TLS_CERT_FILE'],
     ['production without allow-list', {NODE_ENV: 'production', ...TLS}, 'CONFIG_MISSING', 'MTLS_ALLOWED_SUBJECTS'],
+    ['production without a revocation choice', PROD, 'CONFIG_MISSING', 'MTLS_REVOCATION'],
+    ['revocation exemption not a fingerprint', {MTLS_REVOCATION_EXEMPT: 'AB:CD'}, 'CONFIG_INVALID', 'MTLS_REVOCATION_EXEMPT'],
     ['outbound host not a name', {OUTBOUND_ALLOWED_HOSTS: 'exa mple.com'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_HOSTS'],
     ['outbound port invalid', {OUTBOUND_ALLOWED_PORTS: '443,0'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_PORTS'],
     ['outbound CIDR invalid', {OUTBOUND_ALLOWED_CIDRS: '10.0.0.0'}, 'CONFIG_INVALID', 'OUTBOUND_ALLOWED_CIDRS'],
@@ -79,12 +81,19 @@ describe('config: parseConfig (unit)', () => {
   });
 
   it('production: enforce modes, explicit files, no dev PKI', () => {
-    const c = parseConfig(PROD, {cwd: '/srv'});
+    const c = parseConfig({...PROD, MTLS_REVOCATION: 'none'}, {cwd: '/srv'});
     assert.equal(c.env, 'production');
     assert.equal(c.tls.devPki, false);
     assert.equal(c.auditMode, 'enforce');
     assert.equal(c.postureMode, 'enforce');
     assert.deepEqual(c.mtls.revocation, []);
+  });
+
+  it('production: a CRL file or a stated MTLS_REVOCATION is a revocation choice; exemptions are normalised fingerprints', () => {
+    assert.deepEqual(parseConfig({...PROD, TLS_CRL_FILES: '/x/ca.crl'}, {cwd: '/srv'}).mtls.revocation, ['crl']);
+    assert.deepEqual(parseConfig({...PROD, MTLS_REVOCATION: 'ocsp'}, {cwd: '/srv'}).mtls.revocation, ['ocsp']);
+    const fp = 'ab'.repeat(32);
+    assert.deepEqual(parseConfig({...PROD, MTLS_REVOCATION: 'none', MTLS_REVOCATION_EXEMPT: fp}, {cwd: '/srv'}).mtls.revocationExempt, [Array(32).fill('AB').join(':')]);
   });
 
   it('resolves relative paths against the working directory and splits CRL lists', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {CLOCK_CHECK_EVERY, parseCrl, SLICE_BUDGET_MS} from '../../../src/tls/revocation/crl-parser';
-import {serialKeyOfDerInteger} from '../../../src/tls/revocation/serial';
+import {serialKeyOfDerInteger} from '../../../src/x509/serial';
 import {MAX_OVERFLOW_SERIALS} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 import {
@@ -90,9 +90,6 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
   });
 
   const unusable: Array<[string, CrlParts, string]> = [
-    ['issuingDistributionPoint', {extensions: [ext(IDP, seq(tlv(0x81, hex('ff'))), true)]}, IDP],
-    ['non-critical issuingDistributionPoint', {extensions: [ext(IDP, seq())]}, IDP],
-    ['deltaCRLIndicator', {extensions: [ext(DELTA, int('01'), true)]}, DELTA],
     ['unknown critical CRL extension', {extensions: [ext('1.2.3.4', NULL, true)]}, '1.2.3.4'],
     ['critical certificateIssuer entry extension', {entries: [entry('01', ext(CERT_ISSUER, seq(), true))]}, 'entry:' + CERT_ISSUER],
     ['unknown critical entry extension', {entries: [entry('01'), entry('02', ext('1.2.3.5', NULL, true))]}, 'entry:1.2.3.5'],
@@ -102,6 +99,32 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
       const crl = await parseCrl(crlOf(parts));
       assert.equal(crl.hasCriticalUnknownExtension, true);
       assert.deepEqual(crl.unsupportedExtensions, [reported]);
+    });
+  }
+
+  it('reads issuingDistributionPoint into a scope (distributionPoint URIs, only* flags)', async () => {
+    const dp = tlv(0xa0, tlv(0xa0, Buffer.concat([tlv(0x86, Buffer.from('http://crl.example/part1.crl')), tlv(0x82, Buffer.from('dns.example'))])));
+    const crl = await parseCrl(crlOf({extensions: [ext(IDP, seq(dp, tlv(0x81, hex('ff'))), true)]}));
+    assert.equal(crl.hasCriticalUnknownExtension, false);
+    assert.deepEqual(crl.scope && {...crl.scope, key: undefined}, {
+      distributionPoints: ['http://crl.example/part1.crl'], hasDistributionPoint: true, onlyContainsUserCerts: true, onlyContainsCACerts: false,
+      onlySomeReasons: false, onlyContainsAttributeCerts: false, key: undefined,
+    });
+    const reasons = await parseCrl(crlOf({extensions: [ext(IDP, seq(tlv(0x83, hex('07 80'))), true)]}));
+    assert.equal(reasons.scope?.onlySomeReasons, true);
+    assert.equal(reasons.scope?.hasDistributionPoint, false);
+    assert.equal((await parseCrl(crlOf({extensions: [ext(IDP, seq(tlv(0x82, hex('ff'))))]}))).scope?.onlyContainsCACerts, true);
+  });
+
+  const refused: Array<[string, CrlParts, string]> = [
+    ['deltaCRLIndicator (a delta CRL)', {extensions: [ext(DELTA, int('01'), true)]}, 'CRL_DELTA_UNSUPPORTED'],
+    ['issuingDistributionPoint indirectCRL', {extensions: [ext(IDP, seq(tlv(0x84, hex('ff'))), true)]}, 'CRL_INDIRECT_UNSUPPORTED'],
+    ['issuingDistributionPoint with a DEFAULT FALSE encoded', {extensions: [ext(IDP, seq(tlv(0x81, hex('00'))), true)]}, 'CRL_INVALID'],
+    ['issuingDistributionPoint with two onlyContains flags', {extensions: [ext(IDP, seq(tlv(0x81, hex('ff')), tlv(0x82, hex('ff'))), true)]}, 'CRL_INVALID'],
+  ];
+  for (const [title, parts, code] of refused) {
+    it(`refuses a CRL with ${title}: ${code}`, async () => {
+      await assert.rejects(parseCrl(crlOf(parts)), (e: unknown) => (e as {code?: string}).code === code);
     });
   }
 

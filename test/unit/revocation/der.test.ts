@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import {DerReader} from '../../../src/tls/revocation/der';
+import {DerReader} from '../../../src/x509/der';
 import {expectAppError} from './fixtures/openssl-ca';
 
 const reader = (h: string) => new DerReader(Buffer.from(h.replace(/\s+/g, ''), 'hex'));

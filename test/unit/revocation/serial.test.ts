@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import fc from 'fast-check';
-import {normalizeSerial} from '../../../src/tls/revocation/serial';
+import {normalizeSerial} from '../../../src/x509/serial';
 import {MAX_OVERFLOW_SERIALS, SerialSet, SerialSetBuilder} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
 

@@ -88,7 +88,11 @@ export class OpensslCa {
   }
 
   /** A self-signed root CA. */
-  static async createRoot(workdir: string, name: string, opts: {key?: KeySpec; days?: number; subject?: string; pathlen?: number; extraExtensions?: readonly string[]} = {}): Promise<OpensslCa> {
+  static async createRoot(
+    workdir: string,
+    name: string,
+    opts: {key?: KeySpec; days?: number; subject?: string; pathlen?: number; extraExtensions?: readonly string[]; stringMask?: string} = {},
+  ): Promise<OpensslCa> {
     const dir = await OpensslCa.prepareDir(workdir, name);
     const keyPath = path.join(dir, 'ca.key');
     const certPath = path.join(dir, 'ca.pem');
@@ -97,7 +101,7 @@ export class OpensslCa {
     await fs.writeFile(
       ext,
       [
-        '[req]', 'distinguished_name = dn', '[dn]', '[v3_root]',
+        '[req]', 'distinguished_name = dn', ...(opts.stringMask ? [`string_mask = ${opts.stringMask}`] : []), '[dn]', '[v3_root]',
         `basicConstraints = critical,CA:TRUE${opts.pathlen !== undefined ? `,pathlen:${opts.pathlen}` : ''}`,
         'keyUsage = critical,keyCertSign,cRLSign',
         'subjectKeyIdentifier = hash',
@@ -186,18 +190,39 @@ export class OpensslCa {
     return loadIssued(name, certPath, keyPath);
   }
 
+  /**
+   * The same CA key under another encoding of its name (e.g. UTF8String in another case where this
+   * CA's subject is a PrintableString): a self-signed certificate sharing this CA's key, directory
+   * and index, so what it issues or lists in a CRL carries that other issuer name.
+   */
+  async twin(subject: string, o: {stringMask?: string} = {}): Promise<OpensslCa> {
+    const certPath = path.join(this.dir, `twin-${++sequence}.pem`);
+    const ext = path.join(this.dir, `twin-${sequence}.cnf`);
+    await fs.writeFile(
+      ext,
+      ['[req]', 'distinguished_name = dn', `string_mask = ${o.stringMask ?? 'utf8only'}`, '[dn]', '[v3_root]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash', ''].join('\n'),
+    );
+    opensslOk(['req', '-x509', '-new', '-utf8', '-key', this.cert.keyPath, '-subj', subject, '-days', '30', '-sha256', '-config', ext, '-extensions', 'v3_root', '-out', certPath]);
+    return new OpensslCa(this.dir, await loadIssued(`${this.cert.name}-twin`, certPath, this.cert.keyPath), this.parent);
+  }
+
   /** An intermediate CA issued by this CA (openssl ca), with its own directory and index. */
   async createIntermediate(
     name: string,
-    o: {key?: KeySpec; pathlen?: number; eku?: string | null; keyUsage?: string; basicConstraints?: string; startDate?: Date; endDate?: Date; md?: string} = {},
+    o: {
+      key?: KeySpec; pathlen?: number; eku?: string | null; keyUsage?: string | null; basicConstraints?: string | null; startDate?: Date; endDate?: Date; md?: string;
+      subject?: string; extraExtensions?: readonly string[]; san?: string | null;
+    } = {},
   ): Promise<OpensslCa> {
     const issued = await this.issue(name, {
+      subject: o.subject,
+      extraExtensions: o.extraExtensions,
       key: o.key,
       md: o.md,
-      basicConstraints: o.basicConstraints ?? `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
-      keyUsage: o.keyUsage ?? 'critical,keyCertSign,cRLSign',
+      basicConstraints: o.basicConstraints !== undefined ? o.basicConstraints : `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
+      keyUsage: o.keyUsage !== undefined ? o.keyUsage : 'critical,keyCertSign,cRLSign',
       eku: o.eku ?? null,
-      san: null,
+      san: o.san ?? null,
       startDate: o.startDate,
       endDate: o.endDate ?? new Date(Date.now() + 365 * 24 * 60 * 60 * 1000),
     });
@@ -214,10 +239,17 @@ export class OpensslCa {
     opensslOk(['ca', '-batch', '-config', await this.writeConfig([]), '-revoke', cert.certPath, '-crl_reason', reason]);
   }
 
-  /** A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24). Returns its path. */
-  async gencrl(o: {hours?: number} = {}): Promise<string> {
+  /**
+   * A CRL of this CA's revocations (`openssl ca -gencrl`), valid for `hours` (default 24), with
+   * optional CRL extension lines (e.g. "issuingDistributionPoint = critical,@idp" and an [idp] section). Returns its path.
+   */
+  async gencrl(o: {hours?: number; crlExtensions?: readonly string[]} = {}): Promise<string> {
     const out = path.join(this.dir, `crl-${++sequence}.pem`);
-    opensslOk(['ca', '-batch', '-gencrl', '-config', await this.writeConfig([]), '-crlhours', String(o.hours ?? 24), '-out', out]);
+    const exts = o.crlExtensions ?? [];
+    opensslOk([
+      'ca', '-batch', '-gencrl', '-config', await this.writeConfig([...exts]), ...(exts.length ? ['-crlexts', 'ext'] : []),
+      '-crlhours', String(o.hours ?? 24), '-out', out,
+    ]);
     return out;
   }
 

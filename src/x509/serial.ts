@@ -12,7 +12,7 @@
  *
  * Pure module: no LoopBack imports.
  */
-import {AppError, ErrorCode} from '../../errors';
+import {AppError, ErrorCode} from '../errors';
 
 const HEX_RE = /^(-?)([0-9A-Fa-f]+)$/;
 

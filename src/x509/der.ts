@@ -16,7 +16,7 @@
  *
  * Pure module: no LoopBack imports.
  */
-import {AppError, ErrorCode} from '../../errors';
+import {AppError, ErrorCode} from '../errors';
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -224,4 +224,17 @@ export class DerReader {
 
 export function toHex(buf: Uint8Array, start = 0, end = buf.length): string {
   return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('hex').toUpperCase();
+}
+
+/** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }; TLV at [start,end). */
+export function readAlgorithmIdentifier(r: DerReader, start: number, end: number): {oid: string; params?: Buffer} {
+  const seqEnd = r.expect(start, end, TAG.SEQUENCE, 'AlgorithmIdentifier');
+  if (seqEnd !== end) r.fail('trailing data after AlgorithmIdentifier', seqEnd);
+  const oidEnd = r.expect(r.start, seqEnd, TAG.OID, 'algorithm');
+  const oid = r.oidString(r.start, r.end);
+  if (oidEnd === seqEnd) return {oid};
+  const paramsEnd = r.header(oidEnd, seqEnd);
+  if ((r.tag & 0x20) !== 0) r.checkTlvs(r.start, r.end);
+  if (paramsEnd !== seqEnd) r.fail('trailing data in AlgorithmIdentifier', paramsEnd);
+  return {oid, params: r.buf.subarray(oidEnd, paramsEnd)};
 }

@@ -16,7 +16,18 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
-import type {CertificateIdentity} from './identity-rules';
+import {namesMatch} from './name';
+import {normalizeSerial} from './serial';
+import {ConstrainedNames, GENERAL_NAME_FORMS, NameConstraints, NameForm, parseNameConstraints} from './name-constraints';
+
+/** The names an identity rule matches (src/auth/identity-rules.ts CertificateNames has this shape). */
+export interface CertificateNames {
+  readonly commonNames: readonly string[];
+  readonly dns: readonly string[];
+  readonly uris: readonly string[];
+  readonly emails: readonly string[];
+  readonly ips: readonly string[];
+}
 
 /** Certificates larger than this are refused before any parsing. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
@@ -29,6 +40,7 @@ export const OID = {
   extKeyUsage: '2.5.29.37',
   crlDistributionPoints: '2.5.29.31',
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  nameConstraints: '2.5.29.30',
   adOcsp: '1.3.6.1.5.5.7.48.1',
   kpServerAuth: '1.3.6.1.5.5.7.3.1',
   kpClientAuth: '1.3.6.1.5.5.7.3.2',
@@ -45,7 +57,7 @@ export const RECOGNISED_EXTENSIONS: ReadonlySet<string> = new Set([
   OID.authorityInfoAccess,
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.35', // authorityKeyIdentifier
-  '2.5.29.30', // nameConstraints (processed by pkijs)
+  '2.5.29.30', // nameConstraints (src/x509/name-constraints.ts)
   '2.5.29.32', // certificatePolicies (processed by pkijs)
   '2.5.29.33', // policyMappings
   '2.5.29.36', // policyConstraints
@@ -66,6 +78,12 @@ export interface SubjectAltNames {
   readonly ips: readonly string[];
   /** Count of other GeneralName forms (otherName, directoryName, ...), never matched. */
   readonly otherCount: number;
+  /** DER Names of directoryName entries (name constraints only, never matched as identity). */
+  readonly directoryNames: readonly Buffer[];
+  /** Raw iPAddress octets, in the order of `ips`. */
+  readonly ipBytes: readonly Buffer[];
+  /** Forms other than rfc822Name, dNSName, URI, iPAddress and directoryName present. */
+  readonly otherForms: readonly NameForm[];
 }
 
 export type PublicKeyAlgorithm = 'rsa' | 'rsa-pss' | 'ec' | 'ed25519' | 'ed448' | 'dsa' | 'dh' | 'x25519' | 'x448' | 'unknown';
@@ -116,13 +134,18 @@ export interface ParsedClientCertificate {
   readonly sans: SubjectAltNames;
   /** Every CN attribute of the subject, in order, undecorated (may contain control characters). */
   readonly commonNames: readonly string[];
-  /** The identity matchIdentity() consumes. */
-  readonly identity: CertificateIdentity;
+  /** The names matchIdentity() (src/auth/identity-rules.ts) consumes. */
+  readonly identity: CertificateNames;
   /** http(s)/ldap URIs from CRL distribution points (fullName form only). */
   readonly crlDistributionPoints: readonly string[];
   /** URIs of id-ad-ocsp access descriptions in authorityInfoAccess. */
   readonly ocspUrls: readonly string[];
+  /** Subject and issuer are the same name under RFC 5280 §7.1 (not only byte-equal). */
   readonly selfIssued: boolean;
+  /** The nameConstraints extension, or null when absent. */
+  readonly nameConstraints: NameConstraints | null;
+  /** The names name constraints apply to (subject, SAN forms). */
+  readonly constrainedNames: ConstrainedNames;
   readonly criticalExtensions: readonly string[];
   /** Critical extensions not in RECOGNISED_EXTENSIONS. */
   readonly unrecognisedCriticalExtensions: readonly string[];
@@ -263,6 +286,8 @@ function parseSubjectAltName(value: Uint8Array): SubjectAltNames {
   const items = sequence(fromDer(value, what), what);
   if (items.length === 0) malformed(`${what}: empty`);
   const dns: string[] = [], uris: string[] = [], emails: string[] = [], ips: string[] = [];
+  const directoryNames: Buffer[] = [], ipBytes: Buffer[] = [];
+  const otherForms: NameForm[] = [];
   let otherCount = 0;
   for (const gn of generalNames(items, what)) {
     switch (gn.tag) {
@@ -279,13 +304,22 @@ function parseSubjectAltName(value: Uint8Array): SubjectAltNames {
         const bytes = primitiveBytes(gn.block, what);
         if (bytes.length !== 4 && bytes.length !== 16) malformed(`${what}: iPAddress of ${bytes.length} bytes`);
         ips.push(ipaddr.fromByteArray([...bytes]).toNormalizedString());
+        ipBytes.push(Buffer.from(bytes));
+        break;
+      }
+      case 4: {
+        const [name, ...rest] = children(gn.block, what);
+        if (!name || rest.length > 0 || !isUniversal(name, 16)) malformed(`${what}: bad directoryName`);
+        directoryNames.push(Buffer.from(name.toBER(false)));
+        otherCount++;
         break;
       }
       default:
+        otherForms.push(GENERAL_NAME_FORMS[gn.tag]);
         otherCount++;
     }
   }
-  return {dns, uris, emails, ips, otherCount};
+  return {dns, uris, emails, ips, otherCount, directoryNames, ipBytes, otherForms};
 }
 
 function parseKeyUsage(value: Uint8Array): KeyUsageName[] {
@@ -384,14 +418,6 @@ function describeKey(x509: crypto.X509Certificate): PublicKeyDescription {
   }
 }
 
-// --- serial --------------------------------------------------------------------------------
-
-/** "00 9F 01" -> "9F01"; "0F 01" -> "F01"; zero -> "0". */
-export function serialKeyFromBytes(bytes: Uint8Array): string {
-  const hex = Buffer.from(bytes).toString('hex').toUpperCase().replace(/^0+/, '');
-  return hex === '' ? '0' : hex;
-}
-
 // --- entry points --------------------------------------------------------------------------
 
 /** Parse one DER certificate. Throws AppError AUTH_CERT_MALFORMED. */
@@ -413,6 +439,8 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
   const x509 = new crypto.X509Certificate(der);
 
   if (cert.signature.algorithmId !== cert.signatureAlgorithm.algorithmId) malformed('inner and outer signature algorithms differ');
+  // The signature BIT STRING has no unused bits (else a valid certificate re-encodes under another fingerprint).
+  if (cert.signatureValue.valueBlock.unusedBits !== 0) malformed('signature BIT STRING with unused bits');
   const serialBytes = new Uint8Array(cert.serialNumber.valueBlock.valueHexView);
   if (serialBytes.length === 0) malformed('empty serial');
   if ((serialBytes[0] & 0x80) !== 0) malformed('negative serial');
@@ -430,7 +458,8 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     }
   }
 
-  let sans: SubjectAltNames = {dns: [], uris: [], emails: [], ips: [], otherCount: 0};
+  let sans: SubjectAltNames = {dns: [], uris: [], emails: [], ips: [], otherCount: 0, directoryNames: [], ipBytes: [], otherForms: []};
+  let nameConstraints: NameConstraints | null = null;
   let extendedKeyUsage: string[] | null = null;
   let basicConstraints: BasicConstraintsInfo | null = null;
   let keyUsage: KeyUsageName[] | null = null;
@@ -467,6 +496,13 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
       case OID.authorityInfoAccess:
         ocspUrls = parseAuthorityInfoAccess(value);
         break;
+      case OID.nameConstraints:
+        try {
+          nameConstraints = parseNameConstraints(value);
+        } catch (e) {
+          malformed(`nameConstraints: ${e instanceof Error ? e.message : 'malformed'}`);
+        }
+        break;
     }
   }
 
@@ -476,7 +512,7 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     malformed('bad validity dates');
   }
 
-  const identity: CertificateIdentity = {
+  const identity: CertificateNames = {
     commonNames,
     dns: sans.dns,
     uris: sans.uris,
@@ -492,7 +528,7 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     issuer: formatName(issuerRdns),
     subjectDer,
     issuerDer,
-    serialKey: serialKeyFromBytes(serialBytes),
+    serialKey: normalizeSerial(serialBytes),
     fingerprint256: x509.fingerprint256,
     notBefore,
     notAfter,
@@ -508,7 +544,9 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     identity,
     crlDistributionPoints,
     ocspUrls,
-    selfIssued: subjectDer.equals(issuerDer),
+    selfIssued: namesMatch(subjectDer, issuerDer),
+    nameConstraints,
+    constrainedNames: {subjectDer, dns: sans.dns, emails: sans.emails, uris: sans.uris, ipBytes: sans.ipBytes, directoryNames: sans.directoryNames, otherForms: sans.otherForms},
     criticalExtensions: critical,
     unrecognisedCriticalExtensions: unrecognisedCritical,
   });
@@ -520,12 +558,4 @@ export function parseCertificateChain(leafDer: Uint8Array, chainDer: readonly Ui
   chain: ParsedClientCertificate[];
 } {
   return {leaf: parseCertificate(leafDer), chain: chainDer.map(d => parseCertificate(d))};
-}
-
-/** Every "CERTIFICATE" block of a PEM text as DER (CLI and configuration input). */
-export function pemToDerList(pem: string): Buffer[] {
-  const out: Buffer[] = [];
-  const re = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
-  for (let m = re.exec(pem); m !== null; m = re.exec(pem)) out.push(Buffer.from(m[1].replace(/\s+/g, ''), 'base64'));
-  return out;
 }
