@@ -16,7 +16,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
-import type {CertificateIdentity} from './identity-rules';
+import type {CertificateIdentity} from '../identity/identity-rules';
 
 /** Certificates larger than this are refused before any parsing. */
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;

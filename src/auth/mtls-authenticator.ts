@@ -26,7 +26,7 @@ import {audit, AuditDecision, Logger} from '../logging/logger';
 import {ParsedClientCertificate, parseCertificate} from './certificate';
 import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
-import type {IdentityRule} from './identity-rules';
+import type {IdentityRule} from '../identity/identity-rules';
 import type {CrlFetchOutcome} from './crl-fetcher';
 import {LruCache} from './lru';
 import {OcspClient, OcspClientOptions, OcspResult} from './ocsp-client';

@@ -17,7 +17,7 @@ import {AppError, isAppError} from '../errors';
 import {RevocationIndex} from '../tls/revocation/revocation-index';
 import {createLogger} from '../logging/logger';
 import {pemToDerList} from './certificate';
-import {IdentityRuleError, parseIdentityRules} from './identity-rules';
+import {IdentityRuleError, parseIdentityRules} from '../identity/identity-rules';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
 import {OcspClient, OcspTransport} from './ocsp-client';
 import {createRevocationTransport, RevocationTransport} from './revocation-transport';

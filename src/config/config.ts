@@ -8,7 +8,7 @@
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
-import {IdentityRule, IdentityRuleError, parseIdentityRules} from '../auth/identity-rules';
+import {IdentityRule, IdentityRuleError, parseIdentityRules} from '../identity/identity-rules';
 
 export const CIPHER_PROFILES = {
   /** AES-256-GCM and ChaCha20-Poly1305 only (no 128-bit suite). */

@@ -243,7 +243,7 @@ function scenarioList(stage: Stage): Scenario[] {
       why:
         'mTLS proves who the caller is, not what it may do: the certificate is trusted, current and has clientAuth, so TLS accepts it. ' +
         `Its SAN URI ${pki.clients['wrong-san'].uri} matches no MTLS_ALLOWED_SUBJECTS rule (${DEMO_ALLOWED_SUBJECTS}), ` +
-        'so the authenticator refuses it (src/auth/identity-rules.ts); SANs are read from the DER, never from a subject string.',
+        'so the authenticator refuses it (src/identity/identity-rules.ts); SANs are read from the DER, never from a subject string.',
       expect: {
         kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED',
         check: json => {
