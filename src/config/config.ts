@@ -288,7 +288,8 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       u = undefined;
     }
     // Exact origins only: never "*" (the service always authenticates, i.e. "credentials"), never "null".
-    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.origin !== o) {
+    const hostOk = u !== undefined && (HOSTNAME.test(u.hostname) || IPV4.test(u.hostname) || /^\[[0-9a-f:.]+\]$/i.test(u.hostname));
+    if (!u || !hostOk || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.origin !== o) {
       throw invalid('CORS_ALLOWED_ORIGINS', `"${o.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}" is not an exact origin (scheme://host[:port], no path, no "*")`);
     }
     return o;
