@@ -53,7 +53,7 @@ export const ERROR_CODES = {
 
   // --- authorization (src/authz, policy src/identity/role-policy.ts) -------------------
   AUTHZ_DENIED: {status: 403, doc: "The caller is authenticated, but none of the operation's allowed roles has a rule matching its identity."},
-  AUTHZ_NO_POLICY: {status: 403, doc: 'The operation has no authorization metadata (no @authorize, @authorize.skip(), a handler route, a mounted router, static assets or an unknown path): refused by default.'},
+  AUTHZ_NO_POLICY: {status: 403, doc: 'The operation has no authorization metadata (no @authorize, @authorize.skip(), a handler route, a mounted router, static assets or an unknown path): refused in production; development and test let it through with a warn decision line.'},
   AUTHZ_ISSUER_MISMATCH: {status: 403, doc: "The identity matches a rule of an allowed role, but the rule is bound to a CA (issuers / trustDomains) that is not on the certificate's verified path."},
   AUTHZ_POLICY_INVALID: {status: 500, exit: 78, doc: 'MTLS_POLICY_FILE cannot be read or fails validation (bad YAML/JSON, unknown key, empty rule, bad issuer, unreadable trust-domain bundle), or an @authorize decorator names a role the policy does not define.'},
   AUTHZ_POLICY_RELOAD_FAILED: {status: 500, doc: 'Log-only: a policy reload (SIGHUP or file change) found an invalid policy; the previous policy stays in force.'},
