@@ -142,8 +142,17 @@ export function createAuthorizationMiddleware(o: AuthorizationMiddlewareOptions)
     if (cors && origin !== undefined && typeof announced === 'string') {
       // Preflight: authenticated already (an OPTIONS route has the default metadata); authorized
       // as the request it announces. The answer comes from here, never from a handler.
-      if (!origins.has(origin)) throw new AppError('CORS_ORIGIN_DENIED', 'origin not allowed');
-      if (!TOKEN_METHOD.test(announced)) throw new AppError('AUTHZ_NO_POLICY', 'access denied');
+      if (!origins.has(origin) || !TOKEN_METHOD.test(announced)) {
+        const code = origins.has(origin) ? 'AUTHZ_NO_POLICY' : 'CORS_ORIGIN_DENIED';
+        const user = ctx.getSync<UserProfile | undefined>(SecurityBindings.USER, optional);
+        audit(o.logger, {
+          event: 'authz.decision', decision: 'deny', code, method: request.method, operation: '(preflight)', preflight: true,
+          subject: user?.subject, serial: user?.serial, fingerprint: user?.fingerprint256,
+          reason: code === 'CORS_ORIGIN_DENIED' ? 'origin not in CORS_ALLOWED_ORIGINS' : 'announced method not supported',
+          policy: policy.source, policyLoadedAt: policy.loadedAt,
+        });
+        throw new AppError(code, code === 'CORS_ORIGIN_DENIED' ? 'origin not allowed' : 'access denied');
+      }
       let target: ResolvedRoute | undefined;
       try {
         const handler = ctx.getSync<HttpHandler>(RestBindings.HANDLER);

@@ -268,9 +268,10 @@ describe('authorization per operation (acceptance)', function () {
         assert.equal(r.code, 'AUTH_IDENTITY_NOT_ALLOWED');
         assert.equal(r.headers['access-control-allow-origin'], undefined);
       });
-      it('a preflight from an origin not listed: 403 CORS_ORIGIN_DENIED', async () => {
-        const r = await send('valid', preflight('https://evil.example', 'GET', '/ping'), cors.port);
+      it('a preflight from an origin not listed: 403 CORS_ORIGIN_DENIED, with its deny line', async () => {
+        const {result: r, decisions} = await decisionsDuring(() => send('valid', preflight('https://evil.example', 'GET', '/ping'), cors.port));
         assert.equal(r.code, 'CORS_ORIGIN_DENIED');
+        assert.deepEqual(decisions.map(d => [d.decision, d.code]), [['deny', 'CORS_ORIGIN_DENIED']]);
       });
       it('an allowed request from a listed origin carries the exact origin; another origin gets none', async () => {
         const ok = await send('valid', {target: '/ping', headers: [['Origin', 'https://app.example']]}, cors.port);
