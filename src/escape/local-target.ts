@@ -74,6 +74,8 @@ export interface TargetPki {
   pki: DevPkiManifest;
   /** Every scenario certificate (dev PKI clients + the generated ones). */
   scenarioDir: string;
+  /** Authz files: client CA bundle with the second CA, the second CA's CRL, the role policy. */
+  authz: {bundle: string; crl: string; policy: string};
   /**
    * The TLS/mTLS environment for a service that uses this PKI (file paths as given by `at`, e.g.
    * the paths where a container sees the PKI directory mounted).
@@ -95,6 +97,7 @@ export async function generateTargetPki(dir: string): Promise<TargetPki> {
   return {
     pki,
     scenarioDir,
+    authz,
     serviceEnv: (at = p => p) => ({
       TLS_CERT_FILE: at(pki.server.cert),
       TLS_KEY_FILE: at(pki.server.key),
