@@ -6,7 +6,12 @@
  */
 import {BootMixin} from '@loopback/boot';
 import {ApplicationConfig, BindingScope, CoreBindings} from '@loopback/core';
+import {createBindingFromClass} from '@loopback/core';
 import {RestApplication, RestBindings, RestMiddlewareGroups} from '@loopback/rest';
+import {AUTHORIZATION_MIDDLEWARE_GROUP, createAuthorizationMiddleware} from './authz/authorization.middleware';
+import {AuthzBindings} from './authz/keys';
+import {MtlsRoleAuthorizerProvider} from './authz/mtls.authorizer';
+import {PolicyStore} from './authz/policy-source';
 import type {Server as HttpsServer} from 'node:https';
 import {MtlsAuthBindings} from './auth/keys';
 import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component';
@@ -32,6 +37,8 @@ export interface HardenedMtlsAppOptions extends ApplicationConfig {
   logger: Logger;
   material: TlsMaterial;
   revocation: RevocationStore;
+  /** The role policy (PolicyStore.load); without it the built-in roles / MTLS_ROLES are used (no MTLS_POLICY_FILE). */
+  policy?: PolicyStore;
   /** Outbound-client hooks (stub DNS, connect shim, CA): only the escape suite's local target sets them. */
   outboundDeps?: OutboundDeps;
 }
@@ -42,6 +49,7 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
   readonly gate: ConnectionGate;
   readonly tlsState: TlsState;
   readonly revocation: RevocationStore;
+  readonly policy: PolicyStore;
 
   constructor(options: HardenedMtlsAppOptions) {
     const {config, logger, material, revocation} = options;
@@ -55,6 +63,9 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
         ...buildServerTlsOptions(config.tls, config.http, material),
         gracePeriodForClose: config.http.shutdownTimeoutMs,
         expressSettings: {'x-powered-by': false, 'trust proxy': false, etag: false},
+        // LoopBack's default CORS (origin *, credentials) is off: origin false makes its cors
+        // middleware a pass-through. CORS_ALLOWED_ORIGINS is served by the authorization middleware.
+        cors: {origin: false},
         openApiSpec: {disabled: true},
         apiExplorer: {disabled: true},
         requestBodyParser: {json: {limit: config.http.maxBodyBytes, strict: true}, text: {limit: config.http.maxBodyBytes}, urlencoded: {limit: config.http.maxBodyBytes, extended: false}},
@@ -91,6 +102,23 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.bind(MtlsAuthBindings.REVOCATION_TRANSPORT).to(revocationTransport);
     this.bind(MtlsAuthBindings.OCSP_TRANSPORT).to(revocationTransport.ocsp);
     this.component(MtlsAuthenticationComponent);
+    // Authorization: per-operation roles from the verified identity, default deny (src/authz).
+    this.policy = options.policy ?? PolicyStore.withoutFile(config, logger.child({component: 'authz'}));
+    this.bind(AuthzBindings.POLICY_STORE).to(this.policy);
+    this.add(createBindingFromClass(MtlsRoleAuthorizerProvider, {key: AuthzBindings.AUTHORIZER, defaultScope: BindingScope.SINGLETON}));
+    this.middleware(
+      createAuthorizationMiddleware({
+        store: this.policy,
+        logger: logger.child({component: 'authz'}),
+        enforceDefaultDeny: config.env === 'production',
+        corsAllowedOrigins: config.authz.corsAllowedOrigins,
+      }),
+      {
+        group: AUTHORIZATION_MIDDLEWARE_GROUP,
+        upstreamGroups: [RestMiddlewareGroups.FIND_ROUTE, RestMiddlewareGroups.AUTHENTICATION],
+        downstreamGroups: [RestMiddlewareGroups.PARSE_PARAMS, RestMiddlewareGroups.INVOKE_METHOD],
+      },
+    );
     // Request guard (before findRoute), URL-parameter interceptor, SSRF-safe outbound client.
     this.bind(GuardsBindings.OPTIONS).to({config, logger: logger.child({component: 'guards'}), outboundDeps: options.outboundDeps});
     this.component(GuardsComponent);

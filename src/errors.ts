@@ -53,6 +53,14 @@ export const ERROR_CODES = {
   AUTH_REVOCATION_SOFT_FAIL: {status: 200, doc: 'Log-only: revocation status unknown but MTLS_REVOCATION_FAIL=open accepted the request.'},
   AUTH_CERT_MALFORMED: {status: 401, doc: 'The client certificate could not be parsed.'},
 
+  // --- authorization (src/authz, policy src/identity/role-policy.ts) -------------------
+  AUTHZ_DENIED: {status: 403, doc: "The caller is authenticated, but none of the operation's allowed roles has a rule matching its identity."},
+  AUTHZ_NO_POLICY: {status: 403, doc: 'The operation has no authorization metadata (no @authorize, @authorize.skip(), a handler route, a mounted router, static assets or an unknown path): refused in production; development and test let it through with a warn decision line.'},
+  AUTHZ_ISSUER_MISMATCH: {status: 403, doc: "The identity matches a rule of an allowed role, but the rule is bound to a CA (issuers / trustDomains) that is not on the certificate's verified path."},
+  AUTHZ_POLICY_INVALID: {status: 500, exit: 78, doc: 'MTLS_POLICY_FILE cannot be read or fails validation (bad YAML/JSON, unknown key, empty rule, bad issuer, unreadable trust-domain bundle), or an @authorize decorator names a role the policy does not define.'},
+  AUTHZ_POLICY_RELOAD_FAILED: {status: 500, doc: 'Log-only: a policy reload (SIGHUP or file change) found an invalid policy; the previous policy stays in force.'},
+  CORS_ORIGIN_DENIED: {status: 403, doc: 'A CORS preflight came from an origin not in CORS_ALLOWED_ORIGINS (or CORS is off).'},
+
   // --- request guard --------------------------------------------------------------
   GUARD_MALFORMED_INPUT: {status: 400, doc: 'The request target, a header or the body could not be decoded safely (bad escapes, NUL, too deep, duplicate or prototype keys).'},
   GUARD_DENIED_REFERENCE: {status: 403, doc: 'The request refers to a host or container-management resource (runtime socket, Docker/Kubernetes API, /proc, /sys, metadata, ...).'},

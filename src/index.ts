@@ -17,6 +17,8 @@ import {AppError, toAppError} from './errors';
 import type {OutboundDeps} from './outbound/outbound-client';
 import {createLogger, Logger} from './logging/logger';
 import {auditApplicationSpec} from './guards/openapi-audit';
+import {auditAuthorization} from './authz/policy-audit';
+import {PolicyStore} from './authz/policy-source';
 import {ensureDevPki} from './pki/dev-pki';
 import {checkPostureAtStartup, runPostureCheck} from './posture/posture-io';
 import {formatBanner, formatPostureSummary} from './startup-screen';
@@ -82,10 +84,16 @@ export async function startService(env: Env = process.env, logger?: Logger, over
   for (const c of coverage) log.info({event: 'revocation.coverage', subject: c.subject, fingerprint256: c.fingerprint256, source: c.source}, 'revocation source of a trusted CA');
   if (config.env === 'production') requireRevocationCoverage(coverage);
 
-  const app = new HardenedMtlsApplication({config, logger: log, material, revocation, outboundDeps: overrides.outbound});
+  // The role policy (MTLS_POLICY_FILE / MTLS_ROLES / built-in): an invalid one exits 78 here.
+  const policy = await PolicyStore.load(config, log.child({component: 'authz'}));
+
+  const app = new HardenedMtlsApplication({config, logger: log, material, revocation, policy, outboundDeps: overrides.outbound});
   await app.boot();
   // Audit the app's own spec (AUDIT_MODE=enforce refuses to start on a high finding).
-  await auditApplicationSpec(await app.restServer.getApiSpec(), config.auditMode, log.child({component: 'openapi-audit'}));
+  const spec = await app.restServer.getApiSpec();
+  await auditApplicationSpec(spec, config.auditMode, log.child({component: 'openapi-audit'}));
+  // Every operation has a policy, every role it names exists (src/authz/policy-audit.ts).
+  auditAuthorization(app, spec, policy, config.auditMode, log.child({component: 'authz'}));
   try {
     await app.start();
   } catch (e) {
@@ -102,8 +110,9 @@ export async function startService(env: Env = process.env, logger?: Logger, over
   }
   log.info({event: 'listening', url, tls: 'TLSv1.3', ciphers: config.tls.ciphers, revocation: config.mtls.revocation}, 'listening');
 
+  policy.startWatching();
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= app.stop());
+  const stop = () => (stopping ??= (policy.stop(), app.stop()));
   return {app, config, url, stop};
 }
 
@@ -142,6 +151,7 @@ export async function main(): Promise<void> {
     if (!service) return;
     service.app.logger.info({event: 'tls.reload.requested', reason: 'SIGHUP'}, 'reload requested');
     void service.app.reloader?.reload('sighup');
+    void service.app.policy.reload('sighup');
   });
 
   try {

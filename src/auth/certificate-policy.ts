@@ -9,7 +9,7 @@
 import type {ErrorCode} from '../errors';
 import type {BasicConstraintsInfo, KeyUsageName, ParsedClientCertificate, PublicKeyDescription} from '../x509/certificate';
 import {OID} from '../x509/certificate';
-import {CertificateIdentity, IdentityRule, matchIdentity} from './identity-rules';
+import {CertificateIdentity, IdentityRule, matchIdentity} from '../identity/identity-rules';
 
 export type CheckResult = {readonly ok: true; readonly detail?: string} | {readonly ok: false; readonly code: ErrorCode; readonly detail?: string};
 

@@ -26,7 +26,7 @@ import {audit, AuditDecision, Logger} from '../logging/logger';
 import {ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
-import type {IdentityRule} from './identity-rules';
+import type {IdentityRule} from '../identity/identity-rules';
 import type {CrlFetchOutcome} from './crl-fetcher';
 import {LruCache} from './lru';
 import {OcspClient, OcspClientOptions} from './ocsp-client';
@@ -145,6 +145,13 @@ export interface MtlsProfile {
   readonly serial: string;
   readonly issuer: string;
   readonly fingerprint256: string;
+  /** Common Names of the subject (for cn: rules in the authorization policy). */
+  readonly commonNames: readonly string[];
+  /**
+   * SHA-256 fingerprints (Node's colon hex) of the CAs on the verified path, issuer first, trust
+   * anchor last: who vouched for this identity (issuer-bound roles, src/authz/policy.ts).
+   */
+  readonly caFingerprints256: readonly string[];
 }
 
 /** Sources whose definitive 'good' answer was used ('none' when no source is configured or on soft-fail). */
@@ -219,13 +226,15 @@ const CACHEABLE_DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'AUTH_CERT_REVOKED',
 ]);
 
-function profileOf(c: ParsedClientCertificate): MtlsProfile {
+function profileOf(c: ParsedClientCertificate, verifiedCas: readonly ParsedClientCertificate[]): MtlsProfile {
   return {
     subject: c.subject,
     sans: {dns: [...c.sans.dns], uri: [...c.sans.uris], email: [...c.sans.emails], ip: [...c.sans.ips]},
     serial: c.serialKey,
     issuer: c.issuer,
     fingerprint256: c.fingerprint256,
+    commonNames: [...c.commonNames],
+    caFingerprints256: verifiedCas.map(ca => ca.fingerprint256),
   };
 }
 
@@ -524,7 +533,7 @@ export class MtlsAuthenticator {
     const softFail = revocation.status === 'unknown' || intermediateUnknown !== undefined;
     const result: AuthResult = {
       ok: true,
-      profile: profileOf(leaf),
+      profile: profileOf(leaf, chainVerdict.path.slice(1)),
       revocationSource: softFail ? 'none' : revocation.source,
       revocationSoftFail: softFail,
       ...(evaluation.ok && evaluation.matchedRule ? {matchedRule: evaluation.matchedRule.text} : {}),

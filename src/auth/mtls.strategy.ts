@@ -53,6 +53,8 @@ export function toUserProfile(p: MtlsProfile): UserProfile {
     serial: p.serial,
     fingerprint256: p.fingerprint256,
     sans: {dns: [...p.sans.dns], uri: [...p.sans.uri], email: [...p.sans.email], ip: [...p.sans.ip]},
+    commonNames: p.commonNames,
+    caFingerprints256: p.caFingerprints256,
   };
 }
 

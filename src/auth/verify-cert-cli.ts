@@ -22,7 +22,7 @@ import {AppError, isAppError} from '../errors';
 import {RevocationIndex} from '../tls/revocation/revocation-index';
 import {createLogger} from '../logging/logger';
 import {pemToDerList} from '../x509/pem';
-import {IdentityRuleError, parseIdentityRules} from './identity-rules';
+import {IdentityRuleError, parseIdentityRules} from '../identity/identity-rules';
 import type {CheckOutcome} from './certificate-policy';
 import {AuthResult, MtlsAuthenticator, RevocationLookup} from './mtls-authenticator';
 import {OcspClient} from './ocsp-client';

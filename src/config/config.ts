@@ -8,7 +8,8 @@
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import {AppError} from '../errors';
-import {IdentityRule, IdentityRuleError, parseIdentityRules} from '../auth/identity-rules';
+import {IdentityRule, IdentityRuleError, parseIdentityRules} from '../identity/identity-rules';
+import {parseRolesEnv, PolicyDocument, PolicyError} from '../identity/role-policy';
 
 export const CIPHER_PROFILES = {
   /** AES-256-GCM and ChaCha20-Poly1305 only (no 128-bit suite). */
@@ -83,6 +84,15 @@ export interface OutboundConfig {
   readonly maxResponseBytes: number;
 }
 
+export interface AuthzConfig {
+  /** MTLS_POLICY_FILE (absolute): the role policy, YAML or JSON (src/identity/role-policy.ts). */
+  readonly policyFile: string | null;
+  /** MTLS_ROLES (env form), validated; merged over the built-in roles. Never set together with policyFile. */
+  readonly roles: PolicyDocument | null;
+  /** CORS_ALLOWED_ORIGINS: exact origins; empty = no CORS headers at all. */
+  readonly corsAllowedOrigins: readonly string[];
+}
+
 export interface AppConfig {
   readonly env: RunEnv;
   readonly host: string;
@@ -90,6 +100,7 @@ export interface AppConfig {
   readonly logLevel: string;
   readonly tls: TlsConfig;
   readonly mtls: MtlsConfig;
+  readonly authz: AuthzConfig;
   readonly http: HttpLimitsConfig;
   readonly outbound: OutboundConfig;
   readonly auditMode: EnforceMode;
@@ -111,6 +122,7 @@ export const CONFIG_VARIABLES = [
   'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
   'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
   'AUDIT_MODE', 'POSTURE_MODE', 'PRINT_BANNER',
+  'MTLS_POLICY_FILE', 'MTLS_ROLES', 'CORS_ALLOWED_ORIGINS',
 ] as const;
 
 export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
@@ -268,6 +280,34 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     if (u.username || u.password) throw invalid('MTLS_OCSP_URL', 'must not carry userinfo');
   }
 
+  // --- authorization and CORS -------------------------------------------------------------
+  const policyFileText = str(env, 'MTLS_POLICY_FILE');
+  const rolesText = str(env, 'MTLS_ROLES');
+  if (policyFileText !== undefined && rolesText !== undefined) throw invalid('MTLS_ROLES', 'set either MTLS_POLICY_FILE or MTLS_ROLES, not both');
+  let roles: PolicyDocument | null = null;
+  if (rolesText !== undefined) {
+    try {
+      roles = parseRolesEnv(rolesText);
+    } catch (e) {
+      if (e instanceof PolicyError) throw invalid('MTLS_ROLES', e.message);
+      throw e;
+    }
+  }
+  const corsAllowedOrigins = list(env, 'CORS_ALLOWED_ORIGINS').map(o => {
+    let u: URL | undefined;
+    try {
+      u = new URL(o);
+    } catch {
+      u = undefined;
+    }
+    // Exact origins only: never "*" (the service always authenticates, i.e. "credentials"), never "null".
+    const hostOk = u !== undefined && (HOSTNAME.test(u.hostname) || IPV4.test(u.hostname) || /^\[[0-9a-f:.]+\]$/i.test(u.hostname));
+    if (!u || !hostOk || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.origin !== o) {
+      throw invalid('CORS_ALLOWED_ORIGINS', `"${o.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}" is not an exact origin (scheme://host[:port], no path, no "*")`);
+    }
+    return o;
+  });
+
   // --- outbound -------------------------------------------------------------------------
   const allowedHostsList = list(env, 'OUTBOUND_ALLOWED_HOSTS').map(h => h.toLowerCase());
   for (const h of allowedHostsList) if (!HOSTNAME.test(h)) throw invalid('OUTBOUND_ALLOWED_HOSTS', `"${h}" is not a host name`);
@@ -308,6 +348,11 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       revocationExempt,
       maxChainDepth: int(env, 'MTLS_MAX_CHAIN_DEPTH', 2, 0, 8),
       clockSkewSec: int(env, 'MTLS_CLOCK_SKEW_SEC', 0, 0, 3600),
+    },
+    authz: {
+      policyFile: policyFileText !== undefined ? abs(policyFileText) : null,
+      roles,
+      corsAllowedOrigins,
     },
     http: {
       headersTimeoutMs,

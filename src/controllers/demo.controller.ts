@@ -3,10 +3,13 @@
  * real routes to aim at (BENIGN_GET = GET /search, BENIGN_POST = POST /echo), and that prove
  * the guards do not over-block ordinary paths such as /products/procurement.
  */
+import {authorize} from '@loopback/authorization';
 import {get, param, post, requestBody} from '@loopback/rest';
 
 const ok = {description: 'ok', content: {'application/json': {schema: {type: 'object'}}}};
 
+/** Any admitted identity may use the demo content routes. */
+@authorize.allowAuthenticated()
 export class DemoController {
   @get('/search', {summary: 'Free-text search (demo).', responses: {'200': ok}})
   search(@param.query.string('q') q?: string, @param.query.string('tag') tag?: string): object {

@@ -5,6 +5,7 @@
  * upstream status, content type, Location of a 3xx (redirects are never followed) and a bounded
  * preview of the body.
  */
+import {authorize} from '@loopback/authorization';
 import {inject} from '@loopback/core';
 import {post, requestBody} from '@loopback/rest';
 import {GuardsBindings} from '../guards/keys';
@@ -24,6 +25,8 @@ export interface FetchResult {
 export class FetchController {
   constructor(@inject(GuardsBindings.OUTBOUND_CLIENT) private readonly outbound: OutboundClient) {}
 
+  /** Outbound requests are an operator's tool: role `operator` only (MTLS_POLICY_FILE). */
+  @authorize({allowedRoles: ['operator']})
   @post('/fetch', {
     summary: 'Fetch a public URL through the SSRF-safe outbound client (demo).',
     'x-outbound-client': true,

@@ -1,3 +1,4 @@
+import {authorize} from '@loopback/authorization';
 import {inject} from '@loopback/core';
 import {get, RestBindings, RestServer} from '@loopback/rest';
 
@@ -9,6 +10,8 @@ import {get, RestBindings, RestServer} from '@loopback/rest';
 export class OpenApiController {
   constructor(@inject(RestBindings.SERVER) private readonly server: RestServer) {}
 
+  /** The route map is for operators and QA's spec reader, not for every workload. */
+  @authorize({allowedRoles: ['operator', 'spec-reader']})
   @get('/openapi.json', {summary: 'This service\'s OpenAPI document.', responses: {'200': {description: 'OpenAPI 3 document'}}})
   async spec(): Promise<object> {
     return this.server.getApiSpec();

@@ -1,6 +1,11 @@
+import {authorize} from '@loopback/authorization';
 import {inject} from '@loopback/core';
 import {get} from '@loopback/rest';
 import {SecurityBindings, UserProfile} from '@loopback/security';
+import {authzIdentityOf} from '../authz/authorization.middleware';
+import {AuthzBindings} from '../authz/keys';
+import type {PolicyStore} from '../authz/policy-source';
+import {rolesOf} from '../identity/role-policy';
 
 export interface WhoAmI {
   subject: string;
@@ -8,9 +13,14 @@ export interface WhoAmI {
   serial: string;
   fingerprint256: string;
   sans: {dns: string[]; uri: string[]; email: string[]; ip: string[]};
+  /** The roles of the policy in force that this identity holds (SAN rule and issuer binding). */
+  roles: string[];
 }
 
 export class WhoAmIController {
+  constructor(@inject(AuthzBindings.POLICY_STORE) private readonly policy: PolicyStore) {}
+
+  @authorize.allowAuthenticated()
   @get('/whoami', {
     summary: 'The identity the mTLS authenticator established for this caller.',
     responses: {
@@ -22,6 +32,7 @@ export class WhoAmIController {
               type: 'object',
               properties: {
                 subject: {type: 'string'}, issuer: {type: 'string'}, serial: {type: 'string'}, fingerprint256: {type: 'string'},
+                roles: {type: 'array', items: {type: 'string'}},
                 sans: {type: 'object', properties: {
                   dns: {type: 'array', items: {type: 'string'}}, uri: {type: 'array', items: {type: 'string'}},
                   email: {type: 'array', items: {type: 'string'}}, ip: {type: 'array', items: {type: 'string'}},
@@ -34,6 +45,7 @@ export class WhoAmIController {
     },
   })
   whoami(@inject(SecurityBindings.USER) user: UserProfile): WhoAmI {
-    return {subject: user.subject, issuer: user.issuer, serial: user.serial, fingerprint256: user.fingerprint256, sans: user.sans};
+    const roles = rolesOf(this.policy.current, authzIdentityOf(user));
+    return {subject: user.subject, issuer: user.issuer, serial: user.serial, fingerprint256: user.fingerprint256, sans: user.sans, roles};
   }
 }

@@ -165,7 +165,7 @@ export function postureSummary(stdout: string): string {
 
 /** The scenarios in the order the demo runs them (the acceptance test checks the output against it). */
 export const SCENARIO_IDS = [
-  'valid-client', 'no-client-cert', 'untrusted-ca', 'expired-cert', 'wrong-san', 'no-client-auth-eku',
+  'valid-client', 'no-client-cert', 'untrusted-ca', 'expired-cert', 'wrong-san', 'authenticated-not-authorized', 'right-san-wrong-ca', 'no-client-auth-eku',
   'revoked-crl', 'revoked-ocsp', 'ocsp-responder-down', 'tls12-downgrade', 'weak-cipher',
   'docker-socket-path', 'proc-traversal', 'ssrf-metadata', 'posture-report',
 ] as const;
@@ -243,7 +243,7 @@ function scenarioList(stage: Stage): Scenario[] {
       why:
         'mTLS proves who the caller is, not what it may do: the certificate is trusted, current and has clientAuth, so TLS accepts it. ' +
         `Its SAN URI ${pki.clients['wrong-san'].uri} matches no MTLS_ALLOWED_SUBJECTS rule (${DEMO_ALLOWED_SUBJECTS}), ` +
-        'so the authenticator refuses it (src/auth/identity-rules.ts); SANs are read from the DER, never from a subject string.',
+        'so the authenticator refuses it (src/identity/identity-rules.ts); SANs are read from the DER, never from a subject string.',
       expect: {
         kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED',
         check: json => {
@@ -253,6 +253,34 @@ function scenarioList(stage: Stage): Scenario[] {
         },
       },
       log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED', serial: pki.clients['wrong-san'].serialHex},
+    },
+    {
+      id: 'authenticated-not-authorized',
+      title: 'Authenticated but not authorized: a second client calls an operator-only route',
+      service: 'main',
+      command: curl(stage, main, 'valid2', '/fetch', [...JSON_HEADER, '--data', '{"url":"https://example.com/"}']),
+      expected: 'HTTP 403 AUTHZ_DENIED: the identity is admitted, but POST /fetch is for the operator role only',
+      why:
+        `${pki.clients.valid2.uri} passes every certificate check and the allow-list, so GET /whoami and /ping answer it. POST /fetch ` +
+        "carries @authorize({allowedRoles: ['operator']}) and the role policy (MTLS_POLICY_FILE) gives operator to " +
+        `${pki.clients.valid.uri} only: the authorizer (src/authz/authorization.middleware.ts) refuses before the body is parsed, ` +
+        'and its authz.decision line says which roles were allowed and that no rule matched.',
+      expect: {kind: 'http', status: 403, code: 'AUTHZ_DENIED'},
+      log: {event: 'authz.decision', decision: 'deny', code: 'AUTHZ_DENIED', serial: pki.clients.valid2.serialHex, fields: {operation: 'FetchController.fetch'}},
+    },
+    {
+      id: 'right-san-wrong-ca',
+      title: "Right SAN, wrong CA: the operator's name on a certificate from a second trusted CA",
+      service: 'main',
+      command: curl(stage, main, stage.secondCaOperator, '/openapi.json'),
+      expected: 'HTTP 403 AUTHZ_ISSUER_MISMATCH: the SAN matches the operator rule, but the rule is bound to the dev intermediate CA',
+      why:
+        `A second CA sits in TLS_CA_FILE (a rotation, a partner CA), and it issued a certificate carrying ${pki.clients.valid.uri}. ` +
+        'TLS and the authenticator accept it (trusted chain, allowed SAN). The policy binds the operator role to the SHA-256 ' +
+        "fingerprint of the dev intermediate CA (`issuers:`), which is not on this certificate's verified path, so the same SAN " +
+        'string does not make it the operator (src/identity/role-policy.ts).',
+      expect: {kind: 'http', status: 403, code: 'AUTHZ_ISSUER_MISMATCH'},
+      log: {event: 'authz.decision', decision: 'deny', code: 'AUTHZ_ISSUER_MISMATCH', fields: {role: 'operator'}},
     },
     {
       id: 'no-client-auth-eku',

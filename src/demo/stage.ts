@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {DEV_TRUST_DOMAIN, DevPkiManifest, generateDevPki, loadDevCa} from '../pki/dev-pki';
 import {DEV_ORGANIZATION, issueCertificate} from '../pki/x509-factory';
+import {writeAuthzDeployment} from '../escape/local-target';
 import {LoopbackOcspResponder} from './ocsp-responder';
 import {runCommand, ServiceProcess} from './processes';
 
@@ -30,6 +31,8 @@ export interface Stage {
   pki: DevPkiManifest;
   /** Trusted, valid, allowed, not on the CRL, revoked in the OCSP index. */
   ocspRevoked: ExtraClient;
+  /** The operator's SANs on a certificate from a second CA that TLS_CA_FILE also trusts (authz scenario). */
+  secondCaOperator: {cert: string; key: string};
   responder: LoopbackOcspResponder;
   main: ServiceProcess;
   ocspOnly: ServiceProcess;
@@ -114,12 +117,21 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
     progress('extra client', `${cert}: trusted and allowed, not on the CRL, marked revoked (R) in ${pki.opensslIndex}`);
     progress('OCSP responder', `${responder.url} (127.0.0.1 only); each request is answered by\n${responder.commandFor('REQUEST.der', 'RESPONSE.der').join(' ')}`);
 
+    // 3b. Authorization: a second CA in the client trust bundle, the operator's SANs on a
+    // certificate from it, and a role policy binding the operator role to the dev intermediate CA.
+    const authzDir = path.join(dir, 'authz');
+    fs.mkdirSync(authzDir, {mode: 0o700});
+    const authz = await writeAuthzDeployment(authzDir, pki, authzDir);
+    const secondCaOperator = {cert: path.join(authzDir, 'second-ca-operator.crt'), key: path.join(authzDir, 'second-ca-operator.key')};
+    progress('authorization', `${authz.policy}: role operator = ${pki.clients.valid.uri}, issued by the dev intermediate CA only; a second CA in ${authz.bundle}`);
+
     // 4. The services.
     const common = {
       TLS_CERT_FILE: pki.server.cert,
       TLS_KEY_FILE: pki.server.key,
-      TLS_CA_FILE: pki.caBundle,
-      TLS_CRL_FILES: `${pki.crls.root},${pki.crls.intermediate}`,
+      TLS_CA_FILE: authz.bundle,
+      TLS_CRL_FILES: `${pki.crls.root},${pki.crls.intermediate},${authz.crl}`,
+      MTLS_POLICY_FILE: authz.policy,
       MTLS_ALLOWED_SUBJECTS: DEMO_ALLOWED_SUBJECTS,
       MTLS_OCSP_URL: responder.url,
       MTLS_REVOCATION_FAIL: 'closed',
@@ -143,7 +155,7 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
 
     const r = responder;
     return {
-      dir, pki, ocspRevoked, responder: r, main, ocspOnly,
+      dir, pki, ocspRevoked, secondCaOperator, responder: r, main, ocspOnly,
       envShown: {main: mainShown, ocspOnly: ocspShown},
       teardown: cleanup,
       kill() {

@@ -34,7 +34,7 @@ export const EXPECT_DETAIL_DOC: Readonly<Record<ExpectDetail, string>> = {
 export const CATEGORIES = [
   'mtls', 'path-traversal', 'host-path', 'docker-api', 'k8s-api', 'runtime-socket',
   'ssrf-loopback-encoding', 'ssrf-ipv6', 'ssrf-metadata', 'ssrf-dns', 'ssrf-redirect', 'ssrf-unix-socket',
-  'ssrf-scheme', 'ssrf-authority-confusion', 'ssrf-library-cve', 'runtime-posture', 'benign-control',
+  'ssrf-scheme', 'ssrf-authority-confusion', 'ssrf-library-cve', 'runtime-posture', 'benign-control', 'authz',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -57,7 +57,11 @@ export const CATEGORY_DOC: Readonly<Record<Category, string>> = {
   'ssrf-library-cve': 'Inputs behind published SSRF-filter CVEs (ip, netmask, private-ip, ip-address, ipaddr.js).',
   'runtime-posture': 'Runtime probes inside the target: non-root, no capabilities, no_new_privs, seccomp, read-only root, no runtime socket, no service-account token, also for a child process.',
   'benign-control': 'Ordinary requests that look suspicious: they must pass (guards must not over-block).',
+  authz: 'Authorization per operation: an admitted identity calling what its role does not allow, the operator\'s SAN on a certificate from a second CA, routes without policy, and method/path variants of a protected operation (HEAD, trailing slash, case, encoded characters, ";" parameters, X-HTTP-Method-Override); each must be refused with an AUTHZ_ (or AUTH_) code.',
 };
+
+/** Refusal codes an authz case accepts (strict mode): the authorizer's, the authenticator's, CORS, or the request guard's (an encoded variant it stops first). */
+export const AUTHZ_REFUSAL = /^(AUTHZ_|AUTH_|CORS_|GUARD_)/;
 
 export interface DnsSequence {
   sequence: string[][];
@@ -88,6 +92,15 @@ export interface TlsSetup {
 
 export type RuntimeProbe = {covers: string} | {probe: 'child-process'};
 
+/** An authz case: the path-vector request (method, payload = request target) sent as another identity. */
+export interface AuthzSetup {
+  /** Scenario certificate to present (file stem in --scenario-certs), e.g. valid2, second-ca-operator. */
+  as: string;
+  headers?: [string, string][];
+  /** Request body (UTF-8), sent with Content-Type application/json unless a header sets it. */
+  body?: string;
+}
+
 export interface EscapeCase {
   id: string;
   /** The reference catalog id, or null for cases this project adds. */
@@ -107,6 +120,7 @@ export interface EscapeCase {
   notes?: string;
   tls?: TlsSetup;
   runtime?: RuntimeProbe;
+  authz?: AuthzSetup;
 }
 
 export interface EscapeCatalog {
@@ -191,6 +205,17 @@ export function validateCase(raw: unknown): EscapeCase {
     if (!ok) throw new CatalogError(`${id}: a runtime case needs runtime.covers (RT-nnn) or runtime.probe`);
   } else if (raw.runtime !== undefined) {
     throw new CatalogError(`${id}: runtime probe on a ${String(raw.vector)} case`);
+  }
+  if (raw.category === 'authz') {
+    const a = raw.authz;
+    if (raw.vector !== 'path' || !isObj(a) || typeof a.as !== 'string' || !/^[a-z0-9-]+$/.test(a.as)) {
+      throw new CatalogError(`${id}: an authz case is a path case with authz.as (a scenario file stem)`);
+    }
+    const okHeaders = a.headers === undefined || (Array.isArray(a.headers) && a.headers.every(h => Array.isArray(h) && h.length === 2 && /^[A-Za-z0-9-]+$/.test(String(h[0])) && typeof h[1] === 'string'));
+    if (!okHeaders) throw new CatalogError(`${id}: authz.headers must be [name, value] pairs`);
+    if (a.body !== undefined && typeof a.body !== 'string') throw new CatalogError(`${id}: authz.body must be a string`);
+  } else if (raw.authz !== undefined) {
+    throw new CatalogError(`${id}: authz setup on a ${String(raw.category)} case`);
   }
   if (raw.vector === 'header' && !/^[A-Za-z0-9-]+: /.test(raw.payload as string)) throw new CatalogError(`${id}: a header payload is "Name: value"`);
   return raw as unknown as EscapeCase;

@@ -22,6 +22,7 @@
  *   --concurrency N, --timeout-ms N, --quiet
  *
  *   make-scenario-certs --issuer-cert F --issuer-key F --out DIR [--root-cert F --root-key F] [--allowed-dns NAME] [--trust-domain TD]
+ *     [--operator-uri URI] [--operator-dns NAME]   (authz: second CA + the operator's SANs from it)
  *
  * Exit status: 0 no failed case, 1 at least one failed case, 2 usage or start-up error.
  */
@@ -31,7 +32,7 @@ import {CATEGORIES} from './catalog';
 import {REPORT_FORMATS, ReportFormat, writeReports} from './report';
 import {ProgressEvent, readFileArg, runEscapeSuite, RunOptions} from './runner';
 import type {RuntimeOptions} from './runtime';
-import {generateScenarioCerts} from './scenario-certs';
+import {generateAuthzScenarioCerts, generateScenarioCerts} from './scenario-certs';
 import {loadCaHandle} from '../pki/x509-factory';
 
 export class UsageError extends Error {}
@@ -162,7 +163,7 @@ const USAGE = `usage: npm run escape -- [--target https://HOST:PORT --ca FILE --
          [--only CATEGORY] [--case ID] [--report junit|json|html] [--out DIR] [--spec FILE|target]
          [--runtime local|sandbox|exec:"COMMAND"] [--lenient-codes] [--servername NAME] [--concurrency N] [--timeout-ms N] [--quiet]
        npm run escape -- make-scenario-certs --issuer-cert F --issuer-key F --out DIR [--root-cert F --root-key F]
-         [--allowed-dns NAME] [--trust-domain TD]
+         [--allowed-dns NAME] [--trust-domain TD] [--operator-uri URI] [--operator-dns NAME]
 categories: ${CATEGORIES.join(', ')}
 See docs/escape-suite.md.
 `;
@@ -188,7 +189,7 @@ async function makeScenarioCerts(argv: readonly string[]): Promise<number> {
     v.set(argv[i], argv[i + 1]);
   }
   for (const k of v.keys()) {
-    if (!['--issuer-cert', '--issuer-key', '--out', '--root-cert', '--root-key', '--allowed-dns', '--trust-domain'].includes(k)) throw new UsageError(`make-scenario-certs: unknown argument ${k}`);
+    if (!['--issuer-cert', '--issuer-key', '--out', '--root-cert', '--root-key', '--allowed-dns', '--trust-domain', '--operator-uri', '--operator-dns'].includes(k)) throw new UsageError(`make-scenario-certs: unknown argument ${k}`);
   }
   const need = (k: string) => {
     const x = v.get(k);
@@ -201,8 +202,12 @@ async function makeScenarioCerts(argv: readonly string[]): Promise<number> {
     : undefined;
   const dir = path.resolve(need('--out'));
   const names = await generateScenarioCerts({dir, issuer, root, allowedDns: v.get('--allowed-dns'), trustDomain: v.get('--trust-domain')});
+  const authz = await generateAuthzScenarioCerts({dir, operatorUri: v.get('--operator-uri'), operatorDns: v.get('--operator-dns')});
+  names.push(...authz.written);
   process.stdout.write(`wrote ${names.length} scenario certificates to ${dir}: ${names.join(', ')}\n` +
-    'copy the dev-PKI-style scenarios (valid, expired, not-yet-valid, revoked, wrong-san, no-eku, server-eku-only, ca-true, rsa-1024, untrusted) next to them.\n');
+    'copy the dev-PKI-style scenarios (valid, expired, not-yet-valid, revoked, wrong-san, no-eku, server-eku-only, ca-true, rsa-1024, untrusted) next to them,\n' +
+    'and for the authz category a second admitted identity without the operator role as valid2.crt/.key.\n' +
+    `authz: add ${authz.secondCaCert} to the target's client CA bundle and ${authz.secondCaCrl} to its CRLs, so that second-ca-operator is admitted and must be refused by the issuer binding.\n`);
   return 0;
 }
 

@@ -7,6 +7,7 @@
  *      to the harness (stub resolver, connect shim, the fake upstream's CA).
  * close() stops the service and the harness and removes the temp dir.
  */
+import {X509Certificate} from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +18,7 @@ import {DevPkiManifest, generateDevPki, loadDevCa} from '../pki/dev-pki';
 import type {DnsAnswers} from './catalog';
 import type {Endpoint} from './client';
 import {EscapeHarness, startEscapeHarness} from './harness';
-import {copyDevPkiScenarios, generateScenarioCerts} from './scenario-certs';
+import {copyDevPkiScenarios, generateAuthzScenarioCerts, generateScenarioCerts} from './scenario-certs';
 
 /** The allow-list of the local instance: the dev PKI's SPIFFE clients and one DNS name. */
 export const LOCAL_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*,dns:client.allowed.test';
@@ -40,10 +41,41 @@ export interface LocalTarget {
   close(): Promise<void>;
 }
 
+/**
+ * The role policy of an escape target (MTLS_POLICY_FILE): the operator role (POST /fetch, the
+ * OpenAPI document) is the dev PKI's `valid` client, bound to the dev intermediate CA by SHA-256
+ * fingerprint, so `second-ca-operator` (same SAN, second CA in the bundle) is refused
+ * AUTHZ_ISSUER_MISMATCH and `valid2` is refused AUTHZ_DENIED.
+ */
+export function targetPolicyYaml(pki: DevPkiManifest): string {
+  const fp = new X509Certificate(fs.readFileSync(pki.intermediateCa.cert)).fingerprint256;
+  const role = (what: string) => [
+    `    description: ${what}`,
+    `    rules: ['uri:spiffe://hardened-mtls.test/client/valid']`,
+    `    issuers: ['sha256:${fp}']`,
+  ];
+  return ['version: 1', 'roles:', '  operator:', ...role('POST /fetch and the OpenAPI document'), '  spec-reader:', ...role('GET /openapi.json'), ''].join('\n');
+}
+
+/**
+ * Authz additions to a target PKI: the second CA (bundle = dev bundle + second CA, its CRL), the
+ * `second-ca-operator` scenario and the policy file. Returns the extra service environment.
+ */
+export async function writeAuthzDeployment(dir: string, pki: DevPkiManifest, scenarioDir: string): Promise<{bundle: string; crl: string; policy: string}> {
+  const extra = await generateAuthzScenarioCerts({dir: scenarioDir});
+  const bundle = path.join(dir, 'ca-bundle-with-second-ca.crt');
+  fs.writeFileSync(bundle, fs.readFileSync(pki.caBundle, 'utf8') + fs.readFileSync(extra.secondCaCert, 'utf8'), {mode: 0o644});
+  const policy = path.join(dir, 'policy.yaml');
+  fs.writeFileSync(policy, targetPolicyYaml(pki), {mode: 0o644});
+  return {bundle, crl: extra.secondCaCrl, policy};
+}
+
 export interface TargetPki {
   pki: DevPkiManifest;
   /** Every scenario certificate (dev PKI clients + the generated ones). */
   scenarioDir: string;
+  /** Authz files: client CA bundle with the second CA, the second CA's CRL, the role policy. */
+  authz: {bundle: string; crl: string; policy: string};
   /**
    * The TLS/mTLS environment for a service that uses this PKI (file paths as given by `at`, e.g.
    * the paths where a container sees the PKI directory mounted).
@@ -61,15 +93,18 @@ export async function generateTargetPki(dir: string): Promise<TargetPki> {
   const scenarioDir = path.join(dir, 'scenarios');
   copyDevPkiScenarios(pki, scenarioDir);
   await generateScenarioCerts({dir: scenarioDir, issuer: await loadDevCa(pki, 'intermediate'), root: await loadDevCa(pki, 'root')});
+  const authz = await writeAuthzDeployment(path.join(dir, 'pki'), pki, scenarioDir);
   return {
     pki,
     scenarioDir,
+    authz,
     serviceEnv: (at = p => p) => ({
       TLS_CERT_FILE: at(pki.server.cert),
       TLS_KEY_FILE: at(pki.server.key),
-      TLS_CA_FILE: at(pki.caBundle),
-      TLS_CRL_FILES: `${at(pki.crls.root)},${at(pki.crls.intermediate)}`,
+      TLS_CA_FILE: at(authz.bundle),
+      TLS_CRL_FILES: `${at(pki.crls.root)},${at(pki.crls.intermediate)},${at(authz.crl)}`,
       MTLS_ALLOWED_SUBJECTS: LOCAL_ALLOWED_SUBJECTS,
+      MTLS_POLICY_FILE: at(authz.policy),
     }),
   };
 }

@@ -36,7 +36,11 @@ export function buildRequest(c: EscapeCase, routes: RouteConfig, urlPayload?: st
   switch (c.vector) {
     case 'path': {
       const method = c.method ?? 'GET';
-      return {method, target: c.payload};
+      if (!c.authz) return {method, target: c.payload};
+      const headers: [string, string][] = [...(c.authz.headers ?? [])];
+      const body = c.authz.body === undefined ? undefined : Buffer.from(c.authz.body, 'utf8');
+      if (body && !headers.some(([k]) => k.toLowerCase() === 'content-type')) headers.push(['Content-Type', 'application/json']);
+      return {method, target: c.payload, headers, ...(body ? {body} : {})};
     }
     case 'query':
       return {method: c.method ?? 'GET', target: `${routes.benignGet}?${c.payload}`};

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import {auditOpenApi} from '../guards/openapi-audit';
-import {CATEGORIES, CaseFilter, dnsTable, EscapeCase, loadCatalog, selectCases} from './catalog';
+import {AUTHZ_REFUSAL, CATEGORIES, CaseFilter, dnsTable, EscapeCase, loadCatalog, selectCases} from './catalog';
 import {ClientCredentials, Endpoint, sendOverTls, sendPlain, WireObservation} from './client';
 import type {EscapeHarness} from './harness';
 import {startLocalTarget, LocalTarget} from './local-target';
@@ -188,6 +188,12 @@ async function runTlsCase(c: EscapeCase, ctx: Ctx): Promise<Observation> {
 
 async function runWireCase(c: EscapeCase, ctx: Ctx): Promise<Observation> {
   if (c.vector === 'tls') return runTlsCase(c, ctx);
+  if (c.authz) {
+    // Sent as another identity (authz category): the scenario's certificate, with its chain when known.
+    const s = ctx.scenarios.get(c.authz.as);
+    if (!s) return {kind: 'not-run', reason: `scenario certificate "${c.authz.as}" not supplied (${ctx.scenarioSource})`};
+    return sendOverTls({endpoint: ctx.endpoint, credentials: {cert: s.chain ?? s.cert, key: s.key}, request: buildRequest(c, ctx.routes), timeoutMs: ctx.timeoutMs});
+  }
   return sendOverTls({endpoint: ctx.endpoint, credentials: ctx.credentials, request: buildRequest(c, ctx.routes), timeoutMs: ctx.timeoutMs});
 }
 
@@ -211,7 +217,7 @@ async function runUrlParamCase(c: EscapeCase, ctx: Ctx): Promise<{obs: Observati
 }
 
 function toResult(c: EscapeCase | SpecCase, obs: Observation, ctx: Ctx, evidence: HarnessEvidence | undefined, started: number): CaseResult {
-  const v = judge(c, obs, {strictCodes: ctx.strictCodes, harness: evidence});
+  const v = judge(c.category === 'authz' ? {...c, refusal: AUTHZ_REFUSAL} : c, obs, {strictCodes: ctx.strictCodes, harness: evidence});
   const spec = c as Partial<SpecCase>;
   return {
     id: c.id,

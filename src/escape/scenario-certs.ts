@@ -14,7 +14,7 @@ import * as crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type {DevPkiManifest} from '../pki/dev-pki';
-import {CaHandle, generateKeyPair, issueCertificate, KeyUsage, OID, privateKeyToPem, randomSerialHex, x509} from '../pki/x509-factory';
+import {CaHandle, createCrl, createRootCa, generateKeyPair, issueCertificate, KeyUsage, OID, privateKeyToPem, randomSerialHex, x509} from '../pki/x509-factory';
 
 export interface ScenarioDoc {
   name: string;
@@ -44,6 +44,9 @@ export const SCENARIOS: readonly ScenarioDoc[] = [
   {name: 'unknown-critical-ext', devPki: false, description: 'an unknown critical extension (1.2.3.4.5)'},
   {name: 'no-identity', devPki: false, description: 'CN=nobody and no SAN'},
   {name: 'uri-dot-segments', devPki: false, description: 'SAN URI <trust domain>/client/../admin'},
+  // authz category: admitted identities that must not reach what their role does not allow.
+  {name: 'valid2', devPki: true, description: 'a second admitted identity of the trusted CA, without the operator role (authz)'},
+  {name: 'second-ca-operator', devPki: false, description: "the operator's SAN (URI and DNS) on a certificate from a second CA the target also trusts (authz: issuer-bound role)"},
 ];
 
 export interface ScenarioCredential {
@@ -192,6 +195,44 @@ export async function generateScenarioCerts(o: GenerateScenarioOptions): Promise
     written.push('root-ca');
   }
   return written;
+}
+
+export interface AuthzScenarioOptions {
+  dir: string;
+  /** The operator identity's SAN URI (default spiffe://hardened-mtls.test/client/valid). */
+  operatorUri?: string;
+  /** The operator identity's SAN DNS name (default valid.client.hardened-mtls.test). */
+  operatorDns?: string;
+}
+
+export interface AuthzScenarioFiles {
+  /** The second CA's certificate: add it to the target's client trust bundle (TLS_CA_FILE). */
+  secondCaCert: string;
+  /** Its (empty) CRL: add it to TLS_CRL_FILES, or the target cannot tell the revocation status. */
+  secondCaCrl: string;
+  written: string[];
+}
+
+/**
+ * The authz category's extra identity: a second CA (self-signed root, its empty CRL) and
+ * `second-ca-operator`, a client certificate from it carrying the operator's SAN strings. A
+ * target that binds the operator role to its own CA (policy `issuers` / `trustDomains`) refuses
+ * it with AUTHZ_ISSUER_MISMATCH once the second CA is in its bundle; without the second CA in the
+ * bundle it is refused at authentication (also a pass).
+ */
+export async function generateAuthzScenarioCerts(o: AuthzScenarioOptions): Promise<AuthzScenarioFiles> {
+  const uri = o.operatorUri ?? 'spiffe://hardened-mtls.test/client/valid';
+  const dns = o.operatorDns ?? 'valid.client.hardened-mtls.test';
+  fs.mkdirSync(o.dir, {recursive: true, mode: 0o700});
+  const ca = await createRootCa({name: 'second-ca', cn: 'Escape Suite Second CA'});
+  const crl = await createCrl(ca, []);
+  const secondCaCert = path.join(o.dir, 'second-ca.pem');
+  const secondCaCrl = path.join(o.dir, 'second-ca.crl');
+  fs.writeFileSync(secondCaCert, ca.certPem, {mode: 0o644});
+  fs.writeFileSync(secondCaCrl, crl.pem, {mode: 0o644});
+  const leaf = await issueCertificate(ca, {name: 'second-ca-operator', cn: 'valid', sans: {uri: [uri], dns: [dns]}});
+  write(o.dir, 'second-ca-operator', leaf.certPem, leaf.keyPem, ca.certPem);
+  return {secondCaCert, secondCaCrl, written: ['second-ca-operator']};
 }
 
 /** Copies the dev PKI's client scenarios (clients/<name>.*) into a scenario directory. */

@@ -20,7 +20,7 @@ import {namesMatch} from './name';
 import {normalizeSerial} from './serial';
 import {ConstrainedNames, GENERAL_NAME_FORMS, NameConstraints, NameForm, parseNameConstraints} from './name-constraints';
 
-/** The names an identity rule matches (src/auth/identity-rules.ts CertificateNames has this shape). */
+/** The names an identity rule matches (src/identity/identity-rules.ts CertificateIdentity has this shape). */
 export interface CertificateNames {
   readonly commonNames: readonly string[];
   readonly dns: readonly string[];
@@ -134,7 +134,7 @@ export interface ParsedClientCertificate {
   readonly sans: SubjectAltNames;
   /** Every CN attribute of the subject, in order, undecorated (may contain control characters). */
   readonly commonNames: readonly string[];
-  /** The names matchIdentity() (src/auth/identity-rules.ts) consumes. */
+  /** The names matchIdentity() (src/identity/identity-rules.ts) consumes. */
   readonly identity: CertificateNames;
   /** http(s)/ldap URIs from CRL distribution points (fullName form only). */
   readonly crlDistributionPoints: readonly string[];

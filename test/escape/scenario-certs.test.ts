@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import {copyDevPkiScenarios, generateScenarioCerts, loadScenarioCerts, SCENARIOS} from '../../src/escape/scenario-certs';
+import {copyDevPkiScenarios, generateAuthzScenarioCerts, generateScenarioCerts, loadScenarioCerts, SCENARIOS} from '../../src/escape/scenario-certs';
 import {openssl, opensslOk} from '../fixtures/openssl';
 import {certText} from '../unit/pki/openssl-helper';
 import {DevPkiManifest, givenTempDir, givenTestPki, loadDevCa} from '../fixtures/pki';
@@ -22,6 +22,16 @@ describe('escape: scenario certificates, openssl cross-check (escape)', function
     dir = path.join(givenTempDir('escape-scen-'), 'scenarios');
     copyDevPkiScenarios(pki, dir);
     await generateScenarioCerts({dir, issuer: await loadDevCa(pki, 'intermediate'), root: await loadDevCa(pki, 'root')});
+    await generateAuthzScenarioCerts({dir});
+  });
+
+  it("second-ca-operator: the operator's SANs, chaining to the second CA only (openssl verify)", () => {
+    const text = certText(file('second-ca-operator'));
+    assert.match(text, /URI:spiffe:\/\/hardened-mtls\.test\/client\/valid\b/);
+    assert.match(text, /DNS:valid\.client\.hardened-mtls\.test/);
+    assert.match(opensslOk(['verify', '-CAfile', path.join(dir, 'second-ca.pem'), '-purpose', 'sslclient', file('second-ca-operator')]), /OK/);
+    assert.notEqual(openssl(['verify', '-CAfile', pki.caBundle, file('second-ca-operator')]).status, 0);
+    assert.match(openssl(['crl', '-in', path.join(dir, 'second-ca.crl'), '-noout', '-CAfile', path.join(dir, 'second-ca.pem')]).output, /verify OK/i);
   });
 
   it('writes every documented scenario with its key (keys 0600)', () => {

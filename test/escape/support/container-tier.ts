@@ -31,14 +31,20 @@ export function layOutContainerTls(t: TargetPki, tlsDir: string, healthDir: stri
   };
   put(t.pki.server.cert, path.join(tlsDir, 'server.crt'), 0o444);
   put(t.pki.server.key, path.join(tlsDir, 'server.key'), 0o400);
-  put(t.pki.caBundle, path.join(tlsDir, 'ca-bundle.crt'), 0o444);
+  // The client trust bundle with the authz category's second CA (second-ca-operator is admitted,
+  // then refused by the policy's issuer binding), its CRL and the role policy.
+  put(t.authz.bundle, path.join(tlsDir, 'ca-bundle.crt'), 0o444);
+  put(t.authz.crl, path.join(tlsDir, 'second-ca.crl'), 0o444);
+  put(t.authz.policy, path.join(tlsDir, 'policy.yaml'), 0o444);
   put(t.pki.crls.root, path.join(tlsDir, 'root-ca.crl'), 0o444);
   put(t.pki.crls.intermediate, path.join(tlsDir, 'intermediate-ca.crl'), 0o444);
   put(t.pki.clients.health.cert, path.join(healthDir, 'client.crt'), 0o444);
   put(t.pki.clients.health.key, path.join(healthDir, 'client.key'), 0o400);
   return {
     MTLS_ALLOWED_SUBJECTS: LOCAL_ALLOWED_SUBJECTS,
-    TLS_CRL_FILES: `${CONTAINER_TLS_DIR}/root-ca.crl,${CONTAINER_TLS_DIR}/intermediate-ca.crl`,
+    TLS_CRL_FILES: `${CONTAINER_TLS_DIR}/root-ca.crl,${CONTAINER_TLS_DIR}/intermediate-ca.crl,${CONTAINER_TLS_DIR}/second-ca.crl`,
+    // Needs `MTLS_POLICY_FILE: ${MTLS_POLICY_FILE:-}` in docker-compose.yml's environment.
+    MTLS_POLICY_FILE: `${CONTAINER_TLS_DIR}/policy.yaml`,
   };
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {MtlsAuthenticator, MtlsAuthenticatorOptions, revocationLookupFromStore, RevocationLookup, AuthResult, TrustSource} from '../../../src/auth/mtls-authenticator';
 import {OcspClient, OcspClientOptions} from '../../../src/auth/ocsp-client';
-import {parseIdentityRules} from '../../../src/auth/identity-rules';
+import {parseIdentityRules} from '../../../src/identity/identity-rules';
 import {createLogger} from '../../../src/logging/logger';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {RevocationStore} from '../../../src/tls/revocation/revocation-store';

@@ -18,7 +18,8 @@ import {MtlsAuthenticator} from '../../../src/auth/mtls-authenticator';
 import {isAppError} from '../../../src/errors';
 import {createLogger} from '../../../src/logging/logger';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
-import {givenTempDir, IssuedCert, OpensslCa} from './support/openssl-pki';
+import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
+import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -80,16 +81,16 @@ async function projectVerdict(c: Case): Promise<{verdict: string; detail: string
 
 describe('RFC 5280 conformance table: the project and `openssl verify -x509_strict` on the same chains (integration)', function () {
   this.timeout(120_000);
-  let tmp: {dir: string; cleanup: () => Promise<void>};
+  let tmp: string;
   let root: OpensslCa;
   let seq = 0;
   const n = (p: string) => `${p}${++seq}`;
 
   before(async () => {
-    tmp = await givenTempDir('rfc5280-');
-    root = await OpensslCa.createRoot(tmp.dir, 'Conformance Root');
+    tmp = givenTempDir('rfc5280-');
+    root = await OpensslCa.createRoot(tmp, 'Conformance Root');
   });
-  after(() => tmp?.cleanup());
+  after(() => removeTempDir(tmp));
 
   /** An intermediate under the root carrying `nameConstraints = <nc>` (openssl syntax) and extra sections. */
   const constrained = async (nc: string, sections: string[] = [], o: {subject?: string} = {}) =>
@@ -160,7 +161,7 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
     {
       rule: 'nc intersection', name: 'root permits a.example, intermediate permits b.example: nothing is permitted', expected: 'AUTH_CHAIN_INVALID',
       build: async () => {
-        const r = await OpensslCa.createRoot(tmp.dir, n('NC Root '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
+        const r = await OpensslCa.createRoot(tmp, n('NC Root '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
         const int = await r.createIntermediate(n('NC Int '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:b.example']});
         return {leaf: await int.issue(n('leaf'), {san: 'DNS:x.b.example'}), chain: [int], anchor: r};
       },
@@ -168,7 +169,7 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
     {
       rule: 'nc intersection', name: 'root permits a.example, intermediate narrows to sub.a.example: a name inside both', expected: 'ok',
       build: async () => {
-        const r = await OpensslCa.createRoot(tmp.dir, n('NC Root '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
+        const r = await OpensslCa.createRoot(tmp, n('NC Root '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
         const int = await r.createIntermediate(n('NC Int '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:sub.a.example']});
         return {leaf: await int.issue(n('leaf'), {san: 'DNS:x.sub.a.example'}), chain: [int], anchor: r};
       },
@@ -205,7 +206,7 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
     {
       rule: '§7.1 issuer matching', name: 'CA subject PrintableString, leaf issuer the same name as UTF8String in other case and spacing', expected: 'ok',
       build: async () => {
-        const r = await OpensslCa.createRoot(tmp.dir, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
+        const r = await OpensslCa.createRoot(tmp, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
         const twin = await r.twin('/O=EXAMPLE   org/CN=example ca');
         return {leaf: await twin.issue(n('leaf')), chain: [], anchor: r};
       },
@@ -213,7 +214,7 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
     {
       rule: '§7.1 issuer matching', name: 'CRL whose issuer is the CA name as UTF8String in other case and spacing: loaded, leaf good', expected: 'ok',
       build: async () => {
-        const r = await OpensslCa.createRoot(tmp.dir, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
+        const r = await OpensslCa.createRoot(tmp, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
         const leaf = await r.issue(n('leaf'));
         const twin = await r.twin('/O=EXAMPLE   org/CN=example ca');
         return {leaf, chain: [], anchor: r, crls: [await twin.gencrl()]};
@@ -222,7 +223,7 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
     {
       rule: '§7.1 issuer matching', name: 'CRL whose issuer is the CA name as UTF8String in other case and spacing: leaf revoked', expected: 'AUTH_CERT_REVOKED',
       build: async () => {
-        const r = await OpensslCa.createRoot(tmp.dir, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
+        const r = await OpensslCa.createRoot(tmp, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
         const leaf = await r.issue(n('leaf'));
         await r.revoke(leaf);
         const twin = await r.twin('/O=EXAMPLE   org/CN=example ca');
@@ -290,7 +291,7 @@ describe('RFC 5280 conformance table: the project and `openssl verify -x509_stri
   for (const row of rows) {
     it(`${row.rule}: ${row.name} -> ${row.expected}${row.localPolicy ? ` (OpenSSL: ${row.localPolicy.openssl}, local policy)` : ''}`, async () => {
       const c = await row.build();
-      const [project, openssl] = await Promise.all([projectVerdict(c), opensslVerify(tmp.dir, c)]);
+      const [project, openssl] = await Promise.all([projectVerdict(c), opensslVerify(tmp, c)]);
       assert.equal(project.verdict, row.expected, `project: ${project.detail}`);
       const expectedOpenssl = row.localPolicy?.openssl ?? (row.expected === 'ok' ? 'ok' : 'refused');
       assert.equal(openssl.verdict, expectedOpenssl, `openssl verify: ${openssl.output}`);

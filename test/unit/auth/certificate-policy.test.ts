@@ -13,7 +13,7 @@ import {
   PolicyContext,
 } from '../../../src/auth/certificate-policy';
 import type {KeyUsageName, PublicKeyDescription} from '../../../src/x509/certificate';
-import {CertificateIdentity, parseIdentityRules} from '../../../src/auth/identity-rules';
+import {CertificateIdentity, parseIdentityRules} from '../../../src/identity/identity-rules';
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const SERVER_AUTH = '1.3.6.1.5.5.7.3.1';

@@ -43,7 +43,10 @@ describe('auth: MtlsAuthenticationComponent options (unit)', () => {
       serial: '9F01',
       fingerprint256: 'AA:BB',
       sans: {dns: ['a.example'], uri: ['spiffe://td/a'], email: [], ip: ['192.0.2.1']},
+      commonNames: ['a'],
+      caFingerprints256: ['CC:DD', 'EE:FF'],
     });
+    assert.deepEqual({cn: p.commonNames, cas: p.caFingerprints256}, {cn: ['a'], cas: ['CC:DD', 'EE:FF']});
     assert.equal(p[securityId], 'AA:BB');
     assert.deepEqual(
       {subject: p.subject, issuer: p.issuer, serial: p.serial, fingerprint256: p.fingerprint256, sans: p.sans},

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import {CertificateIdentity, matchIdentity, parseIdentityRules} from '../../../src/auth/identity-rules';
+import {CertificateIdentity, matchIdentity, parseIdentityRules} from '../../../src/identity/identity-rules';
 
 const none: CertificateIdentity = {commonNames: [], dns: [], uris: [], emails: [], ips: []};
 const id = (p: Partial<CertificateIdentity>): CertificateIdentity => ({...none, ...p});
