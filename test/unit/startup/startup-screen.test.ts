@@ -48,7 +48,7 @@ describe('start-up: the start-up screen (unit)', () => {
   });
 
   describe('PRINT_BANNER', () => {
-    const prod = {NODE_ENV: 'production', TLS_CERT_FILE: '/c', TLS_KEY_FILE: '/k', TLS_CA_FILE: '/ca', MTLS_ALLOWED_SUBJECTS: 'cn:x'};
+    const prod = {NODE_ENV: 'production', TLS_CERT_FILE: '/c', TLS_KEY_FILE: '/k', TLS_CA_FILE: '/ca', MTLS_ALLOWED_SUBJECTS: 'cn:x', MTLS_REVOCATION: 'none'};
     const cases: Array<[string, Record<string, string>, boolean]> = [
       ['development default', {}, true],
       ['production default', prod, false],
