@@ -22,10 +22,24 @@
 
 export type Severity = 'high' | 'medium' | 'low';
 
+/**
+ * `pass`: proven from what the process can see; `fail`: proven bad, or a fact missing (fail
+ * closed); `unproven`: nothing seen is wrong, but what the check needs to prove it is out of
+ * this process's sight (e.g. a seccomp filter's rules, a pod cgroup above the container's
+ * cgroup namespace). An unproven high/medium finding blocks compliance unless the operator
+ * accepts it by id (PostureOptions.acceptUnproven / POSTURE_ACCEPT_UNPROVEN), i.e. states that
+ * the deployment provides it (the shipped seccomp profile, the kubelet's podPidsLimit).
+ */
+export type FindingStatus = 'pass' | 'fail' | 'unproven';
+
 export interface PostureFinding {
   /** Stable id (kebab-case); tests and the POSTURE_NONCOMPLIANT error list these. */
   id: string;
+  /** status === 'pass'. */
   ok: boolean;
+  status: FindingStatus;
+  /** An unproven finding the operator accepted (acceptUnproven). */
+  accepted?: boolean;
   severity: Severity;
   /** One line for humans: what was seen. Never contains secret values. */
   detail: string;
@@ -38,8 +52,10 @@ export interface PostureFinding {
 export interface PostureReport {
   compliant: boolean;
   findings: PostureFinding[];
-  /** ids of the failed findings that block compliance (severity high/medium). */
+  /** ids of the findings that block compliance (severity high/medium: failed, or unproven and not accepted). */
   failed: string[];
+  /** ids of the unproven findings (accepted or not). */
+  unproven: string[];
 }
 
 export type EntryType = 'file' | 'dir' | 'socket' | 'block' | 'char' | 'fifo' | 'symlink' | 'other' | 'missing';
@@ -112,7 +128,15 @@ export interface PostureOptions {
   allowNetBindService?: boolean;
   /** Visible process count above which the advisory `pid-count` finding fails (default 64). */
   maxVisibleProcesses?: number;
+  /**
+   * Ids of findings the operator accepts as `unproven` (the deployment provides what the
+   * process cannot see). An id that is not an unprovable check fails `posture-options`.
+   */
+  acceptUnproven?: readonly string[];
 }
+
+/** Checks that can end `unproven` (the only ids acceptUnproven may name). */
+export const UNPROVABLE_CHECKS: readonly string[] = ['userns-restricted', 'ptrace-restricted', 'cgroup-limits-set'];
 
 // ---------------------------------------------------------------------------------------
 // References
@@ -363,8 +387,11 @@ export function parseProcCgroup(text: string): CgroupLine[] {
 /**
  * Directories (most specific first) that hold the limit files of the cgroup this process is
  * in, for one controller: the cgroup's own directory under the matching cgroup mount, then its
- * ancestors up to the mount's root. The mount's `root` field maps cgroup paths to directories
- * (containers mount their own cgroup at the hierarchy's mount point).
+ * ancestors up to the mount's root. The mount's `root` field maps cgroup paths (of
+ * /proc/self/cgroup, v1 `N:controller:path` or v2 `0::path`) to directories: containers
+ * usually mount their own cgroup at the hierarchy's mount point (root = the container's
+ * cgroup), a cgroup namespace shows its own root as `/`; a mount of the whole hierarchy shows
+ * every ancestor. A mount that does not contain our cgroup is skipped.
  */
 export function cgroupDirs(mounts: readonly MountEntry[], lines: readonly CgroupLine[], controller: 'memory' | 'pids'): string[] {
   const v1 = lines.find(l => !l.v2 && l.controllers.includes(controller));
@@ -376,9 +403,9 @@ export function cgroupDirs(mounts: readonly MountEntry[], lines: readonly Cgroup
   const dirs: string[] = [];
   for (const m of candidates) {
     const root = m.root === '' ? '/' : m.root;
-    let rel: string;
-    if (within(line.path, root)) rel = root === '/' ? line.path : line.path.slice(root.length);
-    else rel = '/';
+    // a mount whose root is not our cgroup or one of its ancestors does not show our cgroup
+    if (!within(line.path, root)) continue;
+    let rel = root === '/' ? line.path : line.path.slice(root.length);
     if (rel === '') rel = '/';
     // walk from the cgroup's directory up to the mount point
     let cur = rel;
@@ -392,6 +419,43 @@ export function cgroupDirs(mounts: readonly MountEntry[], lines: readonly Cgroup
 }
 
 const V1_UNLIMITED = 2n ** 60n;
+
+export type CgroupLimit =
+  | {status: 'limited'; value: string; dir: string; ancestor: boolean}
+  /** No limit on the visible cgroups, and the hierarchy's root is visible: nothing above limits us. */
+  | {status: 'unlimited'; top: string}
+  /** No limit on the visible cgroups; ancestors above `top` exist but are not visible here. */
+  | {status: 'hidden'; top: string}
+  | {status: 'not-visible'};
+
+/**
+ * The effective limit of one controller: the first limited cgroup from ours up the visible
+ * hierarchy (a parent's limit bounds every child: Kubernetes puts podPidsLimit on the pod
+ * cgroup, not on the container's). When none is limited, tells whether the hierarchy's root
+ * was reached: the root cgroup has no pids.max (v1 and v2) and no memory.max (v2); so a
+ * topmost visible directory that has one is a non-root cgroup whose ancestors are hidden
+ * (cgroup namespace, or the container's cgroup bind-mounted). For v1 memory (the root has
+ * memory.limit_in_bytes) the mount's root says it.
+ */
+export function cgroupLimit(probe: PostureProbe, mounts: readonly MountEntry[], lines: readonly CgroupLine[], controller: 'memory' | 'pids'): CgroupLimit {
+  const dirs = cgroupDirs(mounts, lines, controller);
+  let seen = false;
+  for (const [i, dir] of dirs.entries()) {
+    const l = limitOf(probe, dir, controller);
+    if (!l) continue;
+    seen = true;
+    if (l.limited) return {status: 'limited', value: l.value, dir, ancestor: i > 0};
+  }
+  if (!seen) return {status: 'not-visible'};
+  // several mounts of one hierarchy: judge by the topmost directory of the first (the walk order)
+  const top = dirs.find(d => mounts.some(m => m.mountPoint === d)) ?? dirs[dirs.length - 1];
+  const mount = mounts.find(m => m.mountPoint === top);
+  const v1Memory = controller === 'memory' && probe.readText(`${top}/memory.limit_in_bytes`) !== undefined;
+  const hidden = v1Memory
+    ? (mount?.root ?? '/') !== '/'
+    : probe.readText(`${top}/${controller === 'memory' ? 'memory.max' : 'pids.max'}`) !== undefined;
+  return hidden ? {status: 'hidden', top} : {status: 'unlimited', top};
+}
 
 function limitOf(probe: PostureProbe, dir: string, controller: 'memory' | 'pids'): {limited: boolean; value: string} | undefined {
   const files = controller === 'memory' ? ['memory.max', 'memory.limit_in_bytes'] : ['pids.max'];
@@ -412,17 +476,21 @@ function limitOf(probe: PostureProbe, dir: string, controller: 'memory' | 'pids'
 // The assessment
 // ---------------------------------------------------------------------------------------
 
-type Check = Omit<PostureFinding, 'ok' | 'detail'> & {evaluate: () => [boolean, string]};
+type Check = Omit<PostureFinding, 'ok' | 'detail' | 'status' | 'accepted'> & {evaluate: () => [boolean | 'unproven', string]};
 
-function run(check: Check): PostureFinding {
-  let ok: boolean, detail: string;
+function run(check: Check, accept: ReadonlySet<string>): PostureFinding {
+  let status: FindingStatus, detail: string;
   try {
-    [ok, detail] = check.evaluate();
+    const [v, d] = check.evaluate();
+    status = v === 'unproven' ? 'unproven' : v ? 'pass' : 'fail';
+    detail = d;
   } catch (e) {
-    ok = false;
+    status = 'fail';
     detail = `could not be assessed: ${(e as Error).message ?? String(e)}`;
   }
-  return {id: check.id, ok, severity: check.severity, detail, references: check.references, covers: check.covers};
+  const f: PostureFinding = {id: check.id, ok: status === 'pass', status, severity: check.severity, detail, references: check.references, covers: check.covers};
+  if (status === 'unproven' && accept.has(check.id)) f.accepted = true;
+  return f;
 }
 
 function need<T>(v: T | undefined, what: string): T {
@@ -652,8 +720,11 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
       id: 'userns-restricted', severity: 'high', covers: ['RT-013'],
       references: [CIS('5.22', 'Ensure that the default seccomp profile is not disabled'), CIS('5.31', 'Ensure that the host\'s user namespaces are not shared'),
         PSS('restricted', 'Seccomp'), PSS('restricted', 'Capabilities')],
-      // unshare(CLONE_NEWUSER|CLONE_NEWNS) + mount() need either unprivileged user namespaces (blocked
-      // here by the seccomp filter, as the runtimes' default profiles do) or CAP_SYS_ADMIN.
+      // unshare(CLONE_NEWUSER|CLONE_NEWNS) + mount() need either unprivileged user namespaces or
+      // CAP_SYS_ADMIN. Proven only by user.max_user_namespaces = 0. A seccomp filter is in force,
+      // but its rules cannot be read from inside (podman's default profile ALLOWS unshare): that
+      // is `unproven` (accept it when the deployment applies deploy/seccomp/hardened-mtls.json;
+      // the escape suite's RT-013 attempts the syscalls).
       evaluate: () => {
         const maxNs = input.probe?.readText('/proc/sys/user/max_user_namespaces')?.trim();
         const bnd = need(capMask('CapBnd'), 'CapBnd');
@@ -663,7 +734,7 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
         if (maxNs === '0') return [true, 'user.max_user_namespaces = 0'];
         const seccomp = status.get('Seccomp') === '2';
         const nnp = status.get('NoNewPrivs') === '1';
-        return seccomp && nnp ? [true, 'no CAP_SYS_ADMIN; seccomp filter and no_new_privs in force']
+        return seccomp && nnp ? ['unproven', `no CAP_SYS_ADMIN; a seccomp filter and no_new_privs are in force, but whether the filter denies unshare/clone(CLONE_NEWUSER) cannot be read from inside (max_user_namespaces ${maxNs ?? 'unknown'})`]
           : [false, `user namespaces available (max_user_namespaces ${maxNs ?? 'unknown'}) and no seccomp filter`];
       },
     },
@@ -676,8 +747,11 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
         if (((bnd | eff) >> BigInt(CAP_SYS_PTRACE)) & 1n) return [false, 'CAP_SYS_PTRACE is in the bounding/effective set'];
         const scope = input.probe?.readText('/proc/sys/kernel/yama/ptrace_scope')?.trim();
         const seccomp = status.get('Seccomp') === '2';
-        const ok = seccomp || (scope !== undefined && Number(scope) >= 2);
-        return [ok, `no CAP_SYS_PTRACE; seccomp ${seccomp ? 'on' : 'off'}; yama ptrace_scope ${scope ?? 'n/a'}`];
+        // yama 2 (admin-only: CAP_SYS_PTRACE, absent) or 3 (no attach) proves it; a seccomp
+        // filter may deny ptrace/process_vm_* but its rules cannot be read from inside.
+        if (scope !== undefined && /^[23]$/.test(scope)) return [true, `no CAP_SYS_PTRACE; yama ptrace_scope ${scope}`];
+        const detail = `no CAP_SYS_PTRACE; seccomp ${seccomp ? 'on' : 'off'}; yama ptrace_scope ${scope ?? 'n/a'}`;
+        return seccomp ? ['unproven', `${detail}: whether the filter denies ptrace/process_vm_readv cannot be read from inside`] : [false, detail];
       },
     },
     {
@@ -773,24 +847,26 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
       id: 'cgroup-limits-set', severity: 'medium', covers: ['RT-022'],
       references: [CIS('5.11', 'Limit memory usage for container'), CIS('5.29', "Ensure that the container's PIDs cgroup limit is used"),
         'Kubernetes resources.limits'],
+      // A limit on an ancestor (the pod cgroup: kubelet podPidsLimit) bounds us too; ancestors
+      // hidden by a cgroup namespace or a bind-mounted container cgroup make it `unproven`.
       evaluate: () => {
         const p = probe();
         const lines = parseProcCgroup(need(input.cgroup, '/proc/self/cgroup'));
         const parts: string[] = [];
-        let ok = true;
+        let verdict: boolean | 'unproven' = true;
         for (const c of ['memory', 'pids'] as const) {
-          let found: {limited: boolean; value: string; dir: string} | undefined;
-          let seen = false;
-          for (const dir of cgroupDirs(mounts(), lines, c)) {
-            const l = limitOf(p, dir, c);
-            if (!l) continue;
-            seen = true;
-            if (l.limited) { found = {...l, dir}; break; }
+          const l = cgroupLimit(p, mounts(), lines, c);
+          if (l.status === 'limited') {
+            parts.push(`${c} ${l.value} (${l.dir}${l.ancestor ? ', an ancestor cgroup' : ''})`);
+          } else if (l.status === 'hidden') {
+            if (verdict === true) verdict = 'unproven';
+            parts.push(`${c} unlimited up to ${l.top}; the ancestors above it are not visible here (Kubernetes puts podPidsLimit on the pod cgroup)`);
+          } else {
+            verdict = false;
+            parts.push(l.status === 'unlimited' ? `${c} unlimited up to the hierarchy root` : `${c} limit not visible`);
           }
-          if (found) parts.push(`${c} ${found.value} (${found.dir})`);
-          else { ok = false; parts.push(seen ? `${c} unlimited` : `${c} limit not visible`); }
         }
-        return [ok, parts.join('; ')];
+        return [verdict, parts.join('; ')];
       },
     },
     {
@@ -814,9 +890,18 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
     },
   ];
 
-  const findings = checks.map(run);
-  const failed = findings.filter(f => !f.ok && f.severity !== 'low').map(f => f.id);
-  return {compliant: failed.length === 0, findings, failed};
+  const accept = new Set(opts.acceptUnproven ?? []);
+  const badAccept = [...accept].filter(id => !UNPROVABLE_CHECKS.includes(id));
+  if (badAccept.length > 0) {
+    checks.push({
+      id: 'posture-options', severity: 'high', covers: [], references: ['POSTURE_ACCEPT_UNPROVEN'],
+      evaluate: () => [false, `acceptUnproven names checks that cannot be unproven: ${badAccept.join(', ')} (allowed: ${UNPROVABLE_CHECKS.join(', ')})`],
+    });
+  }
+  const findings = checks.map(c => run(c, accept));
+  const failed = findings.filter(f => f.severity !== 'low' && (f.status === 'fail' || (f.status === 'unproven' && !f.accepted))).map(f => f.id);
+  const unproven = findings.filter(f => f.status === 'unproven').map(f => f.id);
+  return {compliant: failed.length === 0, findings, failed, unproven};
 }
 
 function groupNames(etcGroup: string): Map<number, string> {
@@ -866,7 +951,7 @@ export const COVERED_RUNTIME_CASES: readonly string[] = Array.from({length: 23},
 export function formatReport(report: PostureReport): string {
   const lines = [`posture: ${report.compliant ? 'COMPLIANT' : 'NON-COMPLIANT'}${report.failed.length ? ` (failed: ${report.failed.join(', ')})` : ''}`];
   for (const f of report.findings) {
-    const mark = f.ok ? 'ok  ' : f.severity === 'low' ? 'warn' : 'FAIL';
+    const mark = f.ok ? 'ok  ' : f.status === 'unproven' ? (f.accepted ? 'acpt' : 'UNPR') : f.severity === 'low' ? 'warn' : 'FAIL';
     lines.push(`  [${mark}] ${f.id.padEnd(30)} ${f.detail}`);
     lines.push(`         ${f.covers.join(',')} | ${f.references.join('; ')}`);
   }
