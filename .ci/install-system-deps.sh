@@ -5,6 +5,8 @@
 #   util-linux            setpriv, unshare, nsenter (normally present)
 #   podman runc uidmap    the container tier (podman with the runc OCI runtime)
 #   openssl curl          real independent TLS clients and test PKIs made at test time
+#   gcc libc6-dev         the escape suite's static syscall probe (src/escape/syscall-probe, cc -static)
+#   tini                  /usr/bin/tini-static: the container tier's stand-in builder copies it (Dockerfile init)
 set -euo pipefail
 
 declare -A need=(
@@ -19,12 +21,16 @@ declare -A need=(
   [curl]=curl
   [tar]=tar
   [ldd]=libc-bin
+  [cc]=gcc
+  [tini-static]=tini
 )
 
 missing=()
 for tool in "${!need[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${need[$tool]}")
 done
+# cc -static needs the static libc
+[ -f "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || missing+=(libc6-dev)
 # podman also needs a network backend and conmon; their absence shows only at run time.
 command -v conmon >/dev/null 2>&1 || [ -x /usr/libexec/podman/conmon ] || [ -x /usr/bin/conmon ] || missing+=(conmon)
 if [ ! -x /usr/lib/podman/netavark ] && [ ! -x /usr/libexec/podman/netavark ] && [ ! -d /usr/lib/cni ]; then
