@@ -92,6 +92,8 @@ export interface AppConfig {
   readonly outbound: OutboundConfig;
   readonly auditMode: EnforceMode;
   readonly postureMode: EnforceMode;
+  /** Boot the demo controller (/search, /echo, ...: targets for the escape suite); off in production by default. */
+  readonly demoRoutes: boolean;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -106,7 +108,7 @@ export const CONFIG_VARIABLES = [
   'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT', 'TLS_HANDSHAKE_TIMEOUT_MS',
   'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
   'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
-  'AUDIT_MODE', 'POSTURE_MODE',
+  'AUDIT_MODE', 'POSTURE_MODE', 'POSTURE_ACCEPT_UNPROVEN', 'DEMO_ROUTES',
 ] as const;
 
 export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
@@ -316,6 +318,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     },
     auditMode: oneOf(env, 'AUDIT_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
     postureMode: oneOf(env, 'POSTURE_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
+    demoRoutes: bool(env, 'DEMO_ROUTES', !production),
   };
   return deepFreeze(config);
 }

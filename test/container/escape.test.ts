@@ -55,7 +55,9 @@ describe('container tier: the escape catalog against the built image', function 
     // The image ships no escape suite: the harness mounts the runtime probe (the host's build of
     // dist/src/escape) and the static syscall probe, read-only.
     await podman.ok(['run', '--detach', ...args, '--volume', `${image.syscallProbe}:${SYSCALL_PROBE_PATH}:ro`,
-      '--volume', `${path.join(REPO_ROOT, 'dist', 'src', 'escape')}:/app/dist/src/escape:ro`, image.names.app]);
+      '--volume', `${path.join(REPO_ROOT, 'dist', 'src', 'escape')}:/app/dist/src/escape:ro`,
+      // the suite's benign targets (GET /search, POST /echo): not booted in production otherwise
+      '--env', 'DEMO_ROUTES=true', image.names.app]);
     created.container = true;
 
     for (let i = 0; ; i++) {
