@@ -64,8 +64,8 @@ RUN npx tsc -p tsconfig.json \
  && rm -rf dist/.tsbuildinfo dist/test dist/bench dist/src/escape dist/src/demo dist/src/pki/cli.js* dist/src/pki/large-crl.js* \
            node_modules/.cache node_modules/.package-lock.json \
  && find dist node_modules \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.ts.map' \) -type f -delete \
- && find node_modules -mindepth 2 -maxdepth 2 -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples -o -name benchmark -o -name .github \) -prune -exec rm -rf {} + \
- && find node_modules -mindepth 3 -maxdepth 3 -path 'node_modules/@*' -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples -o -name benchmark -o -name .github \) -prune -exec rm -rf {} + \
+ && find node_modules -type d \( -name test -o -name tests -o -name __tests__ -o -name example -o -name examples -o -name benchmark -o -name .github \) -prune -print \
+      | grep -E '(^|/)node_modules/(@[^/]+/)?[^@/][^/]*/[^/]+$' | xargs -r rm -rf \
  && if [ -e node_modules/source-map-support ]; then echo 'source-map-support must not be a production dependency' >&2; exit 1; fi \
  && find dist node_modules package.json /escape -exec chmod u+rwX,go+rX,go-w {} +
 

@@ -179,7 +179,7 @@ export async function buildBuilderStandin(podman: Podman, tag: string): Promise<
   execFileSync('cp', ['-a', hostNpmDir(), path.join(root, 'usr/local/lib/node_modules/npm')]);
   fs.symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/local/bin/npm'));
   fs.symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(root, 'usr/local/bin/npx'));
-  for (const tool of ['sh', 'env', 'rm', 'find', 'chmod', 'mkdir', 'cp', 'ls', 'cat', 'ln', 'mv']) {
+  for (const tool of ['sh', 'env', 'rm', 'find', 'chmod', 'mkdir', 'cp', 'ls', 'cat', 'ln', 'mv', 'grep', 'xargs']) {
     const hostPath = execFileSync('sh', ['-c', `command -v ${tool}`], {encoding: 'utf8'}).trim();
     copyWithLibraries(root, hostPath, tool === 'sh' ? '/bin/sh' : `/usr/bin/${tool}`);
   }
