@@ -265,7 +265,7 @@ describe('container tier: the hardened image under podman + runc', function () {
     assert.deepEqual(attempts.filter(a => !syscallBlocked(a.errno)).map(a => `${a.name}: ${a.errno} ${a.error}`), []);
   });
 
-  it("control: under podman's default seccomp profile the same probe gets unshare(CLONE_NEWUSER) and ptrace through", async () => {
+  it("control: under podman's default seccomp profile the same probe gets unshare(CLONE_NEWUSER) and keyctl through", async () => {
     const root = givenWorkDir(await givenBuiltImage(), 'rootfs');
     fs.mkdirSync(path.join(root, 'escape-probe'), {mode: 0o755});
     fs.mkdirSync(path.join(root, 'tmp'), {mode: 0o1777});
