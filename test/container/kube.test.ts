@@ -9,7 +9,10 @@
  *    play resolves Secret volumes only against podman's own secret store);
  *  - the Localhost seccomp profile is found through `--seccomp-profile-root` (a temp directory
  *    holding deploy/seccomp/hardened-mtls.json as hardened-mtls/hardened-mtls.json), the
- *    kubelet's /var/lib/kubelet/seccomp on a node;
+ *    kubelet's /var/lib/kubelet/seccomp on a node; podman 4 ignores `securityContext.seccompProfile`
+ *    and reads only the legacy pod annotation `seccomp.security.alpha.kubernetes.io/pod`, so the
+ *    copy carries both (the test proves the profile is in force by the syscall probe's errnos);
+ *  - the static syscall probe is added as one more read-only hostPath mount (never in the image);
  *  - `--network` is the test's own `--internal` network (never the default bridge);
  *  - `ports` is removed and `replicas` set to 1: kube play publishes each containerPort on the
  *    host's 0.0.0.0 (a kubelet never does) and starts every replica on this one host, where they
@@ -29,6 +32,7 @@ import {givenPki, Pki} from '../integration/sandbox/pki-fixture';
 import {REPO_ROOT} from './compose';
 import {givenBuiltImage, givenWorkDir} from './image-fixture';
 import {Podman, RunResult} from './podman';
+import {syscallBlocked, SYSCALL_PROBE_PATH, SyscallAttempt} from '../../src/escape/runtime';
 
 function runHost(cmd: string, args: string[], env: Record<string, string>): Promise<RunResult> {
   return new Promise((resolve, reject) => {
@@ -96,6 +100,12 @@ describe('container tier: the Kubernetes Deployment under podman kube play (post
       {name: 'tls', hostPath: {path: tlsDir, type: 'Directory'}},
       {name: 'health-client', hostPath: {path: healthDir, type: 'Directory'}},
     ];
+    dep.spec.template.metadata.annotations = {
+      ...(dep.spec.template.metadata.annotations ?? {}),
+      'seccomp.security.alpha.kubernetes.io/pod': `localhost/${spec.securityContext.seccompProfile.localhostProfile}`,
+    };
+    spec.volumes.push({name: 'escape-probe', hostPath: {path: path.dirname(image.syscallProbe), type: 'Directory'}});
+    c.volumeMounts.push({name: 'escape-probe', mountPath: path.dirname(SYSCALL_PROBE_PATH), readOnly: true});
     delete spec.hostUsers;
     delete spec.topologySpreadConstraints;
     // podman kube play publishes every containerPort on the host (0.0.0.0; a kubelet never does)
@@ -164,7 +174,13 @@ describe('container tier: the Kubernetes Deployment under podman kube play (post
     assert.equal(s.Seccomp, '2');
     const c = JSON.parse(await podman.ok(['inspect', ctr]))[0];
     assert.equal(c.HostConfig.ReadonlyRootfs, true);
-    assert.match(JSON.stringify(c.HostConfig.SecurityOpt ?? []) + String(c.SeccompProfilePath ?? ''), /hardened-mtls\.json/);
+    // the Localhost profile is in force: every escape syscall is denied (podman's default would
+    // let unshare(CLONE_NEWUSER) and keyctl through; see container.test.ts's control)
+    const p = await podman.run(['exec', ctr, SYSCALL_PROBE_PATH], {timeoutMs: 120_000});
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const attempts = (JSON.parse(p.stdout) as {attempts: SyscallAttempt[]}).attempts;
+    assert.ok(attempts.length >= 20);
+    assert.deepEqual(attempts.filter(a => !syscallBlocked(a.errno)).map(a => `${a.name}: ${a.error || 'succeeded'}`), []);
   });
 
   it('answers an mTLS request (into the pod network namespace, to its loopback)', async () => {
