@@ -22,7 +22,8 @@ export interface PkiCliArgs {
   crlUrl?: string;
   /** Write a directory ready to mount for the container user (see the file comment). */
   containerDir?: string;
-  containerGid: number;
+  /** Group of the container user (default 10001). */
+  containerGid?: number;
   help: boolean;
 }
 
@@ -43,7 +44,7 @@ function httpUrl(flag: string, v: string | undefined): string {
 }
 
 export function parsePkiArgs(argv: readonly string[]): PkiCliArgs {
-  const out: PkiCliArgs = {dir: 'certs/dev', force: false, containerGid: 10001, help: false};
+  const out: PkiCliArgs = {dir: 'certs/dev', force: false, help: false};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
@@ -173,9 +174,10 @@ export async function runPkiCli(argv: readonly string[]): Promise<number> {
       : await ensureDevPki(opts);
     process.stdout.write(describeManifest(res.manifest, res.generated));
     if (args.containerDir !== undefined) {
-      const l = writeContainerPki(res.manifest, args.containerDir, args.containerGid);
+      const gid = args.containerGid ?? 10001;
+      const l = writeContainerPki(res.manifest, args.containerDir, gid);
       process.stdout.write([
-        `container directory (root:${args.containerGid}, keys 0440) in ${l.tlsDir} and ${l.healthDir}; for docker compose:`,
+        `container directory (root:${gid}, keys 0440) in ${l.tlsDir} and ${l.healthDir}; for docker compose:`,
         `  TLS_DIR=${l.tlsDir} HEALTH_CLIENT_DIR=${l.healthDir} HEALTHCHECK_SERVERNAME=localhost \\`,
         `  TLS_CRL_FILES=${l.crlFiles.join(',')} MTLS_ALLOWED_SUBJECTS='${l.healthSubject}' docker compose up -d`,
         '',
