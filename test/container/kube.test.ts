@@ -10,8 +10,9 @@
  *  - the Localhost seccomp profile is found through `--seccomp-profile-root` (a temp directory
  *    holding deploy/seccomp/hardened-mtls.json as hardened-mtls/hardened-mtls.json), the
  *    kubelet's /var/lib/kubelet/seccomp on a node; podman 4 ignores `securityContext.seccompProfile`
- *    and reads only the legacy pod annotation `seccomp.security.alpha.kubernetes.io/pod`, so the
- *    copy carries both (the test proves the profile is in force by the syscall probe's errnos);
+ *    and reads only the legacy pod annotation `seccomp.security.alpha.kubernetes.io/pod` (of which
+ *    it keeps only the first path element: `localhost/hardened-mtls.json`), so the copy carries both
+ *    (the test proves the profile is in force by the syscall probe's errnos);
  *  - the static syscall probe is added as one more read-only hostPath mount (never in the image);
  *  - `--network` is the test's own `--internal` network (never the default bridge);
  *  - `ports` is removed and `replicas` set to 1: kube play publishes each containerPort on the
@@ -86,6 +87,7 @@ describe('container tier: the Kubernetes Deployment under podman kube play (post
     const seccompRoot = path.join(work, 'seccomp');
     fs.mkdirSync(path.join(seccompRoot, 'hardened-mtls'), {recursive: true, mode: 0o755});
     fs.copyFileSync(path.join(REPO_ROOT, 'deploy', 'seccomp', 'hardened-mtls.json'), path.join(seccompRoot, 'hardened-mtls', 'hardened-mtls.json'));
+    fs.copyFileSync(path.join(REPO_ROOT, 'deploy', 'seccomp', 'hardened-mtls.json'), path.join(seccompRoot, 'hardened-mtls.json'));
 
     const dep = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'kubernetes', 'deployment.yaml'), 'utf8'));
     const spec = dep.spec.template.spec;
@@ -102,7 +104,8 @@ describe('container tier: the Kubernetes Deployment under podman kube play (post
     ];
     dep.spec.template.metadata.annotations = {
       ...(dep.spec.template.metadata.annotations ?? {}),
-      'seccomp.security.alpha.kubernetes.io/pod': `localhost/${spec.securityContext.seccompProfile.localhostProfile}`,
+      // podman 4 keeps only the first path element after `localhost/`: the file sits at the root too
+      'seccomp.security.alpha.kubernetes.io/pod': `localhost/${path.basename(spec.securityContext.seccompProfile.localhostProfile)}`,
     };
     spec.volumes.push({name: 'escape-probe', hostPath: {path: path.dirname(image.syscallProbe), type: 'Directory'}});
     c.volumeMounts.push({name: 'escape-probe', mountPath: path.dirname(SYSCALL_PROBE_PATH), readOnly: true});

@@ -120,6 +120,12 @@ describe('container policy: docker-compose.yml', () => {
     for (const s of Object.values(doc.services) as Record<string, any>[]) assert.doesNotMatch(String(s.image), /:latest$|^[^:@]+$/);
   });
 
+  it('egress: the ingress network does not masquerade; the OCSP network is internal', () => {
+    const front = doc.networks!.frontend as {driver_opts?: Record<string, string>; internal?: boolean};
+    assert.equal(front.driver_opts?.['com.docker.network.bridge.enable_ip_masquerade'], 'false');
+    assert.equal((doc.networks!.ocsp as {internal: boolean}).internal, true);
+  });
+
   it('the OCSP demo runs only under its profile, on an internal network', () => {
     const ocsp = doc.services['ocsp-responder'] as Record<string, any>;
     assert.deepEqual(ocsp.profiles, ['ocsp-demo']);
