@@ -11,8 +11,10 @@
 #   openssl curl python3  real independent TLS clients and test PKIs made at test time
 #   libc-bin tar          ldd (the sandbox's library list), getconf, tar
 #   bsdutils              script: a real pseudo-terminal for the start-up screen test
+#   gcc libc6-dev         the escape suite's static syscall probe (src/escape/syscall-probe, cc -static)
 # tier `container` (npm run test:container), in addition:
 #   podman runc uidmap conmon containernetworking-plugins
+#   tini                  /usr/bin/tini-static: the stand-in builder copies it (the image's init)
 #
 # Exit status: 0 when everything is present (after installing); 1 with a message naming the
 # missing tools, their packages and the command to install them when something is missing and
@@ -42,11 +44,13 @@ declare -A need=(
   [getconf]=libc-bin
   [tar]=tar
   [script]=bsdutils
+  [cc]=gcc
 )
 if [ "$tier" != test ]; then
   need[podman]=podman
   need[runc]=runc
   need[newuidmap]=uidmap
+  need[tini-static]=tini
 fi
 
 missing_tools=()
@@ -61,6 +65,11 @@ check() {
       missing_pkgs+=("${need[$tool]}")
     fi
   done
+  # cc -static needs the static C library (libc6-dev), which has no command of its own.
+  if [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ] && [ ! -e /usr/lib/aarch64-linux-gnu/libc.a ] && [ ! -e /usr/lib/libc.a ]; then
+    missing_tools+=(libc.a)
+    missing_pkgs+=(libc6-dev)
+  fi
   if [ "$tier" != test ]; then
     # podman also needs conmon and a network backend; their absence shows only at run time.
     if ! command -v conmon >/dev/null 2>&1 && [ ! -x /usr/libexec/podman/conmon ] && [ ! -x /usr/bin/conmon ]; then

@@ -129,7 +129,10 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
 
     this.projectRoot = __dirname;
     this.bootOptions = {
-      controllers: {dirs: ['controllers'], extensions: ['.controller.js'], nested: true},
+      // The demo controller (escape-suite targets) is not booted unless DEMO_ROUTES (default: not in production).
+      controllers: config.demoRoutes
+        ? {dirs: ['controllers'], extensions: ['.controller.js'], nested: true}
+        : {glob: '/controllers/**/!(demo).controller.js'},
     };
   }
 

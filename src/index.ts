@@ -19,7 +19,6 @@ import {createLogger, Logger} from './logging/logger';
 import {auditApplicationSpec} from './guards/openapi-audit';
 import {auditAuthorization} from './authz/policy-audit';
 import {PolicyStore} from './authz/policy-source';
-import {ensureDevPki} from './pki/dev-pki';
 import {checkPostureAtStartup, runPostureCheck} from './posture/posture-io';
 import {formatBanner, formatPostureSummary} from './startup-screen';
 import {requireRevocationCoverage, revocationCoverage} from './tls/revocation/revocation-coverage';
@@ -72,6 +71,8 @@ export async function startService(env: Env = process.env, logger?: Logger, over
 
   let devClient: {cert: string; key: string} | undefined;
   if (config.tls.devPki) {
+    // Loaded only here: the production image does not ship the dev PKI generator (dist/src/pki).
+    const {ensureDevPki} = await import('./pki/dev-pki');
     const {manifest, generated} = await ensureDevPki({dir: config.tls.devPkiDir, logger: log});
     devClient = {cert: manifest.clients.valid.cert, key: manifest.clients.valid.key};
     log.warn({devPkiDir: config.tls.devPkiDir, generated}, 'DEVELOPMENT PKI in use (no TLS_*_FILE configured): never use it in production');

@@ -38,7 +38,7 @@ function clip(text: string, width: number): string {
  */
 export function formatPostureSummary(report: PostureReport, opts: {columns?: number} = {}): string {
   const columns = Math.max(60, Math.min(opts.columns || 100, 160));
-  const failed = report.findings.filter(f => !f.ok && f.severity !== 'low');
+  const failed = report.findings.filter(f => !f.ok && f.severity !== 'low' && !f.accepted);
   const advisories = report.findings.filter(f => !f.ok && f.severity === 'low');
   if (failed.length === 0) {
     const notes = advisories.length ? ` (${advisories.length} advisory: ${advisories.map(f => f.id).join(', ')})` : '';
@@ -48,8 +48,11 @@ export function formatPostureSummary(report: PostureReport, opts: {columns?: num
   const lines = [
     '',
     `posture self-check: ${failed.length} of ${report.findings.length} checks fail here (POSTURE_MODE=warn: starting anyway)`,
-    ...failed.map(f => `  ✗ ${f.id.padEnd(idWidth)}  ${clip(f.detail, columns - idWidth - 6)}`),
+    ...failed.map(f => `  ${f.status === 'unproven' ? '?' : '✗'} ${f.id.padEnd(idWidth)}  ${clip(f.detail, columns - idWidth - 6)}`),
   ];
+  if (failed.some(f => f.status === 'unproven')) {
+    lines.push('  (? = cannot be proven from inside the process; POSTURE_ACCEPT_UNPROVEN names what the deployment provides)');
+  }
   if (advisories.length) lines.push(`  (${advisories.length} advisory: ${advisories.map(f => f.id).join(', ')})`);
   lines.push(
     'This is expected on a developer machine: the check looks for the locked-down container',

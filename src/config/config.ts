@@ -107,6 +107,8 @@ export interface AppConfig {
   readonly postureMode: EnforceMode;
   /** Print the start-up screen on stdout (URL + curl line; in development on a TTY a posture summary). */
   readonly printBanner: boolean;
+  /** Boot the demo controller (/search, /echo, ...: targets for the escape suite); off in production by default. */
+  readonly demoRoutes: boolean;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -121,7 +123,7 @@ export const CONFIG_VARIABLES = [
   'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT', 'TLS_HANDSHAKE_TIMEOUT_MS',
   'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
   'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
-  'AUDIT_MODE', 'POSTURE_MODE', 'PRINT_BANNER',
+  'AUDIT_MODE', 'POSTURE_MODE', 'POSTURE_ACCEPT_UNPROVEN', 'PRINT_BANNER', 'DEMO_ROUTES',
   'MTLS_POLICY_FILE', 'MTLS_ROLES', 'CORS_ALLOWED_ORIGINS',
 ] as const;
 
@@ -376,6 +378,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     auditMode: oneOf(env, 'AUDIT_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
     postureMode: oneOf(env, 'POSTURE_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
     printBanner: bool(env, 'PRINT_BANNER', !production),
+    demoRoutes: bool(env, 'DEMO_ROUTES', !production),
   };
   return deepFreeze(config);
 }

@@ -144,6 +144,8 @@ export async function startLocalTarget(opts: LocalTargetOptions): Promise<LocalT
       OUTBOUND_TIMEOUT_MS: '3000',
       // The runtime cases judge the posture themselves (and report it); start-up must not refuse.
       POSTURE_MODE: 'off',
+      // the benign cases' targets (/search, /echo, /products/...): not booted in production otherwise
+      DEMO_ROUTES: 'true',
     };
     service = await startService(env, logger, {outbound: harness.outbound, quiet: true});
     const port = Number(new URL(service.url).port);

@@ -17,7 +17,10 @@
  * /app/dist/src/escape/runtime-probe.js`; the probe prints JSON); `none` (not applicable).
  * Fail closed: a probe that cannot run or prints garbage fails every runtime case.
  */
-import {execFile, spawn} from 'node:child_process';
+import {execFile, execFileSync, spawn} from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {runPostureCheck} from '../posture/posture-io';
 import type {EscapeCase} from './catalog';
 import type {RuntimeFindingView, RuntimeObservation, Observation} from './verdict';
@@ -33,7 +36,19 @@ export type RuntimeOptions =
 /** Structural view of src/posture's PostureReport. */
 export interface PostureReportView {
   compliant: boolean;
-  findings: Array<{id: string; ok: boolean; severity: string; detail: string; covers: string[]}>;
+  findings: Array<{id: string; ok: boolean; status?: string; severity: string; detail: string; covers: string[]}>;
+}
+
+/** One attempt of the syscall probe (syscall-probe/syscall-probe.c): errno 0 = the call worked, -1 = no answer. */
+export interface SyscallAttempt {
+  name: string;
+  covers: string;
+  errno: number;
+  error: string;
+}
+
+export interface SyscallProbeResult {
+  attempts: SyscallAttempt[];
 }
 
 export interface ChildProbeResult {
@@ -45,6 +60,62 @@ export interface RuntimeProbeOutput {
   tool: 'escape-runtime-probe';
   posture: PostureReportView | {error: string};
   child: ChildProbeResult | {error: string};
+  /** The syscall probe's attempts (RT-013, RT-014), or why it could not run. */
+  syscalls?: SyscallProbeResult | {error: string};
+}
+
+// ---------------------------------------------------------------------------------------------
+// syscall probe: a static binary the harness mounts into the target (never part of the image)
+
+/** Where runtime-probe.js looks for the syscall probe inside the target (ESCAPE_SYSCALL_PROBE overrides). */
+export const SYSCALL_PROBE_PATH = '/escape-probe/syscall-probe';
+/** The probe's C source in a checkout (dist/src/escape/../../../src/escape/syscall-probe). */
+export const SYSCALL_PROBE_SOURCE = path.resolve(__dirname, '..', '..', '..', 'src', 'escape', 'syscall-probe', 'syscall-probe.c');
+
+/** EPERM or ENOSYS: the primitive is not available (the filter or a missing capability said no). */
+export function syscallBlocked(errno: number): boolean {
+  return errno === 1 || errno === 38;
+}
+
+/**
+ * Compiles the probe (`cc -static`) into `outDir` and returns the binary's path. Throws (fail
+ * loudly) when no C compiler / static libc is installed (.ci/install-system-deps.sh: gcc libc6-dev).
+ */
+export function buildSyscallProbe(outDir: string = fs.mkdtempSync(path.join(os.tmpdir(), 'escape-syscall-probe-'))): string {
+  const out = path.join(outDir, 'syscall-probe');
+  try {
+    execFileSync('cc', ['-static', '-O2', '-o', out, SYSCALL_PROBE_SOURCE], {stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000});
+  } catch (e) {
+    throw new Error(`cannot build the syscall probe (cc -static ${SYSCALL_PROBE_SOURCE}): ${(e as Error).message.split('\n')[0]}; install gcc and libc6-dev`);
+  }
+  fs.chmodSync(outDir, 0o755);
+  fs.chmodSync(out, 0o755);
+  return out;
+}
+
+function parseSyscallProbe(text: string): SyscallProbeResult {
+  const j = JSON.parse(text) as {tool?: string; attempts?: unknown; error?: string};
+  if (j?.tool !== 'escape-syscall-probe') throw new Error('not syscall-probe output');
+  if (typeof j.error === 'string') throw new Error(j.error);
+  if (!Array.isArray(j.attempts) || j.attempts.length === 0) throw new Error('syscall-probe output without attempts');
+  for (const a of j.attempts as SyscallAttempt[]) {
+    if (typeof a?.name !== 'string' || typeof a.covers !== 'string' || !Number.isInteger(a.errno) || typeof a.error !== 'string') throw new Error('malformed syscall attempt');
+  }
+  return {attempts: j.attempts as SyscallAttempt[]};
+}
+
+/** Runs the mounted syscall probe (in THIS process's target). */
+export function runSyscallProbe(probePath = process.env.ESCAPE_SYSCALL_PROBE || SYSCALL_PROBE_PATH, timeoutMs = 60_000): Promise<SyscallProbeResult> {
+  return new Promise((resolve, reject) => {
+    if (!fs.existsSync(probePath)) return reject(new Error(`the syscall probe is not mounted at ${probePath} (the harness bind-mounts it; see docs: escape suite against a deployment)`));
+    execFile(probePath, [], {timeout: timeoutMs, maxBuffer: 1024 * 1024, env: {}}, (err, stdout) => {
+      try {
+        resolve(parseSyscallProbe(stdout));
+      } catch (e) {
+        reject(new Error(`syscall probe: ${(e as Error).message}${err ? ` (${err.message.split('\n')[0]})` : ''}`));
+      }
+    });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -127,7 +198,13 @@ export async function gatherRuntimeProbe(posture?: PostureFn): Promise<RuntimePr
   } catch (e) {
     child = {error: `child-process probe failed: ${(e as Error).message.split('\n')[0]}`};
   }
-  return {tool: 'escape-runtime-probe', posture: p, child};
+  let syscalls: RuntimeProbeOutput['syscalls'];
+  try {
+    syscalls = await runSyscallProbe();
+  } catch (e) {
+    syscalls = {error: (e as Error).message.split('\n')[0]};
+  }
+  return {tool: 'escape-runtime-probe', posture: p, child, syscalls};
 }
 
 /** Parses and shape-checks runtime-probe.js output (fail closed on anything else). */
@@ -141,6 +218,11 @@ export function parseProbeOutput(text: string): RuntimeProbeOutput {
   }
   if (!('error' in j.child) && !(Array.isArray(j.child.findings) && j.child.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean'))) {
     throw new Error('runtime-probe output: malformed child findings');
+  }
+  if (j.syscalls !== undefined && !(typeof j.syscalls === 'object' && j.syscalls !== null && ('error' in j.syscalls
+    ? typeof j.syscalls.error === 'string'
+    : Array.isArray(j.syscalls.attempts) && j.syscalls.attempts.every(a => typeof a?.name === 'string' && typeof a.covers === 'string' && Number.isInteger(a.errno))))) {
+    throw new Error('runtime-probe output: malformed syscall attempts');
   }
   return j;
 }
@@ -167,10 +249,18 @@ export async function runProbeInSandbox(timeoutMs = 120_000): Promise<RuntimePro
   const sb = await import('../posture/sandbox/sandbox');
   const reason = sb.sandboxUnavailableReason();
   if (reason) throw new Error(`runtime probe cannot run in the hardened sandbox: ${reason}; or run the probe inside the target with --runtime exec:"COMMAND"`);
-  const box = new sb.Sandbox({command: [sb.SANDBOX_NODE, `${sb.APP_DIR}/dist/src/escape/runtime-probe.js`], env: {NODE_ENV: 'production'}});
-  const timer = setTimeout(() => void box.stop(), timeoutMs);
-  const r = await box.done;
-  clearTimeout(timer);
+  const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'escape-syscall-probe-'));
+  let r: Awaited<InstanceType<typeof sb.Sandbox>['done']>;
+  try {
+    const probe = buildSyscallProbe(probeDir);
+    const box = new sb.Sandbox({command: [sb.SANDBOX_NODE, `${sb.APP_DIR}/dist/src/escape/runtime-probe.js`], env: {NODE_ENV: 'production'},
+      binds: [{src: probe, dest: SYSCALL_PROBE_PATH, ro: true}]});
+    const timer = setTimeout(() => void box.stop(), timeoutMs);
+    r = await box.done;
+    clearTimeout(timer);
+  } finally {
+    fs.rmSync(probeDir, {recursive: true, force: true});
+  }
   try {
     return parseProbeOutput(r.stdout);
   } catch (e) {
@@ -188,9 +278,21 @@ export function observeRuntime(cases: readonly EscapeCase[], out: RuntimeProbeOu
         obs.set(c.id, {kind: 'runtime', where, findings: [], error: out.posture.error});
         continue;
       }
-      const findings = out.posture.findings
-        .filter(f => f.covers.includes(r.covers))
-        .map(f => ({id: f.id, ok: f.ok, severity: f.severity, detail: f.detail}));
+      const posture = out.posture.findings.filter(f => f.covers.includes(r.covers));
+      const attempts = out.syscalls && !('error' in out.syscalls) ? out.syscalls.attempts.filter(a => a.covers === r.covers) : [];
+      // What the posture check could not prove (a seccomp filter's rules) the syscall probe
+      // proves or disproves by trying: the unproven finding is replaced by the real errnos.
+      const findings = posture
+        .filter(f => !(f.status === 'unproven' && attempts.length > 0))
+        .map(f => ({id: f.id, ok: f.ok, severity: f.severity, detail: f.status === 'unproven' ? `unproven: ${f.detail}` : f.detail}));
+      for (const a of attempts) {
+        findings.push({id: `syscall ${a.name}`, ok: syscallBlocked(a.errno), severity: 'high',
+          detail: `${a.name} -> ${a.errno === 0 ? 'succeeded' : a.errno < 0 ? 'no answer' : a.error}`});
+      }
+      if (posture.some(f => f.status === 'unproven') && attempts.length === 0) {
+        findings.push({id: 'syscall-probe', ok: false, severity: 'high',
+          detail: `not proven by an attempt: ${out.syscalls && 'error' in out.syscalls ? out.syscalls.error : 'no syscall probe output'}`});
+      }
       obs.set(c.id, {kind: 'runtime', where, findings});
     } else if ('error' in out.child) {
       obs.set(c.id, {kind: 'runtime', where, findings: [], error: out.child.error});

@@ -81,7 +81,10 @@ export function describeObservation(o: Observation): string {
     case 'runtime': {
       if (o.error) return `runtime probe failed (${o.where}): ${o.error}`;
       const bad = o.findings.filter(f => !f.ok && f.severity !== 'low');
-      return `${o.where}: ${o.findings.length} finding(s), ${bad.length} not ok${bad.length ? `: ${bad.map(f => `${f.id} (${f.detail})`).join('; ')}` : ''}`;
+      // the syscall probe's real answers (RT-013/RT-014) are always recorded, blocked or not
+      const attempts = o.findings.filter(f => f.id.startsWith('syscall ')).map(f => f.detail);
+      return `${o.where}: ${o.findings.length} finding(s), ${bad.length} not ok${bad.length ? `: ${bad.map(f => `${f.id} (${f.detail})`).join('; ')}` : ''}`
+        + (attempts.length ? `; attempts: ${attempts.join(', ')}` : '');
     }
     case 'not-run':
       return o.reason;

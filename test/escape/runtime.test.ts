@@ -76,6 +76,35 @@ describe('escape: runtime cases (escape)', () => {
     assert.equal(verdict('HM-RT-001'), 'passed');
   });
 
+  it('RT-013/RT-014: an unproven posture finding is replaced by the syscall attempts; any attempt that works fails the case', () => {
+    const unproven = (id: string, covers: string) => ({id, ok: false, status: 'unproven', severity: 'high', detail: 'filter rules unreadable', covers: [covers]});
+    const base = (syscalls: RuntimeProbeOutput['syscalls']): RuntimeProbeOutput => ({
+      tool: 'escape-runtime-probe',
+      posture: {compliant: false, findings: [unproven('userns-restricted', 'RT-013'), unproven('ptrace-restricted', 'RT-014')]},
+      child: {findings: evaluateChildStatus(HARDENED, 10001, 10001)},
+      syscalls,
+    });
+    const verdict = (out: RuntimeProbeOutput, id: string) => judge(cases.find(c => c.id === id)!, observeRuntime(cases, out, 'test').get(id)!, {strictCodes: true});
+    const blocked = {attempts: [
+      {name: 'unshare(CLONE_NEWUSER)', covers: 'RT-013', errno: 1, error: 'EPERM'}, {name: 'clone3', covers: 'RT-013', errno: 38, error: 'ENOSYS'},
+      {name: 'ptrace(PTRACE_SEIZE, 1)', covers: 'RT-014', errno: 1, error: 'EPERM'}, {name: 'keyctl', covers: 'RT-014', errno: 1, error: 'EPERM'},
+    ]};
+    assert.equal(verdict(base(blocked), 'RT-013').status, 'passed');
+    assert.equal(verdict(base(blocked), 'RT-014').status, 'passed');
+    const obs = observeRuntime(cases, base(blocked), 'test').get('RT-014')!;
+    assert.ok(obs.kind === 'runtime' && obs.findings.some(f => f.detail === 'keyctl -> EPERM'), 'the real errno is recorded');
+    // podman's default profile: unshare(CLONE_NEWUSER) works, keyctl works
+    const open = {attempts: blocked.attempts.map(a => (a.name === 'clone3' || a.name === 'ptrace(PTRACE_SEIZE, 1)' ? a : {...a, errno: 0, error: ''}))};
+    assert.equal(verdict(base(open), 'RT-013').status, 'failed');
+    assert.equal(verdict(base(open), 'RT-014').status, 'failed');
+    // an argument error (EBADF) means the call reached the kernel: not blocked
+    assert.equal(verdict(base({attempts: [{name: 'setns', covers: 'RT-013', errno: 9, error: 'EBADF'}]}), 'RT-013').status, 'failed');
+    // no probe mounted: the unproven finding stays and fails (never passes on the assumption)
+    assert.equal(verdict(base({error: 'the syscall probe is not mounted'}), 'RT-013').status, 'failed');
+    assert.equal(verdict(base(undefined), 'RT-014').status, 'failed');
+    assert.throws(() => parseProbeOutput(JSON.stringify({...base(undefined), syscalls: {attempts: [{name: 'x'}]}})));
+  });
+
   it('a probe that cannot run, or prints something else, fails every runtime case', async () => {
     for (const command of [[process.execPath, '-e', 'process.stdout.write("hello")'], ['/nonexistent/probe']]) {
       const obs = await runRuntimeCases(cases, {mode: 'exec', command});

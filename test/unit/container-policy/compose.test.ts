@@ -108,6 +108,24 @@ describe('container policy: docker-compose.yml (unit)', () => {
     assert.deepEqual(svc.healthcheck.test, ['CMD', '/nodejs/bin/node', '/app/dist/src/posture/healthcheck.js']);
   });
 
+  it('the service image is the versioned tag of package.json (no `latest`, no build + image together); init; the project seccomp profile', () => {
+    const svc = doc.services[MAIN] as Record<string, any>;
+    const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string};
+    assert.equal(svc.image, `localhost/hardened-mtls:${pkg.version}`);
+    assert.equal(svc.build, undefined);
+    assert.equal(svc.init, true);
+    assert.ok((svc.security_opt as string[]).includes('seccomp=./deploy/seccomp/hardened-mtls.json'));
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, 'deploy', 'seccomp', 'hardened-mtls.json')));
+    assert.equal(svc.environment.POSTURE_ACCEPT_UNPROVEN, 'userns-restricted,ptrace-restricted');
+    for (const s of Object.values(doc.services) as Record<string, any>[]) assert.doesNotMatch(String(s.image), /:latest$|^[^:@]+$/);
+  });
+
+  it('egress: the ingress network does not masquerade; the OCSP network is internal', () => {
+    const front = doc.networks!.frontend as {driver_opts?: Record<string, string>; internal?: boolean};
+    assert.equal(front.driver_opts?.['com.docker.network.bridge.enable_ip_masquerade'], 'false');
+    assert.equal((doc.networks!.ocsp as {internal: boolean}).internal, true);
+  });
+
   it('the OCSP demo runs only under its profile, on an internal network', () => {
     const ocsp = doc.services['ocsp-responder'] as Record<string, any>;
     assert.deepEqual(ocsp.profiles, ['ocsp-demo']);
@@ -126,6 +144,8 @@ describe('container policy: docker-compose.yml (unit)', () => {
     assert.ok(has('--user', '10001:10001'));
     assert.ok(has('--cap-drop', 'ALL'));
     assert.ok(has('--security-opt', 'no-new-privileges:true'));
+    assert.ok(has('--security-opt', `seccomp=${path.join(REPO_ROOT, 'deploy', 'seccomp', 'hardened-mtls.json')}`));
+    assert.ok(has('--init'));
     assert.ok(has('--tmpfs', '/tmp:size=16m,mode=1777,noexec,nosuid,nodev'));
     assert.ok(has('--pids-limit', '256'));
     assert.ok(has('--memory', '512m'));

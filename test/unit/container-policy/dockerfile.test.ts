@@ -45,21 +45,42 @@ function jsonArgs(ins: Instruction): string[] {
 
 describe('container policy: Dockerfile (unit)', () => {
   const df = givenDockerfile();
-  const [build, runtime] = stages(df);
+  const all = stages(df);
+  const stage = (name: string) => all.find(st => st.from.getBuildStage() === name)!;
+  const build = stage('build');
+  const runtime = stage('runtime');
+  const escape = stage('escape');
   const initialArgs = new Map(df.getInitialARGs().map(a => [a.getProperty()!.getName(), a.getProperty()!.getValue() ?? '']));
 
-  it('is multi-stage: a build stage and a runtime stage, both FROM build arguments', () => {
-    assert.equal(df.getFROMs().length, 2);
-    assert.equal(build.from.getBuildStage(), 'build');
+  it('is multi-stage: build, escape (QA target) and runtime, the runtime LAST (the default target), all FROM build arguments', () => {
+    assert.deepEqual(all.map(st => st.from.getBuildStage()), ['build', 'escape', 'runtime']);
     assert.equal(build.from.getImage(), '${BUILDER_IMAGE}');
     assert.equal(runtime.from.getImage(), '${RUNTIME_IMAGE}');
+    assert.equal(escape.from.getImage(), '${RUNTIME_IMAGE}');
   });
 
-  it('pins both base images by digest by default (Node 20 bookworm builder, distroless Node 20 runtime)', () => {
+  it('Node 24 bases (bookworm builder, distroless nodejs24 :nonroot runtime); release builds pin them by digest (said in the file)', () => {
     const builder = initialArgs.get('BUILDER_IMAGE') ?? '';
     const rt = initialArgs.get('RUNTIME_IMAGE') ?? '';
-    assert.match(builder, /\/node:20-bookworm@sha256:[0-9a-f]{64}$/);
-    assert.match(rt, /\/distroless\/nodejs20-debian12@sha256:[0-9a-f]{64}$/);
+    assert.match(builder, /\/node:24-bookworm(@sha256:[0-9a-f]{64})?$/);
+    assert.match(rt, /\/distroless\/nodejs24-debian12(:nonroot)?(@sha256:[0-9a-f]{64})?$/);
+    assert.match(SOURCE, /RELEASE BUILDS MUST PIN THEM\s+#?\s*BY DIGEST/);
+  });
+
+  it('ships only the service: removes escape/demo/PKI CLI, source maps, declarations, dependency test folders; source-map-support is no production dependency', () => {
+    const runs = build.instructions.filter(i => i.getKeyword() === 'RUN').map(text).join('\n');
+    for (const p of ['dist/src/escape', 'dist/src/demo', 'dist/src/pki']) assert.ok(runs.includes(p), p);
+    assert.match(runs, /-name '\*\.map'/);
+    assert.match(runs, /-name test -o -name tests/);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {dependencies: Record<string, string>};
+    assert.equal(pkg.dependencies['source-map-support'], undefined);
+  });
+
+  it('OCI labels: version, revision, created, source (build arguments)', () => {
+    const labels = runtime.instructions.filter(i => i.getKeyword() === 'LABEL').map(text).join(' ');
+    for (const l of ['version', 'revision', 'created', 'source', 'title', 'licenses']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${l}=`), l);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string};
+    assert.ok(runtime.instructions.some(i => i.getKeyword() === 'ARG' && text(i) === `ARG VERSION=${pkg.version}`), 'VERSION defaults to package.json');
   });
 
   it('build stage: npm ci from the lockfile without install scripts, tsc, prune dev dependencies', () => {
@@ -106,10 +127,13 @@ describe('container policy: Dockerfile (unit)', () => {
     for (const c of df.getCOPYs()) assert.doesNotMatch(args(c), /\.(pem|key|crt|p12|pfx)\b|certs\//);
   });
 
-  it('exec-form ENTRYPOINT with the distroless node binary and the built entry point', () => {
+  it('exec-form ENTRYPOINT: static tini (copied from the build stage) as PID 1, subreaper; CMD the distroless node and the entry point', () => {
     const eps = runtime.instructions.filter(i => i.getKeyword() === 'ENTRYPOINT');
     assert.equal(eps.length, 1);
-    assert.deepEqual(jsonArgs(eps[0]), ['/nodejs/bin/node', '/app/dist/src/index.js']);
+    assert.deepEqual(jsonArgs(eps[0]), ['/usr/bin/tini', '-s', '--']);
+    const cmds = runtime.instructions.filter(i => i.getKeyword() === 'CMD');
+    assert.deepEqual(jsonArgs(cmds[cmds.length - 1]), ['/nodejs/bin/node', '/app/dist/src/index.js']);
+    assert.ok(runtime.instructions.some(i => i.getKeyword() === 'COPY' && /--from=build --chown=0:0 \/usr\/bin\/tini-static \/usr\/bin\/tini/.test(text(i))));
   });
 
   it('EXPOSE 8443 only', () => {
@@ -119,6 +143,8 @@ describe('container policy: Dockerfile (unit)', () => {
 
   it('HEALTHCHECK runs the mTLS health-check script with node (exec form, bounded)', () => {
     const hc = runtime.instructions.filter(i => i.getKeyword() === 'HEALTHCHECK');
+    // kept only in docker-format builds: the file says so (the container tier builds --format docker)
+    assert.match(SOURCE, /--format docker/);
     assert.equal(hc.length, 1);
     const t = text(hc[0]);
     assert.match(t, /--timeout=\d+s/);

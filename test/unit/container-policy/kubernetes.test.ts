@@ -14,6 +14,8 @@ import {PodDisruptionBudget} from 'kubernetes-models/policy/v1/PodDisruptionBudg
 import {Namespace} from 'kubernetes-models/v1/Namespace';
 import {Service} from 'kubernetes-models/v1/Service';
 import {ServiceAccount} from 'kubernetes-models/v1/ServiceAccount';
+import {LimitRange} from 'kubernetes-models/v1/LimitRange';
+import {ResourceQuota} from 'kubernetes-models/v1/ResourceQuota';
 
 const DIR = path.resolve(__dirname, '..', '..', '..', '..', 'deploy', 'kubernetes');
 
@@ -21,6 +23,8 @@ type Doc = {apiVersion: string; kind: string; metadata: {name: string; namespace
 
 const MODELS: Record<string, new (d: any) => {validate(): void}> = {
   'v1/Namespace': Namespace,
+  'v1/LimitRange': LimitRange,
+  'v1/ResourceQuota': ResourceQuota,
   'v1/ServiceAccount': ServiceAccount,
   'v1/Service': Service,
   'apps/v1/Deployment': Deployment,
@@ -75,9 +79,11 @@ describe('container policy: Kubernetes manifests (unit)', () => {
     assert.throws(() => new Deployment(bad as any).validate());
   });
 
-  it('kustomization lists every manifest', () => {
-    const k = YAML.parse(fs.readFileSync(path.join(DIR, 'kustomization.yaml'), 'utf8')) as {resources: string[]};
+  it('kustomization lists every manifest and sets the versioned image tag', () => {
+    const k = YAML.parse(fs.readFileSync(path.join(DIR, 'kustomization.yaml'), 'utf8')) as {resources: string[]; images: {name: string; newTag: string}[]};
     assert.deepEqual([...k.resources].sort(), [...new Set(docs.map(d => d.file))].sort());
+    const pkg = JSON.parse(fs.readFileSync(path.join(DIR, '..', '..', 'package.json'), 'utf8')) as {version: string};
+    assert.deepEqual(k.images, [{name: 'localhost/hardened-mtls', newTag: pkg.version}]);
   });
 
   it('the namespace enforces Pod Security Standards "restricted"', () => {
@@ -100,11 +106,13 @@ describe('container policy: Kubernetes manifests (unit)', () => {
       assert.equal(dep.spec.strategy.rollingUpdate.maxUnavailable, 0);
     });
 
-    it('pod: non-root 10001, seccomp RuntimeDefault, no service-account token, no host namespaces', () => {
+    it('pod: non-root 10001, the project seccomp profile (Localhost, shipped in deploy/seccomp), own user namespace, no service-account token, no host namespaces', () => {
       assert.equal(pod.securityContext.runAsNonRoot, true);
       assert.equal(pod.securityContext.runAsUser, 10001);
       assert.equal(pod.securityContext.runAsGroup, 10001);
-      assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
+      assert.deepEqual(pod.securityContext.seccompProfile, {type: 'Localhost', localhostProfile: 'hardened-mtls/hardened-mtls.json'});
+      assert.ok(fs.existsSync(path.join(DIR, '..', 'seccomp', 'hardened-mtls.json')));
+      assert.equal(pod.hostUsers, false);
       assert.equal(pod.automountServiceAccountToken, false);
       for (const k of ['hostNetwork', 'hostPID', 'hostIPC']) assert.notEqual(pod[k], true, k);
       assert.equal(pod.shareProcessNamespace, undefined);
@@ -120,12 +128,16 @@ describe('container policy: Kubernetes manifests (unit)', () => {
         assert.equal(sc.capabilities.add, undefined);
         assert.equal(sc.runAsNonRoot, true);
         assert.equal(sc.runAsUser, 10001);
-        assert.equal(sc.seccompProfile.type, 'RuntimeDefault');
-        for (const r of ['requests', 'limits']) for (const k of ['cpu', 'memory']) assert.ok(c.resources[r][k], `${r}.${k}`);
+        assert.equal(sc.seccompProfile.type, 'Localhost');
+        for (const r of ['requests', 'limits']) for (const k of ['cpu', 'memory', 'ephemeral-storage']) assert.ok(c.resources[r][k], `${r}.${k}`);
+        const pkg = JSON.parse(fs.readFileSync(path.join(DIR, '..', '..', 'package.json'), 'utf8')) as {version: string};
+        assert.equal(c.image, `localhost/hardened-mtls:${pkg.version}`, 'the versioned tag (kustomize images: pins the digest)');
         assert.ok(c.livenessProbe && c.readinessProbe, 'probes');
         const env = new Map((c.env as {name: string; value: string}[]).map(e => [e.name, e.value]));
         assert.equal(env.get('POSTURE_MODE'), 'enforce');
         assert.equal(env.get('NODE_ENV'), 'production');
+        assert.equal(env.get('PRINT_BANNER'), 'false');
+        assert.equal(env.get('POSTURE_ACCEPT_UNPROVEN'), 'userns-restricted,ptrace-restricted,cgroup-limits-set');
         assert.deepEqual(c.ports.map((p: any) => p.containerPort), [8443]);
       }
     });
@@ -160,6 +172,10 @@ describe('container policy: Kubernetes manifests (unit)', () => {
     assert.deepEqual([...app.spec.policyTypes].sort(), ['Egress', 'Ingress']);
     const inPorts = (app.spec.ingress as any[]).flatMap(r => r.ports);
     assert.deepEqual(inPorts, [{protocol: 'TCP', port: 8443}]);
+    for (const rule of app.spec.ingress as any[]) {
+      assert.ok(Array.isArray(rule.from) && rule.from.length > 0, 'ingress names its sources');
+      for (const f of rule.from) assert.ok(f.podSelector?.matchLabels && f.namespaceSelector?.matchLabels, `source ${JSON.stringify(f)} selects pods in named namespaces`);
+    }
     for (const rule of app.spec.egress as any[]) {
       const ports = (rule.ports as any[]).map(p => p.port);
       const dns = ports.every(p => p === 53);
@@ -167,6 +183,16 @@ describe('container policy: Kubernetes manifests (unit)', () => {
       assert.ok(dns || ocsp, `egress rule ${JSON.stringify(rule)}`);
       assert.ok(rule.to && rule.to.length > 0, 'egress rules name their destination');
     }
+  });
+
+  it('LimitRange and ResourceQuota bound the namespace, ephemeral storage included; the quota fits the autoscaler maximum', () => {
+    const lr = only(docs, 'LimitRange');
+    const item = (lr.spec.limits as any[]).find(l => l.type === 'Container');
+    for (const k of ['cpu', 'memory', 'ephemeral-storage']) assert.ok(item.default[k] && item.max[k], k);
+    const rq = only(docs, 'ResourceQuota');
+    assert.equal(rq.spec.hard.persistentvolumeclaims, '0');
+    const hpa = only(docs, 'HorizontalPodAutoscaler');
+    assert.ok(Number(rq.spec.hard.pods) >= hpa.spec.maxReplicas + 1, 'room for maxReplicas + a surge pod');
   });
 
   it('Service, PodDisruptionBudget and HorizontalPodAutoscaler target the Deployment', () => {

@@ -96,7 +96,14 @@ function addMount(g: Given, line: string): void {
   g.input.mountinfo = g.input.mountinfo.trimEnd() + '\n' + line + '\n';
 }
 
-function failedIds(g: Given, opts?: PostureOptions): string[] {
+/**
+ * The sandbox (like the image under the shipped profile) blocks user namespaces and ptrace by a
+ * seccomp filter whose rules the process cannot read: those two are `unproven`, and the table
+ * runs with the operator's acceptance (POSTURE_ACCEPT_UNPROVEN) unless a row says otherwise.
+ */
+const ACCEPT_SECCOMP: PostureOptions = {acceptUnproven: ['userns-restricted', 'ptrace-restricted']};
+
+function failedIds(g: Given, opts: PostureOptions = ACCEPT_SECCOMP): string[] {
   return assessPosture(g.input, opts).failed.slice().sort();
 }
 
@@ -121,8 +128,8 @@ const ROWS: Row[] = [
   {name: 'CapInh NET_RAW', mutate: g => setStatus(g, 'CapInh', '0000000000002000'), failed: ['caps-inheritable-empty']},
   {name: 'full bounding set', mutate: g => setStatus(g, 'CapBnd', '000001ffffffffff'), failed: ['caps-bounding-empty', 'ptrace-restricted', 'userns-restricted']},
   {name: 'NET_BIND_SERVICE when not allowed', mutate: g => { setStatus(g, 'CapEff', '0000000000000400'); setStatus(g, 'CapPrm', '0000000000000400'); setStatus(g, 'CapBnd', '0000000000000400'); }, failed: ['caps-bounding-empty', 'caps-effective-empty', 'caps-permitted-empty']},
-  {name: 'NET_BIND_SERVICE when allowed', opts: {allowNetBindService: true}, mutate: g => { setStatus(g, 'CapEff', '0000000000000400'); setStatus(g, 'CapPrm', '0000000000000400'); setStatus(g, 'CapBnd', '0000000000000400'); }, failed: []},
-  {name: 'NET_BIND_SERVICE + NET_RAW when NET_BIND_SERVICE allowed', opts: {allowNetBindService: true}, mutate: g => setStatus(g, 'CapEff', '0000000000002400'), failed: ['caps-effective-empty']},
+  {name: 'NET_BIND_SERVICE when allowed', opts: {...ACCEPT_SECCOMP, allowNetBindService: true}, mutate: g => { setStatus(g, 'CapEff', '0000000000000400'); setStatus(g, 'CapPrm', '0000000000000400'); setStatus(g, 'CapBnd', '0000000000000400'); }, failed: []},
+  {name: 'NET_BIND_SERVICE + NET_RAW when NET_BIND_SERVICE allowed', opts: {...ACCEPT_SECCOMP, allowNetBindService: true}, mutate: g => setStatus(g, 'CapEff', '0000000000002400'), failed: ['caps-effective-empty']},
   {name: 'unparseable CapEff', mutate: g => setStatus(g, 'CapEff', 'zz'), failed: ['caps-effective-empty', 'ptrace-restricted', 'userns-restricted']},
   {name: 'no_new_privs off (RT-004)', covers: 'RT-004', mutate: g => setStatus(g, 'NoNewPrivs', '0'), failed: ['no-new-privs', 'userns-restricted']},
   {name: 'seccomp off (RT-005)', covers: 'RT-005', mutate: g => { setStatus(g, 'Seccomp', '0'); setStatus(g, 'Seccomp_filters', '0'); }, failed: ['ptrace-restricted', 'seccomp-filter', 'userns-restricted']},
@@ -176,6 +183,14 @@ const ROWS: Row[] = [
   {name: 'empty status', mutate: g => { g.input.status = ''; }, failed: ['caps-ambient-empty', 'caps-bounding-empty', 'caps-effective-empty', 'caps-inheritable-empty', 'caps-permitted-empty', 'group-non-root', 'no-new-privs', 'ptrace-restricted', 'seccomp-filter', 'user-non-root', 'userns-restricted']},
   {name: 'no /proc/net/unix', mutate: g => { delete g.input.netUnix; }, failed: ['network-namespace-private']},
   {name: 'no environment', mutate: g => { delete g.input.env; }, failed: ['env-no-secrets']},
+  {name: 'seccomp filter present, nothing accepted: user namespaces and ptrace unproven (RT-013, RT-014)', opts: {},
+    mutate: () => undefined, failed: ['ptrace-restricted', 'userns-restricted']},
+  {name: 'seccomp filter, user namespaces disabled by sysctl and yama 2: proven', opts: {},
+    mutate: g => { g.probe.files['/proc/sys/user/max_user_namespaces'] = '0\n'; g.probe.files['/proc/sys/kernel/yama/ptrace_scope'] = '2\n'; }, failed: []},
+  {name: 'yama ptrace_scope 1 does not prove ptrace is restricted', opts: {acceptUnproven: ['userns-restricted']},
+    mutate: g => { g.probe.files['/proc/sys/kernel/yama/ptrace_scope'] = '1\n'; }, failed: ['ptrace-restricted']},
+  {name: 'accepting a check that is never unproven', opts: {acceptUnproven: [...ACCEPT_SECCOMP.acceptUnproven!, 'no-new-privs']},
+    mutate: () => undefined, failed: ['posture-options']},
 ];
 
 describe('posture: assessPosture on captured /proc fixtures', () => {
@@ -183,18 +198,20 @@ describe('posture: assessPosture on captured /proc fixtures', () => {
     it(`${row.name} => ${row.failed.length === 0 ? 'compliant' : row.failed.join(', ')}`, () => {
       const g = givenGoodPosture();
       row.mutate(g);
-      const report = assessPosture(g.input, row.opts);
+      const report = assessPosture(g.input, row.opts ?? ACCEPT_SECCOMP);
       assert.deepEqual(report.failed.slice().sort(), row.failed.slice().sort());
       assert.equal(report.compliant, row.failed.length === 0);
     });
   }
 
   it('reports every finding with an id, severity, references and covered catalog cases', () => {
-    const report = assessPosture(givenGoodPosture().input);
+    const report = assessPosture(givenGoodPosture().input, ACCEPT_SECCOMP);
     const ids = report.findings.map(f => f.id);
     assert.equal(new Set(ids).size, ids.length, 'ids are unique');
+    assert.deepEqual(report.unproven.slice().sort(), ['ptrace-restricted', 'userns-restricted']);
     for (const f of report.findings) {
-      assert.ok(f.ok, `${f.id} ok on the good posture: ${f.detail}`);
+      assert.equal(f.ok, f.status === 'pass');
+      assert.ok(f.ok || (f.status === 'unproven' && f.accepted), `${f.id} ok (or accepted unproven) on the good posture: ${f.detail}`);
       assert.ok(f.references.length > 0, `${f.id} has references`);
       assert.ok(f.references.some(r => /CIS|Pod Security Standards|CVE-|Kubernetes/.test(r)), `${f.id} cites CIS/PSS`);
       assert.ok(f.covers.every(c => /^RT-\d{3}$/.test(c)), `${f.id} covers RT ids`);
@@ -235,6 +252,24 @@ describe('posture: assessPosture on captured /proc fixtures', () => {
     assert.deepEqual(failedIds(g), ['writable-mounts-noexec']);
   });
 
+  it('cgroup-limits-set: a container cgroup without a pids limit under hidden ancestors is unproven, accepted only by id', () => {
+    const g = givenGoodPosture();
+    g.input.mountinfo = fixture('podman-mountinfo.txt');
+    g.input.cgroup = fixture('podman-cgroup.txt');
+    g.probe.files = {...g.probe.files, '/proc/1/comm': 'node\n',
+      '/sys/fs/cgroup/memory/memory.limit_in_bytes': '536870912\n', '/sys/fs/cgroup/pids/pids.max': 'max\n'};
+    g.probe.types = {...g.probe.types, '/dev/shm': 'dir'};
+    const report = assessPosture(g.input, ACCEPT_SECCOMP);
+    const f = report.findings.find(x => x.id === 'cgroup-limits-set')!;
+    assert.equal(f.status, 'unproven');
+    assert.match(f.detail, /pids unlimited up to \/sys\/fs\/cgroup\/pids; the ancestors above it are not visible/);
+    assert.deepEqual(report.failed, ['cgroup-limits-set']);
+    assert.deepEqual(failedIds(g, {acceptUnproven: [...ACCEPT_SECCOMP.acceptUnproven!, 'cgroup-limits-set']}), []);
+    // a memory limit missing altogether is not excused by accepting the unproven pids limit
+    delete g.probe.files['/sys/fs/cgroup/memory/memory.limit_in_bytes'];
+    assert.deepEqual(failedIds(g, {acceptUnproven: [...ACCEPT_SECCOMP.acceptUnproven!, 'cgroup-limits-set']}), ['cgroup-limits-set']);
+  });
+
   it('the captured root shell of the build host is not compliant', () => {
     const g = givenGoodPosture();
     g.input.status = fixture('host-root-status.txt');
@@ -254,9 +289,10 @@ describe('posture: assessPosture on captured /proc fixtures', () => {
   it('formats a text report naming the failed ids', () => {
     const g = givenGoodPosture();
     setStatus(g, 'NoNewPrivs', '0');
-    const text = formatReport(assessPosture(g.input));
+    const text = formatReport(assessPosture(g.input, ACCEPT_SECCOMP));
     assert.match(text, /NON-COMPLIANT \(failed: no-new-privs, userns-restricted\)/);
     assert.match(text, /\[FAIL\] no-new-privs/);
+    assert.match(formatReport(assessPosture(givenGoodPosture().input, {})), /\[UNPR\] userns-restricted/);
   });
 });
 

@@ -5,12 +5,12 @@ import type {PostureFinding, PostureReport} from '../../../src/posture';
 import {formatBanner, formatPostureSummary} from '../../../src/startup-screen';
 
 function finding(id: string, ok: boolean, severity: PostureFinding['severity'] = 'high', detail = `${id} detail`): PostureFinding {
-  return {id, ok, severity, detail, references: [], covers: []};
+  return {id, ok, status: ok ? 'pass' : 'fail', severity, detail, references: [], covers: []};
 }
 
 function report(findings: PostureFinding[]): PostureReport {
   const failed = findings.filter(f => !f.ok && f.severity !== 'low').map(f => f.id);
-  return {compliant: failed.length === 0, findings, failed};
+  return {compliant: failed.length === 0, findings, failed, unproven: []};
 }
 
 describe('start-up: the start-up screen (unit)', () => {
