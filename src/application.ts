@@ -17,7 +17,7 @@ import type {OutboundDeps} from './guards/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
-import {createSecurityHeadersMiddleware, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
+import {createSecurityHeadersMiddleware, SECURITY_HEADERS, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
 import {createHttpLimitsMiddleware, HTTP_LIMITS_GROUP} from './middleware/http-limits.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
@@ -64,7 +64,12 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.logger = logger;
     this.tlsState = new TlsState(material);
     this.revocation = revocation;
-    this.gate = new ConnectionGate(() => revocation.index, logger.child({component: 'connection-gate'}));
+    this.gate = new ConnectionGate(() => revocation.index, logger.child({component: 'connection-gate'}), {
+      // A refused client's first request head: read and discarded within the HTTP header bounds.
+      maxRequestBytes: config.http.maxHeaderSize,
+      readTimeoutMs: Math.min(config.http.headersTimeoutMs, 5000),
+      headers: SECURITY_HEADERS,
+    });
 
     this.bind(AppBindings.CONFIG).to(config);
     this.bind(AppBindings.LOGGER).to(logger);

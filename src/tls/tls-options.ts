@@ -57,7 +57,12 @@ export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, 
   return {
     ...buildSecureContextOptions(cfg, m),
     requestCert: true,
-    rejectUnauthorized: true,
+    // Not Node's rejectUnauthorized: it destroys the socket after the handshake and the client
+    // only sees a reset (Node cannot choose the alert). OpenSSL still verifies the chain; the
+    // connection gate (src/tls/connection-gate.ts) reads its verdict, refuses every client that
+    // is not authorised before any HTTP parser sees its bytes, and tells it why in a coded answer
+    // (docs/architecture.md, "Refused clients learn why").
+    rejectUnauthorized: false,
     // Session tickets stay on (resumption is cheap), but ticket keys rotate on every reload,
     // and the connection gate re-checks revocation on resumed sessions too.
     sessionTimeout: 300,

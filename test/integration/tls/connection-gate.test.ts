@@ -39,7 +39,7 @@ describe('tls: ConnectionGate (real TLS 1.3 on loopback)', function () {
     index = await RevocationIndex.load([pki.crls.root, pki.crls.intermediate], cas);
     log = givenCapturingLogger('info');
     view = () => index;
-    gate = new ConnectionGate(() => view(), log.logger);
+    gate = new ConnectionGate(() => view(), log.logger, {readTimeoutMs: 300, lingerMs: 200});
     server = tls.createServer({
       key: fs.readFileSync(pki.server.key),
       cert: fs.readFileSync(pki.server.cert),

@@ -28,7 +28,8 @@ describe('tls: option building (unit)', () => {
     const cfg = parseConfig({HTTP_MAX_HEADER_SIZE: '8192', HTTP_HEADERS_TIMEOUT_MS: '5000'});
     const o = buildServerTlsOptions(cfg.tls, cfg.http, material);
     assert.equal(o.requestCert, true);
-    assert.equal(o.rejectUnauthorized, true);
+    // The connection gate refuses unauthorised clients itself, with a coded answer (not Node's reset).
+    assert.equal(o.rejectUnauthorized, false);
     assert.equal(o.maxHeaderSize, 8192);
     assert.equal(o.headersTimeout, 5000);
     for (const [k, v] of Object.entries(buildSecureContextOptions(cfg.tls, material))) assert.deepEqual(o[k], v, k);
