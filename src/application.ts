@@ -11,6 +11,7 @@ import type {Server as HttpsServer} from 'node:https';
 import {MtlsAuthBindings} from './auth/keys';
 import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component';
 import {createRevocationTransport} from './auth/revocation-transport';
+import {AUTHORITY_GUARD_GROUP, createAuthorityMiddleware} from './guards/authority.middleware';
 import {GuardsComponent} from './guards/guards.component';
 import {GUARD_MIDDLEWARE_GROUP, GuardsBindings} from './guards/keys';
 import type {OutboundDeps} from './guards/outbound-client';
@@ -88,6 +89,12 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.middleware(createHttpLimitsMiddleware(config.http), {
       group: HTTP_LIMITS_GROUP,
       upstreamGroups: [SECURITY_HEADERS_GROUP],
+      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
+    });
+    // Host / absolute-form target / SNI against SERVER_NAMES, forwarding headers vs TRUSTED_PROXIES.
+    this.middleware(createAuthorityMiddleware({config, serverCert: () => this.tlsState.material.serverCert, logger: logger.child({component: 'guards'})}), {
+      group: AUTHORITY_GUARD_GROUP,
+      upstreamGroups: [HTTP_LIMITS_GROUP],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     // OCSP requests and CRL downloads leave only through their own SSRF-safe client (closed by the
