@@ -68,7 +68,7 @@ export function handshakeFailureReason(errCode: string | undefined): string {
     case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
     case 'ERR_SSL_UNEXPECTED_MESSAGE':
     case 'ERR_SSL_RECORD_LENGTH_MISMATCH':
-      return 'NOT_TLS';
+      return 'NON_TLS';
     case 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE':
       return 'NO_CLIENT_CERT';
     default:
