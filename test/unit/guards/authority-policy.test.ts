@@ -114,3 +114,25 @@ describe('guards: authority policy (unit, table-driven)', () => {
     assert.deepEqual(namesFromSubjectAltName(undefined), []);
   });
 });
+
+describe('guards: authority policy source (SERVER_NAMES default follows the certificate in force)', () => {
+  it('recomputes the names when a reload replaces the server certificate; SERVER_NAMES overrides', async () => {
+    const {X509Certificate} = await import('node:crypto');
+    const fs = await import('node:fs');
+    const {givenTestPki} = await import('../../fixtures/pki');
+    const {authorityPolicySource} = await import('../../../src/guards/authority.middleware');
+    const {createLogger} = await import('../../../src/logging/logger');
+    const pki = await givenTestPki();
+    const server = new X509Certificate(fs.readFileSync(pki.server.cert));
+    const other = new X509Certificate(fs.readFileSync(pki.clients.valid.cert));
+    let current = server;
+    const logger = createLogger({level: 'silent'});
+    const source = authorityPolicySource({config: {serverNames: {names: null}, proxy: {trustedProxies: []}}, serverCert: () => current, logger});
+    assert.deepEqual(source().serverNames, ['localhost', '127.0.0.1', '::1']);
+    current = other; // a reload installed another certificate
+    assert.deepEqual(source().serverNames, ['valid.client.hardened-mtls.test']);
+    const fixed = authorityPolicySource({config: {serverNames: {names: ['API.example.com', '0:0:0:0:0:0:0:1']}, proxy: {trustedProxies: ['127.0.0.2/32']}}, serverCert: () => current, logger});
+    assert.deepEqual(fixed().serverNames, ['api.example.com', '::1']);
+    assert.equal(fixed().trustedProxies.length, 1);
+  });
+});
