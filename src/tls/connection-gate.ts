@@ -1,11 +1,14 @@
 /**
- * The connection gate: runs on the https server's `secureConnection` event, before any HTTP
- * byte of the connection is parsed (it is prepended ahead of Node's HTTP listener). It
+ * The connection gate: runs on the https server's `secureConnection` event, in place of Node's
+ * HTTP connection listener (see ConnectionGate), before any HTTP byte of the connection is
+ * parsed. It
+ *  - judges every client with OpenSSL's verdict (rejectUnauthorized is off), the key size, the
+ *    EKU and the CRL index (resumed TLS sessions too), and answers a refused one itself with a
+ *    fixed coded 401/403 + `Connection: close`, never handing its socket to the HTTP server,
  *  - parses the peer certificate once per connection and keeps it for the authenticator,
- *  - destroys the socket of a client whose certificate the CRL index lists as revoked
- *    (this also covers TLS sessions resumed from before a revocation),
  *  - tracks open connections, so a reload can close the ones the new CRL or CA bundle revokes,
- *  - writes one audit line for every handshake OpenSSL refused (tlsClientError).
+ *  - writes one audit line for every refusal, with the exact reason, and for every handshake
+ *    OpenSSL refused (tlsClientError), with a coded reason.
  *
  * Plain Node: no LoopBack imports.
  */
@@ -251,7 +254,10 @@ export class ConnectionGate {
     this.options = {...DEFAULT_GATE_OPTIONS, ...options};
   }
 
-  /** Take the place of the server's `secureConnection` listeners (see the class comment). */
+  /**
+   * Take the place of the server's `secureConnection` listeners (see the class comment). Attach
+   * after the HTTP server is created: a listener added later would see refused sockets too.
+   */
   attach(server: TlsServer): void {
     this.server = server;
     server.removeListener('secureConnection', this.refuseAll);
