@@ -51,8 +51,11 @@ function parseAnswer(raw: string): {status: number; headers: string; json: {erro
   const i = raw.search(/^HTTP\/1\.1 /m);
   assert.ok(i >= 0, `no HTTP answer in: ${raw.slice(0, 300)}`);
   const text = raw.slice(i);
-  const [head, body] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
-  return {status: Number(head.split(' ')[1]), headers: head, json: JSON.parse(body.trim()) as {error?: {code?: string}}};
+  const [head, rest] = [text.slice(0, text.indexOf('\r\n\r\n')), text.slice(text.indexOf('\r\n\r\n') + 4)];
+  const length = Number(/^Content-Length: (\d+)$/im.exec(head)?.[1]);
+  assert.ok(Number.isInteger(length), `no Content-Length in: ${head}`);
+  const body = Buffer.from(rest, 'utf8').subarray(0, length).toString('utf8');
+  return {status: Number(head.split(' ')[1]), headers: head, json: JSON.parse(body) as {error?: {code?: string}}};
 }
 
 function assertCoded(a: {status: number; headers: string; json: {error?: {code?: string}}}, code: ErrorCode): void {
@@ -120,6 +123,10 @@ describe('refused clients learn why: the connection gate with real clients (acce
       it(`openssl s_client receives ${ERROR_CODES[c.code].status} ${c.code}, then close_notify`, () => {
         const out = sClient(c, ['-tls1_3']);
         assertCoded(parseAnswer(out), c.code);
+        // -msg: the server ends the TLS stream cleanly (close_notify), no reset.
+        const traced = sClient(c, ['-tls1_3', '-msg']);
+        assertCoded(parseAnswer(traced), c.code);
+        assert.match(traced, /<<< TLS 1\.3, Alert \[length 0002\], warning close_notify/);
       });
 
       it(`Python ssl receives ${ERROR_CODES[c.code].status} ${c.code}`, async () => {
