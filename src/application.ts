@@ -16,13 +16,14 @@ import type {Server as HttpsServer} from 'node:https';
 import {MtlsAuthBindings} from './auth/keys';
 import {MtlsAuthenticationComponent} from './auth/mtls-authentication.component';
 import {createRevocationTransport} from './auth/revocation-transport';
+import {AUTHORITY_GUARD_GROUP, createAuthorityMiddleware} from './guards/authority.middleware';
 import {GuardsComponent} from './guards/guards.component';
 import {GUARD_MIDDLEWARE_GROUP, GuardsBindings} from './guards/keys';
 import type {OutboundDeps} from './outbound/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
-import {createSecurityHeadersMiddleware, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
+import {createSecurityHeadersMiddleware, SECURITY_HEADERS, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
 import {createHttpLimitsMiddleware, HTTP_LIMITS_GROUP} from './middleware/http-limits.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
@@ -75,7 +76,12 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.logger = logger;
     this.tlsState = new TlsState(material);
     this.revocation = revocation;
-    this.gate = new ConnectionGate(() => revocation.index, logger.child({component: 'connection-gate'}));
+    this.gate = new ConnectionGate(() => revocation.index, logger.child({component: 'connection-gate'}), {
+      // A refused client's first request head: read and discarded within the HTTP header bounds.
+      maxRequestBytes: config.http.maxHeaderSize,
+      readTimeoutMs: Math.min(config.http.headersTimeoutMs, 5000),
+      headers: SECURITY_HEADERS,
+    });
 
     this.bind(AppBindings.CONFIG).to(config);
     this.bind(AppBindings.LOGGER).to(logger);
@@ -94,6 +100,12 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.middleware(createHttpLimitsMiddleware(config.http), {
       group: HTTP_LIMITS_GROUP,
       upstreamGroups: [SECURITY_HEADERS_GROUP],
+      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
+    });
+    // Host / absolute-form target / SNI against SERVER_NAMES, forwarding headers vs TRUSTED_PROXIES.
+    this.middleware(createAuthorityMiddleware({config, serverCert: () => this.tlsState.material.serverCert, logger: logger.child({component: 'guards'})}), {
+      group: AUTHORITY_GUARD_GROUP,
+      upstreamGroups: [HTTP_LIMITS_GROUP],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     // OCSP requests and CRL downloads leave only through their own SSRF-safe client (closed by the

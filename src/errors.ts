@@ -66,6 +66,10 @@ export const ERROR_CODES = {
   GUARD_DENIED_REFERENCE: {status: 403, doc: 'The request refers to a host or container-management resource (runtime socket, Docker/Kubernetes API, /proc, /sys, metadata, ...).'},
   GUARD_BODY_TOO_LARGE: {status: 413, doc: 'The request body exceeds the configured limit.'},
   GUARD_UNSUPPORTED_MEDIA_TYPE: {status: 415, doc: 'The request body has a content type the guard cannot inspect.'},
+  GUARD_HOST_NOT_ALLOWED: {status: 421, doc: 'Misdirected Request: the Host header, the absolute-form target or a trusted proxy\'s forwarded host names none of SERVER_NAMES (default: the server certificate\'s DNS and IP SANs), or the TLS SNI names another host than Host.'},
+  GUARD_FORWARDED_UNTRUSTED: {status: 400, doc: 'The request carries a forwarding header (Forwarded, X-Forwarded-*, X-Real-IP, X-Original-URL, X-Rewrite-URL, ...) and its TCP peer is not in TRUSTED_PROXIES: refused, not stripped.'},
+  GUARD_FORWARDED_INVALID: {status: 400, doc: 'A forwarding header from a trusted proxy does not parse strictly (RFC 7239 Forwarded, address lists, proto, port, path).'},
+  GUARD_FORWARDED_ADDRESS_DENIED: {status: 403, doc: 'A forwarding header from a trusted proxy names a loopback, link-local, private, metadata or otherwise non-public address.'},
 
   // --- outbound client (SSRF) -----------------------------------------------------
   SSRF_URL_INVALID: {status: 400, doc: 'The outbound URL cannot be parsed, has userinfo, or is otherwise malformed.'},

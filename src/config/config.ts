@@ -19,6 +19,11 @@ export const CIPHER_PROFILES = {
    * TLS_AES_128_GCM_SHA256 mandatory-to-implement, so FIPS-minded peers need it.
    */
   fips: 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256',
+  /**
+   * All three RFC 8446 suites (Mozilla "modern"): for clients that offer only the
+   * mandatory-to-implement TLS_AES_128_GCM_SHA256. The client chooses among them.
+   */
+  modern: 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
 } as const;
 export type CipherProfile = keyof typeof CIPHER_PROFILES;
 
@@ -42,6 +47,19 @@ export interface TlsConfig {
   /** True when no TLS files were configured and the dev PKI supplies them. */
   readonly devPki: boolean;
   readonly devPkiDir: string;
+  /** Session-ticket keys are replaced this often (and on every reload): bounds a ticket's life. */
+  readonly ticketKeyRotationS: number;
+}
+
+/** Names a request may address (Host / absolute-form target / SNI), lower case. */
+export interface ServerNamesConfig {
+  /** null = the DNS and IP SANs of the server certificate in force (follows reloads). */
+  readonly names: readonly string[] | null;
+}
+
+export interface ProxyConfig {
+  /** CIDRs of TCP peers whose forwarding headers (Forwarded, X-Forwarded-*, ...) are read. */
+  readonly trustedProxies: readonly string[];
 }
 
 export interface MtlsConfig {
@@ -103,6 +121,8 @@ export interface AppConfig {
   readonly authz: AuthzConfig;
   readonly http: HttpLimitsConfig;
   readonly outbound: OutboundConfig;
+  readonly serverNames: ServerNamesConfig;
+  readonly proxy: ProxyConfig;
   readonly auditMode: EnforceMode;
   readonly postureMode: EnforceMode;
   /** Print the start-up screen on stdout (URL + curl line; in development on a TTY a posture summary). */
@@ -125,6 +145,7 @@ export const CONFIG_VARIABLES = [
   'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
   'AUDIT_MODE', 'POSTURE_MODE', 'POSTURE_ACCEPT_UNPROVEN', 'PRINT_BANNER', 'DEMO_ROUTES',
   'MTLS_POLICY_FILE', 'MTLS_ROLES', 'CORS_ALLOWED_ORIGINS',
+  'TLS_TICKET_KEY_ROTATION_S', 'SERVER_NAMES', 'TRUSTED_PROXIES',
 ] as const;
 
 export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
@@ -132,6 +153,13 @@ export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
 /** A CIDR written out in full (`10.0.0.0/8`, `fd00::/8`): no short or octal IPv4 forms, a valid prefix length. */
 export function isCidrText(c: string): boolean {
   return /^[0-9a-f.:]+\/\d{1,3}$/i.test(c) && ipaddr.isValidCIDR(c);
+}
+
+/** A SERVER_NAMES entry: a host name, `*.` + host name, or an IPv4/IPv6 literal (no brackets). */
+export function isServerName(n: string): boolean {
+  if (IPV4.test(n)) return true;
+  if (n.includes(':')) return ipaddr.IPv6.isValid(n);
+  return HOSTNAME.test(n.startsWith('*.') ? n.slice(2) : n);
 }
 
 function invalid(name: string, why: string): AppError {
@@ -227,7 +255,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     keyFile = abs(str(env, 'TLS_KEY_FILE')!);
     caFile = abs(str(env, 'TLS_CA_FILE')!);
   }
-  const cipherProfile = oneOf(env, 'TLS_CIPHER_PROFILE', ['default', 'fips'] as const, 'default');
+  const cipherProfile = oneOf(env, 'TLS_CIPHER_PROFILE', ['default', 'fips', 'modern'] as const, 'default');
 
   // --- mTLS identity and revocation ----------------------------------------------------
   let allowedSubjects: IdentityRule[] | null = null;
@@ -320,6 +348,12 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   const allowedCidrs = list(env, 'OUTBOUND_ALLOWED_CIDRS');
   for (const c of allowedCidrs) if (!isCidrText(c)) throw invalid('OUTBOUND_ALLOWED_CIDRS', `"${c}" is not a CIDR`);
 
+  // --- Host / authority and forwarding headers --------------------------------------------
+  const serverNames = list(env, 'SERVER_NAMES').map(n => n.toLowerCase());
+  for (const n of serverNames) if (!isServerName(n)) throw invalid('SERVER_NAMES', `"${n}" is not a host name, *.host name or IP address`);
+  const trustedProxies = list(env, 'TRUSTED_PROXIES').map(c => (IPV4.test(c) ? `${c}/32` : !c.includes('/') && ipaddr.IPv6.isValid(c) ? `${c}/128` : c));
+  for (const c of trustedProxies) if (!isCidrText(c)) throw invalid('TRUSTED_PROXIES', `"${c}" is not an IP address or CIDR`);
+
   // Node refuses to create a server whose headersTimeout exceeds its requestTimeout.
   const headersTimeoutMs = int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000);
   const requestTimeoutMs = int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000);
@@ -338,6 +372,7 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       watch: bool(env, 'TLS_WATCH', true),
       devPki,
       devPkiDir,
+      ticketKeyRotationS: int(env, 'TLS_TICKET_KEY_ROTATION_S', 3600, 1, 86_400),
     },
     mtls: {
       allowedSubjects,
@@ -375,6 +410,8 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
       timeoutMs: int(env, 'OUTBOUND_TIMEOUT_MS', 5000, 50, 120_000),
       maxResponseBytes: int(env, 'OUTBOUND_MAX_RESPONSE_BYTES', 1_048_576, 1024, 104_857_600),
     },
+    serverNames: {names: serverNames.length > 0 ? serverNames : null},
+    proxy: {trustedProxies},
     auditMode: oneOf(env, 'AUDIT_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
     postureMode: oneOf(env, 'POSTURE_MODE', ['enforce', 'warn', 'off'] as const, production ? 'enforce' : 'warn'),
     printBanner: bool(env, 'PRINT_BANNER', !production),

@@ -202,24 +202,26 @@ function scenarioList(stage: Stage): Scenario[] {
       title: 'No client certificate',
       service: 'main',
       command: curl(stage, main, undefined, '/whoami'),
-      expected: 'the TLS handshake is refused with the "certificate required" alert; no HTTP response',
+      expected: 'HTTP 401 AUTH_NO_CLIENT_CERT from the connection gate, then the connection is closed',
       why:
-        'requestCert + rejectUnauthorized (src/tls/tls-options.ts): OpenSSL ends a TLS 1.3 handshake that carries no client certificate ' +
-        'with alert 116 certificate_required. Not one HTTP byte is read.',
-      expect: {kind: 'tls-alert', alert: 'certificate required'},
+        'The connection gate (src/tls/connection-gate.ts) judges every client the moment its TLS handshake completes and, like nginx, tells ' +
+        'a refused one why: it reads and discards the first request head, answers a fixed coded 401 with `Connection: close` and ends the ' +
+        'TLS stream. The request never reaches the HTTP parser, routing or any handler (docs/architecture.md, "Refused clients learn why").',
+      expect: {kind: 'http', status: 401, code: 'AUTH_NO_CLIENT_CERT'},
+      log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_NO_CLIENT_CERT', fields: {reason: 'NO_CLIENT_CERT'}},
     },
     {
       id: 'untrusted-ca',
       title: 'A certificate from an untrusted CA (same name as our intermediate)',
       service: 'main',
       command: curl(stage, main, 'untrusted', '/whoami'),
-      expected: 'the connection is closed right after the handshake; no HTTP response',
+      expected: 'HTTP 401 AUTH_CERT_UNTRUSTED from the connection gate; the request never reaches routing',
       why:
         'Its issuer carries the same subject name as the dev intermediate CA but another key, and no CA in TLS_CA_FILE signed it. ' +
-        'OpenSSL verifies the chain during the handshake and Node, with rejectUnauthorized (src/tls/tls-options.ts), destroys the ' +
-        'socket the moment the handshake completes, before reading any HTTP. Names are never trusted, signatures are. (No audit ' +
-        'line is written for refusals inside the handshake: see "Known gaps" in docs/threat-model.md.)',
-      expect: {kind: 'refused-before-http'},
+        'OpenSSL verifies the chain during the handshake; the connection gate reads its verdict and answers the coded refusal on the raw ' +
+        'TLS socket, so the client learns why instead of seeing a reset. Names are never trusted, signatures are.',
+      expect: {kind: 'http', status: 401, code: 'AUTH_CERT_UNTRUSTED'},
+      log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED', serial: pki.clients.untrusted.serialHex},
       evidence: [opensslVerify(stage, 'untrusted', /unable to get local issuer certificate/, 'the reason, offline')],
     },
     {
@@ -227,11 +229,13 @@ function scenarioList(stage: Stage): Scenario[] {
       title: 'An expired client certificate',
       service: 'main',
       command: curl(stage, main, 'expired', '/whoami'),
-      expected: 'the connection is closed right after the handshake; no HTTP response',
+      expected: 'HTTP 401 AUTH_CERT_EXPIRED from the connection gate; the request never reaches routing',
       why:
         `notAfter is ${pki.clients.expired.notAfter}. The handshake's chain verification fails on the validity period ` +
-        '(X509_V_ERR_CERT_HAS_EXPIRED) and Node destroys the socket before any HTTP; the authenticator would refuse it too (AUTH_CERT_EXPIRED).',
-      expect: {kind: 'refused-before-http'},
+        '(X509_V_ERR_CERT_HAS_EXPIRED); the connection gate answers the coded refusal before any HTTP is parsed, and its audit line keeps ' +
+        'the exact reason (CERT_HAS_EXPIRED).',
+      expect: {kind: 'http', status: 401, code: 'AUTH_CERT_EXPIRED'},
+      log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_EXPIRED', serial: pki.clients.expired.serialHex, fields: {reason: 'CERT_HAS_EXPIRED'}},
       evidence: [opensslVerify(stage, 'expired', /certificate has expired/, 'the reason, offline')],
     },
     {
@@ -290,22 +294,22 @@ function scenarioList(stage: Stage): Scenario[] {
       expected: 'HTTP 403 AUTH_EKU_NOT_CLIENT_AUTH',
       why:
         'The certificate has no extendedKeyUsage extension at all. OpenSSL treats a missing EKU as "any purpose", so the TLS layer ' +
-        'accepts it; the authenticator requires id-kp-clientAuth explicitly (src/auth/certificate-policy.ts), so a server or ' +
-        'code-signing certificate from the same CA cannot be used as a client identity.',
+        'accepts it; the connection gate and the authenticator require id-kp-clientAuth explicitly (src/tls/connection-gate.ts, ' +
+        'src/auth/certificate-policy.ts), so a server or code-signing certificate from the same CA cannot be used as a client identity.',
       expect: {kind: 'http', status: 403, code: 'AUTH_EKU_NOT_CLIENT_AUTH'},
-      log: {event: 'auth.decision', decision: 'deny', code: 'AUTH_EKU_NOT_CLIENT_AUTH', serial: pki.clients['no-eku'].serialHex},
+      log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_EKU_NOT_CLIENT_AUTH', serial: pki.clients['no-eku'].serialHex, fields: {reason: 'NO_EXTENDED_KEY_USAGE'}},
     },
     {
       id: 'revoked-crl',
       title: 'A certificate revoked by the CRL',
       service: 'main',
       command: curl(stage, main, 'revoked', '/whoami'),
-      expected: 'the connection gate closes the connection after the handshake; no HTTP response; audit line AUTH_CERT_REVOKED',
+      expected: 'HTTP 401 AUTH_CERT_REVOKED from the connection gate, before any HTTP is parsed; audit line AUTH_CERT_REVOKED',
       why:
         `Its serial ${pki.clients.revoked.serialHex} is listed in ${path.basename(pki.crls.intermediate)} (TLS_CRL_FILES). The connection gate ` +
-        '(src/tls/connection-gate.ts) looks every new TLS session up in the CRL index on secureConnection (resumed sessions too) and destroys ' +
-        "the socket before any HTTP is parsed. The CRLs are indexed by the service, never handed to OpenSSL's per-handshake `crl` option.",
-      expect: {kind: 'refused-before-http'},
+        '(src/tls/connection-gate.ts) looks every new TLS session up in the CRL index on secureConnection (resumed sessions too) and answers ' +
+        "the coded refusal itself; the socket is never handed to the HTTP server. The CRLs are indexed by the service, never handed to OpenSSL's per-handshake `crl` option.",
+      expect: {kind: 'http', status: 401, code: 'AUTH_CERT_REVOKED'},
       log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', serial: pki.clients.revoked.serialHex},
     },
     {

@@ -44,8 +44,12 @@ export function buildRequest(c: EscapeCase, routes: RouteConfig, urlPayload?: st
     }
     case 'query':
       return {method: c.method ?? 'GET', target: `${routes.benignGet}?${c.payload}`};
-    case 'header':
-      return {method: c.method ?? 'GET', target: routes.benignGet, headers: [splitHeader(c.payload)]};
+    case 'header': {
+      const [name, value] = splitHeader(c.payload);
+      // A Host payload replaces the Host header (a second Host field would be a different case).
+      if (name.toLowerCase() === 'host') return {method: c.method ?? 'GET', target: routes.benignGet, host: value};
+      return {method: c.method ?? 'GET', target: routes.benignGet, headers: [[name, value]]};
+    }
     case 'body':
       return {
         method: c.method ?? 'POST',

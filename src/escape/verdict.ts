@@ -131,6 +131,11 @@ export function isPassedBackRedirect(o: Observation): boolean {
   }
 }
 
+/** The coded answer of a connection gate: 401/403, an AUTH_ code, `Connection: close`. */
+export function isConnectionLevelRefusal(o: Observation): boolean {
+  return o.kind === 'http' && (o.status === 401 || o.status === 403) && /^AUTH_/.test(o.code ?? '') && /^close$/i.test(o.headers.connection ?? '');
+}
+
 export function judge(c: JudgedCase, o: Observation, ctx: VerdictContext): Verdict {
   const seen = describeObservation(o);
   if (o.kind === 'not-run') return {status: 'not-applicable', reason: o.reason};
@@ -156,6 +161,10 @@ export function judge(c: JudgedCase, o: Observation, ctx: VerdictContext): Verdi
     }
     case 'handshake':
       if (o.kind === 'no-response') return pass('no HTTP response');
+      // A connection gate that tells the refused client why (docs/architecture.md, "Refused
+      // clients learn why") answers before any HTTP routing: a 401/403 with an AUTH_ code and
+      // `Connection: close`, the connection then closed. That is a refusal at connection time too.
+      if (c.vector === 'tls' && isConnectionLevelRefusal(o)) return pass('refused at connection time with a coded answer');
       return fail('expected no HTTP response at all');
     case 'handshake|4xx': {
       if (o.kind === 'no-response') return pass('no HTTP response');

@@ -1,18 +1,24 @@
 /**
- * The connection gate: runs on the https server's `secureConnection` event, before any HTTP
- * byte of the connection is parsed (it is prepended ahead of Node's HTTP listener). It
+ * The connection gate: runs on the https server's `secureConnection` event, in place of Node's
+ * HTTP connection listener (see ConnectionGate), before any HTTP byte of the connection is
+ * parsed. It
+ *  - judges every client with OpenSSL's verdict (rejectUnauthorized is off), the key size, the
+ *    EKU and the CRL index (resumed TLS sessions too), and answers a refused one itself with a
+ *    fixed coded 401/403 + `Connection: close`, never handing its socket to the HTTP server,
  *  - parses the peer certificate once per connection and keeps it for the authenticator,
- *  - destroys the socket of a client whose certificate the CRL index lists as revoked
- *    (this also covers TLS sessions resumed from before a revocation),
  *  - tracks open connections, so a reload can close the ones the new CRL or CA bundle revokes,
- *  - writes one audit line for every handshake OpenSSL refused (tlsClientError).
+ *  - writes one audit line for every refusal, with the exact reason, and for every handshake
+ *    OpenSSL refused (tlsClientError), with a coded reason.
  *
  * Plain Node: no LoopBack imports.
  */
 import {X509Certificate} from 'node:crypto';
 import type {Server as TlsServer, TLSSocket} from 'node:tls';
 import type {CertificateRef} from './revocation/revocation-index';
+import {STATUS_CODES} from 'node:http';
+import {ERROR_CODES} from '../errors';
 import {audit, Logger} from '../logging/logger';
+import {parseCertificate} from '../x509/certificate';
 
 import type {RevocationStatus} from '../x509/revocation-status';
 
@@ -29,8 +35,10 @@ export interface PeerInfo {
 }
 
 /**
- * The code of a refused handshake: the certificate verdict OpenSSL reached (X509 verify error
- * name, e.g. CERT_HAS_EXPIRED) when there is one, else the TLS error code.
+ * The code of a handshake OpenSSL itself refused (tlsClientError): with rejectUnauthorized off,
+ * certificate verdicts no longer end here (the gate answers them over HTTP), so this is about
+ * protocol version, cipher, timeout, reset, not TLS. The X509 verify name or the TLS error code
+ * is mapped to the coded reason the audit line keeps (never a bare ECONNRESET).
  */
 export function handshakeRefusalCode(errCode: string | undefined, authorizationError: string | undefined): 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_EXPIRED' | 'AUTH_CERT_NOT_YET_VALID' | 'AUTH_CERT_UNTRUSTED' | 'TLS_HANDSHAKE_FAILED' {
   if (errCode === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'AUTH_NO_CLIENT_CERT';
@@ -40,6 +48,120 @@ export function handshakeRefusalCode(errCode: string | undefined, authorizationE
   if (errCode && /CERTIFICATE|CERT_/.test(errCode)) return 'AUTH_CERT_UNTRUSTED';
   return 'TLS_HANDSHAKE_FAILED';
 }
+
+/** The coded reason of a failed handshake (the audit line's `reason`); `tlsError` keeps Node's code. */
+export function handshakeFailureReason(errCode: string | undefined): string {
+  switch (errCode) {
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'HANDSHAKE_ABANDONED'; // TCP connect (port scan, health probe) or a client that gave up
+    case 'ERR_TLS_HANDSHAKE_TIMEOUT':
+      return 'HANDSHAKE_TIMEOUT';
+    case 'ERR_SSL_UNSUPPORTED_PROTOCOL':
+    case 'ERR_SSL_NO_PROTOCOLS_AVAILABLE':
+    case 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION':
+      return 'PROTOCOL_VERSION';
+    case 'ERR_SSL_NO_SHARED_CIPHER':
+    case 'ERR_SSL_NO_SUITABLE_SIGNATURE_ALGORITHM':
+    case 'ERR_SSL_NO_SUITABLE_KEY_SHARE':
+    case 'ERR_SSL_NO_SHARED_GROUPS':
+      return 'NO_SHARED_PARAMETERS';
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+    case 'ERR_SSL_HTTP_REQUEST':
+    case 'ERR_SSL_PACKET_LENGTH_TOO_LONG':
+    case 'ERR_SSL_UNEXPECTED_MESSAGE':
+    case 'ERR_SSL_RECORD_LENGTH_MISMATCH':
+      return 'NON_TLS';
+    case 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE':
+      return 'NO_CLIENT_CERT';
+    default:
+      return errCode && /ALERT/.test(errCode) ? 'PEER_ALERT' : 'TLS_ERROR';
+  }
+}
+
+/** The refusals the gate answers itself (status and doc from src/errors.ts). */
+export type GateRefusalCode =
+  | 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_UNTRUSTED' | 'AUTH_CERT_EXPIRED' | 'AUTH_CERT_NOT_YET_VALID'
+  | 'AUTH_KEY_WEAK' | 'AUTH_EKU_NOT_CLIENT_AUTH' | 'AUTH_CERT_REVOKED';
+
+/** What getPeerCertificate() tells about the leaf, plus OpenSSL's verify result. */
+export interface PeerFacts {
+  /** A leaf certificate was presented (this connection or the resumed session). */
+  readonly present: boolean;
+  /** OpenSSL's X509 verify result name (socket.authorizationError), undefined when it verified. */
+  readonly authorizationError?: string;
+  /** Key size in bits (RSA modulus, EC field); undefined for Ed25519/Ed448. */
+  readonly bits?: number;
+  /** True for an RSA key (getPeerCertificate() gives `exponent`/`modulus`). */
+  readonly rsa?: boolean;
+  /** extendedKeyUsage OIDs; undefined when the extension is absent. */
+  readonly extKeyUsage?: readonly string[];
+}
+
+export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/** X509 verify results that mean "key or digest too weak" (OpenSSL security level). */
+const WEAK_KEY_ERRORS = new Set(['EE_KEY_TOO_SMALL', 'CA_KEY_TOO_SMALL', 'CA_MD_TOO_WEAK']);
+
+/**
+ * Pure verdict of the gate on a presented certificate, before revocation: undefined = passes,
+ * else the code and the exact reason for the audit line. Mirrors the authenticator's cheap checks
+ * (EKU, key size) so a refused client never reaches routing; the authenticator re-checks everything.
+ */
+export function classifyPeer(f: PeerFacts): {code: GateRefusalCode; reason: string} | undefined {
+  if (!f.present) return {code: 'AUTH_NO_CLIENT_CERT', reason: 'NO_CLIENT_CERT'};
+  // Node reports a verify error it has no name for (EE_KEY_TOO_SMALL among them) as UNSPECIFIED.
+  const weak = f.bits !== undefined && (f.rsa ? f.bits < 2048 : f.bits < 256);
+  const e = f.authorizationError;
+  if (e) {
+    if (e === 'CERT_HAS_EXPIRED') return {code: 'AUTH_CERT_EXPIRED', reason: e};
+    if (e === 'CERT_NOT_YET_VALID') return {code: 'AUTH_CERT_NOT_YET_VALID', reason: e};
+    if (e === 'CERT_REVOKED') return {code: 'AUTH_CERT_REVOKED', reason: e};
+    if (WEAK_KEY_ERRORS.has(e)) return {code: 'AUTH_KEY_WEAK', reason: e};
+    if (e === 'UNSPECIFIED' && weak) return {code: 'AUTH_KEY_WEAK', reason: 'EE_KEY_TOO_SMALL'};
+    if (e === 'INVALID_PURPOSE') return {code: 'AUTH_EKU_NOT_CLIENT_AUTH', reason: e};
+    return {code: 'AUTH_CERT_UNTRUSTED', reason: e};
+  }
+  if (weak) return {code: 'AUTH_KEY_WEAK', reason: 'EE_KEY_TOO_SMALL'};
+  if (!f.extKeyUsage) return {code: 'AUTH_EKU_NOT_CLIENT_AUTH', reason: 'NO_EXTENDED_KEY_USAGE'};
+  if (!f.extKeyUsage.includes(OID_CLIENT_AUTH)) return {code: 'AUTH_EKU_NOT_CLIENT_AUTH', reason: 'INVALID_PURPOSE'};
+  return undefined;
+}
+
+/** Fixed messages of the gate's answers (never derived from the client's input). */
+const GATE_MESSAGES: Record<GateRefusalCode, string> = {
+  AUTH_NO_CLIENT_CERT: 'a client certificate is required',
+  AUTH_CERT_UNTRUSTED: 'the client certificate is not issued by a trusted CA',
+  AUTH_CERT_EXPIRED: 'the client certificate has expired',
+  AUTH_CERT_NOT_YET_VALID: 'the client certificate is not yet valid',
+  AUTH_KEY_WEAK: 'the client certificate key is too weak',
+  AUTH_EKU_NOT_CLIENT_AUTH: 'the client certificate is not valid for client authentication',
+  AUTH_CERT_REVOKED: 'the client certificate is revoked',
+};
+
+/**
+ * The gate's whole HTTP answer to a refused client: the code's status from src/errors.ts, the
+ * coded JSON body, the given (security) headers and `Connection: close`.
+ */
+export function gateRefusalResponse(code: GateRefusalCode, headers: Readonly<Record<string, string>> = {}): string {
+  const status = ERROR_CODES[code].status;
+  const body = JSON.stringify({error: {code, message: GATE_MESSAGES[code]}});
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n${extra}Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+export interface GateOptions {
+  /** Bytes of the refused client's first request read (and discarded) before the answer. */
+  readonly maxRequestBytes: number;
+  /** Time the refused client has to send its request head before it is answered anyway. */
+  readonly readTimeoutMs: number;
+  /** After the answer: time to drain the client's remaining bytes before the socket is destroyed. */
+  readonly lingerMs: number;
+  /** Headers added to every gate answer (the service's security headers). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_GATE_OPTIONS: GateOptions = {maxRequestBytes: 16_384, readTimeoutMs: 5000, lingerMs: 1000, headers: {}};
 
 /**
  * The peer's leaf certificate as the gate keeps it: serial, fingerprint and DER from
@@ -65,50 +187,102 @@ export class PeerLeaf implements CertificateRef {
   }
 }
 
-/** The subject for an audit line (the parse is paid only on this refusal path). */
+/**
+ * The subject for an audit line in the RFC 4514 form used by every other audit line
+ * (`CN=…,O=…`); the parse is paid only on this refusal path.
+ */
 function subjectOf(leaf: PeerLeaf): string | undefined {
   try {
-    return leaf.x509().subject;
+    return parseCertificate(leaf.raw).subject;
   } catch {
     return undefined;
   }
+}
+
+interface PeerCertificateFields {
+  raw?: Buffer;
+  serialNumber?: string;
+  fingerprint256?: string;
+  bits?: number;
+  exponent?: string;
+  modulus?: string;
+  ext_key_usage?: string[];
 }
 
 /** The peer leaf of a socket, or undefined when there is none or the socket cannot say. */
-export function peerLeaf(socket: {getPeerCertificate(): {raw?: Buffer; serialNumber?: string; fingerprint256?: string} | null}): PeerLeaf | undefined {
+export function peerLeaf(socket: {getPeerCertificate(): PeerCertificateFields | null}): PeerLeaf | undefined {
+  return peerOf(socket).leaf;
+}
+
+/** The leaf and the facts the gate judges, from one getPeerCertificate() call. */
+function peerOf(socket: {getPeerCertificate(): PeerCertificateFields | null}): {leaf?: PeerLeaf; cert?: PeerCertificateFields} {
   try {
     const c = socket.getPeerCertificate();
-    if (!c?.raw || c.raw.length === 0 || !c.serialNumber || !c.fingerprint256) return undefined;
-    return new PeerLeaf(c.raw, c.serialNumber, c.fingerprint256);
+    if (!c?.raw || c.raw.length === 0 || !c.serialNumber || !c.fingerprint256) return {};
+    return {leaf: new PeerLeaf(c.raw, c.serialNumber, c.fingerprint256), cert: c};
   } catch {
-    return undefined;
+    return {};
   }
 }
 
+type SecureConnectionListener = (this: TlsServer, socket: TLSSocket) => void;
+
+/**
+ * The gate. With `requestCert: true, rejectUnauthorized: false` every handshake that OpenSSL can
+ * complete ends in `secureConnection`, with OpenSSL's verdict in socket.authorizationError. The
+ * gate takes the place of every `secureConnection` listener present at attach() time (Node's
+ * HTTP connection listener, which creates the HTTP parser for the socket, and the graceful-close
+ * tracker): an admitted socket is handed to them, a refused one never is — no HTTP parser, no
+ * routing, no handler ever sees its bytes. The gate answers it itself, the nginx way: reads and
+ * discards the first request head (bounded in bytes and time), writes one fixed coded answer with
+ * `Connection: close`, ends the TLS stream (close_notify) and destroys the socket after a short
+ * drain.
+ */
 export class ConnectionGate {
   private readonly peers = new WeakMap<TLSSocket, PeerInfo>();
   private readonly open = new Set<TLSSocket>();
+  private readonly refusing = new Set<TLSSocket>();
   private server: TlsServer | undefined;
+  private downstream: SecureConnectionListener[] = [];
+  private readonly options: GateOptions;
 
   constructor(
     private readonly revocation: () => RevocationView,
     private readonly logger: Logger,
-  ) {}
+    options: Partial<GateOptions> = {},
+  ) {
+    this.options = {...DEFAULT_GATE_OPTIONS, ...options};
+  }
 
-  /** Install ahead of Node's own HTTP `secureConnection` listener. */
+  /**
+   * Take the place of the server's `secureConnection` listeners (see the class comment). Attach
+   * after the HTTP server is created: a listener added later would see refused sockets too.
+   */
   attach(server: TlsServer): void {
     this.server = server;
-    server.prependListener('secureConnection', this.onSecureConnection);
+    server.removeListener('secureConnection', this.refuseAll);
+    this.downstream = server.listeners('secureConnection') as SecureConnectionListener[];
+    for (const l of this.downstream) server.removeListener('secureConnection', l);
+    server.on('secureConnection', this.onSecureConnection);
     server.on('tlsClientError', this.onTlsClientError);
     server.on('connection', this.rememberPeer);
   }
 
   detach(): void {
-    this.server?.removeListener('secureConnection', this.onSecureConnection);
-    this.server?.removeListener('tlsClientError', this.onTlsClientError);
-    this.server?.removeListener('connection', this.rememberPeer);
+    const server = this.server;
+    if (!server) return;
+    server.removeListener('secureConnection', this.onSecureConnection);
+    server.removeListener('tlsClientError', this.onTlsClientError);
+    server.removeListener('connection', this.rememberPeer);
+    // A server still accepting gets its listeners back; Node's own rejectUnauthorized is off, so
+    // without the gate no socket would be admitted: connections still arriving are refused instead.
+    server.on('secureConnection', this.refuseAll);
     this.server = undefined;
   }
+
+  private readonly refuseAll = (socket: TLSSocket): void => {
+    socket.destroy();
+  };
 
   /** Reading remoteAddress once caches it on the TCP socket, so it is still known after a reset. */
   private readonly rememberPeer = (raw: {remoteAddress?: string}): void => {
@@ -116,16 +290,17 @@ export class ConnectionGate {
   };
 
   /**
-   * A handshake OpenSSL refused (untrusted, expired or missing client certificate, TLS 1.2,
-   * no shared cipher, ...) or that was abandoned: one audit line, so every refused client is on
-   * record even though no HTTP request ever arrives. Node destroys the socket itself.
+   * A handshake OpenSSL refused (TLS 1.2, no shared cipher or group, not TLS, timeout) or that
+   * was abandoned (a bare TCP connect): one audit line with a coded reason, so every refused
+   * client is on record even though no HTTP request ever arrives. Node destroys the socket itself.
    */
   private readonly onTlsClientError = (err: NodeJS.ErrnoException, socket: TLSSocket): void => {
     const authorizationError = (socket as TLSSocket & {authorizationError?: unknown}).authorizationError;
     audit(this.logger, {
       event: 'tls.connection', decision: 'deny',
       code: handshakeRefusalCode(err.code, typeof authorizationError === 'string' ? authorizationError : undefined),
-      reason: typeof authorizationError === 'string' ? authorizationError : err.code ?? 'handshake failed',
+      reason: typeof authorizationError === 'string' ? authorizationError : handshakeFailureReason(err.code),
+      tlsError: err.code,
       // The TLS socket may already be closed; its TCP socket cached the peer (rememberPeer).
       remote: socket.remoteAddress ?? (socket as TLSSocket & {_parent?: {remoteAddress?: string}})._parent?.remoteAddress,
     });
@@ -145,28 +320,86 @@ export class ConnectionGate {
   }
 
   private readonly onSecureConnection = (socket: TLSSocket): void => {
-    const leaf = peerLeaf(socket);
-    // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
-    if (!leaf || !socket.authorized) {
-      // rejectUnauthorized already refuses these; this is the belt to its braces.
-      audit(this.logger, {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED', remote: socket.remoteAddress});
-      socket.destroy();
+    const {leaf, cert} = peerOf(socket);
+    const authorizationError = socket.authorized ? undefined : String(socket.authorizationError ?? 'UNSPECIFIED');
+    const refusal = classifyPeer({
+      present: leaf !== undefined, authorizationError,
+      bits: cert?.bits, rsa: cert?.exponent !== undefined || cert?.modulus !== undefined, extKeyUsage: cert?.ext_key_usage,
+    });
+    if (refusal || !leaf) {
+      const r = refusal ?? {code: 'AUTH_NO_CLIENT_CERT' as const, reason: 'NO_CLIENT_CERT'};
+      // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
+      audit(this.logger, {
+        event: 'tls.connection', decision: 'deny', code: r.code, reason: r.reason,
+        ...(leaf ? {serial: leaf.serialNumber, subject: subjectOf(leaf), fingerprint: leaf.fingerprint256} : {}),
+        remote: socket.remoteAddress, resumed: socket.isSessionReused(),
+      });
+      this.refuse(socket, r.code);
       return;
     }
     const verdict = this.check(leaf);
     if (verdict === 'revoked') {
       audit(this.logger, {
-        event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', source: 'crl',
+        event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', reason: 'CERT_REVOKED', source: 'crl',
         serial: leaf.serialNumber, subject: subjectOf(leaf), fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,
         resumed: socket.isSessionReused(),
       });
-      socket.destroy();
+      this.refuse(socket, 'AUTH_CERT_REVOKED');
       return;
     }
     this.peers.set(socket, {leaf, connectedAt: Date.now(), resumed: socket.isSessionReused()});
     this.open.add(socket);
     socket.once('close', () => this.open.delete(socket));
+    for (const l of this.downstream) l.call(this.server!, socket);
   };
+
+  /** Refused connections being answered (not yet closed). */
+  get refusingConnections(): number {
+    return this.refusing.size;
+  }
+
+  /**
+   * Answer a refused client on the raw TLS socket: read (and discard) up to the end of its first
+   * request head, at most maxRequestBytes and readTimeoutMs, then the fixed answer, close_notify,
+   * and a bounded drain so the client's unread bytes do not turn the close into a reset that
+   * would destroy the answer before the client reads it.
+   */
+  private refuse(socket: TLSSocket, code: GateRefusalCode): void {
+    const {maxRequestBytes, readTimeoutMs, lingerMs, headers} = this.options;
+    this.refusing.add(socket);
+    let seen = 0;
+    let tail = '';
+    let answered = false;
+    let kill = setTimeout(() => socket.destroy(), readTimeoutMs + lingerMs);
+    kill.unref();
+    const answer = (): void => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(wait);
+      clearTimeout(kill);
+      kill = setTimeout(() => socket.destroy(), lingerMs);
+      kill.unref();
+      if (!socket.destroyed && socket.writable) socket.end(gateRefusalResponse(code, headers));
+      else socket.destroy();
+    };
+    const wait = setTimeout(answer, readTimeoutMs);
+    wait.unref();
+    socket.on('data', (chunk: Buffer) => {
+      if (answered) return; // discarded while draining
+      seen += chunk.length;
+      tail = (tail + chunk.toString('latin1')).slice(-4096);
+      if (seen >= maxRequestBytes || tail.includes('\r\n\r\n') || tail.includes('\n\n')) answer();
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('end', () => {
+      if (!answered) answer();
+    });
+    socket.once('close', () => {
+      clearTimeout(wait);
+      clearTimeout(kill);
+      this.refusing.delete(socket);
+    });
+  }
 
   private check(leaf: PeerLeaf): RevocationStatus {
     try {

@@ -43,7 +43,9 @@ export function buildSecureContextOptions(cfg: TlsConfig, m: TlsMaterialBytes): 
     maxVersion: TLS_VERSION,
     ciphers: opensslCipherString(cfg.ciphers),
     ecdhCurve: cfg.ecdhCurve,
-    honorCipherOrder: true,
+    // The client chooses among the profile's suites (all equally strong): a device without AES
+    // instructions picks ChaCha20 (Mozilla "modern"); the profile still bounds the choice.
+    honorCipherOrder: false,
     // Never hand CRLs to OpenSSL: it re-hashes the whole CRL on every handshake.
     // Revocation is enforced by the connection gate over our own serial index.
   };
@@ -57,9 +59,15 @@ export function buildServerTlsOptions(cfg: TlsConfig, limits: HttpLimitsConfig, 
   return {
     ...buildSecureContextOptions(cfg, m),
     requestCert: true,
-    rejectUnauthorized: true,
-    // Session tickets stay on (resumption is cheap), but ticket keys rotate on every reload,
-    // and the connection gate re-checks revocation on resumed sessions too.
+    // Not Node's rejectUnauthorized: it destroys the socket after the handshake and the client
+    // only sees a reset (Node cannot choose the alert). OpenSSL still verifies the chain; the
+    // connection gate (src/tls/connection-gate.ts) reads its verdict, refuses every client that
+    // is not authorised before any HTTP parser sees its bytes, and tells it why in a coded answer
+    // (docs/architecture.md, "Refused clients learn why").
+    rejectUnauthorized: false,
+    // Session tickets stay on (resumption is cheap), but ticket keys rotate every
+    // TLS_TICKET_KEY_ROTATION_S and on every reload (tls-reloader.ts), and the connection gate
+    // re-checks revocation on resumed sessions too.
     sessionTimeout: 300,
     // A TCP client that never completes the handshake is dropped after this bound (Node: 120 s).
     handshakeTimeout: limits.handshakeTimeoutMs,

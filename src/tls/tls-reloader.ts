@@ -101,6 +101,7 @@ export class TlsReloader {
   private watchers: FSWatcher[] = [];
   private debounce: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private ticketTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -165,7 +166,7 @@ export class TlsReloader {
     }
     // Both are good: switch trust and revocation together, then end old sessions' resumability.
     this.revocation.swap(index);
-    this.server.setTicketKeys(randomBytes(48));
+    this.rotateTicketKeys(reason);
     this.state.replace(material);
     const closedConnections = this.gate.sweep(leaf => issuedByOneOf(leaf, material.caCerts));
     this.logger.info({event: 'tls.reload', reason, trustEpoch: this.state.epoch, revocationEpoch: this.revocation.epoch, closedConnections}, 'TLS material and CRLs reloaded');
@@ -173,9 +174,22 @@ export class TlsReloader {
     return {ok: true, closedConnections};
   }
 
+  /**
+   * New session-ticket keys: every ticket issued before is refused from now on (its client gets a
+   * full handshake and a fresh certificate check). Called on every reload and every
+   * TLS_TICKET_KEY_ROTATION_S, so no ticket key outlives that bound even when nothing reloads.
+   */
+  rotateTicketKeys(reason: string): void {
+    this.server.setTicketKeys(randomBytes(48));
+    this.logger.info({event: 'tls.ticket-keys.rotated', reason}, 'session ticket keys rotated');
+  }
+
   /** Watch the directories (editors and Kubernetes Secret updates replace files by rename). */
   startWatching(): void {
     this.scheduleRefresh();
+    clearInterval(this.ticketTimer);
+    this.ticketTimer = setInterval(() => this.rotateTicketKeys('timer'), this.config.tls.ticketKeyRotationS * 1000);
+    this.ticketTimer.unref();
     if (!this.config.tls.watch) return;
     const byDir = new Map<string, Set<string>>();
     for (const f of this.files) {
@@ -219,6 +233,7 @@ export class TlsReloader {
     this.stopped = true;
     clearTimeout(this.debounce);
     clearTimeout(this.refreshTimer);
+    clearInterval(this.ticketTimer);
     for (const w of this.watchers) w.close();
     this.watchers = [];
   }

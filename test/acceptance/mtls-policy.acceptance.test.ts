@@ -1,6 +1,8 @@
 /**
  * The TLS policy against real clients: Node's TLS stack, the curl binary and the openssl
- * s_client binary. Rejections in the handshake must produce NO HTTP response.
+ * s_client binary. Protocol-level refusals (TLS 1.2, no shared suite) end in the handshake with
+ * NO HTTP response; refused client certificates get the connection gate's coded answer
+ * (every cause with every client: refused-clients.acceptance.test.ts).
  */
 import assert from 'node:assert/strict';
 import {execFile, spawnSync} from 'node:child_process';
@@ -49,15 +51,33 @@ describe('tls: mTLS policy with real clients (acceptance)', function () {
       assert.equal((r as HttpResult).status, 200);
     });
 
-    const refusedInHandshake: [string, DevClientName | 'anonymous', Partial<{maxVersion: 'TLSv1.2'; ciphers: string}>][] = [
-      ['no client certificate', 'anonymous', {}],
-      ['a client certificate from an untrusted CA with the same subject name', 'untrusted', {}],
-      ['an expired client certificate', 'expired', {}],
-      ['a not-yet-valid client certificate', 'not-yet-valid', {}],
-      ['a revoked client certificate (connection gate)', 'revoked', {}],
+    const refusedByTheGate: [string, DevClientName | 'anonymous', string][] = [
+      ['no client certificate', 'anonymous', 'AUTH_NO_CLIENT_CERT'],
+      ['a client certificate from an untrusted CA with the same subject name', 'untrusted', 'AUTH_CERT_UNTRUSTED'],
+      ['an expired client certificate', 'expired', 'AUTH_CERT_EXPIRED'],
+      ['a not-yet-valid client certificate', 'not-yet-valid', 'AUTH_CERT_NOT_YET_VALID'],
+      ['a revoked client certificate (connection gate)', 'revoked', 'AUTH_CERT_REVOKED'],
+    ];
+    for (const [what, name, code] of refusedByTheGate) {
+      it(`${what}: the gate's coded answer ${code}, Connection: close`, async () => {
+        const r = await tlsRequest({port: svc.port, ...givenClient(pki, name)}, whoami);
+        assert.equal(r.outcome, 'response', JSON.stringify(r).slice(0, 200));
+        assert.equal(((r as HttpResult).json as {error: {code: string}}).error.code, code);
+        assert.equal((r as HttpResult).headers.connection, 'close');
+      });
+    }
+
+    it("an RSA-1024 client certificate (client at SECLEVEL=0, server at OpenSSL security level 2): the gate's coded answer AUTH_KEY_WEAK", async () => {
       // The client lowers its own security level so that it can load and present the weak key
       // (Node 24's OpenSSL refuses to load it at the default level 2): the SERVER must refuse it.
-      ['an RSA-1024 client certificate (client at SECLEVEL=0, server at OpenSSL security level 2)', 'rsa-1024', {ciphers: 'DEFAULT@SECLEVEL=0'}],
+      const r = await tlsRequest({port: svc.port, ...givenClient(pki, 'rsa-1024'), ciphers: 'DEFAULT@SECLEVEL=0'}, whoami);
+      assert.equal(r.outcome, 'response', JSON.stringify(r).slice(0, 200));
+      assert.equal((r as HttpResult).status, 403);
+      assert.equal(((r as HttpResult).json as {error: {code: string}}).error.code, 'AUTH_KEY_WEAK');
+      assert.equal((r as HttpResult).headers.connection, 'close');
+    });
+
+    const refusedInHandshake: [string, DevClientName | 'anonymous', Partial<{maxVersion: 'TLSv1.2'; ciphers: string}>][] = [
       ['a TLS 1.2 client', 'valid', {maxVersion: 'TLSv1.2'}],
       ['a TLS 1.3 client offering only TLS_AES_128_GCM_SHA256', 'valid', {ciphers: 'TLS_AES_128_GCM_SHA256'}],
     ];
@@ -123,9 +143,6 @@ describe('tls: mTLS policy with real clients (acceptance)', function () {
     });
 
     const refused: [string, DevClientName | undefined, string[]][] = [
-      ['no client certificate', undefined, []],
-      ['untrusted CA', 'untrusted', []],
-      ['expired certificate', 'expired', []],
       ['TLS 1.2 maximum', 'valid', ['--tls-max', '1.2']],
       ['only TLS_AES_128_GCM_SHA256', 'valid', ['--tls13-ciphers', 'TLS_AES_128_GCM_SHA256']],
     ];
@@ -159,9 +176,6 @@ describe('tls: mTLS policy with real clients (acceptance)', function () {
       assert.ok(out.includes(pki.clients.valid.serialHex));
     });
     const refused: [string, DevClientName | undefined, string[]][] = [
-      ['no client certificate', undefined, ['-tls1_3']],
-      ['untrusted CA', 'untrusted', ['-tls1_3']],
-      ['expired certificate', 'expired', ['-tls1_3']],
       ['TLS 1.2', 'valid', ['-tls1_2']],
       ['only TLS_AES_128_GCM_SHA256', 'valid', ['-tls1_3', '-ciphersuites', 'TLS_AES_128_GCM_SHA256']],
     ];

@@ -113,12 +113,10 @@ describe('auth: MtlsAuthenticator with real peers (acceptance)', function () {
     const cases: Array<[DevClientName, string]> = [
       ['no-eku', '403 AUTH_EKU_NOT_CLIENT_AUTH'], // Node/OpenSSL accept a client certificate without EKU
       ['ca-true', '403 AUTH_CERT_IS_CA'],
-      // The client presents it at SECLEVEL=0 (Node 24's OpenSSL would not even load it); the server's
-      // @SECLEVEL=2 refuses it in the handshake (AUTH_KEY_WEAK stays the app-layer check).
-      ['rsa-1024', 'no-response'],
+      ['rsa-1024', '403 AUTH_KEY_WEAK'], // the connection gate answers it (OpenSSL's EE_KEY_TOO_SMALL verdict); the authenticator re-checks
       ['wrong-san', '403 AUTH_IDENTITY_NOT_ALLOWED'],
       ['rsa-2048', '200'],
-      ['server-eku-only', 'no-response'], // OpenSSL's ssl_client purpose already refuses it in the handshake
+      ['server-eku-only', '403 AUTH_EKU_NOT_CLIENT_AUTH'], // OpenSSL's ssl_client purpose verdict, answered by the connection gate
     ];
     for (const [name, expected] of cases) {
       it(`${name}: ${expected}`, async () => {

@@ -138,7 +138,7 @@ describe('auth: revocation transport in the running service (acceptance)', funct
       assert.equal((await decisionFor(svc, leaves.good0.fingerprint256)).source, 'crl');
 
       // 4. The fetched CRL feeds the connection gate too: the revoked client is now cut at connect.
-      assert.equal(codeOf(await tlsRequest({port: svc.port, ...asClient(leaves.revoked)}, whoami)), 'no-response');
+      assert.equal(codeOf(await tlsRequest({port: svc.port, ...asClient(leaves.revoked)}, whoami)), '401 AUTH_CERT_REVOKED');
       const cut: LogLine = await svc.waitForLog(l => l.audit === true && l.event === 'tls.connection' && l.code === 'AUTH_CERT_REVOKED');
       assert.equal(cut.decision, 'deny');
     });

@@ -56,10 +56,10 @@ function kinds(): Kind[] {
     {name: 'outside the allow-list, unknown route', client: 'wrong-san', request: n => ({target: `/no/such/route/${n}`}), count: 4, expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
     {name: 'refused by the request guard (container runtime socket in the query)', client: 'valid', request: () => withSecrets({target: '/search?q=/var/run/docker.sock'}), count: 5, expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE'}], status: 403},
     {name: 'refused by the request guard (prototype key in the body)', client: 'valid2', keepAlive: true, request: () => withSecrets({method: 'POST', target: '/echo', headers: json, body: '{"__proto__": {"admin": true}}'}), count: 3, expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_MALFORMED_INPUT'}], status: 400},
-    {name: 'revoked (connection gate)', client: 'revoked', request: () => withSecrets({target: '/whoami'}), count: 5, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED'}]},
-    {name: 'untrusted CA (handshake)', client: 'untrusted', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED'}]},
-    {name: 'expired certificate (handshake)', client: 'expired', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_EXPIRED'}]},
-    {name: 'no client certificate (handshake)', client: 'anonymous', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_NO_CLIENT_CERT'}]},
+    {name: 'revoked (connection gate)', client: 'revoked', request: () => withSecrets({target: '/whoami'}), count: 5, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED'}], status: 401},
+    {name: 'untrusted CA (connection gate)', client: 'untrusted', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED'}], status: 401},
+    {name: 'expired certificate (connection gate)', client: 'expired', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_EXPIRED'}], status: 401},
+    {name: 'no client certificate (connection gate)', client: 'anonymous', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_NO_CLIENT_CERT'}], status: 401},
     {name: 'TLS 1.2 client (handshake)', client: 'valid', tls: {maxVersion: 'TLSv1.2'}, request: () => ({target: '/ping'}), count: 3, expect: [{event: 'tls.connection', decision: 'deny', code: 'TLS_HANDSHAKE_FAILED'}]},
   ];
 }

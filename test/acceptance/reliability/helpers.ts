@@ -109,3 +109,16 @@ export function seededBytes(n: number, seed = 0x9e3779b9): Buffer {
   }
   return out;
 }
+
+/**
+ * The connection gate's answer to a refused (here: revoked) client: a fixed 401 AUTH_CERT_REVOKED
+ * with `Connection: close`, written before any HTTP routing. Not "served".
+ */
+export function isGateRevocation(r: {kind?: string; status?: number; body?: string; connection?: string}): boolean {
+  return r.kind === 'response' && r.status === 401 && r.connection === 'close' && /"code":"AUTH_CERT_REVOKED"/.test(r.body ?? '');
+}
+
+/** A response other than the gate's coded refusal: the client was served. */
+export function isServed(r: {kind?: string; status?: number; body?: string; connection?: string}): boolean {
+  return r.kind === 'response' && !isGateRevocation(r);
+}

@@ -39,7 +39,7 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
     index = await RevocationIndex.load([pki.crls.root, pki.crls.intermediate], cas);
     log = givenCapturingLogger('info');
     view = () => index;
-    gate = new ConnectionGate(() => view(), log.logger);
+    gate = new ConnectionGate(() => view(), log.logger, {readTimeoutMs: 300, lingerMs: 200});
     server = tls.createServer({
       key: fs.readFileSync(pki.server.key),
       cert: fs.readFileSync(pki.server.cert),
@@ -152,5 +152,82 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
       b.destroy();
       for (const s of held.splice(0)) s.destroy();
     }
+  });
+});
+
+describe('tls: ConnectionGate in place of the HTTP listeners (rejectUnauthorized off, real TLS 1.3)', function () {
+  this.timeout(60_000);
+  let pki: DevPkiManifest;
+  let server: tls.Server;
+  let port: number;
+  let gate: ConnectionGate;
+  let log: CapturedLog;
+  /** Sockets the downstream (stand-in for Node's HTTP connection listener) received. */
+  const downstream: tls.TLSSocket[] = [];
+
+  before(async () => {
+    pki = await givenTestPki();
+    const cas = [pki.rootCa.cert, pki.intermediateCa.cert].map(f => new X509Certificate(fs.readFileSync(f)));
+    const index = await RevocationIndex.load([pki.crls.root, pki.crls.intermediate], cas);
+    log = givenCapturingLogger('info');
+    gate = new ConnectionGate(() => index, log.logger, {readTimeoutMs: 2000, lingerMs: 200, headers: {'Cache-Control': 'no-store'}});
+    server = tls.createServer({
+      key: fs.readFileSync(pki.server.key), cert: fs.readFileSync(pki.server.cert), ca: fs.readFileSync(pki.caBundle),
+      requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3',
+    });
+    server.on('secureConnection', socket => {
+      downstream.push(socket);
+      socket.end('served');
+    });
+    gate.attach(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async () => {
+    for (const s of downstream) s.destroy();
+    await new Promise(r => server?.close(r));
+  });
+
+  async function exchange(name: DevClientName | undefined): Promise<string> {
+    const c = name ? pki.clients[name] : undefined;
+    const socket = tls.connect({
+      host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle), minVersion: 'TLSv1.3',
+      ...(c ? {cert: fs.readFileSync(c.cert), key: fs.readFileSync(c.key)} : {}),
+    });
+    let data = '';
+    socket.on('data', d => (data += d.toString()));
+    socket.on('error', () => undefined);
+    socket.once('secureConnect', () => socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'));
+    await once(socket, 'close');
+    return data;
+  }
+
+  it('a refused client never reaches the downstream listener and receives the coded answer', async () => {
+    const before = downstream.length;
+    for (const [name, code] of [['expired', 'AUTH_CERT_EXPIRED'], ['revoked', 'AUTH_CERT_REVOKED'], [undefined, 'AUTH_NO_CLIENT_CERT']] as const) {
+      const answer = await exchange(name);
+      assert.match(answer, /^HTTP\/1\.1 401 Unauthorized\r\n/);
+      assert.match(answer, /\r\nConnection: close\r\n/);
+      assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {error: {code: string}}).error.code, code);
+    }
+    assert.equal(downstream.length, before, 'no refused socket was handed on');
+    // The server side closes once the client's FIN arrives (or the drain bound ends): wait for it.
+    for (let i = 0; i < 200 && gate.refusingConnections > 0; i++) await new Promise(r => setTimeout(r, 10));
+    assert.equal(gate.refusingConnections, 0, 'every refused socket is closed');
+  });
+
+  it('an admitted client is handed to the downstream listener exactly once', async () => {
+    const before = downstream.length;
+    assert.equal(await exchange('valid'), 'served');
+    assert.equal(downstream.length, before + 1);
+  });
+
+  it('after detach() nothing is admitted any more (fail closed)', async () => {
+    gate.detach();
+    const before = downstream.length;
+    assert.equal(await exchange('valid'), '');
+    assert.equal(downstream.length, before);
   });
 });

@@ -80,6 +80,34 @@ describe('config: parseConfig (unit)', () => {
     assert.equal(c.tls.ciphers, 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256');
   });
 
+  it('modern profile has all three RFC 8446 suites; an unknown profile is refused', () => {
+    assert.equal(parseConfig({TLS_CIPHER_PROFILE: 'modern'}).tls.ciphers, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256');
+    assert.throws(() => parseConfig({TLS_CIPHER_PROFILE: 'legacy'}), {code: 'CONFIG_INVALID'});
+  });
+
+  const edgeCases: [string, Record<string, string>, ((c: ReturnType<typeof parseConfig>) => void) | 'invalid'][] = [
+    ['ticket rotation defaults to 3600 s', {}, c => assert.equal(c.tls.ticketKeyRotationS, 3600)],
+    ['ticket rotation is configurable', {TLS_TICKET_KEY_ROTATION_S: '60'}, c => assert.equal(c.tls.ticketKeyRotationS, 60)],
+    ['ticket rotation 0 is refused', {TLS_TICKET_KEY_ROTATION_S: '0'}, 'invalid'],
+    ['ticket rotation over a day is refused', {TLS_TICKET_KEY_ROTATION_S: '86401'}, 'invalid'],
+    ['ticket rotation must be a number', {TLS_TICKET_KEY_ROTATION_S: '1h'}, 'invalid'],
+    ['SERVER_NAMES default: from the certificate', {}, c => assert.equal(c.serverNames.names, null)],
+    ['SERVER_NAMES lower-cased, IPs and wildcards', {SERVER_NAMES: 'API.example.com, *.svc.example, 10.0.0.5, ::1'}, c => assert.deepEqual(c.serverNames.names, ['api.example.com', '*.svc.example', '10.0.0.5', '::1'])],
+    ['SERVER_NAMES refuses a URL', {SERVER_NAMES: 'https://api.example.com'}, 'invalid'],
+    ['SERVER_NAMES refuses a port', {SERVER_NAMES: 'api.example.com:8443'}, 'invalid'],
+    ['SERVER_NAMES refuses a bracketed IPv6', {SERVER_NAMES: '[::1]'}, 'invalid'],
+    ['TRUSTED_PROXIES default: none', {}, c => assert.deepEqual(c.proxy.trustedProxies, [])],
+    ['TRUSTED_PROXIES bare IPs become host CIDRs', {TRUSTED_PROXIES: '127.0.0.2, ::1, 10.1.0.0/16'}, c => assert.deepEqual(c.proxy.trustedProxies, ['127.0.0.2/32', '::1/128', '10.1.0.0/16'])],
+    ['TRUSTED_PROXIES refuses a short IPv4 form', {TRUSTED_PROXIES: '127.1'}, 'invalid'],
+    ['TRUSTED_PROXIES refuses a host name', {TRUSTED_PROXIES: 'proxy.internal'}, 'invalid'],
+  ];
+  for (const [name, env, check] of edgeCases) {
+    it(`edge config: ${name}`, () => {
+      if (check === 'invalid') assert.throws(() => parseConfig(env), {code: 'CONFIG_INVALID'});
+      else check(parseConfig(env));
+    });
+  }
+
   it('production: enforce modes, explicit files, no dev PKI', () => {
     const c = parseConfig({...PROD, MTLS_REVOCATION: 'none'}, {cwd: '/srv'});
     assert.equal(c.env, 'production');
