@@ -5,6 +5,8 @@
 #   util-linux            setpriv, unshare, nsenter (normally present)
 #   podman runc uidmap    the container tier (podman with the runc OCI runtime)
 #   openssl curl          real independent TLS clients and test PKIs made at test time
+#   nginx-light wrk gcc   npm run bench: variant (d) (nginx as the mTLS sidecar), the load generator,
+#                         the C compiler that builds the wrk client-certificate shim and the handshake client
 set -euo pipefail
 
 declare -A need=(
@@ -19,6 +21,9 @@ declare -A need=(
   [curl]=curl
   [tar]=tar
   [ldd]=libc-bin
+  [nginx]=nginx-light
+  [wrk]=wrk
+  [cc]=gcc
 )
 
 missing=()
