@@ -151,6 +151,13 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
     ` from ${res.startedAt} to ${res.finishedAt}. Raw data: [benchmarks.json](benchmarks.json). ` +
     'Numbers are measured, never asserted; the targets below are evaluated as ratios within this one run.');
   out.push('');
+  const load1 = m.loadAvgAtStart[0] ?? 0;
+  if (load1 > 1 || c.quick) {
+    out.push(`> **Not a reference run.** ${c.quick ? 'Smoke mode (`--quick`). ' : ''}` +
+      `${load1 > 1 ? `The machine was busy (load average ${m.loadAvgAtStart.map(x => x.toFixed(2)).join(' ')} at start, on ${m.cpus} CPUs): other processes competed for both CPUs. ` : ''}` +
+      'Read the paired ratios as directions only; a full run (`npm run bench`) on a quiet machine replaces these numbers.');
+    out.push('');
+  }
   out.push('## How to run');
   out.push('');
   out.push([

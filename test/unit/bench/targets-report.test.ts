@@ -137,6 +137,10 @@ describe('bench: targets and report (unit)', () => {
     assert.ok(!md.includes('--quick (smoke mode'));
     const quick = {...res, config: {...res.config, quick: true}};
     assert.ok(renderMarkdown(quick, evaluateTargets(quick)).includes('--quick (smoke mode'));
+    assert.ok(renderMarkdown(quick, evaluateTargets(quick)).includes('**Not a reference run.** Smoke mode'));
+    assert.ok(!md.includes('Not a reference run'), 'a full run on a quiet machine carries no warning');
+    const busy = {...res, machine: {...res.machine, loadAvgAtStart: [7.5, 6, 5]}};
+    assert.match(renderMarkdown(busy, evaluateTargets(busy)), /Not a reference run.*load average 7\.50 6\.00 5\.00/);
   });
 
   it('prints a console summary with the targets', () => {
