@@ -73,6 +73,12 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.bind(TlsBindings.REVOCATION_STORE).to(revocation);
     this.bind(TlsBindings.GATE).to(this.gate);
     this.bind(RestBindings.SequenceActions.REJECT).toProvider(RejectProvider).inScope(BindingScope.SINGLETON);
+    // LoopBack binds the request body parser transient: the parse-params step built a new
+    // RequestBodyParser and its five parsers (JSON, text, urlencoded, raw, stream) through
+    // dependency injection on every request, body or not. They hold only their validated options,
+    // so one instance serves every request. (A route's `x-parser` class, if a fork adds one, is
+    // then instantiated in the application context, not the request's.)
+    this.getBinding(RestBindings.REQUEST_BODY_PARSER).inScope(BindingScope.SINGLETON);
 
     // Security headers, request limits and the shutdown check: one middleware, ahead of everything else.
     this.middleware(createRequestEntryMiddleware(shuttingDown, config.http), {
