@@ -599,11 +599,20 @@ async function main(): Promise<void> {
     const guards: MicroResult[] = [];
     let revocation: BenchResults['revocation'] = {crl: [], serviceReload: [], ocsp: []};
     let startup: StartupRow[] = [];
-    if (opts.sections.includes('keepalive')) await sectionKeepAlive(ctx, runs);
-    if (opts.sections.includes('handshake')) await sectionHandshakeOnly(ctx, runs);
-    if (opts.sections.includes('connections')) await sectionConnections(ctx, runs);
-    if (opts.sections.includes('revocation')) revocation = await sectionRevocation(ctx);
-    if (opts.sections.includes('guards')) await sectionGuards(ctx, runs, guards);
+    const t0 = performance.now();
+    const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+      const t = performance.now();
+      const r = await f();
+      const line = `section ${name}: ${((performance.now() - t) / 1000).toFixed(0)} s (load average ${os.loadavg().map(x => x.toFixed(2)).join(' ')})`;
+      log(`  ${line}`);
+      ctx.notes.push(line);
+      return r;
+    };
+    if (opts.sections.includes('keepalive')) await timed('keepalive', () => sectionKeepAlive(ctx, runs));
+    if (opts.sections.includes('handshake')) await timed('handshake', () => sectionHandshakeOnly(ctx, runs));
+    if (opts.sections.includes('connections')) await timed('connections', () => sectionConnections(ctx, runs));
+    if (opts.sections.includes('revocation')) revocation = await timed('revocation', () => sectionRevocation(ctx));
+    if (opts.sections.includes('guards')) await timed('guards', () => sectionGuards(ctx, runs, guards));
     for (const v of ['a', 'b', 'c', 'd', 'c-crl1m']) {
       const h = ctx.servers.get(v);
       if (h) {
@@ -611,7 +620,8 @@ async function main(): Promise<void> {
         ctx.servers.delete(v);
       }
     }
-    if (opts.sections.includes('startup')) startup = await sectionStartup(ctx);
+    if (opts.sections.includes('startup')) startup = await timed('startup', () => sectionStartup(ctx));
+    ctx.notes.push(`whole run: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     ctx.notes.push(`the OCSP responder answered ${ocsp.requests} request(s) during the whole run (the service caches answers).`);
     if (opts.quick) ctx.notes.push('--quick smoke mode: rounds and windows are too short for conclusions.');
     if (os.loadavg()[0] > 1.5) ctx.notes.push(`load average at the end was ${os.loadavg().map(x => x.toFixed(2)).join(' ')}: the machine was not quiet.`);
