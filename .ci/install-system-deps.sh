@@ -3,7 +3,7 @@
 # Debian's packages when it runs as root (idempotent). `npm test` runs it first (pretest, tier
 # `test`); .ci/run runs it for every tier.
 #
-#   bash .ci/install-system-deps.sh [test|container|all]     (default: all)
+#   bash .ci/install-system-deps.sh [test|container|bench|all]     (default: all)
 #
 # tier `test` (npm test):
 #   bubblewrap            bwrap: the sandbox tier's hardened runtime
@@ -15,6 +15,8 @@
 # tier `container` (npm run test:container), in addition:
 #   podman runc uidmap conmon containernetworking-plugins
 #   tini                  /usr/bin/tini-static: the stand-in builder copies it (the image's init)
+# tier `bench` (npm run bench), in addition to `test`:
+#   nginx-light wrk       variant (d) (nginx as the mTLS sidecar) and the load generator
 #
 # Exit status: 0 when everything is present (after installing); 1 with a message naming the
 # missing tools, their packages and the command to install them when something is missing and
@@ -23,9 +25,9 @@ set -euo pipefail
 
 tier=${1:-all}
 case "$tier" in
-  test | container | all) ;;
+  test | container | bench | all) ;;
   *)
-    echo "install-system-deps: unknown tier '$tier' (test, container or all)" >&2
+    echo "install-system-deps: unknown tier '$tier' (test, container, bench or all)" >&2
     exit 2
     ;;
 esac
@@ -46,7 +48,11 @@ declare -A need=(
   [script]=bsdutils
   [cc]=gcc
 )
-if [ "$tier" != test ]; then
+if [ "$tier" = bench ] || [ "$tier" = all ]; then
+  need[nginx]=nginx-light
+  need[wrk]=wrk
+fi
+if [ "$tier" = container ] || [ "$tier" = all ]; then
   need[podman]=podman
   need[runc]=runc
   need[newuidmap]=uidmap
@@ -70,7 +76,7 @@ check() {
     missing_tools+=(libc.a)
     missing_pkgs+=(libc6-dev)
   fi
-  if [ "$tier" != test ]; then
+  if [ "$tier" = container ] || [ "$tier" = all ]; then
     # podman also needs conmon and a network backend; their absence shows only at run time.
     if ! command -v conmon >/dev/null 2>&1 && [ ! -x /usr/libexec/podman/conmon ] && [ ! -x /usr/bin/conmon ]; then
       missing_tools+=(conmon)

@@ -5,7 +5,7 @@
  * docs/benchmarks.md for the method.
  */
 import 'reflect-metadata';
-import {execFileSync, spawn} from 'node:child_process';
+import {execFileSync, spawn, spawnSync} from 'node:child_process';
 import {once} from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -16,12 +16,14 @@ import {buildLargeCrlDer} from '../src/pki/large-crl';
 import {parseBenchArgs, BenchOptions, UsageError} from './lib/args';
 import {expectedEcho, jsonBodyOfSize, LARGE_BODY_BYTES, SMALL_BODY} from './lib/bodies';
 import {renderConsoleSummary, renderMarkdown} from './lib/report';
+import {startNginx} from './lib/nginx';
 import {
-  buildShim, ClientCreds, cpuUsOf, machineInfo, OcspResponder, probe, PROJECT_ROOT, requireTool, rssOf, runProbe, SERVICE_JS,
-  ServerHandle, ServerSample, sleep, startOcspResponder, startServer, startWrk, WrkSpec,
+  buildHandshakeClient, buildShim, ClientCreds, cpuTreeUs, cpuUsOf, machineInfo, OcspResponder, probe, PROJECT_ROOT, requireTool, rssOf, runProbe, SERVICE_JS,
+  ServerHandle, ServerSample, sleep, startHandshakeClient, startOcspResponder, startServer, startWrk, WrkSpec,
 } from './lib/runtime';
 import {median, rotate, summarizeAll, wrkProblemCount} from './lib/stats';
-import {evaluateTargets} from './lib/targets';
+import {evaluateRatios, evaluateTargets} from './lib/targets';
+import {parseConfig} from '../src/config/config';
 import type {BenchResults, CrlScaleRow, LoadRun, MicroResult, ServiceReloadRow, StartupRow} from './lib/types';
 
 const BENCH_DIST = path.resolve(__dirname);
@@ -30,6 +32,8 @@ const SERVER_SCRIPTS: Record<string, string> = {
   b: path.join(BENCH_DIST, 'servers', 'plain-loopback.js'),
   c: SERVICE_JS,
   'c-crl1m': SERVICE_JS,
+  // (d): nginx in front of (b)'s application served over plain HTTP (see server()).
+  d: path.join(BENCH_DIST, 'servers', 'plain-loopback.js'),
 };
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
@@ -38,6 +42,7 @@ interface Ctx {
   opts: BenchOptions;
   work: string;
   shim: string;
+  handshakeClient: string;
   pki: DevPkiManifest;
   creds: ClientCreds;
   ocsp: OcspResponder;
@@ -62,6 +67,7 @@ function checkMachine(opts: BenchOptions): void {
   requireTool('wrk', 'install it with `apt-get install -y wrk` (Debian/Ubuntu); the bench drives load with wrk + an LD_PRELOAD client-certificate shim');
   requireTool(process.env.CC ?? 'cc', 'a C compiler is needed to build the wrk client-certificate shim (apt-get install -y gcc)');
   requireTool('openssl', 'the OCSP responder is `openssl ocsp`');
+  requireTool('nginx', 'variant (d) is nginx from Debian\'s packages: apt-get install -y nginx-light');
   if (!fs.existsSync(SERVICE_JS)) throw new Error(`${SERVICE_JS} missing: run npm run build`);
 }
 
@@ -85,6 +91,11 @@ function serviceEnv(ctx: Ctx, extra: Record<string, string> = {}): NodeJS.Proces
   return {...ctx.env, ...extra};
 }
 
+function nginxVersion(): string {
+  const r = spawnSync('nginx', ['-v'], {encoding: 'utf8', timeout: 10_000});
+  return /nginx\/(\S+)/.exec(`${r.stdout ?? ''}${r.stderr ?? ''}`)?.[1] ?? 'unknown';
+}
+
 function describeVariants(ctx: Ctx): Record<string, string> {
   const e = ctx.env;
   return {
@@ -94,44 +105,91 @@ function describeVariants(ctx: Ctx): Record<string, string> {
       `CRLs of the root and intermediate CA, MTLS_REVOCATION=${e.MTLS_REVOCATION} with a real \`openssl ocsp\` responder on loopback (cache warm), ` +
       'MTLS_ALLOWED_SUBJECTS set, guards and authenticator as built.',
     'c-crl1m': '(c) with the intermediate CA\'s CRL replaced by a 1,000,000-entry CRL (plus the revoked client).',
+    d: `nginx ${nginxVersion()} from Debian's packages, one process (\`master_process off\`), TLS 1.3 only with the service's suites and groups, ` +
+      '`ssl_verify_client on` against the same CA bundle and the same CRLs (root and intermediate, `ssl_crl`), the service\'s keep-alive limits, ' +
+      'one access-log line per request to /dev/null; it proxies over HTTP/1.1 keep-alive to (b)\'s application served over plain HTTP on 127.0.0.1 ' +
+      '(bench/servers/plain-loopback.ts with BENCH_UPSTREAM_HTTP=1; /whoami answers from the X-Client-* headers nginx sets). nginx and the upstream ' +
+      'are pinned to the same CPU; server CPU = both processes. Configuration generated at run time (bench/lib/nginx.ts). Like (a) and (b), no authenticator, guard or security header of its own; unlike them, CRLs checked.',
   };
 }
 
-async function server(ctx: Ctx, variant: string): Promise<ServerHandle> {
-  const hit = ctx.servers.get(variant);
-  if (hit) return hit;
+/** A new server process of the variant (not cached), pinned to the server CPU. */
+async function startVariant(ctx: Ctx, variant: string, tag = ''): Promise<ServerHandle> {
   const extra: Record<string, string> = {};
   if (variant === 'c-crl1m') {
     extra.TLS_CRL_FILES = `${ctx.pki.crls.root},${writeCrl(ctx, 1_000_000)}`;
     extra.BENCH_HOOK_RELOAD = '1';
   }
+  if (variant === 'd') extra.BENCH_UPSTREAM_HTTP = '1';
   const nodeArgs = ctx.opts.cpuProfDir && variant !== 'a' ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(ctx.opts.cpuProfDir, variant)] : [];
   const t = performance.now();
-  const h = await startServer({
-    name: variant,
+  const node = await startServer({
+    name: variant === 'd' ? 'd (upstream)' : variant,
     script: SERVER_SCRIPTS[variant],
     env: serviceEnv(ctx, extra),
     cpu: ctx.opts.serverCpu,
     logFile: variant.startsWith('c') ? ctx.opts.logFile : '/dev/null',
     nodeArgs,
   });
-  log(`  started ${variant} (pid ${h.pid}, ${h.url}) in ${(performance.now() - t).toFixed(0)} ms`);
+  let h = node;
+  if (variant === 'd') {
+    try {
+      h = await startNginx({name: 'd', dir: path.join(ctx.work, `nginx-${++nginxSeq}${tag}`), cpu: ctx.opts.serverCpu, upstream: node, conf: nginxConf(ctx)});
+    } catch (e) {
+      await node.stop();
+      throw e;
+    }
+  }
+  log(`  started ${variant}${tag} (pid ${h.pid}${variant === 'd' ? ` + upstream ${node.pid}` : ''}, ${h.url}) in ${(performance.now() - t).toFixed(0)} ms`);
+  let stopped = false;
+  const stop = h.stop.bind(h);
+  const handle: ServerHandle = Object.assign(Object.create(h) as ServerHandle, {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stop();
+    },
+  });
+  ctx.cleanups.push(() => handle.stop());
+  return handle;
+}
+
+let nginxSeq = 0;
+
+/** Variant (d)'s nginx settings: the service's own TLS 1.3 suites, groups and keep-alive limits. */
+function nginxConf(ctx: Ctx): Parameters<typeof startNginx>[0]['conf'] {
+  const config = parseConfig(ctx.env);
+  const crlFile = path.join(ctx.work, 'nginx-crls.pem');
+  if (!fs.existsSync(crlFile)) fs.writeFileSync(crlFile, fs.readFileSync(ctx.pki.crls.root, 'utf8') + fs.readFileSync(ctx.pki.crls.intermediate, 'utf8'));
+  return {
+    serverCert: ctx.pki.server.cert, serverKey: ctx.pki.server.key, caBundle: ctx.pki.caBundle, crlFile,
+    tls13Suites: config.tls.ciphers, ecdhCurve: config.tls.ecdhCurve,
+    keepAliveRequests: config.http.maxRequestsPerSocket || 1000000, keepAliveTimeoutS: Math.max(1, Math.round(config.http.keepAliveTimeoutMs / 1000)),
+    maxBodyBytes: config.http.maxBodyBytes, verifyDepth: config.mtls.maxChainDepth,
+  };
+}
+
+/** The variant's long-lived server (started on first use, shared by the sections). */
+async function server(ctx: Ctx, variant: string): Promise<ServerHandle> {
+  const hit = ctx.servers.get(variant);
+  if (hit) return hit;
+  const h = await startVariant(ctx, variant);
   ctx.servers.set(variant, h);
-  ctx.cleanups.push(() => h.stop());
   return h;
 }
 
 const fingerprintish = (s: string) => s.replace(/:/g, '').toUpperCase();
 
 /** Probe once, check the answer, and store it as the body wrk must see on every response. */
-async function expectFor(ctx: Ctx, variant: string, scenario: 'whoami' | 'echo-small' | 'echo-64k'): Promise<string> {
+async function expectFor(ctx: Ctx, variant: string, scenario: 'whoami' | 'echo-small' | 'echo-64k', fresh?: ServerHandle): Promise<string> {
   const key = `${variant}:${scenario}`;
   const hit = ctx.expect.get(key);
-  if (hit) return hit;
-  const h = await server(ctx, variant);
+  if (hit && !fresh) return hit;
+  const h = fresh ?? (await server(ctx, variant));
   const body = scenario === 'whoami' ? undefined : scenario === 'echo-small' ? ctx.bodies.small : ctx.bodies.large;
   const res = await probe(h.url, ctx.creds, body === undefined ? {path: '/whoami'} : {method: 'POST', path: '/echo', body: Buffer.from(body)});
   if (res.status !== 200) throw new Error(`${variant} ${scenario}: probe answered ${res.status}: ${res.body.slice(0, 300)}`);
+  if (hit && res.body !== fs.readFileSync(hit, 'utf8')) throw new Error(`${variant} ${scenario}: a fresh server answered differently: ${res.body.slice(0, 300)}`);
   if (body === undefined) {
     const c = ctx.pki.clients.valid;
     if (!fingerprintish(res.body).includes(fingerprintish(c.fingerprint256)) && !res.body.toUpperCase().includes(c.serialHex.replace(/^0+/, ''))) {
@@ -211,9 +269,9 @@ async function measure(ctx: Ctx, w: WindowSpec): Promise<LoadRun> {
   return r;
 }
 
-function safeCpu(pid: number): number | undefined {
+function safeCpu(pid: number, tree = false): number | undefined {
   try {
-    return cpuUsOf(pid);
+    return tree ? cpuTreeUs(pid) : cpuUsOf(pid);
   } catch {
     return undefined;
   }
@@ -236,8 +294,8 @@ async function warmUp(ctx: Ctx, variants: string[], w: Omit<WindowSpec, 'variant
 }
 
 async function sectionKeepAlive(ctx: Ctx, runs: LoadRun[]): Promise<void> {
-  log('\n== 1. keep-alive GET /whoami: (a) bare https, (b) plain LoopBack, (c) this service');
-  const variants = ['a', 'b', 'c'];
+  log('\n== 1. keep-alive GET /whoami: (a) bare https, (b) plain LoopBack, (c) this service, (d) nginx + plain LoopBack');
+  const variants = ['a', 'b', 'c', 'd'];
   await warmUp(ctx, variants, {
     section: 'keepalive', scenario: 'warm-up', connections: 100, close: false, method: 'GET', path: '/whoami', warmupS: ctx.opts.warmupS + 1, durationS: 0,
     expect: v => expectFor(ctx, v, 'whoami'),
@@ -254,13 +312,69 @@ async function sectionKeepAlive(ctx: Ctx, runs: LoadRun[]): Promise<void> {
   }
 }
 
-async function sectionHandshake(ctx: Ctx, runs: LoadRun[]): Promise<void> {
-  log('\n== 2. new connections: one request per connection, full handshakes: (a), (b), (c), (c) + 1M CRL');
-  const variants = ['a', 'b', 'c', 'c-crl1m'];
+/**
+ * TLS handshakes only, no HTTP: the handshake client (bench/shim/handshake-client.c) against a
+ * freshly started server per window, so no window inherits another's TIME_WAIT backlog or warm
+ * caches, and the section runs before the connection-per-request one. Server CPU per handshake.
+ */
+async function sectionHandshakeOnly(ctx: Ctx, runs: LoadRun[]): Promise<void> {
+  log('\n== 2. TLS handshakes only (no HTTP), fresh server per window: (a), (b), (c), (d)');
+  const variants = ['a', 'b', 'c', 'd'];
+  for (let round = 0; round < ctx.opts.rounds; round++) {
+    for (const v of rotate(variants, round)) runs.push(await measureHandshakes(ctx, v, round));
+  }
+}
+
+async function measureHandshakes(ctx: Ctx, variant: string, round: number): Promise<LoadRun> {
+  // The same check as every other section: the valid client is served (a probe, before any load).
+  const h = await startVariant(ctx, variant, `-hs${round + 1}`);
+  try {
+    await expectFor(ctx, variant, 'whoami', h);
+    const spec = {
+      binary: ctx.handshakeClient, port: h.port, workers: ctx.opts.handshakeWorkers, cpu: ctx.opts.loadCpu,
+      clientChain: ctx.pki.clients.valid.chain, clientKey: ctx.pki.clients.valid.key, caFile: ctx.pki.caBundle,
+      acceptEof: variant === 'd',
+    };
+    const run = startHandshakeClient({...spec, durationS: ctx.opts.warmupS + ctx.opts.durationS + 1});
+    await sleep(ctx.opts.warmupS * 1000);
+    h.resetEld();
+    const s0 = await h.sample();
+    const l0 = safeCpu(run.pid, true);
+    await sleep(ctx.opts.durationS * 1000);
+    const s1 = await h.sample();
+    const l1 = safeCpu(run.pid, true);
+    const res = await run.done;
+    const r: LoadRun = {
+      section: 'handshake', scenario: 'handshake-only', variant, round, connections: ctx.opts.handshakeWorkers,
+      windowS: (s1.at - s0.at) / 1000,
+      requests: s1.counters.requests - s0.counters.requests,
+      newConnections: s1.counters.connections - s0.counters.connections,
+      resumed: s1.counters.resumed - s0.counters.resumed,
+      cpuUs: s1.cpuUs - s0.cpuUs,
+      loadCpuUs: l1 !== undefined && l0 !== undefined ? l1 - l0 : NaN,
+      parses: delta(s0.counters.parses, s1.counters.parses),
+      eldMaxMs: s1.eldMaxMs,
+      wrk: res,
+    };
+    const problems = wrkProblemCount(res);
+    log(
+      `  [handshake-only r${round + 1}] ${variant.padEnd(8)} ${(r.newConnections / r.windowS).toFixed(0).padStart(5)} handshakes/s  ` +
+      `CPU ${(r.cpuUs / Math.max(1, r.newConnections)).toFixed(1).padStart(7)} µs/handshake  client: ${res.responses} good of ${res.requests}` +
+      `${problems > 0 ? `  ERRORS ${problems} (${res.sample})` : ''}${r.requests > 0 ? `  UNEXPECTED HTTP REQUESTS ${r.requests}` : ''}`,
+    );
+    return r;
+  } finally {
+    await h.stop();
+  }
+}
+
+async function sectionConnections(ctx: Ctx, runs: LoadRun[]): Promise<void> {
+  log('\n== 3. new connections: one request per connection, full handshakes: (a), (b), (c), (d), (c) + 1M CRL');
+  const variants = ['a', 'b', 'c', 'd', 'c-crl1m'];
   for (let round = 0; round < ctx.opts.rounds; round++) {
     for (const v of rotate(variants, round)) {
       runs.push(await measure(ctx, {
-        section: 'handshake', scenario: 'handshake', variant: v, round, connections: ctx.opts.handshakeConnections, close: true, method: 'GET', path: '/whoami',
+        section: 'connections', scenario: 'conn-per-request', variant: v, round, connections: ctx.opts.handshakeConnections, close: true, method: 'GET', path: '/whoami',
         expectFile: await expectFor(ctx, v, 'whoami'), warmupS: ctx.opts.warmupS, durationS: ctx.opts.durationS,
       }));
     }
@@ -450,6 +564,7 @@ async function main(): Promise<void> {
     log(`bench: ${opts.quick ? 'QUICK smoke mode' : 'full run'}, ${opts.rounds} rounds, ${opts.warmupS}+${opts.durationS} s windows; ` +
       `server CPU ${opts.serverCpu}, load CPU ${opts.loadCpu}; load average ${os.loadavg().map(x => x.toFixed(2)).join(' ')}`);
     const shim = buildShim(work);
+    const handshakeClient = buildHandshakeClient(work);
     const pkiDir = path.join(work, 'pki');
     const ocspDir = path.join(work, 'ocsp');
     fs.mkdirSync(ocspDir);
@@ -469,9 +584,14 @@ async function main(): Promise<void> {
       MTLS_REVOCATION: 'crl,ocsp', MTLS_OCSP_URL: ocsp.url,
       OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32', OUTBOUND_ALLOWED_PORTS: String(ocsp.port),
       POSTURE_MODE: 'warn',
+      // POST /echo is a demo route (off in production by default).
+      DEMO_ROUTES: 'true',
+      // The same process defaults for every Node server, (a)-(d) (the service sets this one itself,
+      // src/process-defaults.ts; the baselines import that module too).
+      DEBUG_COLORS: 'no',
     };
     const ctx: Ctx = {
-      opts, work, shim, pki, creds, ocsp, env, crlFiles: new Map(), servers: new Map(), expect: new Map(),
+      opts, work, shim, handshakeClient, pki, creds, ocsp, env, crlFiles: new Map(), servers: new Map(), expect: new Map(),
       bodies: {small: SMALL_BODY, large: jsonBodyOfSize(LARGE_BODY_BYTES)}, notes: [], cleanups,
     };
     fs.writeFileSync(path.join(work, 'body-small.json'), ctx.bodies.small);
@@ -481,33 +601,45 @@ async function main(): Promise<void> {
     const guards: MicroResult[] = [];
     let revocation: BenchResults['revocation'] = {crl: [], serviceReload: [], ocsp: []};
     let startup: StartupRow[] = [];
-    if (opts.sections.includes('keepalive')) await sectionKeepAlive(ctx, runs);
-    if (opts.sections.includes('handshake')) await sectionHandshake(ctx, runs);
-    if (opts.sections.includes('revocation')) revocation = await sectionRevocation(ctx);
-    if (opts.sections.includes('guards')) await sectionGuards(ctx, runs, guards);
-    for (const v of ['a', 'b', 'c', 'c-crl1m']) {
+    const t0 = performance.now();
+    const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
+      const t = performance.now();
+      const r = await f();
+      const line = `section ${name}: ${((performance.now() - t) / 1000).toFixed(0)} s (load average ${os.loadavg().map(x => x.toFixed(2)).join(' ')})`;
+      log(`  ${line}`);
+      ctx.notes.push(line);
+      return r;
+    };
+    if (opts.sections.includes('keepalive')) await timed('keepalive', () => sectionKeepAlive(ctx, runs));
+    if (opts.sections.includes('handshake')) await timed('handshake', () => sectionHandshakeOnly(ctx, runs));
+    if (opts.sections.includes('connections')) await timed('connections', () => sectionConnections(ctx, runs));
+    if (opts.sections.includes('revocation')) revocation = await timed('revocation', () => sectionRevocation(ctx));
+    if (opts.sections.includes('guards')) await timed('guards', () => sectionGuards(ctx, runs, guards));
+    for (const v of ['a', 'b', 'c', 'd', 'c-crl1m']) {
       const h = ctx.servers.get(v);
       if (h) {
         await h.stop();
         ctx.servers.delete(v);
       }
     }
-    if (opts.sections.includes('startup')) startup = await sectionStartup(ctx);
+    if (opts.sections.includes('startup')) startup = await timed('startup', () => sectionStartup(ctx));
+    ctx.notes.push(`whole run: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     ctx.notes.push(`the OCSP responder answered ${ocsp.requests} request(s) during the whole run (the service caches answers).`);
     if (opts.quick) ctx.notes.push('--quick smoke mode: rounds and windows are too short for conclusions.');
     if (os.loadavg()[0] > 1.5) ctx.notes.push(`load average at the end was ${os.loadavg().map(x => x.toFixed(2)).join(' ')}: the machine was not quiet.`);
 
     const results: BenchResults = {
       version: 1, startedAt, finishedAt: new Date().toISOString(),
-      config: {quick: opts.quick, rounds: opts.rounds, warmupS: opts.warmupS, durationS: opts.durationS, handshakeConnections: opts.handshakeConnections, sections: opts.sections, crlSizes: opts.crlSizes},
+      config: {quick: opts.quick, rounds: opts.rounds, warmupS: opts.warmupS, durationS: opts.durationS, handshakeConnections: opts.handshakeConnections, handshakeWorkers: opts.handshakeWorkers, sections: opts.sections, crlSizes: opts.crlSizes},
       machine, variants: describeVariants(ctx), runs, summaries: summarizeAll(runs), revocation, guards, startup, notes: ctx.notes,
     };
     const targets = evaluateTargets(results);
+    const ratios = evaluateRatios(results);
     const outDir = path.resolve(PROJECT_ROOT, opts.outDir);
     fs.mkdirSync(outDir, {recursive: true});
-    fs.writeFileSync(path.join(outDir, 'benchmarks.json'), JSON.stringify({...results, targets}, null, 2) + '\n');
-    fs.writeFileSync(path.join(outDir, 'benchmarks.md'), renderMarkdown(results, targets));
-    log('\n== summary (medians)\n' + renderConsoleSummary(results, targets));
+    fs.writeFileSync(path.join(outDir, 'benchmarks.json'), JSON.stringify({...results, targets, ratios}, null, 2) + '\n');
+    fs.writeFileSync(path.join(outDir, 'benchmarks.md'), renderMarkdown(results, targets, ratios));
+    log('\n== summary (medians)\n' + renderConsoleSummary(results, targets, ratios));
     log(`\nwrote ${path.relative(process.cwd(), path.join(outDir, 'benchmarks.md'))} and benchmarks.json`);
   } finally {
     await cleanup();

@@ -2,7 +2,7 @@
  * HardenedMtlsApplication: a LoopBack 4 REST application served only over HTTPS with mutual
  * TLS 1.3. Everything security-relevant is bound here, in one readable place:
  *   TLS options (tls-options.ts) -> connection gate (revocation at connection time) ->
- *   security headers -> request limits -> [guards] -> findRoute -> mtls authentication -> route.
+ *   security headers + request limits -> [guards] -> findRoute -> mtls authentication -> route.
  */
 import {BootMixin} from '@loopback/boot';
 import {ApplicationConfig, BindingScope, CoreBindings} from '@loopback/core';
@@ -23,8 +23,8 @@ import type {OutboundDeps} from './outbound/outbound-client';
 import type {AppConfig} from './config/config';
 import {AppBindings, TlsBindings} from './keys';
 import type {Logger} from './logging/logger';
-import {createSecurityHeadersMiddleware, SECURITY_HEADERS, SECURITY_HEADERS_GROUP} from './middleware/security-headers.middleware';
-import {createHttpLimitsMiddleware, HTTP_LIMITS_GROUP} from './middleware/http-limits.middleware';
+import {createRequestEntryMiddleware, REQUEST_ENTRY_GROUP} from './middleware/request-entry.middleware';
+import {SECURITY_HEADERS} from './middleware/security-headers.middleware';
 import {RejectProvider} from './providers/reject.provider';
 import {ConnectionGate} from './tls/connection-gate';
 import type {RevocationStore} from './tls/revocation/revocation-store';
@@ -91,21 +91,23 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     this.bind(TlsBindings.REVOCATION_STORE).to(revocation);
     this.bind(TlsBindings.GATE).to(this.gate);
     this.bind(RestBindings.SequenceActions.REJECT).toProvider(RejectProvider).inScope(BindingScope.SINGLETON);
+    // LoopBack binds the request body parser transient: the parse-params step built a new
+    // RequestBodyParser and its five parsers (JSON, text, urlencoded, raw, stream) through
+    // dependency injection on every request, body or not. They hold only their validated options,
+    // so one instance serves every request. (A route's `x-parser` class, if a fork adds one, is
+    // then instantiated in the application context, not the request's.)
+    this.getBinding(RestBindings.REQUEST_BODY_PARSER).inScope(BindingScope.SINGLETON);
 
-    this.middleware(createSecurityHeadersMiddleware(shuttingDown), {
-      group: SECURITY_HEADERS_GROUP,
+    // Security headers, request limits and the shutdown check: one middleware, ahead of everything else.
+    this.middleware(createRequestEntryMiddleware(shuttingDown, config.http), {
+      group: REQUEST_ENTRY_GROUP,
       upstreamGroups: [RestMiddlewareGroups.SEND_RESPONSE],
-      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
-    });
-    this.middleware(createHttpLimitsMiddleware(config.http), {
-      group: HTTP_LIMITS_GROUP,
-      upstreamGroups: [SECURITY_HEADERS_GROUP],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     // Host / absolute-form target / SNI against SERVER_NAMES, forwarding headers vs TRUSTED_PROXIES.
     this.middleware(createAuthorityMiddleware({config, serverCert: () => this.tlsState.material.serverCert, logger: logger.child({component: 'guards'})}), {
       group: AUTHORITY_GUARD_GROUP,
-      upstreamGroups: [HTTP_LIMITS_GROUP],
+      upstreamGroups: [REQUEST_ENTRY_GROUP],
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     // OCSP requests and CRL downloads leave only through their own SSRF-safe client (closed by the

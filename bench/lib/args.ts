@@ -1,19 +1,21 @@
 /**
  * Command line of `npm run bench -- [options]`. Pure (unit-tested).
- *   --quick               smoke mode: 2 rounds, 1 s warm-up, 2 s windows, CRLs up to 100k + 1M
+ *   --quick               smoke mode: 2 rounds, 1 s warm-up, 2 s windows, CRLs of 10k and 1M entries
  *   --rounds N            interleaved rounds (default 5)
  *   --duration S          measured seconds per window (default 10)
  *   --warmup S            warm-up seconds per window (default 2)
- *   --sections LIST       comma list of keepalive,handshake,revocation,guards,startup (default all)
+ *   --sections LIST       comma list of keepalive,handshake,connections,revocation,guards,startup (default all)
+ *                         (handshake = TLS handshakes only, no HTTP; connections = one request per connection)
+ *   --handshake-workers N concurrent workers of the handshake-only client (default 8)
  *   --out DIR             where benchmarks.md/json go (default docs)
  *   --server-cpu N        CPU for the servers (default 0)
  *   --load-cpu N          CPU for wrk (default 1)
  *   --log-file PATH       service log sink (default /dev/null; audit lines are still produced)
- *   --cpu-prof DIR        run (b) and (c) with --cpu-prof, profiles written to DIR/<variant>
+ *   --cpu-prof DIR        run the Node servers of (b), (c) and (d) with --cpu-prof, profiles written to DIR/<variant>
  */
 import type {SectionId} from './types';
 
-export const ALL_SECTIONS: readonly SectionId[] = ['keepalive', 'handshake', 'revocation', 'guards', 'startup'];
+export const ALL_SECTIONS: readonly SectionId[] = ['keepalive', 'handshake', 'connections', 'revocation', 'guards', 'startup'];
 
 export interface BenchOptions {
   quick: boolean;
@@ -21,6 +23,7 @@ export interface BenchOptions {
   durationS: number;
   warmupS: number;
   handshakeConnections: number;
+  handshakeWorkers: number;
   sections: SectionId[];
   outDir: string;
   serverCpu: number;
@@ -48,13 +51,15 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     durationS: quick ? 2 : 10,
     warmupS: quick ? 1 : 2,
     handshakeConnections: 32,
+    handshakeWorkers: 8,
     sections: [...ALL_SECTIONS],
     outDir: 'docs',
     serverCpu: 0,
     loadCpu: 1,
     logFile: '/dev/null',
     cpuProfDir: undefined,
-    crlSizes: [10_000, 100_000, 1_000_000],
+    // --quick: the smallest and the 1M-entry CRL (what the O(1) and event-loop targets need).
+    crlSizes: quick ? [10_000, 1_000_000] : [10_000, 100_000, 1_000_000],
     startupRounds: quick ? 1 : 5,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -78,6 +83,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         break;
       case '--handshake-connections':
         o.handshakeConnections = num(a, next(), 1, 1000);
+        break;
+      case '--handshake-workers':
+        o.handshakeWorkers = num(a, next(), 1, 256);
         break;
       case '--sections': {
         const list = next().split(',').map(s => s.trim()).filter(Boolean);

@@ -3,7 +3,7 @@
  * Pure (unit-tested): no I/O, no clock.
  */
 import {ratio} from './stats';
-import type {BenchResults, LoadSummary, TargetResult} from './types';
+import type {BenchResults, LoadSummary, RatioResult, TargetResult} from './types';
 
 export function fmt(x: number | null | undefined, digits = 0): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return 'n/a';
@@ -33,6 +33,7 @@ export const VARIANT_LABELS: Record<string, string> = {
   b: '(b) plain LoopBack',
   c: '(c) this service',
   'c-crl1m': '(c) + 1M-entry CRL',
+  d: '(d) nginx + plain LoopBack',
 };
 
 const label = (v: string) => VARIANT_LABELS[v] ?? v;
@@ -66,22 +67,28 @@ function loadTable(summaries: readonly LoadSummary[], scenario: string, base: st
   );
 }
 
-function handshakeTable(summaries: readonly LoadSummary[]): string {
-  const rows = summaries.filter(s => s.scenario === 'handshake');
-  const ref = find(summaries, 'handshake', 'a');
+function handshakeTable(summaries: readonly LoadSummary[], scenario: string): string {
+  const rows = summaries.filter(s => s.scenario === scenario);
+  const ref = find(summaries, scenario, 'a');
+  const refB = find(summaries, scenario, 'b');
   return table(
-    ['variant', 'handshakes/s', 'vs (a)', 'server CPU ms/handshake', 'handshakes per CPU-second', 'vs (a)', 'p50 ms', 'p99 ms', 'resumed', 'status'],
+    ['variant', 'connections/s', 'server CPU µs/connection', 'CPU vs a', 'CPU vs b', 'connections per CPU-second', 'p50 ms', 'p99 ms', 'resumed', 'status'],
     rows.map(s => [
-      label(s.variant), fmt(s.connectionsPerS), ref ? `${fmt(ratio(s.connectionsPerS, ref.connectionsPerS), 2)}x` : 'n/a',
-      fmt(s.cpuUsPerConnection / 1000, 2), fmt(1e6 / s.cpuUsPerConnection),
-      ref ? `${fmt(ratio(ref.cpuUsPerConnection, s.cpuUsPerConnection), 2)}x` : 'n/a',
-      fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), fmt(s.totalResumed), runStatus(s),
+      label(s.variant), fmt(s.connectionsPerS), fmt(s.cpuUsPerConnection, 0),
+      ref ? `${fmt(ratio(s.cpuUsPerConnection, ref.cpuUsPerConnection), 2)}x` : 'n/a',
+      refB ? `${fmt(ratio(s.cpuUsPerConnection, refB.cpuUsPerConnection), 2)}x` : 'n/a',
+      fmt(1e6 / s.cpuUsPerConnection),
+      fmt(s.p50Ms, 2), fmt(s.p99Ms, 2), s.variant === 'd' ? 'n/a' : fmt(s.totalResumed), runStatus(s),
     ]),
   );
 }
 
+export function ratiosTable(ratios: readonly RatioResult[]): string {
+  return table(['ratio', 'paired median', 'how'], ratios.map(r => [r.description, r.value === null ? 'n/a' : `${fmt(r.value, 2)}x`, r.detail]));
+}
+
 function parsesTable(summaries: readonly LoadSummary[]): string {
-  const rows = summaries.filter(s => s.scenario === 'keepalive-100' || s.scenario === 'handshake');
+  const rows = summaries.filter(s => (s.scenario === 'keepalive-100' || s.scenario === 'conn-per-request' || s.scenario === 'handshake-only') && s.variant !== 'd');
   return table(
     ['scenario', 'variant', 'requests', 'new connections', 'parses per connection', 'parses per request'],
     rows.map(s => {
@@ -108,13 +115,14 @@ export function targetsTable(targets: readonly TargetResult[]): string {
   );
 }
 
-export function renderConsoleSummary(res: BenchResults, targets: readonly TargetResult[]): string {
+export function renderConsoleSummary(res: BenchResults, targets: readonly TargetResult[], ratios: readonly RatioResult[] = []): string {
   const lines: string[] = [];
   for (const s of res.summaries) {
     lines.push(
       `${s.scenario.padEnd(14)} ${label(s.variant).padEnd(22)} ${fmt(s.rps).padStart(8)} req/s  ` +
       `${fmt(s.connectionsPerS).padStart(6)} conn/s  p50 ${fmt(s.p50Ms, 2).padStart(7)} ms  p99 ${fmt(s.p99Ms, 2).padStart(7)} ms  ` +
-      `CPU ${fmt(s.cpuUsPerRequest, 1).padStart(7)} µs/req  ${runStatus(s)}`,
+      `CPU ${fmt(s.scenario === 'handshake-only' || s.scenario === 'conn-per-request' ? s.cpuUsPerConnection : s.cpuUsPerRequest, 1).padStart(7)} ` +
+      `µs/${s.scenario === 'handshake-only' ? 'handshake' : s.scenario === 'conn-per-request' ? 'conn' : 'req'}  ${runStatus(s)}`,
     );
   }
   for (const r of res.revocation.crl) {
@@ -122,6 +130,10 @@ export function renderConsoleSummary(res: BenchResults, targets: readonly Target
   }
   for (const m of [...res.revocation.ocsp, ...res.guards]) lines.push(`${m.name}: ${fmt(m.us, 2)} µs${m.note ? ` (${m.note})` : ''}`);
   for (const s of res.startup) lines.push(`start-up ${s.label}: ${fmt(s.startMs)} ms to listening, ${fmt(s.firstRequestMs)} ms to first 200, idle RSS ${fmtBytes(s.idleRssBytes)}`);
+  if (ratios.length > 0) {
+    lines.push('', 'Side by side (paired per-round medians, server CPU):');
+    for (const r of ratios) lines.push(`  ${r.description}: ${r.value === null ? 'n/a' : fmt(r.value, 3)}  (${r.detail})`);
+  }
   lines.push('', 'Targets (measured, not asserted):');
   for (const t of targets) {
     lines.push(`  [${t.status === 'missed' ? 'MISSED' : t.status}] ${t.description}: ${t.value === null ? 'n/a' : fmt(t.value, 3)} (limit ${t.op} ${t.limit})`);
@@ -129,7 +141,7 @@ export function renderConsoleSummary(res: BenchResults, targets: readonly Target
   return lines.join('\n');
 }
 
-export function renderMarkdown(res: BenchResults, targets: readonly TargetResult[]): string {
+export function renderMarkdown(res: BenchResults, targets: readonly TargetResult[], ratios: readonly RatioResult[] = []): string {
   const m = res.machine;
   const c = res.config;
   const out: string[] = [];
@@ -139,17 +151,25 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
     ` from ${res.startedAt} to ${res.finishedAt}. Raw data: [benchmarks.json](benchmarks.json). ` +
     'Numbers are measured, never asserted; the targets below are evaluated as ratios within this one run.');
   out.push('');
+  const load1 = m.loadAvgAtStart[0] ?? 0;
+  if (load1 > 1 || c.quick) {
+    out.push(`> **Not a reference run.** ${c.quick ? 'Smoke mode (`--quick`). ' : ''}` +
+      `${load1 > 1 ? `The machine was busy (load average ${m.loadAvgAtStart.map(x => x.toFixed(2)).join(' ')} at start, on ${m.cpus} CPUs): other processes competed for both CPUs. ` : ''}` +
+      'Read the paired ratios as directions only; a full run (`npm run bench`) on a quiet machine replaces these numbers.');
+    out.push('');
+  }
   out.push('## How to run');
   out.push('');
   out.push([
     '```sh',
     'apt-get install -y wrk        # load generator (Debian/Ubuntu); a C compiler (cc), taskset and openssl are needed too',
-    'npm run bench                 # full run: 5 interleaved rounds, 2+10 s windows (about 15 minutes)',
-    'npm run bench -- --quick      # smoke mode for development (2 rounds, 1+2 s windows)',
-    'npm run bench -- --sections keepalive,handshake --rounds 7 --cpu-prof /tmp/prof   # subsets, more rounds, profiles of (b) and (c)',
+    'apt-get install -y nginx-light # variant (d), the mTLS sidecar',
+    'npm run bench                 # full run: 5 interleaved rounds, 2+10 s windows (about 30 minutes)',
+    'npm run bench -- --quick      # smoke mode for development (2 rounds, 1+2 s windows, a few minutes)',
+    'npm run bench -- --sections keepalive,handshake --rounds 7 --cpu-prof /tmp/prof   # subsets, more rounds, profiles of (b), (c), (d)',
     '```',
     '',
-    'It needs at least two CPUs and a quiet machine: the servers run on one CPU, wrk on another (`--server-cpu`, `--load-cpu`).',
+    'It needs at least two CPUs and a quiet machine: the servers run on one CPU, wrk and the handshake client on another (`--server-cpu`, `--load-cpu`).',
   ].join('\n'));
   out.push('');
   out.push('## Machine');
@@ -179,6 +199,13 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
     '  reported as ERRORS.',
     `- New connections: one request per connection (\`Connection: close\`), ${c.handshakeConnections} concurrent connections, session`,
     '  resumption off (the shim drops the session wrk keeps; the server counts resumed sessions, expected 0).',
+    `- TLS handshake only: bench/shim/handshake-client.c (C, libssl; ${c.handshakeWorkers ?? 8} sequential workers) completes full TLS 1.3 mutual-TLS`,
+    '  handshakes (client certificate presented, server chain verified, no session offered) and closes in order: close_notify,',
+    '  then the server\'s close_notify is awaited; a close without it (a refusal after the handshake) counts as an error. No HTTP.',
+    '  Each window runs on a freshly started server (new process, new port) that has served nothing but one probe request, and',
+    '  the section runs before the connection-per-request section, so no window inherits a TIME_WAIT backlog.',
+    '- Server CPU of (d) is nginx plus its upstream; its requests and connections come from nginx\'s stub_status.',
+    '- Every Node server runs with the same process defaults (`DEBUG_COLORS=no`, NODE_ENV=production, the same environment).',
     '- Certificate parses are counted inside each server by a preload (bench/servers/instrument.ts), loaded into all variants.',
   ].join('\n'));
   out.push('');
@@ -190,6 +217,12 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
   out.push('');
   out.push(targetsTable(targets));
   out.push('');
+  if (ratios.length > 0) {
+    out.push('## Side by side: server CPU of (c) against (b), (d) and (a)');
+    out.push('');
+    out.push(ratiosTable(ratios));
+    out.push('');
+  }
   out.push('## 1. Keep-alive GET /whoami');
   out.push('');
   for (const conns of [10, 100]) {
@@ -202,9 +235,13 @@ export function renderMarkdown(res: BenchResults, targets: readonly TargetResult
   out.push('');
   out.push(parsesTable(res.summaries));
   out.push('');
-  out.push('## 2. New connections: full TLS 1.3 mTLS handshakes');
+  out.push('## 2. TLS handshake only (no HTTP), fresh servers');
   out.push('');
-  out.push(handshakeTable(res.summaries));
+  out.push(handshakeTable(res.summaries, 'handshake-only'));
+  out.push('');
+  out.push('## 2b. New connection per request: full TLS 1.3 mTLS handshake + GET /whoami');
+  out.push('');
+  out.push(handshakeTable(res.summaries, 'conn-per-request'));
   out.push('');
   out.push('## 3. Revocation at scale');
   out.push('');

@@ -40,6 +40,27 @@ export function cpuUsOf(pid: number): number {
   return (parseProcStatCpuTicks(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')) * 1e6) / clkTck();
 }
 
+/** utime+stime of a process and all its descendants still running (e.g. forked load workers), in µs. */
+export function cpuTreeUs(pid: number): number {
+  let total = cpuUsOf(pid);
+  let children: string[] = [];
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      children = children.concat(fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean));
+    }
+  } catch {
+    return total;
+  }
+  for (const c of children) {
+    try {
+      total += cpuTreeUs(Number(c));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
 export function rssOf(pid: number): number {
   return parseProcStatusRssBytes(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
 }
@@ -86,6 +107,59 @@ export function buildShim(outDir: string): string {
     throw new Error(`cannot build the wrk client-certificate shim with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? String(e)}`, {cause: e});
   }
   return out;
+}
+
+/** Build the handshake-only client (bench/shim/handshake-client.c) with the machine's C compiler. */
+export function buildHandshakeClient(outDir: string): string {
+  const src = path.join(BENCH_SRC, 'shim', 'handshake-client.c');
+  const out = path.join(outDir, 'handshake-client');
+  const cc = process.env.CC ?? 'cc';
+  try {
+    execFileSync(cc, ['-O2', '-Wall', '-o', out, src, '-ldl'], {stdio: ['ignore', 'pipe', 'pipe']});
+  } catch (e) {
+    throw new Error(`cannot build the handshake client with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? e}`);
+  }
+  return out;
+}
+
+export interface HandshakeClientSpec {
+  binary: string;
+  port: number;
+  durationS: number;
+  workers: number;
+  cpu: number;
+  clientChain: string;
+  clientKey: string;
+  caFile: string;
+  /** A TCP close after the client's close_notify counts as orderly (nginx never sends close_notify back). */
+  acceptEof?: boolean;
+}
+
+/**
+ * Full mTLS handshakes, no HTTP, pinned to the load CPU. The result has wrk's shape: requests =
+ * attempts, responses = good handshakes (server chain verified and an orderly close answered
+ * with the server's close_notify), errors.connect = TCP connect failures, errors.write = failed
+ * handshakes, errors.read = closes without close_notify (a refusal after the handshake).
+ */
+export function startHandshakeClient(spec: HandshakeClientSpec): WrkRun {
+  const child = spawn('taskset', ['-c', String(spec.cpu), spec.binary, '127.0.0.1', String(spec.port), String(spec.durationS), String(spec.workers)], {
+    env: {PATH: process.env.PATH, BENCH_CLIENT_CERT: spec.clientChain, BENCH_CLIENT_KEY: spec.clientKey, BENCH_CA_FILE: spec.caFile, BENCH_ACCEPT_EOF: spec.acceptEof ? '1' : '0'},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), (spec.durationS + 60) * 1000);
+  const done = once(child, 'exit').then(([code]) => {
+    clearTimeout(killer);
+    try {
+      return parseWrkOutput(out);
+    } catch {
+      throw new Error(`handshake client failed (exit ${code}): ${err.trim() || out.trim()}`);
+    }
+  });
+  return {pid: child.pid!, done, stop: () => child.kill('SIGINT')};
 }
 
 export async function freePort(): Promise<number> {

@@ -62,7 +62,7 @@ export function wrkProblemCount(w: WrkResult): number {
 
 /** A run is clean when every response was a 200 with the expected body and nothing failed. */
 export function isCleanRun(run: LoadRun): boolean {
-  return wrkProblemCount(run.wrk) === 0 && run.wrk.responses > 0 && run.requests > 0;
+  return wrkProblemCount(run.wrk) === 0 && run.wrk.responses > 0 && (run.requests > 0 || (run.section === 'handshake' && run.newConnections > 0));
 }
 
 function sumRecords(records: readonly Record<string, number>[]): Record<string, number> {

@@ -1,6 +1,7 @@
 /** Data shapes of `npm run bench` (raw JSON in docs/benchmarks.json). */
 
-export type SectionId = 'keepalive' | 'handshake' | 'revocation' | 'guards' | 'startup';
+/** handshake = TLS handshakes only (no HTTP); connections = one request per new connection. */
+export type SectionId = 'keepalive' | 'handshake' | 'connections' | 'revocation' | 'guards' | 'startup';
 
 export interface WrkErrors {
   connect: number;
@@ -25,7 +26,7 @@ export interface WrkResult {
 
 /** One measured load window of one variant in one round. */
 export interface LoadRun {
-  section: 'keepalive' | 'handshake' | 'guards';
+  section: 'keepalive' | 'handshake' | 'connections' | 'guards';
   scenario: string;
   variant: string;
   round: number;
@@ -137,6 +138,8 @@ export interface BenchConfigRecord {
   warmupS: number;
   durationS: number;
   handshakeConnections: number;
+  /** Handshake-only client: concurrent sequential workers. */
+  handshakeWorkers?: number;
   sections: SectionId[];
   crlSizes: number[];
 }
@@ -155,6 +158,14 @@ export interface BenchResults {
   guards: MicroResult[];
   startup: StartupRow[];
   notes: string[];
+}
+
+/** A ratio printed for information (paired per-round median and range), no limit. */
+export interface RatioResult {
+  id: string;
+  description: string;
+  value: number | null;
+  detail: string;
 }
 
 export type TargetStatus = 'met' | 'missed' | 'n/a';

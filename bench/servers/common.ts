@@ -85,6 +85,16 @@ export function whoamiBody(socket: TLSSocket): string | undefined {
   return cached(socket)?.json;
 }
 
+/**
+ * Variant (d)'s upstream: the identity nginx verified and passed in X-Client-* headers (subject
+ * and issuer DN, serial). undefined when nginx did not say SUCCESS.
+ */
+export function proxiedIdentity(headers: Record<string, string | string[] | undefined>): {subject: string; issuer: string; serial: string} | undefined {
+  if (headers['x-client-verify'] !== 'SUCCESS') return undefined;
+  const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : '');
+  return {subject: one(headers['x-client-subject']), issuer: one(headers['x-client-issuer']), serial: one(headers['x-client-serial'])};
+}
+
 export function echoBody(parsed: unknown): string {
   const keys = parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? Object.keys(parsed).sort() : [];
   return JSON.stringify({received: true, keys});

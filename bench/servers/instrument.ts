@@ -15,6 +15,7 @@
  */
 import 'reflect-metadata';
 import {monitorEventLoopDelay, performance} from 'node:perf_hooks';
+import type * as HttpModule from 'node:http';
 import type * as HttpsModule from 'node:https';
 import type * as TlsModule from 'node:tls';
 
@@ -22,6 +23,7 @@ import type * as TlsModule from 'node:tls';
 /* eslint-disable @typescript-eslint/no-require-imports */
 const crypto = require('node:crypto') as Record<string, unknown>;
 const https = require('node:https') as typeof HttpsModule;
+const http = require('node:http') as typeof HttpModule;
 const tls = require('node:tls') as typeof TlsModule;
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -121,22 +123,28 @@ setInterval(() => {
   lastCpu = cpu;
 }, TICK_MS).unref();
 
-const originalCreateServer = https.createServer;
-(https as {createServer: unknown}).createServer = function (this: unknown, ...args: unknown[]) {
-  const server = (originalCreateServer as (...a: unknown[]) => HttpsModule.Server).apply(this, args);
-  server.on('request', () => {
-    counters.requests++;
-  });
-  server.on('secureConnection', (socket: TlsModule.TLSSocket) => {
-    counters.connections++;
-    if (socket.isSessionReused()) counters.resumed++;
-  });
-  server.once('listening', () => {
-    const addr = server.address();
-    if (addr && typeof addr === 'object' && process.send) process.send({type: 'listening', port: addr.port});
-  });
-  return server;
-};
+function instrumentCreateServer(mod: {createServer: unknown}): void {
+  const originalCreateServer = mod.createServer;
+  mod.createServer = function (this: unknown, ...args: unknown[]) {
+    const server = (originalCreateServer as (...a: unknown[]) => HttpsModule.Server).apply(this, args);
+    server.on('request', () => {
+      counters.requests++;
+    });
+    server.on('secureConnection', (socket: TlsModule.TLSSocket) => {
+      counters.connections++;
+      if (socket.isSessionReused()) counters.resumed++;
+    });
+    server.once('listening', () => {
+      const addr = server.address();
+      if (addr && typeof addr === 'object' && process.send) process.send({type: 'listening', port: addr.port});
+    });
+    return server;
+  };
+}
+
+instrumentCreateServer(https as {createServer: unknown});
+// Variant (d)'s upstream serves plain HTTP behind nginx (BENCH_UPSTREAM_HTTP=1).
+if (process.env.BENCH_UPSTREAM_HTTP === '1') instrumentCreateServer(http as {createServer: unknown});
 
 if (process.send) {
   process.on('message', (msg: {type?: string; id?: number}) => {

@@ -2,13 +2,20 @@
  * Variant (b): a plain LoopBack 4 RestApplication with the service's TLS options, HTTP limits and
  * REST settings, the same routes (GET /whoami from a per-connection identity cache, POST /echo),
  * and no authenticator, no guards, no security-header middleware, no audit log.
+ *
+ * With BENCH_UPSTREAM_HTTP=1 the same application is variant (d)'s upstream: plain HTTP on
+ * loopback behind nginx, which terminates mutual TLS and passes the verified client's identity in
+ * X-Client-* request headers (bench/lib/nginx.ts); /whoami answers from those headers.
  */
+import '../../src/process-defaults';
 import 'reflect-metadata';
 import {inject} from '@loopback/core';
 import {get, post, Request, requestBody, RestApplication, RestBindings, Response} from '@loopback/rest';
 import type {Server as HttpsServer} from 'node:https';
 import type {TLSSocket} from 'node:tls';
-import {applyHttpLimits, baselineSetup, whoamiIdentity} from './common';
+import {applyHttpLimits, baselineSetup, proxiedIdentity, whoamiIdentity} from './common';
+
+const UPSTREAM_HTTP = process.env.BENCH_UPSTREAM_HTTP === '1';
 
 class BenchController {
   constructor(
@@ -18,7 +25,7 @@ class BenchController {
 
   @get('/whoami', {responses: {'200': {description: 'identity', content: {'application/json': {schema: {type: 'object'}}}}}})
   whoami(): object {
-    const identity = whoamiIdentity(this.req.socket as TLSSocket);
+    const identity = UPSTREAM_HTTP ? proxiedIdentity(this.req.headers) : whoamiIdentity(this.req.socket as TLSSocket);
     if (identity === undefined) {
       this.res.status(401);
       return {error: {code: 'AUTH_CERT_UNTRUSTED', message: 'client certificate refused'}};
@@ -40,10 +47,10 @@ async function main(): Promise<void> {
   const app = new RestApplication({
     shutdown: {signals: ['SIGTERM', 'SIGINT']},
     rest: {
-      protocol: 'https',
+      protocol: UPSTREAM_HTTP ? 'http' : 'https',
       host: config.host,
       port: config.port,
-      ...tlsOptions,
+      ...(UPSTREAM_HTTP ? {} : tlsOptions),
       expressSettings: {'x-powered-by': false, 'trust proxy': false, etag: false},
       openApiSpec: {disabled: true},
       apiExplorer: {disabled: true},

@@ -24,7 +24,7 @@
  * strategy name nobody answers to -> an error with code AUTHENTICATION_STRATEGY_NOT_FOUND, which
  * the authentication middleware (authentication.middleware.ts) turns into a 401.
  */
-import {Context, ContextView, CoreBindings, ResolutionOptions, ValueFactory} from '@loopback/core';
+import {Binding, BindingScope, BindingType, Context, ContextView, CoreBindings, isPromiseLike, ResolutionOptions, ValueFactory, ValueOrPromise} from '@loopback/core';
 import {
   AUTHENTICATION_STRATEGY_NOT_FOUND,
   AuthenticationBindings,
@@ -36,14 +36,41 @@ import {
 
 /** The registered strategies, from a view on the application context opened once. */
 export class AuthenticationStrategyRegistry {
+  /** The view's resolved values, kept until the view refreshes (a strategy bound or unbound). */
+  private resolved: AuthenticationStrategy[] | undefined;
+  private generation = 0;
+
   constructor(private readonly view: ContextView<AuthenticationStrategy>) {
     // Subscribed: a strategy bound or unbound later invalidates the cached values.
     this.view.open();
+    this.view.on('refresh', () => {
+      this.generation++;
+      this.resolved = undefined;
+    });
   }
 
   /** The strategies named by the metadata, in its order; throws AUTHENTICATION_STRATEGY_NOT_FOUND for an unknown name. */
   async find(metadata: readonly AuthenticationMetadata[]): Promise<AuthenticationStrategy[]> {
-    const registered = await this.view.values();
+    // view.values() waits a tick for pending binding events, so a strategy bound just before is seen.
+    return this.pick(await this.view.values(), metadata);
+  }
+
+  /**
+   * find() for the request path: no promise when the registered strategies are already resolved
+   * (every request after the first, until the view refreshes on a strategy bound or unbound; the
+   * refresh follows LoopBack's binding events, delivered a tick after the binding). A sync throw
+   * for an unknown name.
+   */
+  lookup(metadata: readonly AuthenticationMetadata[]): ValueOrPromise<AuthenticationStrategy[]> {
+    if (this.resolved) return this.pick(this.resolved, metadata);
+    const generation = this.generation;
+    return this.view.values().then(values => {
+      if (generation === this.generation) this.resolved = values;
+      return this.pick(values, metadata);
+    });
+  }
+
+  private pick(registered: readonly AuthenticationStrategy[], metadata: readonly AuthenticationMetadata[]): AuthenticationStrategy[] {
     return metadata.map(m => {
       const strategy = registered.find(s => s.name === m.strategy);
       if (!strategy) {
@@ -69,18 +96,62 @@ export function routeAuthMetadata(
 const NO_METADATA = Symbol('none');
 type CachedMetadata = AuthenticationMetadata[] | typeof NO_METADATA;
 
+/**
+ * The per-request work of the two factories below, callable without LoopBack's resolution of
+ * their bindings (a resolution session, the binding's scope and cache checks, the value getter),
+ * which cost more than the work itself. Used only when the binding found for the key is the very
+ * binding the factory was bound to, transient as documented: an application that rebinds
+ * METADATA or STRATEGY (or binds it in another scope) is resolved through the context as before.
+ */
+const DIRECT = Symbol('auth.direct');
+type Direct<T> = (context: Context) => ValueOrPromise<T>;
+type WithDirect<T> = ValueFactory<T> & {[DIRECT]: Direct<T>};
+
+function withDirect<T>(direct: Direct<T>): WithDirect<T> {
+  const factory = (({context}: {context: Context}) => direct(context)) as unknown as WithDirect<T>;
+  factory[DIRECT] = direct;
+  return factory;
+}
+
+/** The direct function of `key`'s binding in `ctx`, when it is one of ours, transient; else undefined. */
+function directOf<T>(ctx: Context, key: string): Direct<T> | undefined {
+  const binding = ctx.getBinding(key, {optional: true}) as Binding<T> | undefined;
+  const source = binding?.source;
+  if (!binding || binding.scope !== BindingScope.TRANSIENT || source?.type !== BindingType.DYNAMIC_VALUE) return undefined;
+  return (source.value as Partial<WithDirect<T>>)[DIRECT];
+}
+
+/** A constant binding's value without a resolution (LoopBack binds the controller class and method name as constants). */
+function constantOrResolve<T>(ctx: Context, key: string, optional: ResolutionOptions): T | undefined {
+  const binding = ctx.getBinding(key, {optional: true}) as Binding<T> | undefined;
+  if (!binding) return undefined;
+  const source = binding.source;
+  if (source?.type === BindingType.CONSTANT) return source.value as T;
+  return ctx.getSync<T | undefined>(key, optional);
+}
+
+/**
+ * The strategies of the request's route, as `ctx.get(AuthenticationBindings.STRATEGY, {optional: true})`
+ * answers them, without a promise or a context resolution when the bindings are this module's.
+ */
+export function routeStrategies(ctx: Context): ValueOrPromise<AuthenticationStrategy | AuthenticationStrategy[] | undefined> {
+  const direct = directOf<AuthenticationStrategy[] | undefined>(ctx, AuthenticationBindings.STRATEGY.key);
+  if (direct) return direct(ctx);
+  return ctx.get<AuthenticationStrategy | AuthenticationStrategy[] | undefined>(AuthenticationBindings.STRATEGY, {optional: true});
+}
+
 /** Value factory for AuthenticationBindings.METADATA (bind it transient). */
 export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | undefined> {
   const byClass = new WeakMap<object, Map<string, CachedMetadata>>();
   let defaults: {value: AuthenticationMetadata[] | undefined} | undefined;
   const optional: ResolutionOptions = {optional: true};
-  return ({context}: {context: Context}) => {
+  return withDirect((context: Context) => {
     if (!defaults) {
       const options = context.getConfigSync<AuthenticationOptions>(AuthenticationBindings.COMPONENT);
       defaults = {value: options?.defaultMetadata};
     }
-    const controllerClass = context.getSync<object | undefined>(CoreBindings.CONTROLLER_CLASS, optional);
-    const methodName = context.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional);
+    const controllerClass = constantOrResolve<Function>(context, CoreBindings.CONTROLLER_CLASS.key, optional);
+    const methodName = constantOrResolve<string>(context, CoreBindings.CONTROLLER_METHOD_NAME.key, optional);
     // A route without a controller has no `@authenticate` metadata: a handler route
     // (`app.route(verb, path, spec, handler)`), LoopBack's external route (a mounted Express
     // router, static assets, and every path nothing matches, which it answers 404) and a redirect
@@ -97,15 +168,19 @@ export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | u
       methods.set(methodName, hit);
     }
     return hit === NO_METADATA ? undefined : hit;
-  };
+  });
 }
 
 /** Value factory for AuthenticationBindings.STRATEGY (bind it transient). */
 export function authStrategyFactory(registry: AuthenticationStrategyRegistry): ValueFactory<AuthenticationStrategy[] | undefined> {
-  return async ({context}: {context: Context}) => {
+  const strategiesFor = (metadata: AuthenticationMetadata[] | undefined) => (metadata?.length ? registry.lookup(metadata) : undefined);
+  return withDirect((context: Context) => {
     // Through the binding, so an application that rebinds METADATA is still obeyed.
-    const metadata = await context.get<AuthenticationMetadata[] | undefined>(AuthenticationBindings.METADATA, {optional: true});
-    if (!metadata?.length) return undefined;
-    return registry.find(metadata);
-  };
+    const direct = directOf<AuthenticationMetadata[] | undefined>(context, AuthenticationBindings.METADATA.key);
+    if (direct) {
+      const metadata = direct(context);
+      return isPromiseLike(metadata) ? metadata.then(strategiesFor) : strategiesFor(metadata);
+    }
+    return context.get<AuthenticationMetadata[] | undefined>(AuthenticationBindings.METADATA, {optional: true}).then(strategiesFor);
+  });
 }

@@ -33,13 +33,16 @@ import {
 } from '@loopback/authentication';
 import {asMiddleware, Middleware, RedirectRoute, RestMiddlewareGroups} from '@loopback/rest';
 import {SecurityBindings, UserProfile} from '@loopback/security';
+import {routeStrategies} from './auth-strategy.provider';
 
 /** Run the route's strategies for one request (see the header); returns the profile bound, if any. */
 export async function authenticateRequest(
   ctx: Context & {request: Parameters<AuthenticationStrategy['authenticate']>[0]},
   options: Pick<AuthenticationOptions, 'failOnError'>,
 ): Promise<UserProfile | undefined> {
-  const found = await ctx.get<AuthenticationStrategy | AuthenticationStrategy[] | undefined>(AuthenticationBindings.STRATEGY, {optional: true});
+  // AuthenticationBindings.STRATEGY, resolved without a context resolution when it is the
+  // component's own binding (auth-strategy.provider.ts routeStrategies).
+  const found = await routeStrategies(ctx);
   if (found == null) return undefined;
   const strategies = Array.isArray(found) ? found : [found];
   const errors: unknown[] = [];

@@ -12,7 +12,7 @@
  * Rejections throw AppError (GUARD_* / SSRF_* codes); the application's reject action renders
  * them as `{error: {code, message}}`. One audit() line per rejection.
  */
-import {BindingScope, globalInterceptor, inject, Interceptor, InvocationContext, Next, Provider, ValueOrPromise} from '@loopback/core';
+import {BindingScope, globalInterceptor, inject, Interceptor, InvocationContext, Next, NonVoid, Provider, ValueOrPromise} from '@loopback/core';
 import {RestBindings, RouteEntry} from '@loopback/rest';
 import {AppError, ERROR_CODES, ErrorCode} from '../errors';
 import {audit} from '../logging/logger';
@@ -79,6 +79,17 @@ export function sensitiveSlotsOf(spec: Json): readonly ArgSlot[] | null {
   return slots;
 }
 
+/**
+ * The route of a REST invocation: LoopBack passes it as the invocation's source
+ * (`RouteSource`, type 'route'), so no context lookup is needed per request; any other
+ * invocation (a proxy, a fork's own `invokeMethod`) falls back to the bound route, if any.
+ */
+function routeOf(ctx: InvocationContext): RouteEntry | undefined {
+  const source = ctx.source as {type?: unknown; value?: unknown} | undefined;
+  if (source?.type === 'route' && source.value && typeof source.value === 'object' && 'spec' in source.value) return source.value as RouteEntry;
+  return ctx.getSync<RouteEntry | undefined>(RestBindings.Operation.ROUTE, {optional: true});
+}
+
 interface Rejection {
   code: ErrorCode;
   ruleId: string;
@@ -104,14 +115,19 @@ export class UrlParamInterceptor implements Provider<Interceptor> {
     return (ctx, next) => this.intercept(ctx, next);
   }
 
-  async intercept(ctx: InvocationContext, next: Next): Promise<ValueOrPromise<unknown>> {
-    const route = ctx.getSync<RouteEntry | undefined>(RestBindings.Operation.ROUTE, {optional: true});
+  intercept(ctx: InvocationContext, next: Next): ValueOrPromise<NonVoid> {
+    const route = routeOf(ctx);
     const spec = route?.spec as Json | undefined;
     const slots = spec ? sensitiveSlotsOf(spec) : null;
+    // Most routes take no sensitive input: straight on, no promise of our own.
     if (!slots) return next();
+    return this.checkAndContinue(ctx, route!, slots, next);
+  }
+
+  private async checkAndContinue(ctx: InvocationContext, route: RouteEntry, slots: readonly ArgSlot[], next: Next): Promise<NonVoid> {
     const rejection = this.checkArguments(ctx.args, slots);
     if (rejection) {
-      audit(this.options.logger, {event: 'guard.param', decision: 'deny', code: rejection.code, ruleId: rejection.ruleId, location: rejection.location, route: `${route!.verb.toUpperCase()} ${route!.path}`});
+      audit(this.options.logger, {event: 'guard.param', decision: 'deny', code: rejection.code, ruleId: rejection.ruleId, location: rejection.location, route: `${route.verb.toUpperCase()} ${route.path}`});
       throw new AppError(rejection.code, ERROR_CODES[rejection.code].doc, {ruleId: rejection.ruleId, location: rejection.location});
     }
     return next();

@@ -188,7 +188,12 @@ async function main(): Promise<void> {
   const groups = [...new Set(workers.map(w => w.group))];
   const validGroups = groups.filter(g => g.startsWith('valid'));
   const validFailures = validGroups.reduce((n, g) => n + load.group(g).requests - load.group(g).ok, 0);
-  const servedWhenRefusalExpected = groups.filter(g => /handshake|revoked/.test(g)).reduce((n, g) => n + (load.group(g).byKind.response ?? 0), 0);
+  // A refused client gets the connection gate's coded 401/403 (docs/architecture.md, "Refused
+  // clients learn why") or no response (a TLS 1.2 client): any other answer means it was served.
+  const servedWhenRefusalExpected = groups.filter(g => /handshake|revoked/.test(g)).reduce((n, g) => {
+    const c = load.group(g);
+    return n + (c.byKind.response ?? 0) - (c.byStatus['401'] ?? 0) - (c.byStatus['403'] ?? 0);
+  }, 0);
   const fdLeak = afterIdle.fds - baseline.fds;
   const problems: string[] = crashed ? [crashed] : [];
   if (validFailures > 0) problems.push(`${validFailures} valid requests failed`);
