@@ -99,7 +99,7 @@ mapfile -t pkgs < <(printf '%s\n' "${missing_pkgs[@]}" | sort -u)
 mapfile -t tools < <(printf '%s\n' "${missing_tools[@]}" | sort -u)
 cannot() {
   {
-    echo "install-system-deps: the tests need ${tools[*]}, which are missing, and $1."
+    echo "install-system-deps: missing tools the tests need: ${tools[*]} (Debian packages: ${pkgs[*]}); $1."
     echo "  Install them as root, then run the tests again:"
     echo "    sudo apt-get update && sudo apt-get install -y ${pkgs[*]}"
     echo "  (or: sudo bash .ci/install-system-deps.sh $tier)"

@@ -74,7 +74,7 @@ describe('ci: install-system-deps.sh (integration)', function () {
     const bin = givenPathWithout(['bwrap']);
     const r = run(bin, ['test'], NOT_ROOT);
     assert.equal(r.status, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /need bwrap, which are missing, and this is not root/);
+    assert.match(r.stderr, /missing tools the tests need: bwrap \(Debian packages: bubblewrap\); this is not root/);
     assert.match(r.stderr, /sudo apt-get update && sudo apt-get install -y bubblewrap\n/);
   });
 
@@ -96,7 +96,7 @@ describe('ci: install-system-deps.sh (integration)', function () {
     fs.writeFileSync(path.join(bin, 'apt-get'), fakeAptGet(bin, log, {}), {mode: 0o755});
     const r = run(bin, ['test']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /need python3, which are missing, and they are still missing after apt-get install/);
+    assert.match(r.stderr, /missing tools the tests need: python3 \(Debian packages: python3\); they are still missing after apt-get install/);
   });
 
   it('root, apt-get fails: exit 1 with the reason', () => {
@@ -111,7 +111,7 @@ describe('ci: install-system-deps.sh (integration)', function () {
   it('root without apt-get: exit 1, says so', () => {
     const r = run(givenPathWithout(['tar']), ['test']);
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /need tar, which are missing, and there is no apt-get/);
+    assert.match(r.stderr, /missing tools the tests need: tar \(Debian packages: tar\); there is no apt-get/);
   });
 
   it('tier container also needs podman and runc', () => {

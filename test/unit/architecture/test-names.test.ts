@@ -31,7 +31,7 @@ function testFiles(dir: string, out: string[] = []): string[] {
 
 /** Title of the first top-level describe (a describe at column 0), or undefined. */
 function topLevelTitle(file: string): string | undefined {
-  const m = /^describe\((['`"])((?:\\.|(?!\1).)*)\1/m.exec(fs.readFileSync(path.join(ROOT, file), 'utf8'));
+  const m = /^describe\(\s*(['`"])((?:\\.|(?!\1).)*)\1/m.exec(fs.readFileSync(path.join(ROOT, file), 'utf8'));
   return m?.[2].replace(/\\(.)/g, '$1');
 }
 
