@@ -31,7 +31,7 @@ async function curl(pki: DevPkiManifest, port: number, extra: string[], url = `h
   return {status: Number(stdout.slice(i + 1)), code};
 }
 
-describe('Host / authority and forwarding headers (acceptance)', function () {
+describe('guards: Host / authority and forwarding headers (acceptance)', function () {
   this.timeout(120_000);
   let pki: DevPkiManifest;
 

@@ -8,7 +8,7 @@ import {givenMtlsEnv} from '../fixtures/mtls-env';
 import {DevPkiManifest, givenTestPki} from '../fixtures/pki';
 import {givenService, LogLine, ServiceHandle} from '../fixtures/service';
 
-describe('revocation coverage of the trust bundle at production start-up (acceptance)', function () {
+describe('revocation: coverage of the trust bundle at production start-up (acceptance)', function () {
   this.timeout(120_000);
   let pki: DevPkiManifest;
   let service: ServiceHandle | undefined;

@@ -55,7 +55,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, attemp
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('container tier: the hardened image under podman + runc', function () {
+describe('container tier: the hardened image under podman + runc (container)', function () {
   this.timeout(30 * 60_000);
   const names = {app: '', network: '', container: ''};
   let work: string;

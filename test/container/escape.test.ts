@@ -23,7 +23,7 @@ import {freePort, Podman} from './podman';
 
 const SERVICE = 'hardened-mtls';
 
-describe('container tier: the escape catalog against the built image', function () {
+describe('container tier: the escape catalog against the built image (container)', function () {
   this.timeout(30 * 60_000);
   const names = {network: '', container: ''};
   const created = {network: false, container: false};

@@ -51,7 +51,7 @@ function runHost(cmd: string, args: string[], env: Record<string, string>): Prom
   });
 }
 
-describe('container tier: the Kubernetes Deployment under podman kube play (posture enforce)', function () {
+describe('container tier: the Kubernetes Deployment under podman kube play, posture enforce (container)', function () {
   this.timeout(30 * 60_000);
   let podman: Podman;
   let work: string;

@@ -34,7 +34,7 @@ interface Answer {
   headers: Record<string, string>;
 }
 
-describe('authorization per operation (acceptance)', function () {
+describe('authz: authorization per operation (acceptance)', function () {
   this.timeout(120_000);
   let pki: DevPkiManifest;
   let deployment: AuthzDeployment;

@@ -12,7 +12,7 @@ import {DevPkiManifest, givenTempDir, givenTestPki} from '../../fixtures/pki';
 import {givenService, runServiceExpectingExit, ServiceHandle} from '../../fixtures/service';
 import {tlsRequest} from '../../fixtures/tls-client';
 
-describe('authorization policy file (acceptance, real process)', function () {
+describe('authz: policy file, real process (acceptance)', function () {
   this.timeout(120_000);
   let pki: DevPkiManifest;
   let deployment: AuthzDeployment;

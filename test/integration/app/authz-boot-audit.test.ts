@@ -55,7 +55,7 @@ async function givenBootedApp(env: Record<string, string>, ...controllers: Funct
   return {app, store};
 }
 
-describe('authorization start-up audit and default deny (integration)', function () {
+describe('authz: start-up audit and default deny (integration)', function () {
   this.timeout(60_000);
 
   it("the service's own operations all have a policy (enforce passes) and name roles the policy defines", async () => {

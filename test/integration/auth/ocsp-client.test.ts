@@ -19,7 +19,7 @@ function summary(r: OcspResult): string {
   return r.status === 'unknown' ? `unknown/${r.reason}` : r.status;
 }
 
-describe('OCSP client (integration, real openssl ocsp responder)', function () {
+describe('auth: OCSP client, real openssl ocsp responder (integration)', function () {
   this.timeout(60_000);
   let tmp: string;
   let root: OpensslCa;

@@ -79,7 +79,7 @@ async function projectVerdict(c: Case): Promise<{verdict: string; detail: string
   return r.ok ? {verdict: 'ok', detail: ''} : {verdict: r.code, detail: r.reason};
 }
 
-describe('RFC 5280 conformance table: the project and `openssl verify -x509_strict` on the same chains (integration)', function () {
+describe('x509: RFC 5280 conformance table, the project and `openssl verify -x509_strict` on the same chains (integration)', function () {
   this.timeout(120_000);
   let tmp: string;
   let root: OpensslCa;

@@ -26,7 +26,7 @@ class Controller {
 
 const names = (v: unknown) => (v === undefined ? undefined : (v as AuthenticationStrategy[]).map(s => s.name));
 
-describe('routeStrategies (unit, real contexts)', () => {
+describe('auth: routeStrategies with real contexts (unit)', () => {
   function givenApp() {
     const app = new Context('app');
     const strategy = (name: string): AuthenticationStrategy => ({name, authenticate: async () => undefined});

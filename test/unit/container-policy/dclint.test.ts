@@ -17,7 +17,7 @@ function dclint(file: string): {status: number | null; out: string} {
   return {status: r.status, out: r.stdout + r.stderr};
 }
 
-describe('container policy: dclint', function () {
+describe('container policy: dclint (unit)', function () {
   this.timeout(180_000);
 
   it('docker-compose.yml has no dclint problem', () => {

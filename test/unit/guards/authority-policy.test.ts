@@ -91,7 +91,7 @@ const ROWS: Row[] = [
   ['trusted proxy: X-Rewrite-URL absolute URL', fromProxy({'x-rewrite-url': 'http://169.254.169.254/'}), 'GUARD_FORWARDED_INVALID'],
 ];
 
-describe('guards: authority policy (unit, table-driven)', () => {
+describe('guards: authority policy, table-driven (unit)', () => {
   for (const [name, r, expected] of ROWS) {
     it(`${name} -> ${expected}`, () => {
       const v = checkRequestAuthority(r, POLICY);

@@ -23,7 +23,7 @@ function givenRequest(headers: [string, string][], httpVersion = '1.1'): {ctx: M
   return {ctx: new MiddlewareContext(req as never, res as never, new Context('app')), res};
 }
 
-describe('request-entry middleware (unit)', () => {
+describe('middleware: request-entry middleware (unit)', () => {
   const limits = {maxHeadersCount: 3};
 
   const cases: [string, [string, string][], string, boolean, string | undefined, string | undefined][] = [

@@ -17,7 +17,7 @@ function readAs(uid: number, gid: number, file: string): number | null {
   return spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'cat', file], {stdio: 'ignore', timeout: 30_000}).status;
 }
 
-describe('pki cli: --container-dir (keys readable by the container user only)', function () {
+describe('pki: cli --container-dir, keys readable by the container user only (unit)', function () {
   this.timeout(120_000);
 
   it('parses --container-dir and --container-gid', () => {

@@ -132,7 +132,7 @@ function describeLimit(l: ReturnType<typeof cgroupLimit>): string {
   return l.status === 'limited' ? `limited ${l.value} ${l.ancestor ? 'ancestor' : 'own'}` : l.status;
 }
 
-describe('posture: cgroup limits up the hierarchy (fake /proc + /sys trees)', () => {
+describe('posture: cgroup limits up the hierarchy, fake /proc + /sys trees (unit)', () => {
   for (const layout of LAYOUTS) {
     it(layout.name, () => {
       const t = givenTree(layout.tree);

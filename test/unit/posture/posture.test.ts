@@ -193,7 +193,7 @@ const ROWS: Row[] = [
     mutate: () => undefined, failed: ['posture-options']},
 ];
 
-describe('posture: assessPosture on captured /proc fixtures', () => {
+describe('posture: assessPosture on captured /proc fixtures (unit)', () => {
   for (const row of ROWS) {
     it(`${row.name} => ${row.failed.length === 0 ? 'compliant' : row.failed.join(', ')}`, () => {
       const g = givenGoodPosture();

@@ -12,7 +12,7 @@ import {givenTestPki} from '../../fixtures/pki';
 
 type Mtls = Pick<MtlsConfig, 'revocation' | 'crlFetch' | 'revocationExempt'>;
 
-describe('revocation coverage of the trust bundle (unit)', () => {
+describe('revocation: coverage of the trust bundle (unit)', () => {
   let root: X509Certificate, int: X509Certificate;
   before(async () => {
     const pki = await givenTestPki();

@@ -44,7 +44,7 @@ function lockfileProduction(): Set<string> {
   return out;
 }
 
-describe('SBOM (npm run sbom): CycloneDX from the lockfile', function () {
+describe('sbom: npm run sbom, CycloneDX from the lockfile (unit)', function () {
   this.timeout(300_000);
   let bom: {bomFormat: string; specVersion: string; metadata: {component: Component}; components: Component[]};
 

@@ -30,7 +30,7 @@ const ROWS: [string, PeerFacts, string | undefined, string | undefined][] = [
   ['revoked per OpenSSL', {...good, authorizationError: 'CERT_REVOKED'}, 'AUTH_CERT_REVOKED', 'CERT_REVOKED'],
 ];
 
-describe('tls: connection gate verdicts (unit, table-driven)', () => {
+describe('tls: connection gate verdicts, table-driven (unit)', () => {
   for (const [name, facts, code, reason] of ROWS) {
     it(`${name} -> ${code ?? 'passes'}`, () => {
       const v = classifyPeer(facts);

@@ -21,7 +21,7 @@ const dn = (...rdns: Buffer[]) => derSequence(...rdns);
 const O = (v: string, tag = UTF8) => rdn(atv('2.5.4.10', tag, v));
 const CN = (v: string, tag = UTF8) => rdn(atv('2.5.4.3', tag, v));
 
-describe('x509 names, RFC 5280 §7.1 (unit)', () => {
+describe('x509: names, RFC 5280 §7.1 and name constraints (unit)', () => {
   const rows: Array<[string, Buffer, Buffer, boolean]> = [
     ['PrintableString vs UTF8String, same text', dn(O('Example'), CN('CA', PRINTABLE)), dn(O('Example'), CN('CA')), true],
     ['case folded', dn(CN('Example CA', PRINTABLE)), dn(CN('eXAMPLE ca')), true],
