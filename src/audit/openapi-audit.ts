@@ -373,7 +373,8 @@ export function auditOpenApi(doc: unknown, refIssues: readonly RefIssue[] = []):
   const hasPaths = isObj(doc) && isObj(doc.paths);
   const hasWebhooks = isObj(doc) && isObj(doc.webhooks);
   const hasComponents = isObj(doc) && isObj(doc.components);
-  const oas31plus = format === 'openapi-3' && version !== undefined && !/^3(\.0)?(\.|$|-)/.test(version);
+  const minor = format === 'openapi-3' && version !== undefined ? Number(/^3\.(\d+)/.exec(version)?.[1] ?? 0) : 0;
+  const oas31plus = minor >= 1;
   if (format === 'unknown' || !isObj(doc) || !(hasPaths || (oas31plus && (hasWebhooks || hasComponents)))) {
     a.add('OA-NOT-OPENAPI', 'document', 'not an OpenAPI 3.x or Swagger 2.0 document');
     return report(format, version, 0, a.findings);

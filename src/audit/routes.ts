@@ -32,9 +32,9 @@ export interface RouteShape {
 
 /** Version-like or gateway prefix segments allowed in front of a weak shape. */
 const PREFIX = String.raw`^(?:/(?:v\d[\w.-]*|\d[\w.-]*|api|apis|engine|docker|moby|podman|compat|\{\}))*`;
-const weak = (tail: string) => new RegExp(`${PREFIX}${tail}$`);
-const anywhere = (tail: string) => new RegExp(`(?:^|/)${tail}(?:/|$)`);
-const end = (tail: string) => new RegExp(`(?:^|/)${tail}$`);
+const weak = (tail: string) => new RegExp(`${PREFIX}(?:${tail})$`);
+const anywhere = (tail: string) => new RegExp(`(?:^|/)(?:${tail})(?:/|$)`);
+const end = (tail: string) => new RegExp(`(?:^|/)(?:${tail})$`);
 
 const CONTAINER_ACTIONS = 'exec|attach|start|stop|kill|restart|pause|unpause|wait|archive|export|update|rename|resize|changes|top|stats|logs|checkpoint|checkpoints|mount|unmount|init|healthcheck|restore|copy|attach/ws';
 const K8S_NS_RESOURCES = 'pods|secrets|configmaps|serviceaccounts|services|endpoints|persistentvolumeclaims|replicationcontrollers|resourcequotas|limitranges|podtemplates|events';
