@@ -36,7 +36,7 @@ const weak = (tail: string) => new RegExp(`${PREFIX}(?:${tail})$`);
 const anywhere = (tail: string) => new RegExp(`(?:^|/)(?:${tail})(?:/|$)`);
 const end = (tail: string) => new RegExp(`(?:^|/)(?:${tail})$`);
 
-const CONTAINER_ACTIONS = 'exec|attach|start|stop|kill|restart|pause|unpause|wait|archive|export|update|rename|resize|changes|top|stats|logs|checkpoint|checkpoints|mount|unmount|init|healthcheck|restore|copy|attach/ws';
+const CONTAINER_ACTIONS = 'json|exec|attach|start|stop|kill|restart|pause|unpause|wait|archive|export|update|rename|resize|changes|top|stats|logs|checkpoint|checkpoints|mount|unmount|init|healthcheck|restore|copy|attach/ws';
 const K8S_NS_RESOURCES = 'pods|secrets|configmaps|serviceaccounts|services|endpoints|persistentvolumeclaims|replicationcontrollers|resourcequotas|limitranges|podtemplates|events';
 const K8S_GROUP_RESOURCES = 'deployments|daemonsets|statefulsets|replicasets|controllerrevisions|jobs|cronjobs|clusterroles|clusterrolebindings|roles|rolebindings|customresourcedefinitions|mutatingwebhookconfigurations|validatingwebhookconfigurations|networkpolicies|podsecuritypolicies|csidrivers|storageclasses|runtimeclasses|leases|ingresses|tokenreviews|subjectaccessreviews|certificatesigningrequests';
 
