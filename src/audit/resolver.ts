@@ -124,8 +124,8 @@ class Resolver {
   private readonly deadline: number;
   private stopped = false;
 
-  constructor(private readonly root: string | null, private readonly policy: ResolvePolicy) {
-    this.deadline = Date.now() + policy.timeoutMs;
+  constructor(private readonly root: string | null, private readonly policy: ResolvePolicy, private readonly now: () => number = Date.now) {
+    this.deadline = now() + policy.timeoutMs;
   }
 
   get files(): number {
@@ -137,7 +137,7 @@ class Resolver {
   }
 
   private timeUp(): boolean {
-    if (!this.stopped && Date.now() > this.deadline) this.stopped = true;
+    if (!this.stopped && this.now() > this.deadline) this.stopped = true;
     return this.stopped;
   }
 
@@ -302,7 +302,7 @@ function refused(code: RefIssueCode, what: string): AppError {
  * is the confinement root. A root file that cannot be read under the policy throws AppError
  * OPENAPI_SPEC_REFUSED (details.reason = a RefIssueCode); refused `$ref`s become issues.
  */
-export async function resolveSpecFile(file: string, overrides: Partial<ResolvePolicy> = {}): Promise<ResolvedSpec> {
+export async function resolveSpecFile(file: string, overrides: Partial<ResolvePolicy> = {}, clock: () => number = Date.now): Promise<ResolvedSpec> {
   const policy = {...RESOLVE_POLICY_DEFAULTS, ...overrides};
   let real: string;
   try {
@@ -310,7 +310,7 @@ export async function resolveSpecFile(file: string, overrides: Partial<ResolvePo
   } catch {
     throw refused('not-found', 'spec file');
   }
-  const r = new Resolver(path.dirname(real), policy);
+  const r = new Resolver(path.dirname(real), policy, clock);
   let doc: unknown;
   let rootText: string;
   try {

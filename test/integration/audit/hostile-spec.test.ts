@@ -11,6 +11,7 @@ import {isAppError} from '../../../src/errors';
 import {loadSpecDocument} from '../../../src/escape/spec-cases';
 import {auditOpenApiFile} from '../../../src/audit/openapi-audit';
 import {givenHostileSpecs, HostileSpecs} from '../../fixtures/hostile-specs';
+import {givenSarifValidator} from '../../fixtures/sarif-validator';
 
 const CLI = path.resolve(__dirname, '../../../src/audit/cli.js');
 const BOUND_MS = 20_000;
@@ -47,6 +48,7 @@ describe('audit: hostile specs (confined resolver)', function () {
 
   it('every hostile spec ends in its coded finding or refusal, bounded, in text, json and sarif, without the secrets', async () => {
     const env = {...process.env, H16_PLANTED_SECRET: h.envSecret};
+    const validSarif = givenSarifValidator();
     for (const spec of h.specs) {
       for (const format of ['text', 'json', 'sarif']) {
         const r = await runCli([spec.file, '--format', format], env);
@@ -65,6 +67,7 @@ describe('audit: hostile specs (confined resolver)', function () {
           }
           if (format === 'sarif') {
             const j = JSON.parse(r.stdout) as {runs: Array<{results: Array<{ruleId: string}>}>};
+            assert.ok(validSarif(j), `${what}: ${validSarif.errorsText()}`);
             assert.ok(j.runs[0].results.some(x => x.ruleId === spec.expect), what);
           }
         }
