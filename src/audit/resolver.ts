@@ -96,6 +96,12 @@ const isUnder = (child: string, dir: string) => child === dir || child.startsWit
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 
 type Node = Record<string, unknown> | unknown[];
+
+/** Replace a member without ever touching a prototype (an own `__proto__` key from JSON.parse). */
+function setMember(node: Node, k: string | number, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(node, k, {value: v, writable: true, enumerable: true, configurable: true});
+  else (node as Record<string | number, unknown>)[k] = v;
+}
 const isNode = (v: unknown): v is Node => v !== null && typeof v === 'object';
 const isRef = (v: unknown): v is {$ref: string} => isNode(v) && !Array.isArray(v) && typeof (v as Record<string, unknown>).$ref === 'string';
 
@@ -196,7 +202,8 @@ class Resolver {
   /** Map a `$ref`'s file part to a confined real path, or throw a Refusal. */
   async locate(filePart: string, fromFile: string): Promise<string> {
     if (SCHEME.test(filePart)) throw new Refusal('remote');
-    if (!this.policy.external || !this.root || !fromFile) throw new Refusal('external-disabled');
+    // A spec at the file-system root would confine nothing: external refs are off there.
+    if (!this.policy.external || !this.root || !fromFile || this.root === path.parse(this.root).root) throw new Refusal('external-disabled');
     let decoded = filePart;
     try {
       decoded = decodeURIComponent(filePart);
@@ -272,13 +279,13 @@ class Resolver {
         if (isRef(child)) {
           try {
             const t = await this.target(child.$ref, f);
-            (node as Record<string | number, unknown>)[k] = t.node;
+            setMember(node, k, t.node);
             if (isNode(t.node) && !seen.has(t.node)) stack.push({node: t.node, file: t.file, ptr: childPtr});
           } catch (e) {
             if (!(e instanceof Refusal)) throw e;
             this.issues.push({code: e.code, pointer: safeToken(childPtr, 96), ref: safeToken(child.$ref), file: this.rel(f)});
             // The refused reference is replaced by an empty object: nothing of its target is kept.
-            (node as Record<string | number, unknown>)[k] = {};
+            setMember(node, k, {});
             if (e.code === 'limit') return;
           }
         } else {

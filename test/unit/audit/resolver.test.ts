@@ -67,6 +67,14 @@ describe('audit: resolver policy (unit)', () => {
     assert.ok(codes(r.issues).includes('pointer'));
   });
 
+  it('an own __proto__ key holding a $ref is replaced as a member, never as a prototype', async () => {
+    const r = await resolveSpecObject(JSON.parse('{"a": {"__proto__": {"$ref": "#/b"}}, "b": {"polluted": true}}') as object);
+    const a = (r.document as {a: object}).a;
+    assert.equal(Object.getPrototypeOf(a), Object.prototype);
+    assert.equal((a as {polluted?: boolean}).polluted, undefined);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(a, '__proto__')?.value, {polluted: true});
+  });
+
   it('safeToken keeps printable ASCII and bounds the length', () => {
     const rows: Array<[unknown, number, string]> = [
       ['abc', 10, 'abc'], ['a\nb\u0000c', 10, 'a?b?c'], ['x'.repeat(60), 48, `${'x'.repeat(48)}...`], [{}, 20, '<non-string>'], [2, 10, '2'], ['é', 5, '?'],
