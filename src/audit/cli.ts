@@ -20,7 +20,7 @@ import {pathToFileURL} from 'node:url';
 import {isAppError} from '../errors';
 import {baselineFor, BaselineError, FAIL_ON_VALUES, FailOn, fingerprint, gate, loadBaseline, Baseline} from './gate';
 import {auditOpenApi, AuditReport, formatReportText, OPENAPI_AUDIT_RULES, Severity} from './openapi-audit';
-import {RESOLVE_POLICY_DEFAULTS, resolveSpecFile, ResolvePolicy, safeToken} from './resolver';
+import {resolveSpecFile, ResolvePolicy, safeToken} from './resolver';
 import {artifactUri, buildSarif, SarifLevel} from './sarif';
 
 export interface CliIo {
@@ -215,6 +215,5 @@ export function main(): void {
   );
 }
 
-export {RESOLVE_POLICY_DEFAULTS};
 
 if (require.main === module) main();
