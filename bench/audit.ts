@@ -172,6 +172,7 @@ async function main(): Promise<void> {
     lines.push(`| ${name} | ${c.tp} | ${c.fp} | ${c.fn} | ${c.precision.toFixed(3)} | ${c.recall.toFixed(3)} |`);
   }
   if (pr.containerMgmt.errors.length + pr.urlInput.errors.length > 0) lines.push('', 'Misses and false alarms:', ...[...pr.containerMgmt.errors, ...pr.urlInput.errors].map(e => `- ${e}`));
+  lines.push('', 'The labelled set was written together with the route rules: these figures show that rules and labels agree on realistic shapes, not how the rules generalise to specs nobody has looked at.');
   lines.push('', 'Peak RSS is ru_maxrss of the child process. Spectral exits 1 when it reports findings; its exit code is recorded in the JSON.');
   const md = lines.join('\n') + '\n';
   log('');
