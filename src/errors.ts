@@ -34,6 +34,7 @@ export const ERROR_CODES = {
   CRL_RELOAD_FAILED: {status: 500, doc: 'A CRL reload failed; the last good revocation state stays in force.'},
   POSTURE_NONCOMPLIANT: {status: 500, exit: 78, doc: 'POSTURE_MODE=enforce and the runtime posture self-check failed (root, capabilities, writable root, runtime socket, ...).'},
   OPENAPI_AUDIT_FAILED: {status: 500, exit: 78, doc: "AUDIT_MODE=enforce and the audit of the app's own OpenAPI spec found a high-severity issue."},
+  OPENAPI_SPEC_REFUSED: {status: 400, exit: 2, doc: "An OpenAPI document (or a `$ref` of it, for callers that need it whole) was refused by the audit's resolver policy; details.reason says why: remote, outside-root, special-file, too-large, limit, external-disabled, not-found, unparseable, pointer."},
   STARTUP_FAILED: {status: 500, exit: 70, doc: 'The service failed to start for another reason (e.g. the port is in use).'},
 
   // --- authentication (MtlsAuthenticator) ----------------------------------------

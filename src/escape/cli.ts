@@ -6,7 +6,7 @@
  *   --ca FILE --cert FILE --key FILE   trust anchor for the target, the allowed client identity
  *   --scenario-certs DIR          <scenario>.crt/.key for the mTLS cases (e.g. the dev PKI's clients/)
  *   --only CATEGORY[,CATEGORY]    run only these categories (repeatable); --case ID[,ID] likewise
- *   --report junit|json|html      reports to write (repeatable / comma list; default all three)
+ *   --report junit|json|html|sarif   reports to write (repeatable / comma list; default junit, json, html)
  *   --out DIR                     where to write them (default ./escape-report)
  *   --spec FILE | --spec target   spec-driven cases from an OpenAPI file or the target's /openapi.json
  *   --runtime local|sandbox|exec:CMD   where the runtime cases' probe runs:
@@ -29,7 +29,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import {CATEGORIES} from './catalog';
-import {REPORT_FORMATS, ReportFormat, writeReports} from './report';
+import {DEFAULT_REPORT_FORMATS, REPORT_FORMATS, ReportFormat, writeReports} from './report';
 import {ProgressEvent, readFileArg, runEscapeSuite, RunOptions} from './runner';
 import type {RuntimeOptions} from './runtime';
 import {generateAuthzScenarioCerts, generateScenarioCerts} from './scenario-certs';
@@ -150,17 +150,17 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
   run.timeoutMs = num('--timeout-ms');
 
   const reports = (values.get('--report') ?? []).flatMap(splitList);
-  for (const r of reports) if (!(REPORT_FORMATS as readonly string[]).includes(r)) throw new UsageError(`--report must be junit, json or html (got ${r})`);
+  for (const r of reports) if (!(REPORT_FORMATS as readonly string[]).includes(r)) throw new UsageError(`--report must be junit, json, html or sarif (got ${r})`);
   return {
     run,
-    reports: reports.length ? [...new Set(reports)] as ReportFormat[] : [...REPORT_FORMATS],
+    reports: reports.length ? [...new Set(reports)] as ReportFormat[] : [...DEFAULT_REPORT_FORMATS],
     outDir: path.resolve(one('--out') ?? 'escape-report'),
     quiet: flags.has('--quiet'),
   };
 }
 
 const USAGE = `usage: npm run escape -- [--target https://HOST:PORT --ca FILE --cert FILE --key FILE [--scenario-certs DIR]]
-         [--only CATEGORY] [--case ID] [--report junit|json|html] [--out DIR] [--spec FILE|target]
+         [--only CATEGORY] [--case ID] [--report junit|json|html|sarif] [--out DIR] [--spec FILE|target]
          [--runtime local|sandbox|exec:"COMMAND"] [--lenient-codes] [--servername NAME] [--concurrency N] [--timeout-ms N] [--quiet]
        npm run escape -- make-scenario-certs --issuer-cert F --issuer-key F --out DIR [--root-cert F --root-key F]
          [--allowed-dns NAME] [--trust-domain TD] [--operator-uri URI] [--operator-dns NAME]

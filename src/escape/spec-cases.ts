@@ -7,14 +7,15 @@
  * the guard's refusal (a 4xx with a GUARD_ / SSRF_ code in strict mode). Results are reported per
  * operation.
  *
- * `$ref`s: a spec FILE is dereferenced by the OpenAPI audit's resolver (resolveOpenApi: local
- * external files allowed, never HTTP). A document served by the TARGET is dereferenced with internal refs only:
+ * `$ref`s: a spec FILE is dereferenced by the OpenAPI audit's confined resolver (src/audit/resolver.ts:
+ * only files under the spec's own directory after realpath, regular files, byte caps, a time bound,
+ * never the network); any refused `$ref` makes the load fail with OPENAPI_SPEC_REFUSED (a coded,
+ * sanitised message). A document served by the TARGET is dereferenced with internal refs only:
  * a target must not be able to make the runner read local files into requests it then receives.
  * Cycles are kept as object cycles and walked with a depth bound.
  */
 import path from 'node:path';
-import {$RefParser} from '@apidevtools/json-schema-ref-parser';
-import {classifyField, resolveOpenApi} from '../guards/openapi-audit';
+import {classifyField, resolveOpenApi} from '../audit/openapi-audit';
 import type {EscapeCase, Vector} from './catalog';
 import type {ClientCredentials, Endpoint, RawRequest} from './client';
 
@@ -104,12 +105,6 @@ export interface LoadedSpec {
   source: string;
 }
 
-/** Internal $refs only (a document from the target must not read local files through external refs). */
-async function dereferenceInternal(doc: object, basePath: string): Promise<object> {
-  const options = {resolve: {external: false, http: false}, dereference: {circular: true}};
-  return (await $RefParser.dereference(basePath, structuredClone(doc) as never, options as never)) as unknown as object;
-}
-
 export async function loadSpecDocument(
   src: SpecSource,
   target: {endpoint: Endpoint; credentials: ClientCredentials; timeoutMs: number},
@@ -128,7 +123,8 @@ export async function loadSpecDocument(
     throw new Error(`GET ${p}: not JSON`);
   }
   if (!isObj(doc)) throw new Error(`GET ${p}: not a JSON object`);
-  return {document: await dereferenceInternal(doc, path.join(process.cwd(), 'openapi.json')), source: `target ${p}`};
+  // Internal $refs only (no baseDir): a document from the target must not read local files.
+  return {document: await resolveOpenApi(doc), source: `target ${p}`};
 }
 
 /** GET a (possibly large, up to 16 MiB) document over mTLS; the runner's usual client keeps only an excerpt. */

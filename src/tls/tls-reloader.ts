@@ -70,12 +70,15 @@ export function issuedByOneOf(leaf: X509Certificate, cas: readonly X509Certifica
  */
 export function revocationRollback(current: RevocationIndex, next: RevocationIndex, crlFiles: readonly string[]): AppError | undefined {
   const stillTrusted = new Set(next.trustedCas.map(c => c.fingerprint256));
-  const nextByIssuer = new Map(next.crls.map(r => [r.issuerFingerprint256, r]));
+  // One CRL per issuer AND scope (issuingDistributionPoint): partitioned CRLs of one CA are
+  // compared partition by partition, never with each other.
+  const key = (r: {issuerFingerprint256: string; scope?: string}) => `${r.issuerFingerprint256}/${r.scope ?? ''}`;
+  const nextByIssuer = new Map(next.crls.map(r => [key(r), r]));
   for (const cur of current.crls) {
     if (!crlFiles.includes(cur.file) || !stillTrusted.has(cur.issuerFingerprint256)) continue;
-    const n = nextByIssuer.get(cur.issuerFingerprint256);
+    const n = nextByIssuer.get(key(cur));
     if (!n) {
-      return new AppError('CRL_ROLLBACK', 'the reload would drop the CRL of a CA that is still trusted', {issuer: cur.issuerFingerprint256, file: cur.file});
+      return new AppError('CRL_ROLLBACK', 'the reload would drop the CRL of a CA that is still trusted', {issuer: cur.issuerFingerprint256, scope: cur.scope, file: cur.file});
     }
     const older = n.crlNumber !== undefined && cur.crlNumber !== undefined
       ? n.crlNumber < cur.crlNumber

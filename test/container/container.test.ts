@@ -92,10 +92,11 @@ describe('container tier: the hardened image under podman + runc (container)', f
     put(pki.serverCert, path.join(tlsDir, 'server.crt'), 0o444);
     put(pki.serverKey, path.join(tlsDir, 'server.key'), 0o400);
     put(pki.caCert, path.join(tlsDir, 'ca-bundle.crt'), 0o444);
+    put(pki.crl, path.join(tlsDir, 'ca.crl'), 0o444);
     put(pki.clientCert, path.join(healthDir, 'client.crt'), 0o444);
     put(pki.clientKey, path.join(healthDir, 'client.key'), 0o400);
 
-    const compose = loadCompose({TLS_DIR: tlsDir, HEALTH_CLIENT_DIR: healthDir, MTLS_ALLOWED_SUBJECTS: `uri:${pki.clientUri}`});
+    const compose = loadCompose({TLS_DIR: tlsDir, HEALTH_CLIENT_DIR: healthDir, MTLS_ALLOWED_SUBJECTS: `uri:${pki.clientUri}`, TLS_CRL_FILES: '/etc/hardened-mtls/tls/ca.crl'});
     const hostPort = await freePort();
     const args = podmanRunArgs(compose.services[SERVICE], {network: names.network, name: names.container, hostPort: () => hostPort});
     await podman.ok(['run', '--detach', ...args, '--volume', `${probe}:${SYSCALL_PROBE_PATH}:ro`, names.app]);

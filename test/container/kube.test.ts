@@ -81,6 +81,7 @@ describe('container tier: the Kubernetes Deployment under podman kube play, post
     put(pki.serverCert, path.join(tlsDir, 'server.crt'));
     put(pki.serverKey, path.join(tlsDir, 'server.key'));
     put(pki.caCert, path.join(tlsDir, 'ca-bundle.crt'));
+    put(pki.crl, path.join(tlsDir, 'ca.crl'));
     put(pki.clientCert, path.join(healthDir, 'client.crt'));
     put(pki.clientKey, path.join(healthDir, 'client.key'));
 

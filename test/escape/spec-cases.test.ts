@@ -9,6 +9,7 @@ import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import {loadCatalog} from '../../src/escape/catalog';
+import {isAppError} from '../../src/errors';
 import {buildSpecCases, listOperations, loadSpecDocument, payloadValue, SPEC_PAYLOAD_IDS, stringFields} from '../../src/escape/spec-cases';
 import {givenTempDir, givenTestPki} from '../fixtures/pki';
 
@@ -143,8 +144,12 @@ describe('escape: spec-driven cases (escape)', () => {
     try {
       const port = (server.address() as net.AddressInfo).port;
       const target = {endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle)}, credentials: {}, timeoutMs: 5000};
-      const served = await loadSpecDocument({kind: 'target'}, target);
-      assert.ok(!JSON.stringify(served.document).includes('SECRET-7d1f'));
+      // A served document may not use external $refs at all: a coded refusal, nothing read.
+      await assert.rejects(loadSpecDocument({kind: 'target'}, target), (e: unknown) => {
+        assert.ok(isAppError(e) && e.code === 'OPENAPI_SPEC_REFUSED' && e.details.reason === 'external-disabled', String(e));
+        assert.ok(!e.message.includes('SECRET-7d1f'));
+        return true;
+      });
       await assert.rejects(loadSpecDocument({kind: 'target', path: '/missing'}, target), /HTTP 404/);
       const file = path.join(dir, 'openapi.json');
       fs.writeFileSync(file, JSON.stringify(doc));

@@ -16,7 +16,7 @@ const SCRIPT = path.join(ROOT, '.ci', 'install-system-deps.sh');
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {scripts: Record<string, string>};
 
 /** Tools of tier `test`, and what the script itself runs. */
-const TEST_TOOLS = ['bwrap', 'setpriv', 'unshare', 'nsenter', 'taskset', 'openssl', 'curl', 'python3', 'ldd', 'getconf', 'tar', 'script'];
+const TEST_TOOLS = ['bwrap', 'setpriv', 'unshare', 'nsenter', 'taskset', 'openssl', 'curl', 'python3', 'ldd', 'getconf', 'tar', 'script', 'cc'];
 const SCRIPT_TOOLS = ['id', 'sort'];
 
 /** As root (CI), a real drop to uid 65534; otherwise the test already runs as a non-root user. */

@@ -274,9 +274,12 @@ describe('guards: OpenAPI audit', () => {
     it('exits 2 on usage errors and unresolvable documents', async () => {
       assert.equal((await runCli([])).code, 2);
       assert.equal((await runCli(['--format', 'xml', 'x.json'])).code, 2);
-      const missing = await runCli([path.join(dir, 'missing-ref.yaml')]);
-      assert.equal(missing.code, 2);
-      assert.match(missing.stderr, /cannot audit/);
+      const missing = await runCli([path.join(dir, 'missing-ref.yaml'), '--format', 'json']);
+      assert.equal(missing.code, 1, 'a missing $ref is a finding (the rest is still audited), not a crash');
+      assert.ok((JSON.parse(missing.stdout) as AuditReport).findings.some(f => f.ruleId === 'OA-REF-UNRESOLVABLE'));
+      const gone = await runCli([path.join(dir, 'no-such-file.yaml')]);
+      assert.equal(gone.code, 2);
+      assert.match(gone.stderr, /cannot audit .*OPENAPI_SPEC_REFUSED\/not-found/);
     });
   });
 });

@@ -1,7 +1,7 @@
 /**
  * givenPki(): a throw-away PKI made at test time with the openssl CLI (root CA, server
  * certificate for localhost/127.0.0.1, a client certificate with a SPIFFE URI SAN for the
- * health check). Used by the sandbox and container tiers. Keys are written into a temp dir
+ * health check, and the root's CRL: production requires a revocation source for every CA). Used by the sandbox and container tiers. Keys are written into a temp dir
  * and handed to uid 10001 (the runtime user) read-only; nothing is committed.
  */
 import fs from 'node:fs';
@@ -12,6 +12,8 @@ import {opensslOk} from '../../fixtures/openssl';
 export interface Pki {
   dir: string;
   caCert: string;
+  /** The root CA's CRL (PEM, revokes nothing, valid 2 days): TLS_CRL_FILES. */
+  crl: string;
   serverCert: string;
   serverKey: string;
   clientCert: string;
@@ -45,6 +47,11 @@ export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pk
     opensslOk(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-sha256',
       '-extfile', `${name}.ext`, '-out', `${name}.crt`], {cwd: dir});
   }
+  // The root's CRL (`openssl ca -gencrl`, nothing revoked), made before the CA key is deleted.
+  ext('ca.cnf', '[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n');
+  ext('index.txt', '');
+  ext('crlnumber', '01\n');
+  opensslOk(['ca', '-gencrl', '-config', 'ca.cnf', '-keyfile', 'ca.key', '-cert', 'ca.crt', '-out', 'ca.crl'], {cwd: dir});
   fs.rmSync(path.join(dir, 'ca.key'));
   const owner = opts.owner ?? RUNTIME_UID;
   for (const f of ['server.key', 'client.key']) {
@@ -52,10 +59,11 @@ export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pk
     if (process.getuid?.() === 0) fs.chownSync(p, owner, owner);
     fs.chmodSync(p, 0o400);
   }
-  for (const f of ['ca.crt', 'server.crt', 'client.crt']) fs.chmodSync(path.join(dir, f), 0o444);
+  for (const f of ['ca.crt', 'ca.crl', 'server.crt', 'client.crt']) fs.chmodSync(path.join(dir, f), 0o444);
   return {
     dir,
     caCert: path.join(dir, 'ca.crt'),
+    crl: path.join(dir, 'ca.crl'),
     serverCert: path.join(dir, 'server.crt'),
     serverKey: path.join(dir, 'server.key'),
     clientCert: path.join(dir, 'client.crt'),

@@ -57,6 +57,7 @@ function serviceEnv(pki: Pki): Record<string, string> {
     TLS_CERT_FILE: `${TLS_DIR}/server.crt`,
     TLS_KEY_FILE: `${TLS_DIR}/server.key`,
     TLS_CA_FILE: `${TLS_DIR}/ca.crt`,
+    TLS_CRL_FILES: `${TLS_DIR}/ca.crl`,
     TLS_WATCH: 'false',
     MTLS_ALLOWED_SUBJECTS: `uri:${pki.clientUri}`,
     PRINT_BANNER: 'false',
@@ -64,7 +65,7 @@ function serviceEnv(pki: Pki): Record<string, string> {
 }
 
 function pkiBinds(pki: Pki): Bind[] {
-  return ['server.crt', 'server.key', 'ca.crt'].map(f => ({src: path.join(pki.dir, f), dest: `${TLS_DIR}/${f}`}));
+  return ['server.crt', 'server.key', 'ca.crt', 'ca.crl'].map(f => ({src: path.join(pki.dir, f), dest: `${TLS_DIR}/${f}`}));
 }
 
 describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce (integration)', function () {
