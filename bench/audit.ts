@@ -18,7 +18,7 @@ import {execFileSync} from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {scoreLabelledFixtures} from '../test/fixtures/labelled-openapi';
+import {scoreLabelledFixtures} from './lib/labelled-openapi';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const AUDIT_CLI = path.join(ROOT, 'dist', 'src', 'audit', 'cli.js');

@@ -16,7 +16,7 @@ import {AppConfig, Env, parseConfig} from './config/config';
 import {AppError, toAppError} from './errors';
 import type {OutboundDeps} from './outbound/outbound-client';
 import {createLogger, Logger} from './logging/logger';
-import {auditApplicationSpec} from './guards/openapi-audit';
+import {auditApplicationSpec} from './audit/openapi-audit';
 import {auditAuthorization} from './authz/policy-audit';
 import {PolicyStore} from './authz/policy-source';
 import {checkPostureAtStartup, runPostureCheck} from './posture/posture-io';

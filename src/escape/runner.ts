@@ -11,7 +11,7 @@
  */
 import fs from 'node:fs';
 import net from 'node:net';
-import {auditOpenApi} from '../guards/openapi-audit';
+import {auditOpenApi} from '../audit/openapi-audit';
 import {AUTHZ_REFUSAL, CATEGORIES, CaseFilter, dnsTable, EscapeCase, loadCatalog, selectCases} from './catalog';
 import {ClientCredentials, Endpoint, sendOverTls, sendPlain, WireObservation} from './client';
 import type {EscapeHarness} from './harness';

@@ -5,7 +5,7 @@
  * policy (checkOutboundUrl) on every input that denotes a URL.
  *
  * Which routes: those whose operation spec has a parameter or a request-body property that
- * classifyField() (openapi-audit.ts) marks as url / host-path / socket / container-id. Other routes
+ * classifyField() (src/audit/openapi-audit.ts) marks as url / host-path / socket / container-id. Other routes
  * pass through untouched. The interceptor only runs for controller invocations (a request that
  * matches no route is the middleware's business).
  *
@@ -16,7 +16,7 @@ import {BindingScope, globalInterceptor, inject, Interceptor, InvocationContext,
 import {RestBindings, RouteEntry} from '@loopback/rest';
 import {AppError, ERROR_CODES, ErrorCode} from '../errors';
 import {audit} from '../logging/logger';
-import {classifyField, SensitiveKind} from './openapi-audit';
+import {classifyField, SensitiveKind} from '../audit/openapi-audit';
 import {GuardsBindings, GuardsOptions} from './keys';
 import {DEFAULT_INSPECT_LIMITS, inspectValue, InspectLimits} from './request-policy';
 import {checkOutboundUrl, compileOutboundPolicy, OutboundPolicy} from '../outbound/url-policy';

@@ -14,7 +14,7 @@ import {givenSarifValidator} from '../fixtures/sarif-validator';
 
 const CLI = path.resolve(__dirname, '../../src/escape/cli.js');
 
-describe('escape suite: SARIF report', function () {
+describe('escape: SARIF report (escape)', function () {
   this.timeout(300_000);
 
   it('--report sarif against the local instance writes a schema-valid SARIF 2.1.0 log, one result per case', async () => {

@@ -7,7 +7,7 @@ import {get, param} from '@loopback/rest';
 import {HardenedMtlsApplication} from '../../../src/application';
 import {parseConfig} from '../../../src/config/config';
 import {AppError} from '../../../src/errors';
-import {auditApplicationSpec} from '../../../src/guards/openapi-audit';
+import {auditApplicationSpec} from '../../../src/audit/openapi-audit';
 import {createLogger} from '../../../src/logging/logger';
 import {RevocationStore} from '../../../src/tls/revocation/revocation-store';
 import {loadTlsMaterial} from '../../../src/tls/tls-material';

@@ -32,7 +32,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
   });
 }
 
-describe('audit: hostile specs (confined resolver)', function () {
+describe('audit: hostile specs, confined resolver (integration)', function () {
   this.timeout(300_000);
   let h: HostileSpecs;
   before(() => {

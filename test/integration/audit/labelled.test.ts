@@ -11,13 +11,13 @@ import path from 'node:path';
 import {auditOpenApi, AuditReport, classifyField} from '../../../src/audit/openapi-audit';
 import {parseSpecText, resolveSpecFile} from '../../../src/audit/resolver';
 import {classifyRoute, docSignals} from '../../../src/audit/routes';
-import {LABELLED_DIR, LabelledScore, scoreLabelledFixtures} from '../../fixtures/labelled-openapi';
+import {LABELLED_DIR, LabelledScore, scoreLabelledFixtures} from '../../../bench/lib/labelled-openapi';
 
 const fx = (n: string) => path.join(LABELLED_DIR, n);
 const has = (r: AuditReport, ruleId: string, method?: string, p?: string, loc?: RegExp) =>
   r.findings.some(f => f.ruleId === ruleId && (method === undefined || f.method === method) && (p === undefined || f.path === p) && (loc === undefined || loc.test(f.location)));
 
-describe('audit: labelled real-shaped fixtures', function () {
+describe('audit: labelled real-shaped fixtures (integration)', function () {
   this.timeout(60_000);
   let s: LabelledScore;
   before(async () => {

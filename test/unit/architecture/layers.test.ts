@@ -27,6 +27,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   x509: 1, // shared infrastructure: X.509/DER reading (the identity rules match its names)
   pki: 4,
   tls: 5,
+  audit: 5, // the OpenAPI audit (reads strangers' specs); the guards use its classifyField()
   keys: 6, // application-wide binding keys (config, logger, TLS state) the components read
   auth: 7,
   guards: 7,

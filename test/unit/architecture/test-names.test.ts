@@ -13,7 +13,6 @@ const TIERS = ['unit', 'integration', 'acceptance', 'escape', 'container'];
 
 /** Files still named the old way, to rename when their owners' changes are merged (the list only shrinks). */
 const NOT_YET: readonly string[] = [
-  'test/integration/guards/openapi-audit.test.ts',
 ];
 
 function testFiles(dir: string, out: string[] = []): string[] {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import {runCli} from '../../../src/audit/cli';
 import {fingerprint, gate, parseBaseline} from '../../../src/audit/gate';
 import {AuditFinding} from '../../../src/audit/openapi-audit';
-import {LABELLED_DIR, labelledFiles} from '../../fixtures/labelled-openapi';
+import {LABELLED_DIR, labelledFiles} from '../../../bench/lib/labelled-openapi';
 import {givenSarifValidator} from '../../fixtures/sarif-validator';
 
 async function cli(args: string[]): Promise<{code: number; out: string; err: string}> {
@@ -19,7 +19,7 @@ async function cli(args: string[]): Promise<{code: number; out: string; err: str
   return {code, out, err};
 }
 
-describe('audit: SARIF output and CI gating', function () {
+describe('audit: SARIF output and CI gating (unit)', function () {
   this.timeout(60_000);
   const validate = givenSarifValidator();
   let dir: string;

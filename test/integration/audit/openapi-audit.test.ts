@@ -9,10 +9,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import {isAppError} from '../../../src/errors';
-import {auditApplicationSpec, auditOpenApi, auditOpenApiFile, AuditReport, classifyField, resolveOpenApi} from '../../../src/guards/openapi-audit';
-import {givenCapturingLogger} from './support';
+import {auditApplicationSpec, auditOpenApi, auditOpenApiFile, AuditReport, classifyField, resolveOpenApi} from '../../../src/audit/openapi-audit';
+import {givenCapturingLogger} from '../guards/support';
 
-const CLI = path.resolve(__dirname, '../../../src/guards/openapi-audit-cli.js');
+const CLI = path.resolve(__dirname, '../../../src/audit/cli.js');
 
 const MAIN_YAML = `
 openapi: 3.0.3
@@ -150,7 +150,7 @@ function runCli(args: string[]): Promise<{code: number; stdout: string; stderr: 
   });
 }
 
-describe('guards: OpenAPI audit', () => {
+describe('audit: OpenAPI audit (integration)', () => {
   let dir: string;
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openapi-audit-'));
