@@ -167,7 +167,7 @@ export async function startNginx(spec: NginxSpec): Promise<ServerHandle> {
     } catch (e) {
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`nginx did not answer within 30 s: ${(e as Error).message}\n${stderrTail()}`);
+        throw new Error(`nginx did not answer within 30 s: ${(e as Error).message}\n${stderrTail()}`, {cause: e});
       }
       await sleep(100);
     }

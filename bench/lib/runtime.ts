@@ -117,7 +117,7 @@ export function buildHandshakeClient(outDir: string): string {
   try {
     execFileSync(cc, ['-O2', '-Wall', '-o', out, src, '-ldl'], {stdio: ['ignore', 'pipe', 'pipe']});
   } catch (e) {
-    throw new Error(`cannot build the handshake client with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? e}`);
+    throw new Error(`cannot build the handshake client with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? e}`, {cause: e});
   }
   return out;
 }

@@ -80,7 +80,6 @@ export interface ResolvedSpec {
 /** Printable ASCII only, at most `max` characters; anything else becomes '?'. Never throws. */
 export function safeToken(v: unknown, max = 48): string {
   const s = typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '<non-string>';
-  // eslint-disable-next-line no-control-regex
   const clean = s.replace(/[^\x20-\x7e]/g, '?');
   return clean.length > max ? `${clean.slice(0, max)}...` : clean;
 }
@@ -204,7 +203,7 @@ class Resolver {
     if (SCHEME.test(filePart)) throw new Refusal('remote');
     // A spec at the file-system root would confine nothing: external refs are off there.
     if (!this.policy.external || !this.root || !fromFile || this.root === path.parse(this.root).root) throw new Refusal('external-disabled');
-    let decoded = filePart;
+    let decoded: string;
     try {
       decoded = decodeURIComponent(filePart);
     } catch {

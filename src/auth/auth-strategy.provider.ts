@@ -24,7 +24,7 @@
  * strategy name nobody answers to -> an error with code AUTHENTICATION_STRATEGY_NOT_FOUND, which
  * the authentication middleware (authentication.middleware.ts) turns into a 401.
  */
-import {Binding, BindingScope, BindingType, Context, ContextView, CoreBindings, isPromiseLike, ResolutionOptions, ValueFactory, ValueOrPromise} from '@loopback/core';
+import {Binding, BindingScope, Constructor, BindingType, Context, ContextView, CoreBindings, isPromiseLike, ResolutionOptions, ValueFactory, ValueOrPromise} from '@loopback/core';
 import {
   AUTHENTICATION_STRATEGY_NOT_FOUND,
   AuthenticationBindings,
@@ -150,7 +150,7 @@ export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | u
       const options = context.getConfigSync<AuthenticationOptions>(AuthenticationBindings.COMPONENT);
       defaults = {value: options?.defaultMetadata};
     }
-    const controllerClass = constantOrResolve<Function>(context, CoreBindings.CONTROLLER_CLASS.key, optional);
+    const controllerClass = constantOrResolve<Constructor<unknown>>(context, CoreBindings.CONTROLLER_CLASS.key, optional);
     const methodName = constantOrResolve<string>(context, CoreBindings.CONTROLLER_METHOD_NAME.key, optional);
     // A route without a controller has no `@authenticate` metadata: a handler route
     // (`app.route(verb, path, spec, handler)`), LoopBack's external route (a mounted Express

@@ -22,7 +22,6 @@
  * No LoopBack imports. The network is reached only through the injected OcspTransport
  * (ocsp-transport.ts); requests are built by ocsp-request.ts, answers verified by ocsp-verify.ts.
  */
-import crypto from 'node:crypto';
 import type {ParsedClientCertificate} from '../x509/certificate';
 import {LruCache} from './lru';
 import {buildOcspRequest, CertIdHash} from './ocsp-request';

@@ -25,7 +25,7 @@
  * allowed actual request from a listed origin gets Access-Control-Allow-Origin (that origin) and
  * -Credentials. No `*`, ever.
  */
-import {Context, CoreBindings} from '@loopback/core';
+import {Constructor, Context, CoreBindings} from '@loopback/core';
 import {ControllerRoute, HttpHandler, Middleware, MiddlewareContext, Request, ResolvedRoute, RestBindings} from '@loopback/rest';
 import {SecurityBindings, UserProfile} from '@loopback/security';
 import {AppError} from '../errors';
@@ -99,7 +99,7 @@ const HEADER_LIST = /^[A-Za-z0-9-]+(\s*,\s*[A-Za-z0-9-]+){0,31}$/;
 /** The controller method behind a resolved route (LoopBack keeps them on ControllerRoute). */
 function routeOf(route: ResolvedRoute | undefined): RouteAuthz {
   if (route instanceof ControllerRoute) {
-    const r = route as unknown as {_controllerCtor?: Function; _methodName?: string};
+    const r = route as unknown as {_controllerCtor?: Constructor<unknown>; _methodName?: string};
     return routeAuthz(r._controllerCtor, r._methodName);
   }
   return NO_CONTROLLER;
@@ -175,7 +175,7 @@ export function createAuthorizationMiddleware(o: AuthorizationMiddlewareOptions)
       return response;
     }
     const route = routeAuthz(
-      ctx.getSync<Function | undefined>(CoreBindings.CONTROLLER_CLASS, optional),
+      ctx.getSync<Constructor<unknown> | undefined>(CoreBindings.CONTROLLER_CLASS, optional),
       ctx.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional),
     );
     const d = decideAndAudit(ctx, request, policy, route, false);

@@ -9,7 +9,7 @@
  *     every mode, since no identity could ever hold it.
  * One `authz.audit` line either way. Called by src/index.ts next to auditApplicationSpec.
  */
-import {Application, CoreTags} from '@loopback/core';
+import {Application, Constructor, CoreTags} from '@loopback/core';
 import type {EnforceMode} from '../config/config';
 import {AppError} from '../errors';
 import {audit, Logger} from '../logging/logger';
@@ -36,7 +36,7 @@ export interface AuthzAuditReport {
 type Spec = {paths?: Record<string, Record<string, {'x-controller-name'?: string; 'x-operation-name'?: string} | undefined>>};
 
 /** Pure: the route metadata of every operation of the spec (controllers by class name). */
-export function auditOperations(spec: Spec, controllers: ReadonlyMap<string, Function>): AuthzAuditReport {
+export function auditOperations(spec: Spec, controllers: ReadonlyMap<string, Constructor<unknown>>): AuthzAuditReport {
   const findings: AuthzAuditFinding[] = [];
   const roles = new Set<string>();
   let operations = 0;
@@ -55,8 +55,8 @@ export function auditOperations(spec: Spec, controllers: ReadonlyMap<string, Fun
 }
 
 /** The app's controller classes by name. */
-export function controllerClasses(app: Application): Map<string, Function> {
-  const out = new Map<string, Function>();
+export function controllerClasses(app: Application): Map<string, Constructor<unknown>> {
+  const out = new Map<string, Constructor<unknown>>();
   for (const b of app.findByTag(CoreTags.CONTROLLER)) {
     const ctor = b.valueConstructor;
     if (ctor) out.set(ctor.name, ctor);

@@ -7,6 +7,7 @@
  * not ignored: `@authorize.skip()`, `$everyone` / `$unauthenticated` / `$anonymous`, deniedRoles,
  * voters, scopes, resource (the start-up audit names them; at request time they are AUTHZ_NO_POLICY).
  */
+import type {Constructor} from '@loopback/core';
 import {AuthorizationMetadata, getAuthorizationMetadata} from '@loopback/authorization';
 import {AUTHENTICATED_ROLE, ROLE_NAME} from '../identity/role-policy';
 
@@ -38,10 +39,10 @@ export function routeAuthzOf(operation: string, md: AuthorizationMetadata | unde
 /** A route without a controller: handler route, mounted router, static assets, redirect, unknown path. */
 export const NO_CONTROLLER: RouteAuthz = Object.freeze({operation: '(no controller)', allowedRoles: undefined, problem: 'a route without a controller has no @authorize metadata'});
 
-const byClass = new WeakMap<Function, Map<string, RouteAuthz>>();
+const byClass = new WeakMap<Constructor<unknown>, Map<string, RouteAuthz>>();
 
 /** Cached per controller class and method (decorators are static). */
-export function routeAuthz(controllerClass: Function | undefined, methodName: string | undefined): RouteAuthz {
+export function routeAuthz(controllerClass: Constructor<unknown> | undefined, methodName: string | undefined): RouteAuthz {
   if (!controllerClass || !methodName) return NO_CONTROLLER;
   let methods = byClass.get(controllerClass);
   if (!methods) byClass.set(controllerClass, (methods = new Map()));

@@ -86,7 +86,7 @@ export function buildSyscallProbe(outDir: string = fs.mkdtempSync(path.join(os.t
   try {
     execFileSync('cc', ['-static', '-O2', '-o', out, SYSCALL_PROBE_SOURCE], {stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000});
   } catch (e) {
-    throw new Error(`cannot build the syscall probe (cc -static ${SYSCALL_PROBE_SOURCE}): ${(e as Error).message.split('\n')[0]}; install gcc and libc6-dev`);
+    throw new Error(`cannot build the syscall probe (cc -static ${SYSCALL_PROBE_SOURCE}): ${(e as Error).message.split('\n')[0]}; install gcc and libc6-dev`, {cause: e});
   }
   fs.chmodSync(outDir, 0o755);
   fs.chmodSync(out, 0o755);

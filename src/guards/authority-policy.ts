@@ -252,6 +252,7 @@ export function checkForwarded(value: string, names: readonly string[]): Authori
         // An IPv6 node or a host with a port must be quoted (RFC 7239 §6): ':' and '[' are not token characters.
         return DENY('GUARD_FORWARDED_INVALID', 'bad-token', header);
       }
+      // eslint-disable-next-line no-control-regex -- refusing control characters is the point
       if (v.length === 0 || /[\x00-\x1f\x7f\s]/.test(v)) return DENY('GUARD_FORWARDED_INVALID', 'bad-value', header);
       let r: AuthorityVerdict;
       switch (key) {

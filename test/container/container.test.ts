@@ -283,7 +283,7 @@ describe('container tier: the hardened image under podman + runc (container)', f
 
   // node never reaps orphans: a child exits, its detached children are reparented to the nearest
   // subreaper or PID 1 and become zombies unless that process waits for them.
-  const ORPHANS = `const cp=require("child_process"),fs=require("fs");
+  const ORPHANS = String.raw`const cp=require("child_process"),fs=require("fs");
     const maker='const cp=require("child_process");const p=[];for(let i=0;i<8;i++){const c=cp.spawn(process.execPath,["-e","setTimeout(()=>{},50)"],{detached:true,stdio:"ignore"});c.unref();p.push(c.pid)}process.stdout.write(JSON.stringify(p))';
     const pids=JSON.parse(cp.execFileSync(process.execPath,["-e",maker],{encoding:"utf8"}));
     const state=p=>{try{return /^\d+ \(.*\) (\S)/.exec(fs.readFileSync("/proc/"+p+"/stat","utf8"))[1]}catch{return "gone"}};
@@ -303,8 +303,6 @@ describe('container tier: the hardened image under podman + runc (container)', f
   });
 
   it("the image's own tini is PID 1 and reaps orphans without an outer init (as Kubernetes runs it)", async () => {
-    // (No node-as-PID-1 control: in this tier Node 24 as PID 1 also collected these orphans, so
-    // the reaping alone cannot tell tini is there; tini being PID 1 can.)
     const base = ['run', '--rm', '--network', 'none', '--read-only', '--read-only-tmpfs=false', '--user', '10001:10001', '--cap-drop', 'ALL',
       '--security-opt', 'no-new-privileges'];
     const withTini = await podman.run([...base, names.app, '/nodejs/bin/node', '-e', ORPHANS], {timeoutMs: 120_000});
@@ -313,6 +311,13 @@ describe('container tier: the hardened image under podman + runc (container)', f
     assert.equal(t.pid1, 'tini');
     assert.equal(t.pids, 8);
     assert.deepEqual(t.states.filter(s => s !== 'gone'), []);
+    // Control: without an init (node itself PID 1, as the image ran before) the same orphans stay
+    // zombies, so the check above can tell reaping from its absence.
+    const noInit = await podman.run([...base, '--entrypoint', '/nodejs/bin/node', names.app, '-e', ORPHANS], {timeoutMs: 120_000});
+    assert.equal(noInit.code, 0, noInit.stderr);
+    const n = JSON.parse(noInit.stdout) as {pids: number; states: string[]; pid1: string};
+    assert.equal(n.pid1, 'node');
+    assert.ok(n.states.includes('Z'), `node as PID 1 leaves zombies: ${n.states.join(',')}`);
   });
 
   it('SIGHUP reaches node through the inits: the certificates are reloaded', async () => {

@@ -3,6 +3,7 @@
  * undecorated controller method at request time (real TLS 1.3, production mode): 403
  * AUTHZ_NO_POLICY, never the handler.
  */
+import type {Constructor} from '@loopback/core';
 import assert from 'node:assert/strict';
 import {authorize} from '@loopback/authorization';
 import {get} from '@loopback/rest';
@@ -43,7 +44,7 @@ class UnknownRoleController {
 
 const silent = createLogger({level: 'silent'});
 
-async function givenBootedApp(env: Record<string, string>, ...controllers: Function[]): Promise<{app: HardenedMtlsApplication; store: PolicyStore}> {
+async function givenBootedApp(env: Record<string, string>, ...controllers: Constructor<unknown>[]): Promise<{app: HardenedMtlsApplication; store: PolicyStore}> {
   const pki = await givenTestPki();
   const config = parseConfig(givenMtlsEnv(pki, env));
   const material = await loadTlsMaterial(config.tls);
