@@ -18,8 +18,27 @@ import {expectedEcho, jsonBodyOfSize, LARGE_BODY_BYTES, SMALL_BODY} from './lib/
 import {renderConsoleSummary, renderMarkdown} from './lib/report';
 import {startNginx} from './lib/nginx';
 import {
-  buildHandshakeClient, buildShim, ClientCreds, cpuTreeUs, cpuUsOf, machineInfo, OcspResponder, probe, PROJECT_ROOT, requireTool, rssOf, runProbe, SERVICE_JS,
-  ServerHandle, ServerSample, sleep, startHandshakeClient, startOcspResponder, startServer, startWrk, WrkSpec,
+  buildHandshakeClient,
+  buildShim,
+  ClientCreds,
+  cpuTreeUs,
+  cpuUsOf,
+  machineInfo,
+  OcspResponder,
+  probe,
+  PROJECT_ROOT,
+  requireTool,
+  rssOf,
+  runProbe,
+  SERVICE_JS,
+  ServerHandle,
+  ServerSample,
+  sleep,
+  startHandshakeClient,
+  startOcspResponder,
+  startServer,
+  startWrk,
+  WrkSpec,
 } from './lib/runtime';
 import {median, rotate, summarizeAll, wrkProblemCount} from './lib/stats';
 import {evaluateRatios, evaluateTargets} from './lib/targets';
@@ -64,10 +83,13 @@ function checkMachine(opts: BenchOptions): void {
     throw new Error(`need two distinct CPUs (server ${opts.serverCpu}, load ${opts.loadCpu}); this machine has ${cpus}`);
   }
   requireTool('taskset', 'install util-linux');
-  requireTool('wrk', 'install it with `apt-get install -y wrk` (Debian/Ubuntu); the bench drives load with wrk + an LD_PRELOAD client-certificate shim');
+  requireTool(
+    'wrk',
+    'install it with `apt-get install -y wrk` (Debian/Ubuntu); the bench drives load with wrk + an LD_PRELOAD client-certificate shim',
+  );
   requireTool(process.env.CC ?? 'cc', 'a C compiler is needed to build the wrk client-certificate shim (apt-get install -y gcc)');
   requireTool('openssl', 'the OCSP responder is `openssl ocsp`');
-  requireTool('nginx', 'variant (d) is nginx from Debian\'s packages: apt-get install -y nginx-light');
+  requireTool('nginx', "variant (d) is nginx from Debian's packages: apt-get install -y nginx-light");
   if (!fs.existsSync(SERVICE_JS)) throw new Error(`${SERVICE_JS} missing: run npm run build`);
 }
 
@@ -82,7 +104,9 @@ function writeCrl(ctx: Ctx, entries: number): string {
   );
   const file = path.join(ctx.work, `intermediate-${entries}.crl`);
   fs.writeFileSync(file, der);
-  log(`  built a ${entries.toLocaleString('en-US')}-entry CRL (${(der.length / 1048576).toFixed(1)} MiB) in ${(performance.now() - t).toFixed(0)} ms`);
+  log(
+    `  built a ${entries.toLocaleString('en-US')}-entry CRL (${(der.length / 1048576).toFixed(1)} MiB) in ${(performance.now() - t).toFixed(0)} ms`,
+  );
   ctx.crlFiles.set(entries, file);
   return file;
 }
@@ -99,15 +123,17 @@ function nginxVersion(): string {
 function describeVariants(ctx: Ctx): Record<string, string> {
   const e = ctx.env;
   return {
-    a: 'bench/servers/bare-https.ts: `https.createServer` with the service\'s `buildServerTlsOptions` (TLS 1.3 only, client certificate required) and HTTP limits; identity from one `getPeerX509Certificate()` per connection, cached on the socket; no logging.',
+    a: "bench/servers/bare-https.ts: `https.createServer` with the service's `buildServerTlsOptions` (TLS 1.3 only, client certificate required) and HTTP limits; identity from one `getPeerX509Certificate()` per connection, cached on the socket; no logging.",
     b: 'bench/servers/plain-loopback.ts: a plain LoopBack 4 `RestApplication` with the same TLS options, HTTP limits and REST settings and the same routes (identity cached per connection as in (a)); no authenticator, no guards, no security headers, no audit log.',
-    c: `this service, \`node dist/src/index.js\` as shipped, NODE_ENV=${e.NODE_ENV}, LOG_LEVEL=${e.LOG_LEVEL} (one audit line per decision, written to ${ctx.opts.logFile}), ` +
+    c:
+      `this service, \`node dist/src/index.js\` as shipped, NODE_ENV=${e.NODE_ENV}, LOG_LEVEL=${e.LOG_LEVEL} (one audit line per decision, written to ${ctx.opts.logFile}), ` +
       `CRLs of the root and intermediate CA, MTLS_REVOCATION=${e.MTLS_REVOCATION} with a real \`openssl ocsp\` responder on loopback (cache warm), ` +
       'MTLS_ALLOWED_SUBJECTS set, guards and authenticator as built.',
-    'c-crl1m': '(c) with the intermediate CA\'s CRL replaced by a 1,000,000-entry CRL (plus the revoked client).',
-    d: `nginx ${nginxVersion()} from Debian's packages, one process (\`master_process off\`), TLS 1.3 only with the service's suites and groups, ` +
-      '`ssl_verify_client on` against the same CA bundle and the same CRLs (root and intermediate, `ssl_crl`), the service\'s keep-alive limits, ' +
-      'one access-log line per request to /dev/null; it proxies over HTTP/1.1 keep-alive to (b)\'s application served over plain HTTP on 127.0.0.1 ' +
+    'c-crl1m': "(c) with the intermediate CA's CRL replaced by a 1,000,000-entry CRL (plus the revoked client).",
+    d:
+      `nginx ${nginxVersion()} from Debian's packages, one process (\`master_process off\`), TLS 1.3 only with the service's suites and groups, ` +
+      "`ssl_verify_client on` against the same CA bundle and the same CRLs (root and intermediate, `ssl_crl`), the service's keep-alive limits, " +
+      "one access-log line per request to /dev/null; it proxies over HTTP/1.1 keep-alive to (b)'s application served over plain HTTP on 127.0.0.1 " +
       '(bench/servers/plain-loopback.ts with BENCH_UPSTREAM_HTTP=1; /whoami answers from the X-Client-* headers nginx sets). nginx and the upstream ' +
       'are pinned to the same CPU; server CPU = both processes. Configuration generated at run time (bench/lib/nginx.ts). Like (a) and (b), no authenticator, guard or security header of its own; unlike them, CRLs checked.',
   };
@@ -134,13 +160,21 @@ async function startVariant(ctx: Ctx, variant: string, tag = ''): Promise<Server
   let h = node;
   if (variant === 'd') {
     try {
-      h = await startNginx({name: 'd', dir: path.join(ctx.work, `nginx-${++nginxSeq}${tag}`), cpu: ctx.opts.serverCpu, upstream: node, conf: nginxConf(ctx)});
+      h = await startNginx({
+        name: 'd',
+        dir: path.join(ctx.work, `nginx-${++nginxSeq}${tag}`),
+        cpu: ctx.opts.serverCpu,
+        upstream: node,
+        conf: nginxConf(ctx),
+      });
     } catch (e) {
       await node.stop();
       throw e;
     }
   }
-  log(`  started ${variant}${tag} (pid ${h.pid}${variant === 'd' ? ` + upstream ${node.pid}` : ''}, ${h.url}) in ${(performance.now() - t).toFixed(0)} ms`);
+  log(
+    `  started ${variant}${tag} (pid ${h.pid}${variant === 'd' ? ` + upstream ${node.pid}` : ''}, ${h.url}) in ${(performance.now() - t).toFixed(0)} ms`,
+  );
   let stopped = false;
   const stop = h.stop.bind(h);
   const handle: ServerHandle = Object.assign(Object.create(h) as ServerHandle, {
@@ -160,12 +194,19 @@ let nginxSeq = 0;
 function nginxConf(ctx: Ctx): Parameters<typeof startNginx>[0]['conf'] {
   const config = parseConfig(ctx.env);
   const crlFile = path.join(ctx.work, 'nginx-crls.pem');
-  if (!fs.existsSync(crlFile)) fs.writeFileSync(crlFile, fs.readFileSync(ctx.pki.crls.root, 'utf8') + fs.readFileSync(ctx.pki.crls.intermediate, 'utf8'));
+  if (!fs.existsSync(crlFile))
+    fs.writeFileSync(crlFile, fs.readFileSync(ctx.pki.crls.root, 'utf8') + fs.readFileSync(ctx.pki.crls.intermediate, 'utf8'));
   return {
-    serverCert: ctx.pki.server.cert, serverKey: ctx.pki.server.key, caBundle: ctx.pki.caBundle, crlFile,
-    tls13Suites: config.tls.ciphers, ecdhCurve: config.tls.ecdhCurve,
-    keepAliveRequests: config.http.maxRequestsPerSocket || 1000000, keepAliveTimeoutS: Math.max(1, Math.round(config.http.keepAliveTimeoutMs / 1000)),
-    maxBodyBytes: config.http.maxBodyBytes, verifyDepth: config.mtls.maxChainDepth,
+    serverCert: ctx.pki.server.cert,
+    serverKey: ctx.pki.server.key,
+    caBundle: ctx.pki.caBundle,
+    crlFile,
+    tls13Suites: config.tls.ciphers,
+    ecdhCurve: config.tls.ecdhCurve,
+    keepAliveRequests: config.http.maxRequestsPerSocket || 1000000,
+    keepAliveTimeoutS: Math.max(1, Math.round(config.http.keepAliveTimeoutMs / 1000)),
+    maxBodyBytes: config.http.maxBodyBytes,
+    verifyDepth: config.mtls.maxChainDepth,
   };
 }
 
@@ -189,7 +230,8 @@ async function expectFor(ctx: Ctx, variant: string, scenario: 'whoami' | 'echo-s
   const body = scenario === 'whoami' ? undefined : scenario === 'echo-small' ? ctx.bodies.small : ctx.bodies.large;
   const res = await probe(h.url, ctx.creds, body === undefined ? {path: '/whoami'} : {method: 'POST', path: '/echo', body: Buffer.from(body)});
   if (res.status !== 200) throw new Error(`${variant} ${scenario}: probe answered ${res.status}: ${res.body.slice(0, 300)}`);
-  if (hit && res.body !== fs.readFileSync(hit, 'utf8')) throw new Error(`${variant} ${scenario}: a fresh server answered differently: ${res.body.slice(0, 300)}`);
+  if (hit && res.body !== fs.readFileSync(hit, 'utf8'))
+    throw new Error(`${variant} ${scenario}: a fresh server answered differently: ${res.body.slice(0, 300)}`);
   if (body === undefined) {
     const c = ctx.pki.clients.valid;
     if (!fingerprintish(res.body).includes(fingerprintish(c.fingerprint256)) && !res.body.toUpperCase().includes(c.serialHex.replace(/^0+/, ''))) {
@@ -235,9 +277,18 @@ function delta(a: Record<string, number>, b: Record<string, number>): Record<str
 async function measure(ctx: Ctx, w: WindowSpec): Promise<LoadRun> {
   const h = await server(ctx, w.variant);
   const spec: WrkSpec = {
-    url: h.url, path: w.path, method: w.method, bodyFile: w.bodyFile, expectFile: w.expectFile, connections: w.connections,
-    durationS: w.warmupS + w.durationS + 1, close: w.close, cpu: ctx.opts.loadCpu, shim: ctx.shim,
-    clientChain: ctx.pki.clients.valid.chain, clientKey: ctx.pki.clients.valid.key,
+    url: h.url,
+    path: w.path,
+    method: w.method,
+    bodyFile: w.bodyFile,
+    expectFile: w.expectFile,
+    connections: w.connections,
+    durationS: w.warmupS + w.durationS + 1,
+    close: w.close,
+    cpu: ctx.opts.loadCpu,
+    shim: ctx.shim,
+    clientChain: ctx.pki.clients.valid.chain,
+    clientKey: ctx.pki.clients.valid.key,
   };
   const run = startWrk(spec);
   await sleep(w.warmupS * 1000);
@@ -249,7 +300,11 @@ async function measure(ctx: Ctx, w: WindowSpec): Promise<LoadRun> {
   const l1 = safeCpu(run.pid);
   const wrk = await run.done;
   const r: LoadRun = {
-    section: w.section, scenario: w.scenario, variant: w.variant, round: w.round, connections: w.connections,
+    section: w.section,
+    scenario: w.scenario,
+    variant: w.variant,
+    round: w.round,
+    connections: w.connections,
     windowS: (s1.at - s0.at) / 1000,
     requests: s1.counters.requests - s0.counters.requests,
     newConnections: s1.counters.connections - s0.counters.connections,
@@ -263,8 +318,8 @@ async function measure(ctx: Ctx, w: WindowSpec): Promise<LoadRun> {
   const problems = wrkProblemCount(wrk);
   log(
     `  [${w.scenario} r${w.round + 1}] ${w.variant.padEnd(8)} ${(r.requests / r.windowS).toFixed(0).padStart(7)} req/s ` +
-    `${(r.newConnections / r.windowS).toFixed(0).padStart(5)} conn/s  CPU ${(r.cpuUs / Math.max(1, r.requests)).toFixed(1).padStart(7)} µs/req  ` +
-    `p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms${problems > 0 ? `  ERRORS ${problems} (${wrk.sample})` : ''}`,
+      `${(r.newConnections / r.windowS).toFixed(0).padStart(5)} conn/s  CPU ${(r.cpuUs / Math.max(1, r.requests)).toFixed(1).padStart(7)} µs/req  ` +
+      `p99 ${(wrk.latencyUs.p99 / 1000).toFixed(2)} ms${problems > 0 ? `  ERRORS ${problems} (${wrk.sample})` : ''}`,
   );
   return r;
 }
@@ -280,13 +335,26 @@ function safeCpu(pid: number, tree = false): number | undefined {
 // ------------------------------------------------------------------------------------------
 // sections
 
-async function warmUp(ctx: Ctx, variants: string[], w: Omit<WindowSpec, 'variant' | 'round' | 'expectFile'> & {expect: (v: string) => Promise<string>}): Promise<void> {
+async function warmUp(
+  ctx: Ctx,
+  variants: string[],
+  w: Omit<WindowSpec, 'variant' | 'round' | 'expectFile'> & {expect: (v: string) => Promise<string>},
+): Promise<void> {
   for (const v of variants) {
     const h = await server(ctx, v);
     const run = startWrk({
-      url: h.url, path: w.path, method: w.method, bodyFile: w.bodyFile, expectFile: await w.expect(v), connections: w.connections,
-      durationS: Math.max(1, w.warmupS), close: w.close, cpu: ctx.opts.loadCpu, shim: ctx.shim,
-      clientChain: ctx.pki.clients.valid.chain, clientKey: ctx.pki.clients.valid.key,
+      url: h.url,
+      path: w.path,
+      method: w.method,
+      bodyFile: w.bodyFile,
+      expectFile: await w.expect(v),
+      connections: w.connections,
+      durationS: Math.max(1, w.warmupS),
+      close: w.close,
+      cpu: ctx.opts.loadCpu,
+      shim: ctx.shim,
+      clientChain: ctx.pki.clients.valid.chain,
+      clientKey: ctx.pki.clients.valid.key,
     });
     const res = await run.done;
     if (wrkProblemCount(res) > 0) log(`  warm-up of ${v}: ${wrkProblemCount(res)} problem(s): ${res.sample}`);
@@ -297,16 +365,34 @@ async function sectionKeepAlive(ctx: Ctx, runs: LoadRun[]): Promise<void> {
   log('\n== 1. keep-alive GET /whoami: (a) bare https, (b) plain LoopBack, (c) this service, (d) nginx + plain LoopBack');
   const variants = ['a', 'b', 'c', 'd'];
   await warmUp(ctx, variants, {
-    section: 'keepalive', scenario: 'warm-up', connections: 100, close: false, method: 'GET', path: '/whoami', warmupS: ctx.opts.warmupS + 1, durationS: 0,
+    section: 'keepalive',
+    scenario: 'warm-up',
+    connections: 100,
+    close: false,
+    method: 'GET',
+    path: '/whoami',
+    warmupS: ctx.opts.warmupS + 1,
+    durationS: 0,
     expect: v => expectFor(ctx, v, 'whoami'),
   });
   for (let round = 0; round < ctx.opts.rounds; round++) {
     for (const conns of [10, 100]) {
       for (const v of rotate(variants, round)) {
-        runs.push(await measure(ctx, {
-          section: 'keepalive', scenario: `keepalive-${conns}`, variant: v, round, connections: conns, close: false, method: 'GET', path: '/whoami',
-          expectFile: await expectFor(ctx, v, 'whoami'), warmupS: ctx.opts.warmupS, durationS: ctx.opts.durationS,
-        }));
+        runs.push(
+          await measure(ctx, {
+            section: 'keepalive',
+            scenario: `keepalive-${conns}`,
+            variant: v,
+            round,
+            connections: conns,
+            close: false,
+            method: 'GET',
+            path: '/whoami',
+            expectFile: await expectFor(ctx, v, 'whoami'),
+            warmupS: ctx.opts.warmupS,
+            durationS: ctx.opts.durationS,
+          }),
+        );
       }
     }
   }
@@ -331,8 +417,13 @@ async function measureHandshakes(ctx: Ctx, variant: string, round: number): Prom
   try {
     await expectFor(ctx, variant, 'whoami', h);
     const spec = {
-      binary: ctx.handshakeClient, port: h.port, workers: ctx.opts.handshakeWorkers, cpu: ctx.opts.loadCpu,
-      clientChain: ctx.pki.clients.valid.chain, clientKey: ctx.pki.clients.valid.key, caFile: ctx.pki.caBundle,
+      binary: ctx.handshakeClient,
+      port: h.port,
+      workers: ctx.opts.handshakeWorkers,
+      cpu: ctx.opts.loadCpu,
+      clientChain: ctx.pki.clients.valid.chain,
+      clientKey: ctx.pki.clients.valid.key,
+      caFile: ctx.pki.caBundle,
       acceptEof: variant === 'd',
     };
     const run = startHandshakeClient({...spec, durationS: ctx.opts.warmupS + ctx.opts.durationS + 1});
@@ -345,7 +436,11 @@ async function measureHandshakes(ctx: Ctx, variant: string, round: number): Prom
     const l1 = safeCpu(run.pid, true);
     const res = await run.done;
     const r: LoadRun = {
-      section: 'handshake', scenario: 'handshake-only', variant, round, connections: ctx.opts.handshakeWorkers,
+      section: 'handshake',
+      scenario: 'handshake-only',
+      variant,
+      round,
+      connections: ctx.opts.handshakeWorkers,
       windowS: (s1.at - s0.at) / 1000,
       requests: s1.counters.requests - s0.counters.requests,
       newConnections: s1.counters.connections - s0.counters.connections,
@@ -359,8 +454,8 @@ async function measureHandshakes(ctx: Ctx, variant: string, round: number): Prom
     const problems = wrkProblemCount(res);
     log(
       `  [handshake-only r${round + 1}] ${variant.padEnd(8)} ${(r.newConnections / r.windowS).toFixed(0).padStart(5)} handshakes/s  ` +
-      `CPU ${(r.cpuUs / Math.max(1, r.newConnections)).toFixed(1).padStart(7)} µs/handshake  client: ${res.responses} good of ${res.requests}` +
-      `${problems > 0 ? `  ERRORS ${problems} (${res.sample})` : ''}${r.requests > 0 ? `  UNEXPECTED HTTP REQUESTS ${r.requests}` : ''}`,
+        `CPU ${(r.cpuUs / Math.max(1, r.newConnections)).toFixed(1).padStart(7)} µs/handshake  client: ${res.responses} good of ${res.requests}` +
+        `${problems > 0 ? `  ERRORS ${problems} (${res.sample})` : ''}${r.requests > 0 ? `  UNEXPECTED HTTP REQUESTS ${r.requests}` : ''}`,
     );
     return r;
   } finally {
@@ -373,10 +468,21 @@ async function sectionConnections(ctx: Ctx, runs: LoadRun[]): Promise<void> {
   const variants = ['a', 'b', 'c', 'd', 'c-crl1m'];
   for (let round = 0; round < ctx.opts.rounds; round++) {
     for (const v of rotate(variants, round)) {
-      runs.push(await measure(ctx, {
-        section: 'connections', scenario: 'conn-per-request', variant: v, round, connections: ctx.opts.handshakeConnections, close: true, method: 'GET', path: '/whoami',
-        expectFile: await expectFor(ctx, v, 'whoami'), warmupS: ctx.opts.warmupS, durationS: ctx.opts.durationS,
-      }));
+      runs.push(
+        await measure(ctx, {
+          section: 'connections',
+          scenario: 'conn-per-request',
+          variant: v,
+          round,
+          connections: ctx.opts.handshakeConnections,
+          close: true,
+          method: 'GET',
+          path: '/whoami',
+          expectFile: await expectFor(ctx, v, 'whoami'),
+          warmupS: ctx.opts.warmupS,
+          durationS: ctx.opts.durationS,
+        }),
+      );
     }
   }
 }
@@ -393,27 +499,53 @@ async function sectionGuards(ctx: Ctx, runs: LoadRun[], micro: MicroResult[]): P
   for (let round = 0; round < ctx.opts.rounds; round++) {
     for (const scenario of ['echo-small', 'echo-64k'] as const) {
       for (const v of rotate(variants, round)) {
-        runs.push(await measure(ctx, {
-          section: 'guards', scenario, variant: v, round, connections: 10, close: false, method: 'POST', path: '/echo', bodyFile: files[scenario],
-          expectFile: await expectFor(ctx, v, scenario), warmupS: ctx.opts.warmupS, durationS: ctx.opts.durationS,
-        }));
+        runs.push(
+          await measure(ctx, {
+            section: 'guards',
+            scenario,
+            variant: v,
+            round,
+            connections: 10,
+            close: false,
+            method: 'POST',
+            path: '/echo',
+            bodyFile: files[scenario],
+            expectFile: await expectFor(ctx, v, scenario),
+            warmupS: ctx.opts.warmupS,
+            durationS: ctx.opts.durationS,
+          }),
+        );
       }
     }
   }
-  const res = (await runProbe(path.join(BENCH_DIST, 'probes', 'micro-probe.js'), {
-    BENCH_SMALL_BODY_FILE: files['echo-small'], BENCH_LARGE_BODY_FILE: files['echo-64k'],
-    BENCH_OCSP_URL: ctx.ocsp.url, BENCH_LEAF_CERT: ctx.pki.clients.valid.cert, BENCH_ISSUER_CERT: ctx.pki.intermediateCa.cert,
-  }, ctx.opts.serverCpu)) as {guards: MicroResult[]; ocsp: MicroResult[]; notes: string[]};
+  const res = (await runProbe(
+    path.join(BENCH_DIST, 'probes', 'micro-probe.js'),
+    {
+      BENCH_SMALL_BODY_FILE: files['echo-small'],
+      BENCH_LARGE_BODY_FILE: files['echo-64k'],
+      BENCH_OCSP_URL: ctx.ocsp.url,
+      BENCH_LEAF_CERT: ctx.pki.clients.valid.cert,
+      BENCH_ISSUER_CERT: ctx.pki.intermediateCa.cert,
+    },
+    ctx.opts.serverCpu,
+  )) as {guards: MicroResult[]; ocsp: MicroResult[]; notes: string[]};
   micro.push(...res.guards);
   ctx.notes.push(...res.notes.filter(n => n.startsWith('guard')));
   for (const g of res.guards) log(`  ${g.name}: ${g.us.toFixed(2)} µs`);
 }
 
 async function ocspMicro(ctx: Ctx): Promise<MicroResult[]> {
-  const res = (await runProbe(path.join(BENCH_DIST, 'probes', 'micro-probe.js'), {
-    BENCH_SMALL_BODY_FILE: path.join(ctx.work, 'body-small.json'), BENCH_LARGE_BODY_FILE: path.join(ctx.work, 'body-64k.json'),
-    BENCH_OCSP_URL: ctx.ocsp.url, BENCH_LEAF_CERT: ctx.pki.clients.valid.cert, BENCH_ISSUER_CERT: ctx.pki.intermediateCa.cert,
-  }, ctx.opts.serverCpu)) as {guards: MicroResult[]; ocsp: MicroResult[]; notes: string[]};
+  const res = (await runProbe(
+    path.join(BENCH_DIST, 'probes', 'micro-probe.js'),
+    {
+      BENCH_SMALL_BODY_FILE: path.join(ctx.work, 'body-small.json'),
+      BENCH_LARGE_BODY_FILE: path.join(ctx.work, 'body-64k.json'),
+      BENCH_OCSP_URL: ctx.ocsp.url,
+      BENCH_LEAF_CERT: ctx.pki.clients.valid.cert,
+      BENCH_ISSUER_CERT: ctx.pki.intermediateCa.cert,
+    },
+    ctx.opts.serverCpu,
+  )) as {guards: MicroResult[]; ocsp: MicroResult[]; notes: string[]};
   ctx.notes.push(...res.notes.filter(n => n.startsWith('OCSP')));
   for (const o of res.ocsp) log(`  ${o.name}: ${o.us.toFixed(2)} µs`);
   return res.ocsp;
@@ -424,16 +556,26 @@ async function sectionRevocation(ctx: Ctx): Promise<{crl: CrlScaleRow[]; service
   const crl: CrlScaleRow[] = [];
   for (const entries of ctx.opts.crlSizes) {
     const file = writeCrl(ctx, entries);
-    const row = (await runProbe(path.join(BENCH_DIST, 'probes', 'revocation-probe.js'), {
-      BENCH_CRL_FILE: file, BENCH_CA_BUNDLE: ctx.pki.caBundle, BENCH_LEAF_CERT: ctx.pki.clients.valid.cert, BENCH_CRL_COUNT: String(entries),
-    }, ctx.opts.serverCpu, ['--expose-gc'])) as Omit<CrlScaleRow, 'fileBytes'>;
+    const row = (await runProbe(
+      path.join(BENCH_DIST, 'probes', 'revocation-probe.js'),
+      {
+        BENCH_CRL_FILE: file,
+        BENCH_CA_BUNDLE: ctx.pki.caBundle,
+        BENCH_LEAF_CERT: ctx.pki.clients.valid.cert,
+        BENCH_CRL_COUNT: String(entries),
+      },
+      ctx.opts.serverCpu,
+      ['--expose-gc'],
+    )) as Omit<CrlScaleRow, 'fileBytes'>;
     const full: CrlScaleRow = {...row, fileBytes: fs.statSync(file).size};
     crl.push(full);
-    log(`  ${entries.toLocaleString('en-US')} entries: load ${full.loadMs.toFixed(0)} ms, reload ${full.reloadMs.toFixed(0)} ms, ` +
-      `retained ${(full.retainedBytes / 1048576).toFixed(1)} MiB, lookup ${full.lookupNsAbsent.toFixed(0)}/${full.lookupNsPresent.toFixed(0)} ns, ` +
-      `statusOfCertificate ${full.statusOfCertificateUs.toFixed(1)} µs, longest block ${full.eldMaxLoadMs.toFixed(1)}/${full.eldMaxReloadMs.toFixed(1)} ms ` +
-      `(CPU-attributed ${full.cpuBlockMaxLoadMs.toFixed(1)}/${full.cpuBlockMaxReloadMs.toFixed(1)} ms)` +
-      (full.lookupsVerified ? '' : '  LOOKUPS WRONG'));
+    log(
+      `  ${entries.toLocaleString('en-US')} entries: load ${full.loadMs.toFixed(0)} ms, reload ${full.reloadMs.toFixed(0)} ms, ` +
+        `retained ${(full.retainedBytes / 1048576).toFixed(1)} MiB, lookup ${full.lookupNsAbsent.toFixed(0)}/${full.lookupNsPresent.toFixed(0)} ns, ` +
+        `statusOfCertificate ${full.statusOfCertificateUs.toFixed(1)} µs, longest block ${full.eldMaxLoadMs.toFixed(1)}/${full.eldMaxReloadMs.toFixed(1)} ms ` +
+        `(CPU-attributed ${full.cpuBlockMaxLoadMs.toFixed(1)}/${full.cpuBlockMaxReloadMs.toFixed(1)} ms)` +
+        (full.lookupsVerified ? '' : '  LOOKUPS WRONG'),
+    );
     if (!full.lookupsVerified) ctx.notes.push(`CRL of ${entries} entries: lookups did not return the expected statuses`);
   }
   const serviceReload: ServiceReloadRow[] = [];
@@ -446,8 +588,17 @@ async function sectionRevocation(ctx: Ctx): Promise<{crl: CrlScaleRow[]; service
 async function serviceReloadUnderLoad(ctx: Ctx): Promise<ServiceReloadRow> {
   const h = await server(ctx, 'c-crl1m');
   const run = startWrk({
-    url: h.url, path: '/whoami', method: 'GET', expectFile: await expectFor(ctx, 'c-crl1m', 'whoami'), connections: 10, durationS: 120, close: false,
-    cpu: ctx.opts.loadCpu, shim: ctx.shim, clientChain: ctx.pki.clients.valid.chain, clientKey: ctx.pki.clients.valid.key,
+    url: h.url,
+    path: '/whoami',
+    method: 'GET',
+    expectFile: await expectFor(ctx, 'c-crl1m', 'whoami'),
+    connections: 10,
+    durationS: 120,
+    close: false,
+    cpu: ctx.opts.loadCpu,
+    shim: ctx.shim,
+    clientChain: ctx.pki.clients.valid.chain,
+    clientKey: ctx.pki.clients.valid.key,
   });
   await sleep(1500);
   h.resetEld();
@@ -475,8 +626,10 @@ async function serviceReloadUnderLoad(ctx: Ctx): Promise<ServiceReloadRow> {
     errorsDuring: wrkProblemCount(wrk),
   };
   if (!s1.reloads!.lastOk) ctx.notes.push('the SIGHUP reload of the 1M-entry CRL reported failure');
-  log(`  service SIGHUP reload with 1M CRL under load: ${row.reloadMs.toFixed(0)} ms, longest block ${row.eldMaxMs.toFixed(1)} ms (CPU-attributed ${row.cpuBlockMaxMs.toFixed(1)} ms), ` +
-    `${row.requestsDuring} requests served meanwhile, ${row.errorsDuring} errors`);
+  log(
+    `  service SIGHUP reload with 1M CRL under load: ${row.reloadMs.toFixed(0)} ms, longest block ${row.eldMaxMs.toFixed(1)} ms (CPU-attributed ${row.cpuBlockMaxMs.toFixed(1)} ms), ` +
+      `${row.requestsDuring} requests served meanwhile, ${row.errorsDuring} errors`,
+  );
   return row;
 }
 
@@ -494,7 +647,9 @@ async function sectionStartup(ctx: Ctx): Promise<StartupRow[]> {
     for (let i = 0; i < ctx.opts.startupRounds; i++) {
       const t0 = performance.now();
       const child = spawn('taskset', ['-c', String(ctx.opts.serverCpu), process.execPath, SERVICE_JS], {
-        env: serviceEnv(ctx, {...extra, PRINT_BANNER: 'true'}), cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+        env: serviceEnv(ctx, {...extra, PRINT_BANNER: 'true'}),
+        cwd: PROJECT_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       const exited = once(child, 'exit');
       try {
@@ -525,7 +680,9 @@ async function sectionStartup(ctx: Ctx): Promise<StartupRow[]> {
     }
     const row: StartupRow = {label, rounds: starts.length, startMs: median(starts), firstRequestMs: median(firsts), idleRssBytes: median(rss)};
     rows.push(row);
-    log(`  ${label}: ${row.startMs.toFixed(0)} ms to listening, ${row.firstRequestMs.toFixed(0)} ms to first 200, idle RSS ${(row.idleRssBytes / 1048576).toFixed(1)} MiB`);
+    log(
+      `  ${label}: ${row.startMs.toFixed(0)} ms to listening, ${row.firstRequestMs.toFixed(0)} ms to first 200, idle RSS ${(row.idleRssBytes / 1048576).toFixed(1)} MiB`,
+    );
   }
   return rows;
 }
@@ -561,28 +718,50 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void cleanup().then(() => process.exit(143)));
 
   try {
-    log(`bench: ${opts.quick ? 'QUICK smoke mode' : 'full run'}, ${opts.rounds} rounds, ${opts.warmupS}+${opts.durationS} s windows; ` +
-      `server CPU ${opts.serverCpu}, load CPU ${opts.loadCpu}; load average ${os.loadavg().map(x => x.toFixed(2)).join(' ')}`);
+    log(
+      `bench: ${opts.quick ? 'QUICK smoke mode' : 'full run'}, ${opts.rounds} rounds, ${opts.warmupS}+${opts.durationS} s windows; ` +
+        `server CPU ${opts.serverCpu}, load CPU ${opts.loadCpu}; load average ${os
+          .loadavg()
+          .map(x => x.toFixed(2))
+          .join(' ')}`,
+    );
     const shim = buildShim(work);
     const handshakeClient = buildHandshakeClient(work);
     const pkiDir = path.join(work, 'pki');
     const ocspDir = path.join(work, 'ocsp');
     fs.mkdirSync(ocspDir);
     const ocsp = await startOcspResponder({
-      dir: ocspDir, index: path.join(pkiDir, 'openssl-index.txt'), caCert: path.join(pkiDir, 'intermediate-ca.crt'),
-      signerCert: path.join(pkiDir, 'ocsp-responder.crt'), signerKey: path.join(pkiDir, 'ocsp-responder.key'),
+      dir: ocspDir,
+      index: path.join(pkiDir, 'openssl-index.txt'),
+      caCert: path.join(pkiDir, 'intermediate-ca.crt'),
+      signerCert: path.join(pkiDir, 'ocsp-responder.crt'),
+      signerKey: path.join(pkiDir, 'ocsp-responder.key'),
     });
     cleanups.push(() => ocsp.stop());
     const pki = await generateDevPki({dir: pkiDir, ocspUrl: ocsp.url});
-    const creds: ClientCreds = {ca: fs.readFileSync(pki.caBundle), cert: fs.readFileSync(pki.clients.valid.cert), key: fs.readFileSync(pki.clients.valid.key)};
+    const creds: ClientCreds = {
+      ca: fs.readFileSync(pki.caBundle),
+      cert: fs.readFileSync(pki.clients.valid.cert),
+      key: fs.readFileSync(pki.clients.valid.key),
+    };
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH, HOME: process.env.HOME,
-      NODE_ENV: 'production', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', PRINT_BANNER: 'true',
-      TLS_CERT_FILE: pki.server.cert, TLS_KEY_FILE: pki.server.key, TLS_CA_FILE: pki.caBundle,
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      PRINT_BANNER: 'true',
+      TLS_CERT_FILE: pki.server.cert,
+      TLS_KEY_FILE: pki.server.key,
+      TLS_CA_FILE: pki.caBundle,
       TLS_CRL_FILES: `${pki.crls.root},${pki.crls.intermediate}`,
       MTLS_ALLOWED_SUBJECTS: 'uri:spiffe://hardened-mtls.test/client/*',
-      MTLS_REVOCATION: 'crl,ocsp', MTLS_OCSP_URL: ocsp.url,
-      OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32', OUTBOUND_ALLOWED_PORTS: String(ocsp.port),
+      MTLS_REVOCATION: 'crl,ocsp',
+      MTLS_OCSP_URL: ocsp.url,
+      OUTBOUND_ALLOW_HTTP: 'true',
+      OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
+      OUTBOUND_ALLOWED_PORTS: String(ocsp.port),
       POSTURE_MODE: 'warn',
       // POST /echo is a demo route (off in production by default).
       DEMO_ROUTES: 'true',
@@ -591,8 +770,20 @@ async function main(): Promise<void> {
       DEBUG_COLORS: 'no',
     };
     const ctx: Ctx = {
-      opts, work, shim, handshakeClient, pki, creds, ocsp, env, crlFiles: new Map(), servers: new Map(), expect: new Map(),
-      bodies: {small: SMALL_BODY, large: jsonBodyOfSize(LARGE_BODY_BYTES)}, notes: [], cleanups,
+      opts,
+      work,
+      shim,
+      handshakeClient,
+      pki,
+      creds,
+      ocsp,
+      env,
+      crlFiles: new Map(),
+      servers: new Map(),
+      expect: new Map(),
+      bodies: {small: SMALL_BODY, large: jsonBodyOfSize(LARGE_BODY_BYTES)},
+      notes: [],
+      cleanups,
     };
     fs.writeFileSync(path.join(work, 'body-small.json'), ctx.bodies.small);
     fs.writeFileSync(path.join(work, 'body-64k.json'), ctx.bodies.large);
@@ -605,7 +796,10 @@ async function main(): Promise<void> {
     const timed = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
       const t = performance.now();
       const r = await f();
-      const line = `section ${name}: ${((performance.now() - t) / 1000).toFixed(0)} s (load average ${os.loadavg().map(x => x.toFixed(2)).join(' ')})`;
+      const line = `section ${name}: ${((performance.now() - t) / 1000).toFixed(0)} s (load average ${os
+        .loadavg()
+        .map(x => x.toFixed(2))
+        .join(' ')})`;
       log(`  ${line}`);
       ctx.notes.push(line);
       return r;
@@ -626,12 +820,36 @@ async function main(): Promise<void> {
     ctx.notes.push(`whole run: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     ctx.notes.push(`the OCSP responder answered ${ocsp.requests} request(s) during the whole run (the service caches answers).`);
     if (opts.quick) ctx.notes.push('--quick smoke mode: rounds and windows are too short for conclusions.');
-    if (os.loadavg()[0] > 1.5) ctx.notes.push(`load average at the end was ${os.loadavg().map(x => x.toFixed(2)).join(' ')}: the machine was not quiet.`);
+    if (os.loadavg()[0] > 1.5)
+      ctx.notes.push(
+        `load average at the end was ${os
+          .loadavg()
+          .map(x => x.toFixed(2))
+          .join(' ')}: the machine was not quiet.`,
+      );
 
     const results: BenchResults = {
-      version: 1, startedAt, finishedAt: new Date().toISOString(),
-      config: {quick: opts.quick, rounds: opts.rounds, warmupS: opts.warmupS, durationS: opts.durationS, handshakeConnections: opts.handshakeConnections, handshakeWorkers: opts.handshakeWorkers, sections: opts.sections, crlSizes: opts.crlSizes},
-      machine, variants: describeVariants(ctx), runs, summaries: summarizeAll(runs), revocation, guards, startup, notes: ctx.notes,
+      version: 1,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      config: {
+        quick: opts.quick,
+        rounds: opts.rounds,
+        warmupS: opts.warmupS,
+        durationS: opts.durationS,
+        handshakeConnections: opts.handshakeConnections,
+        handshakeWorkers: opts.handshakeWorkers,
+        sections: opts.sections,
+        crlSizes: opts.crlSizes,
+      },
+      machine,
+      variants: describeVariants(ctx),
+      runs,
+      summaries: summarizeAll(runs),
+      revocation,
+      guards,
+      startup,
+      notes: ctx.notes,
     };
     const targets = evaluateTargets(results);
     const ratios = evaluateRatios(results);

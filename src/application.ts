@@ -69,7 +69,11 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
         cors: {origin: false},
         openApiSpec: {disabled: true},
         apiExplorer: {disabled: true},
-        requestBodyParser: {json: {limit: config.http.maxBodyBytes, strict: true}, text: {limit: config.http.maxBodyBytes}, urlencoded: {limit: config.http.maxBodyBytes, extended: false}},
+        requestBodyParser: {
+          json: {limit: config.http.maxBodyBytes, strict: true},
+          text: {limit: config.http.maxBodyBytes},
+          urlencoded: {limit: config.http.maxBodyBytes, extended: false},
+        },
       },
     });
     this.appConfig = config;
@@ -105,11 +109,14 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
       downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
     });
     // Host / absolute-form target / SNI against SERVER_NAMES, forwarding headers vs TRUSTED_PROXIES.
-    this.middleware(createAuthorityMiddleware({config, serverCert: () => this.tlsState.material.serverCert, logger: logger.child({component: 'guards'})}), {
-      group: AUTHORITY_GUARD_GROUP,
-      upstreamGroups: [REQUEST_ENTRY_GROUP],
-      downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
-    });
+    this.middleware(
+      createAuthorityMiddleware({config, serverCert: () => this.tlsState.material.serverCert, logger: logger.child({component: 'guards'})}),
+      {
+        group: AUTHORITY_GUARD_GROUP,
+        upstreamGroups: [REQUEST_ENTRY_GROUP],
+        downstreamGroups: [RestMiddlewareGroups.CORS, GUARD_MIDDLEWARE_GROUP, RestMiddlewareGroups.FIND_ROUTE],
+      },
+    );
     // OCSP requests and CRL downloads leave only through their own SSRF-safe client (closed by the
     // auth component on stop); its address exceptions are OUTBOUND_ALLOWED_CIDRS.
     const revocationTransport = createRevocationTransport(config, logger.child({component: 'revocation-transport'}));
@@ -162,4 +169,3 @@ export class HardenedMtlsApplication extends BootMixin(RestApplication) {
     return this.restServer.isBound(TlsBindings.RELOADER.key) ? this.restServer.getSync(TlsBindings.RELOADER) : undefined;
   }
 }
-

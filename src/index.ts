@@ -82,7 +82,11 @@ export async function startService(env: Env = process.env, logger?: Logger, over
   const revocation = await RevocationStore.load(config.tls.crlFiles, material.caCerts, log.child({component: 'revocation'}));
   // Say which revocation source covers each CA; production refuses an uncovered CA (issue 15).
   const coverage = revocationCoverage(material.caCerts, new Set(revocation.index.crls.map(r => r.issuerFingerprint256)), config.mtls);
-  for (const c of coverage) log.info({event: 'revocation.coverage', subject: c.subject, fingerprint256: c.fingerprint256, source: c.source}, 'revocation source of a trusted CA');
+  for (const c of coverage)
+    log.info(
+      {event: 'revocation.coverage', subject: c.subject, fingerprint256: c.fingerprint256, source: c.source},
+      'revocation source of a trusted CA',
+    );
   if (config.env === 'production') requireRevocationCoverage(coverage);
 
   // The role policy (MTLS_POLICY_FILE / MTLS_ROLES / built-in): an invalid one exits 78 here.
@@ -128,11 +132,17 @@ export async function main(): Promise<void> {
     stopSignal = signal;
     if (!service) return; // still starting: stopped as soon as start-up completes
     const log = service.app.logger;
-    log.info({event: 'shutdown', signal, boundMs: service.config.http.shutdownTimeoutMs}, 'graceful shutdown: no new connections, finishing in-flight requests');
+    log.info(
+      {event: 'shutdown', signal, boundMs: service.config.http.shutdownTimeoutMs},
+      'graceful shutdown: no new connections, finishing in-flight requests',
+    );
     // Last resort: the server force-closes its connections at the bound; if anything still holds
     // the process a little after that, exit non-zero rather than hang until SIGKILL.
     setTimeout(() => {
-      log.error({event: 'shutdown.timeout', code: 'INTERNAL_ERROR', boundMs: service?.config.http.shutdownTimeoutMs}, 'graceful shutdown did not finish in time');
+      log.error(
+        {event: 'shutdown.timeout', code: 'INTERNAL_ERROR', boundMs: service?.config.http.shutdownTimeoutMs},
+        'graceful shutdown did not finish in time',
+      );
       process.exit(1);
     }, service.config.http.shutdownTimeoutMs + 5000).unref();
     service.stop().then(

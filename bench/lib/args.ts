@@ -88,8 +88,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         o.handshakeWorkers = num(a, next(), 1, 256);
         break;
       case '--sections': {
-        const list = next().split(',').map(s => s.trim()).filter(Boolean);
-        for (const s of list) if (!(ALL_SECTIONS as readonly string[]).includes(s)) throw new UsageError(`unknown section ${s} (${ALL_SECTIONS.join(', ')})`);
+        const list = next()
+          .split(',')
+          .map(s => s.trim())
+          .filter(Boolean);
+        for (const s of list)
+          if (!(ALL_SECTIONS as readonly string[]).includes(s)) throw new UsageError(`unknown section ${s} (${ALL_SECTIONS.join(', ')})`);
         o.sections = ALL_SECTIONS.filter(s => list.includes(s));
         break;
       }

@@ -6,7 +6,24 @@
 
 export const SMALL_BODY = JSON.stringify({name: 'widget', quantity: 3, tags: ['blue', 'small'], note: 'deliver on monday'});
 
-const WORDS = ['alpha', 'bravo', 'cedar', 'delta', 'ember', 'fjord', 'grove', 'harbor', 'island', 'juniper', 'kettle', 'lantern', 'meadow', 'nectar', 'orchard', 'pepper'];
+const WORDS = [
+  'alpha',
+  'bravo',
+  'cedar',
+  'delta',
+  'ember',
+  'fjord',
+  'grove',
+  'harbor',
+  'island',
+  'juniper',
+  'kettle',
+  'lantern',
+  'meadow',
+  'nectar',
+  'orchard',
+  'pepper',
+];
 
 /**
  * A JSON object of exactly `bytes` bytes (UTF-8; ASCII only): {"items":[...],"meta":{...}} with

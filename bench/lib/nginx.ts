@@ -114,7 +114,11 @@ function getText(port: number, p: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.get({host: '127.0.0.1', port, path: p, agent: false, timeout: 10_000}, res => {
       let body = '';
-      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body)).on('error', reject);
+      res
+        .setEncoding('utf8')
+        .on('data', (d: string) => (body += d))
+        .on('end', () => resolve(body))
+        .on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('stub_status timeout')));
     req.on('error', reject);
@@ -136,9 +140,14 @@ export async function startNginx(spec: NginxSpec): Promise<ServerHandle> {
   const statusPort = await freePort();
   const confFile = path.join(spec.dir, 'nginx.conf');
   fs.writeFileSync(confFile, renderNginxConf({...spec.conf, prefix: spec.dir, port, statusPort, upstreamPort: spec.upstream.port}));
-  const child: ChildProcess = spawn('taskset', ['-c', String(spec.cpu), 'nginx', '-p', spec.dir, '-c', confFile, '-e', path.join(spec.dir, 'error.log')], {
-    cwd: spec.dir, stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    'taskset',
+    ['-c', String(spec.cpu), 'nginx', '-p', spec.dir, '-c', confFile, '-e', path.join(spec.dir, 'error.log')],
+    {
+      cwd: spec.dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-4000)));
   const exited = once(child, 'exit');
@@ -160,7 +169,8 @@ export async function startNginx(spec: NginxSpec): Promise<ServerHandle> {
   // Listening when stub_status answers (nginx prints nothing on start-up).
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}) before listening\n${stderrTail()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`nginx exited (${child.exitCode ?? child.signalCode}) before listening\n${stderrTail()}`);
     try {
       await status();
       break;

@@ -69,7 +69,7 @@ function tryExec(cmd: string, args: string[]): string {
   try {
     return execFileSync(cmd, args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim();
   } catch (e) {
-    const out = (e as {stdout?: string; stderr?: string});
+    const out = e as {stdout?: string; stderr?: string};
     return `${out.stdout ?? ''}${out.stderr ?? ''}`.trim();
   }
 }
@@ -104,7 +104,9 @@ export function buildShim(outDir: string): string {
   try {
     execFileSync(cc, ['-shared', '-fPIC', '-O2', '-Wall', '-o', out, src, '-ldl'], {stdio: ['ignore', 'pipe', 'pipe']});
   } catch (e) {
-    throw new Error(`cannot build the wrk client-certificate shim with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? String(e)}`, {cause: e});
+    throw new Error(`cannot build the wrk client-certificate shim with ${cc}: ${(e as {stderr?: Buffer}).stderr?.toString() ?? String(e)}`, {
+      cause: e,
+    });
   }
   return out;
 }
@@ -142,10 +144,20 @@ export interface HandshakeClientSpec {
  * handshakes, errors.read = closes without close_notify (a refusal after the handshake).
  */
 export function startHandshakeClient(spec: HandshakeClientSpec): WrkRun {
-  const child = spawn('taskset', ['-c', String(spec.cpu), spec.binary, '127.0.0.1', String(spec.port), String(spec.durationS), String(spec.workers)], {
-    env: {PATH: process.env.PATH, BENCH_CLIENT_CERT: spec.clientChain, BENCH_CLIENT_KEY: spec.clientKey, BENCH_CA_FILE: spec.caFile, BENCH_ACCEPT_EOF: spec.acceptEof ? '1' : '0'},
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'taskset',
+    ['-c', String(spec.cpu), spec.binary, '127.0.0.1', String(spec.port), String(spec.durationS), String(spec.workers)],
+    {
+      env: {
+        PATH: process.env.PATH,
+        BENCH_CLIENT_CERT: spec.clientChain,
+        BENCH_CLIENT_KEY: spec.clientKey,
+        BENCH_CA_FILE: spec.caFile,
+        BENCH_ACCEPT_EOF: spec.acceptEof ? '1' : '0',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -306,13 +318,24 @@ export interface ClientCreds {
   key: Buffer;
 }
 
-export function probe(url: string, creds: ClientCreds, opts: {method?: string; path?: string; body?: Buffer; contentType?: string} = {}): Promise<{status: number; body: string}> {
+export function probe(
+  url: string,
+  creds: ClientCreds,
+  opts: {method?: string; path?: string; body?: Buffer; contentType?: string} = {},
+): Promise<{status: number; body: string}> {
   return new Promise((resolve, reject) => {
     const u = new URL(opts.path ?? '/whoami', url);
     const req = https.request(
       {
-        host: u.hostname, port: u.port, path: u.pathname, method: opts.method ?? 'GET', agent: false,
-        ca: creds.ca, cert: creds.cert, key: creds.key, minVersion: 'TLSv1.3',
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: opts.method ?? 'GET',
+        agent: false,
+        ca: creds.ca,
+        cert: creds.cert,
+        key: creds.key,
+        minVersion: 'TLSv1.3',
         headers: opts.body ? {'content-type': opts.contentType ?? 'application/json', 'content-length': opts.body.length} : {},
         timeout: 30000,
       },
@@ -355,24 +378,37 @@ export interface WrkRun {
 
 export function startWrk(spec: WrkSpec): WrkRun {
   const script = path.join(BENCH_SRC, 'wrk', 'verify.lua');
-  const child = spawn('taskset', [
-    '-c', String(spec.cpu), 'wrk', '-t1', `-c${spec.connections}`, `-d${Math.max(1, Math.ceil(spec.durationS))}s`, '--timeout', '10s',
-    '-s', script, `${spec.url}${spec.path}`,
-  ], {
-    env: {
-      PATH: process.env.PATH,
-      LD_PRELOAD: spec.shim,
-      BENCH_CLIENT_CERT: spec.clientChain,
-      BENCH_CLIENT_KEY: spec.clientKey,
-      BENCH_NO_RESUME: spec.close ? '1' : '0',
-      BENCH_CLOSE: spec.close ? '1' : '0',
-      BENCH_METHOD: spec.method,
-      BENCH_PATH: spec.path,
-      BENCH_BODY_FILE: spec.bodyFile ?? '',
-      BENCH_EXPECT_FILE: spec.expectFile,
+  const child = spawn(
+    'taskset',
+    [
+      '-c',
+      String(spec.cpu),
+      'wrk',
+      '-t1',
+      `-c${spec.connections}`,
+      `-d${Math.max(1, Math.ceil(spec.durationS))}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      script,
+      `${spec.url}${spec.path}`,
+    ],
+    {
+      env: {
+        PATH: process.env.PATH,
+        LD_PRELOAD: spec.shim,
+        BENCH_CLIENT_CERT: spec.clientChain,
+        BENCH_CLIENT_KEY: spec.clientKey,
+        BENCH_NO_RESUME: spec.close ? '1' : '0',
+        BENCH_CLOSE: spec.close ? '1' : '0',
+        BENCH_METHOD: spec.method,
+        BENCH_PATH: spec.path,
+        BENCH_BODY_FILE: spec.bodyFile ?? '',
+        BENCH_EXPECT_FILE: spec.expectFile,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -399,7 +435,13 @@ export interface OcspResponder {
   stop(): Promise<void>;
 }
 
-export async function startOcspResponder(o: {dir: string; index: string; caCert: string; signerCert: string; signerKey: string}): Promise<OcspResponder> {
+export async function startOcspResponder(o: {
+  dir: string;
+  index: string;
+  caCert: string;
+  signerCert: string;
+  signerKey: string;
+}): Promise<OcspResponder> {
   let requests = 0;
   let seq = 0;
   const server = http.createServer((req, res) => {
@@ -415,25 +457,42 @@ export async function startOcspResponder(o: {dir: string; index: string; caCert:
         body = Buffer.from(b64, 'base64');
       }
       fs.writeFileSync(reqFile, body);
-      execFile('openssl', [
-        'ocsp', '-index', o.index, '-CA', o.caCert, '-rsigner', o.signerCert, '-rkey', o.signerKey,
-        '-reqin', reqFile, '-respout', respFile, '-nmin', '60',
-      ], err => {
-        let resp: Buffer | undefined;
-        try {
-          resp = err ? undefined : fs.readFileSync(respFile);
-        } catch {
-          resp = undefined;
-        }
-        fs.rmSync(reqFile, {force: true});
-        fs.rmSync(respFile, {force: true});
-        requests++;
-        if (!resp) {
-          res.writeHead(500).end();
-          return;
-        }
-        res.writeHead(200, {'content-type': 'application/ocsp-response', 'content-length': resp.length}).end(resp);
-      });
+      execFile(
+        'openssl',
+        [
+          'ocsp',
+          '-index',
+          o.index,
+          '-CA',
+          o.caCert,
+          '-rsigner',
+          o.signerCert,
+          '-rkey',
+          o.signerKey,
+          '-reqin',
+          reqFile,
+          '-respout',
+          respFile,
+          '-nmin',
+          '60',
+        ],
+        err => {
+          let resp: Buffer | undefined;
+          try {
+            resp = err ? undefined : fs.readFileSync(respFile);
+          } catch {
+            resp = undefined;
+          }
+          fs.rmSync(reqFile, {force: true});
+          fs.rmSync(respFile, {force: true});
+          requests++;
+          if (!resp) {
+            res.writeHead(500).end();
+            return;
+          }
+          res.writeHead(200, {'content-type': 'application/ocsp-response', 'content-length': resp.length}).end(resp);
+        },
+      );
     });
   });
   server.listen(0, '127.0.0.1');
@@ -445,10 +504,11 @@ export async function startOcspResponder(o: {dir: string; index: string; caCert:
     get requests() {
       return requests;
     },
-    stop: () => new Promise<void>(r => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    stop: () =>
+      new Promise<void>(r => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -458,7 +518,9 @@ export async function startOcspResponder(o: {dir: string; index: string; caCert:
 /** Run a bench probe script pinned to `cpu`; resolves with its JSON result line. */
 export async function runProbe(script: string, env: Record<string, string>, cpu: number, nodeArgs: string[] = []): Promise<unknown> {
   const child = spawn('taskset', ['-c', String(cpu), process.execPath, ...nodeArgs, script], {
-    env: {...process.env, ...env}, cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    env: {...process.env, ...env},
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   let err = '';

@@ -33,7 +33,10 @@ export function parseProcStatCpuTicks(text: string): number {
   // comm (field 2) is in parentheses and may itself contain spaces or ')'.
   const close = text.lastIndexOf(')');
   if (close < 0) throw new Error('unexpected /proc/<pid>/stat format');
-  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
@@ -127,13 +130,7 @@ export function summarizeAll(runs: readonly LoadRun[]): LoadSummary[] {
  * Per-round paired ratios metric(num)/metric(den) for one scenario (rounds where both ran),
  * e.g. c's CPU per request over b's in the same round.
  */
-export function pairedRatios(
-  runs: readonly LoadRun[],
-  scenario: string,
-  num: string,
-  den: string,
-  metric: (r: LoadRun) => number,
-): number[] {
+export function pairedRatios(runs: readonly LoadRun[], scenario: string, num: string, den: string, metric: (r: LoadRun) => number): number[] {
   const byRound = (variant: string) => new Map(runs.filter(r => r.scenario === scenario && r.variant === variant).map(r => [r.round, r]));
   const a = byRound(num);
   const b = byRound(den);

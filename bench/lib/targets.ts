@@ -11,9 +11,7 @@ function status(value: number | null, op: '<=' | '>=', limit: number): TargetSta
   return (op === '<=' ? value <= limit : value >= limit) ? 'met' : 'missed';
 }
 
-function target(
-  id: string, description: string, value: number | null, op: '<=' | '>=', limit: number, unit: string, detail: string,
-): TargetResult {
+function target(id: string, description: string, value: number | null, op: '<=' | '>=', limit: number, unit: string, detail: string): TargetResult {
   const v = value !== null && Number.isFinite(value) ? value : null;
   return {id, description, value: v, op, limit, unit, status: status(v, op, limit), detail};
 }
@@ -36,7 +34,13 @@ function pairedDetail(xs: number[]): string {
   return `median of ${xs.length} paired round ratio(s); range ${Math.min(...xs).toFixed(3)}-${Math.max(...xs).toFixed(3)}`;
 }
 
-function paired(runs: readonly LoadRun[], scenario: string, num: string, den: string, metric: (r: LoadRun) => number): {value: number | null; detail: string} {
+function paired(
+  runs: readonly LoadRun[],
+  scenario: string,
+  num: string,
+  den: string,
+  metric: (r: LoadRun) => number,
+): {value: number | null; detail: string} {
   const xs = pairedRatios(runs, scenario, num, den, metric);
   return {value: xs.length > 0 ? median(xs) : null, detail: pairedDetail(xs)};
 }
@@ -54,21 +58,60 @@ export function evaluateTargets(res: Pick<BenchResults, 'runs' | 'summaries' | '
   }
   for (const conns of [10, 100]) {
     const p = paired(runs, `keepalive-${conns}`, 'c', 'd', cpuPerRequest);
-    out.push(target(`cpu-c-vs-d-${conns}`, `keep-alive, ${conns} connections: server CPU per request, (c) / (d) nginx + plain LoopBack`, p.value, '<=', 0.9, 'x', p.detail));
+    out.push(
+      target(
+        `cpu-c-vs-d-${conns}`,
+        `keep-alive, ${conns} connections: server CPU per request, (c) / (d) nginx + plain LoopBack`,
+        p.value,
+        '<=',
+        0.9,
+        'x',
+        p.detail,
+      ),
+    );
   }
   {
     const p = paired(runs, 'conn-per-request', 'c', 'd', cpuPerConnection);
-    out.push(target('conn-c-vs-d', 'new connection per request: server CPU per connection, (c) / (d) nginx + plain LoopBack', p.value, '<=', 1.0, 'x', p.detail));
+    out.push(
+      target(
+        'conn-c-vs-d',
+        'new connection per request: server CPU per connection, (c) / (d) nginx + plain LoopBack',
+        p.value,
+        '<=',
+        1.0,
+        'x',
+        p.detail,
+      ),
+    );
   }
   {
     const p = paired(runs, 'handshake-only', 'c', 'a', cpuPerConnection);
-    out.push(target('handshake-only-c-vs-a', 'TLS handshake only (no HTTP), fresh servers: server CPU per handshake, (c) / (a)', p.value, '<=', 1.05, 'x', p.detail));
+    out.push(
+      target(
+        'handshake-only-c-vs-a',
+        'TLS handshake only (no HTTP), fresh servers: server CPU per handshake, (c) / (a)',
+        p.value,
+        '<=',
+        1.05,
+        'x',
+        p.detail,
+      ),
+    );
   }
   {
     const p = paired(runs, 'conn-per-request', 'c-crl1m', 'c', handshakeCapacity);
     const rate = paired(runs, 'conn-per-request', 'c-crl1m', 'c', handshakeRate);
-    out.push(target('handshake-crl1m-vs-c', 'new connection per request with a 1,000,000-entry CRL: connections per second of server CPU, (c+1M CRL) / (c)', p.value, '>=', 0.9, 'x',
-      `${p.detail}; observed handshakes/s ratio ${rate.value === null ? 'n/a' : rate.value.toFixed(3)}`));
+    out.push(
+      target(
+        'handshake-crl1m-vs-c',
+        'new connection per request with a 1,000,000-entry CRL: connections per second of server CPU, (c+1M CRL) / (c)',
+        p.value,
+        '>=',
+        0.9,
+        'x',
+        `${p.detail}; observed handshakes/s ratio ${rate.value === null ? 'n/a' : rate.value.toFixed(3)}`,
+      ),
+    );
   }
   {
     const s = res.summaries.find(x => x.scenario === 'keepalive-100' && x.variant === 'c');
@@ -77,24 +120,78 @@ export function evaluateTargets(res: Pick<BenchResults, 'runs' | 'summaries' | '
     if (s) {
       const entries = Object.entries(s.parsesPerRequest);
       worst = entries.length === 0 ? 0 : Math.max(...entries.map(([, v]) => v));
-      const perConn = Object.entries(s.parsesPerConnection).map(([k, v]) => `${k} ${v.toFixed(2)}/conn`).join(', ');
+      const perConn = Object.entries(s.parsesPerConnection)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}/conn`)
+        .join(', ');
       detail = `${s.totalRequests} requests over ${s.totalConnections} new connections; ${perConn || 'no certificate parse counted'}`;
     }
-    out.push(target('parses-per-request', 'certificate parses per request in keep-alive (worst kind; one per connection means ~connections/requests)', worst, '<=', 0.1, '/req', detail));
+    out.push(
+      target(
+        'parses-per-request',
+        'certificate parses per request in keep-alive (worst kind; one per connection means ~connections/requests)',
+        worst,
+        '<=',
+        0.1,
+        '/req',
+        detail,
+      ),
+    );
   }
   const crl = res.revocation.crl;
   const small = crl.find(r => r.entries === Math.min(...crl.map(x => x.entries)));
   const big = crl.find(r => r.entries === 1_000_000);
   {
     const v = small && big ? big.lookupNsAbsent / small.lookupNsAbsent : null;
-    out.push(target('crl-lookup-o1', 'CRL lookup time, 1M entries / smallest CRL (flat = O(1))', v, '<=', 3, 'x',
-      small && big ? `${big.lookupNsAbsent.toFixed(0)} ns vs ${small.lookupNsAbsent.toFixed(0)} ns (${small.entries} entries)` : 'no 1M CRL measured'));
+    out.push(
+      target(
+        'crl-lookup-o1',
+        'CRL lookup time, 1M entries / smallest CRL (flat = O(1))',
+        v,
+        '<=',
+        3,
+        'x',
+        small && big
+          ? `${big.lookupNsAbsent.toFixed(0)} ns vs ${small.lookupNsAbsent.toFixed(0)} ns (${small.entries} entries)`
+          : 'no 1M CRL measured',
+      ),
+    );
   }
-  out.push(target('crl-1m-load-eld', 'longest event-loop block while loading a 1M-entry CRL', big ? big.eldMaxLoadMs : null, '<=', 100, 'ms', big ? `load took ${big.loadMs.toFixed(0)} ms; CPU-attributed block ${big.cpuBlockMaxLoadMs.toFixed(1)} ms` : 'no 1M CRL measured'));
-  out.push(target('crl-1m-reload-eld', 'longest event-loop block while reloading a 1M-entry CRL', big ? big.eldMaxReloadMs : null, '<=', 100, 'ms', big ? `reload took ${big.reloadMs.toFixed(0)} ms; CPU-attributed block ${big.cpuBlockMaxReloadMs.toFixed(1)} ms` : 'no 1M CRL measured'));
+  out.push(
+    target(
+      'crl-1m-load-eld',
+      'longest event-loop block while loading a 1M-entry CRL',
+      big ? big.eldMaxLoadMs : null,
+      '<=',
+      100,
+      'ms',
+      big ? `load took ${big.loadMs.toFixed(0)} ms; CPU-attributed block ${big.cpuBlockMaxLoadMs.toFixed(1)} ms` : 'no 1M CRL measured',
+    ),
+  );
+  out.push(
+    target(
+      'crl-1m-reload-eld',
+      'longest event-loop block while reloading a 1M-entry CRL',
+      big ? big.eldMaxReloadMs : null,
+      '<=',
+      100,
+      'ms',
+      big ? `reload took ${big.reloadMs.toFixed(0)} ms; CPU-attributed block ${big.cpuBlockMaxReloadMs.toFixed(1)} ms` : 'no 1M CRL measured',
+    ),
+  );
   const svc = res.revocation.serviceReload.find(r => r.entries === 1_000_000);
-  out.push(target('service-1m-reload-eld', 'service under load: longest event-loop block during a SIGHUP reload of a 1M-entry CRL', svc ? svc.eldMaxMs : null, '<=', 100, 'ms',
-    svc ? `reload ${svc.reloadMs.toFixed(0)} ms; CPU-attributed block ${svc.cpuBlockMaxMs.toFixed(1)} ms; ${svc.requestsDuring} requests, ${svc.errorsDuring} errors during it` : 'not measured'));
+  out.push(
+    target(
+      'service-1m-reload-eld',
+      'service under load: longest event-loop block during a SIGHUP reload of a 1M-entry CRL',
+      svc ? svc.eldMaxMs : null,
+      '<=',
+      100,
+      'ms',
+      svc
+        ? `reload ${svc.reloadMs.toFixed(0)} ms; CPU-attributed block ${svc.cpuBlockMaxMs.toFixed(1)} ms; ${svc.requestsDuring} requests, ${svc.errorsDuring} errors during it`
+        : 'not measured',
+    ),
+  );
   return out;
 }
 

@@ -41,16 +41,28 @@ async function guards(notes: string[]): Promise<MicroResult[]> {
     return [];
   }
   const out: MicroResult[] = [];
-  for (const [label, file] of [['small JSON body', process.env.BENCH_SMALL_BODY_FILE!], ['64 KiB JSON body', process.env.BENCH_LARGE_BODY_FILE!]] as const) {
+  for (const [label, file] of [
+    ['small JSON body', process.env.BENCH_SMALL_BODY_FILE!],
+    ['64 KiB JSON body', process.env.BENCH_LARGE_BODY_FILE!],
+  ] as const) {
     const text = fs.readFileSync(file, 'utf8');
     const input = {
       rawTarget: '/echo',
-      headers: [['Host', '127.0.0.1:8443'], ['Content-Type', 'application/json'], ['Content-Length', String(Buffer.byteLength(text))], ['User-Agent', 'bench']] as [string, string][],
+      headers: [
+        ['Host', '127.0.0.1:8443'],
+        ['Content-Type', 'application/json'],
+        ['Content-Length', String(Buffer.byteLength(text))],
+        ['User-Agent', 'bench'],
+      ] as [string, string][],
       body: {contentType: 'application/json', text},
     };
     const verdict = policy.inspectRequest(input);
     if (!verdict?.ok) throw new Error(`the guard refused the benign ${label}: ${JSON.stringify(verdict)}`);
-    out.push({name: `guard inspectRequest, ${label} (${Buffer.byteLength(text)} B)`, us: timeIt(() => policy.inspectRequest(input)), note: 'verdict ok'});
+    out.push({
+      name: `guard inspectRequest, ${label} (${Buffer.byteLength(text)} B)`,
+      us: timeIt(() => policy.inspectRequest(input)),
+      note: 'verdict ok',
+    });
   }
   return out;
 }
@@ -63,7 +75,7 @@ async function ocsp(notes: string[]): Promise<MicroResult[]> {
     return [];
   }
   const pemModule = tryRequire('../../src/x509/pem');
-  const pem = (f: string) => pemModule?.pemToDerList ? pemModule.pemToDerList(fs.readFileSync(f, 'utf8'))[0] : undefined;
+  const pem = (f: string) => (pemModule?.pemToDerList ? pemModule.pemToDerList(fs.readFileSync(f, 'utf8'))[0] : undefined);
   const leaf = cert.parseCertificate(new Uint8Array(pem(process.env.BENCH_LEAF_CERT!)));
   const issuer = cert.parseCertificate(new Uint8Array(pem(process.env.BENCH_ISSUER_CERT!)));
   const c = new client.OcspClient({url: process.env.BENCH_OCSP_URL, timeoutMs: 5000, cacheSize: 10_000});

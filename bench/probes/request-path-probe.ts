@@ -61,7 +61,9 @@ async function main(): Promise<void> {
     const app = new Context('app');
     const strategy: AuthenticationStrategy = {name: 'mtls', authenticate: async () => undefined};
     app.bind('strategies.mtls').to(strategy).tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME});
-    const registry = new AuthenticationStrategyRegistry(app.createView(extensionFilter(AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME)));
+    const registry = new AuthenticationStrategyRegistry(
+      app.createView(extensionFilter(AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME)),
+    );
     app.bind(AuthenticationBindings.METADATA).toDynamicValue(authMetadataFactory()).inScope(BindingScope.TRANSIENT);
     app.bind(AuthenticationBindings.STRATEGY).toDynamicValue(authStrategyFactory(registry)).inScope(BindingScope.TRANSIENT);
     const req = () => {
@@ -72,7 +74,10 @@ async function main(): Promise<void> {
     };
     const ctxs = Array.from({length: 64}, req);
     let i = 0;
-    out['strategy lookup, ctx.get(STRATEGY) (before)'] = await cpuUsPerOp(() => ctxs[i++ & 63].get(AuthenticationBindings.STRATEGY, {optional: true}), n);
+    out['strategy lookup, ctx.get(STRATEGY) (before)'] = await cpuUsPerOp(
+      () => ctxs[i++ & 63].get(AuthenticationBindings.STRATEGY, {optional: true}),
+      n,
+    );
     out['strategy lookup, routeStrategies() (after)'] = await cpuUsPerOp(() => routeStrategies(ctxs[i++ & 63]), n);
   }
 

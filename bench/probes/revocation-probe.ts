@@ -114,12 +114,17 @@ async function main(): Promise<void> {
 
   const out = {
     entries: count,
-    loadMs, reloadMs,
+    loadMs,
+    reloadMs,
     retainedBytes: retained(m1) - retained(m0),
     rssDeltaBytes: m1.rss - m0.rss,
-    eldMaxLoadMs: blockLoad.wall, eldMaxReloadMs: blockReload.wall,
-    cpuBlockMaxLoadMs: blockLoad.cpu, cpuBlockMaxReloadMs: blockReload.cpu,
-    lookupNsPresent, lookupNsAbsent, statusOfCertificateUs,
+    eldMaxLoadMs: blockLoad.wall,
+    eldMaxReloadMs: blockReload.wall,
+    cpuBlockMaxLoadMs: blockLoad.cpu,
+    cpuBlockMaxReloadMs: blockReload.cpu,
+    lookupNsPresent,
+    lookupNsAbsent,
+    statusOfCertificateUs,
     lookupsVerified: verified,
   };
   process.stdout.write(`PROBE_RESULT ${JSON.stringify(out)}\n`);

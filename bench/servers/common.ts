@@ -89,7 +89,9 @@ export function whoamiBody(socket: TLSSocket): string | undefined {
  * Variant (d)'s upstream: the identity nginx verified and passed in X-Client-* headers (subject
  * and issuer DN, serial). undefined when nginx did not say SUCCESS.
  */
-export function proxiedIdentity(headers: Record<string, string | string[] | undefined>): {subject: string; issuer: string; serial: string} | undefined {
+export function proxiedIdentity(
+  headers: Record<string, string | string[] | undefined>,
+): {subject: string; issuer: string; serial: string} | undefined {
   if (headers['x-client-verify'] !== 'SUCCESS') return undefined;
   const one = (v: string | string[] | undefined) => (typeof v === 'string' ? v : '');
   return {subject: one(headers['x-client-subject']), issuer: one(headers['x-client-issuer']), serial: one(headers['x-client-serial'])};

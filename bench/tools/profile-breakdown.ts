@@ -89,9 +89,11 @@ function main(): void {
   }
   const top = Number(opt('--top') ?? 25);
   process.stdout.write(`busy ${(total / 1000).toFixed(0)} ms\n`);
-  for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1])) process.stdout.write(`${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / total).toFixed(2).padStart(6)} %  ${g}\n`);
+  for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1]))
+    process.stdout.write(`${(us / 1000).toFixed(1).padStart(9)} ms ${((100 * us) / total).toFixed(2).padStart(6)} %  ${g}\n`);
   process.stdout.write('\ntop self time:\n');
-  for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, top)) process.stdout.write(`${((100 * us) / total).toFixed(2).padStart(6)} %  ${f}\n`);
+  for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, top))
+    process.stdout.write(`${((100 * us) / total).toFixed(2).padStart(6)} %  ${f}\n`);
 }
 
 if (require.main === module) main();

@@ -28,7 +28,8 @@ export interface CliIo {
   err(s: string): void;
 }
 
-const USAGE = 'usage: audit-openapi FILE [--format text|json|sarif] [--fail-on high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--timeout-ms N] [--max-file-bytes N] [--max-total-bytes N]\n';
+const USAGE =
+  'usage: audit-openapi FILE [--format text|json|sarif] [--fail-on high|medium|low|none] [--baseline FILE] [--write-baseline FILE] [--timeout-ms N] [--max-file-bytes N] [--max-total-bytes N]\n';
 const FORMATS = ['text', 'json', 'sarif'] as const;
 type Format = (typeof FORMATS)[number];
 
@@ -54,7 +55,7 @@ export function pathKeyLines(text: string): Map<string, number> {
 
 function lineOf(lines: Map<string, number>, p: string | undefined): number {
   if (!p || !p.startsWith('/')) return 1;
-  for (let q = p; q.length > 0; ) {
+  for (let q = p; q.length > 0;) {
     const l = lines.get(q);
     if (l !== undefined) return l;
     const next = q.indexOf('/', 1);
@@ -72,7 +73,13 @@ export function renderSarif(report: AuditReport, source: string, rootText?: stri
   const log = buildSarif({
     toolName: 'hardened-mtls openapi-audit',
     toolVersion: '0.1.0',
-    rules: Object.values(OPENAPI_AUDIT_RULES).map(r => ({id: r.id, description: r.description, level: LEVEL[r.severity], securitySeverity: SECURITY_SEVERITY[r.severity], tags: ['openapi']})),
+    rules: Object.values(OPENAPI_AUDIT_RULES).map(r => ({
+      id: r.id,
+      description: r.description,
+      level: LEVEL[r.severity],
+      securitySeverity: SECURITY_SEVERITY[r.severity],
+      tags: ['openapi'],
+    })),
     results: report.findings.map(f => ({
       ruleId: f.ruleId,
       level: LEVEL[f.severity],
@@ -192,12 +199,25 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const g = gate(report.findings, args.failOn, baseline);
   if (args.format === 'json') {
-    io.out(JSON.stringify({source: safeToken(args.file, 200), ...report, gate: {failOn: args.failOn, pass: g.pass, failing: g.failing.length, accepted: g.accepted.length, stale: g.stale.map(s => s.fingerprint)}, fingerprints: report.findings.map(fingerprint)}, null, 2) + '\n');
+    io.out(
+      JSON.stringify(
+        {
+          source: safeToken(args.file, 200),
+          ...report,
+          gate: {failOn: args.failOn, pass: g.pass, failing: g.failing.length, accepted: g.accepted.length, stale: g.stale.map(s => s.fingerprint)},
+          fingerprints: report.findings.map(fingerprint),
+        },
+        null,
+        2,
+      ) + '\n',
+    );
   } else if (args.format === 'sarif') {
     io.out(renderSarif(report, args.file, rootText));
   } else {
     io.out(formatReportText(report, args.file));
-    io.out(`gate: --fail-on ${args.failOn}: ${g.failing.length} failing, ${g.accepted.length} accepted by the baseline, ${g.stale.length} stale baseline entr${g.stale.length === 1 ? 'y' : 'ies'} -> ${g.pass ? 'PASS' : 'FAIL'}\n`);
+    io.out(
+      `gate: --fail-on ${args.failOn}: ${g.failing.length} failing, ${g.accepted.length} accepted by the baseline, ${g.stale.length} stale baseline entr${g.stale.length === 1 ? 'y' : 'ies'} -> ${g.pass ? 'PASS' : 'FAIL'}\n`,
+    );
   }
   if (args.writeBaseline) fs.writeFileSync(args.writeBaseline, JSON.stringify(baselineFor(report.findings), null, 2) + '\n', {mode: 0o644});
   return g.pass ? 0 : 1;
@@ -214,6 +234,5 @@ export function main(): void {
     },
   );
 }
-
 
 if (require.main === module) main();

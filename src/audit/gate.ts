@@ -38,7 +38,10 @@ export class BaselineError extends Error {}
 
 /** Stable identity of a finding: rule, method, path and location (not the message or severity). */
 export function fingerprint(f: Pick<AuditFinding, 'ruleId' | 'method' | 'path' | 'location'>): string {
-  return createHash('sha256').update(`${f.ruleId}\0${f.method ?? ''}\0${f.path ?? ''}\0${f.location}`).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${f.ruleId}\0${f.method ?? ''}\0${f.path ?? ''}\0${f.location}`)
+    .digest('hex')
+    .slice(0, 16);
 }
 
 export function parseBaseline(text: string): Baseline {
@@ -49,11 +52,14 @@ export function parseBaseline(text: string): Baseline {
     throw new BaselineError('baseline: not JSON');
   }
   const o = j as {version?: unknown; accepted?: unknown};
-  if (!o || typeof o !== 'object' || o.version !== 1 || !Array.isArray(o.accepted)) throw new BaselineError('baseline: expected {"version": 1, "accepted": [...]}');
+  if (!o || typeof o !== 'object' || o.version !== 1 || !Array.isArray(o.accepted))
+    throw new BaselineError('baseline: expected {"version": 1, "accepted": [...]}');
   o.accepted.forEach((e: unknown, i: number) => {
     const x = e as Record<string, unknown>;
-    if (!x || typeof x !== 'object' || typeof x.fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(x.fingerprint)) throw new BaselineError(`baseline: accepted[${i}].fingerprint must be 16 hex digits`);
-    if (typeof x.reason !== 'string' || x.reason.trim() === '') throw new BaselineError(`baseline: accepted[${i}] has no reason (every accepted finding needs one)`);
+    if (!x || typeof x !== 'object' || typeof x.fingerprint !== 'string' || !/^[0-9a-f]{16}$/.test(x.fingerprint))
+      throw new BaselineError(`baseline: accepted[${i}].fingerprint must be 16 hex digits`);
+    if (typeof x.reason !== 'string' || x.reason.trim() === '')
+      throw new BaselineError(`baseline: accepted[${i}] has no reason (every accepted finding needs one)`);
   });
   return o as Baseline;
 }
@@ -109,6 +115,13 @@ export function gate(findings: readonly AuditFinding[], failOn: FailOn, baseline
 export function baselineFor(findings: readonly AuditFinding[]): Baseline {
   return {
     version: 1,
-    accepted: findings.map(f => ({fingerprint: fingerprint(f), reason: '', ruleId: f.ruleId, ...(f.method ? {method: f.method} : {}), ...(f.path ? {path: f.path} : {}), location: f.location})),
+    accepted: findings.map(f => ({
+      fingerprint: fingerprint(f),
+      reason: '',
+      ruleId: f.ruleId,
+      ...(f.method ? {method: f.method} : {}),
+      ...(f.path ? {path: f.path} : {}),
+      location: f.location,
+    })),
   };
 }

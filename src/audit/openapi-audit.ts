@@ -34,27 +34,116 @@ export interface AuditRule {
 }
 
 export const OPENAPI_AUDIT_RULES = {
-  'OA-NOT-OPENAPI': {id: 'OA-NOT-OPENAPI', severity: 'high', description: 'The document is neither OpenAPI 3.x nor Swagger 2.0 (no version field, or nothing to describe: no paths, webhooks or components).'},
-  'OA-AUTH-EXEMPT': {id: 'OA-AUTH-EXEMPT', severity: 'high', description: 'The operation is exempt from authentication (`security: []` or `x-mtls-exempt: true`).'},
-  'OA-AUTH-OPTIONAL': {id: 'OA-AUTH-OPTIONAL', severity: 'high', description: 'The security requirement list contains an empty requirement `{}`: authentication is optional, an anonymous caller is allowed.'},
-  'OA-AUTH-UNDECLARED': {id: 'OA-AUTH-UNDECLARED', severity: 'low', description: 'Neither the operation nor the document declares a security requirement.'},
-  'OA-SECURITY-SCHEME-UNDEFINED': {id: 'OA-SECURITY-SCHEME-UNDEFINED', severity: 'medium', description: 'A security requirement names a scheme that is not defined in components.securitySchemes / securityDefinitions: the requirement protects nothing.'},
-  'OA-CONTAINER-MGMT-PATH': {id: 'OA-CONTAINER-MGMT-PATH', severity: 'high', description: 'The operation is a container-management or host route (Docker Engine/Podman API, Kubernetes API server, kubelet, etcd), decided from its path shape and corroborating signals; the finding carries a confidence.'},
-  'OA-URL-PARAM-UNGUARDED': {id: 'OA-URL-PARAM-UNGUARDED', severity: 'high', description: 'A parameter or body field denotes a URL/host (format uri, or a name such as url, callback, webhook, endpoint, host, remote, src) and the operation is not marked `x-outbound-client: true`.'},
-  'OA-CALLBACK-FROM-REQUEST': {id: 'OA-CALLBACK-FROM-REQUEST', severity: 'high', description: 'A callback URL is taken from the request (`{$request.body#/...}`, query, header or path): the server calls a URL its caller chose (server-side request forgery) unless the operation is marked `x-outbound-client: true`.'},
-  'OA-OUTBOUND-CALL': {id: 'OA-OUTBOUND-CALL', severity: 'low', description: 'The API calls out (a webhook or a callback): subscriber URLs must be fetched through the SSRF-safe outbound client.'},
-  'OA-SOCKET-PARAM': {id: 'OA-SOCKET-PARAM', severity: 'high', description: 'A parameter or body field denotes a socket (socketPath, dockerHost, ...).'},
-  'OA-CONTAINER-ID-PARAM': {id: 'OA-CONTAINER-ID-PARAM', severity: 'high', description: 'A parameter or body field denotes a container, pod or exec instance.'},
-  'OA-HOST-PATH-PARAM': {id: 'OA-HOST-PATH-PARAM', severity: 'medium', description: 'A parameter or body field denotes a file-system path (path, file, dir, volume, mount, hostPath, PathOnHost, ...).'},
-  'OA-SCHEMA-DEPTH': {id: 'OA-SCHEMA-DEPTH', severity: 'low', description: 'A schema is nested deeper than the audit walks (64 levels): fields below that depth were not audited.'},
-  'OA-UNRESOLVED-REF': {id: 'OA-UNRESOLVED-REF', severity: 'medium', description: 'A `$ref` is left unresolved, so part of the API could not be audited.'},
-  'OA-REF-REMOTE': {id: 'OA-REF-REMOTE', severity: 'medium', description: 'A `$ref` names a URL (http:, https:, file:, ...): never fetched; the referenced part was not audited.'},
-  'OA-REF-OUTSIDE-ROOT': {id: 'OA-REF-OUTSIDE-ROOT', severity: 'high', description: "A `$ref` leaves the spec's own directory (absolute path, `..`, symlink out): refused without reading; a hostile spec or a packaging mistake."},
-  'OA-REF-SPECIAL-FILE': {id: 'OA-REF-SPECIAL-FILE', severity: 'high', description: 'A `$ref` names something that is not a regular file (FIFO, device, socket, directory, /proc, /sys, /dev): refused without reading.'},
-  'OA-REF-TOO-LARGE': {id: 'OA-REF-TOO-LARGE', severity: 'medium', description: 'A `$ref`erenced file is larger than the per-file byte cap: refused without reading.'},
-  'OA-REF-LIMIT': {id: 'OA-REF-LIMIT', severity: 'medium', description: 'Resolution stopped at a limit (total bytes, number of files or `$ref`s, time): the rest was not audited.'},
-  'OA-REF-EXTERNAL-DISABLED': {id: 'OA-REF-EXTERNAL-DISABLED', severity: 'medium', description: 'An external `$ref` in a document that may only use internal ones (an in-memory or served document).'},
-  'OA-REF-UNRESOLVABLE': {id: 'OA-REF-UNRESOLVABLE', severity: 'medium', description: 'A `$ref` points to a missing file, an unparseable file or a missing JSON pointer (or `$ref`s loop).'},
+  'OA-NOT-OPENAPI': {
+    id: 'OA-NOT-OPENAPI',
+    severity: 'high',
+    description: 'The document is neither OpenAPI 3.x nor Swagger 2.0 (no version field, or nothing to describe: no paths, webhooks or components).',
+  },
+  'OA-AUTH-EXEMPT': {
+    id: 'OA-AUTH-EXEMPT',
+    severity: 'high',
+    description: 'The operation is exempt from authentication (`security: []` or `x-mtls-exempt: true`).',
+  },
+  'OA-AUTH-OPTIONAL': {
+    id: 'OA-AUTH-OPTIONAL',
+    severity: 'high',
+    description: 'The security requirement list contains an empty requirement `{}`: authentication is optional, an anonymous caller is allowed.',
+  },
+  'OA-AUTH-UNDECLARED': {
+    id: 'OA-AUTH-UNDECLARED',
+    severity: 'low',
+    description: 'Neither the operation nor the document declares a security requirement.',
+  },
+  'OA-SECURITY-SCHEME-UNDEFINED': {
+    id: 'OA-SECURITY-SCHEME-UNDEFINED',
+    severity: 'medium',
+    description:
+      'A security requirement names a scheme that is not defined in components.securitySchemes / securityDefinitions: the requirement protects nothing.',
+  },
+  'OA-CONTAINER-MGMT-PATH': {
+    id: 'OA-CONTAINER-MGMT-PATH',
+    severity: 'high',
+    description:
+      'The operation is a container-management or host route (Docker Engine/Podman API, Kubernetes API server, kubelet, etcd), decided from its path shape and corroborating signals; the finding carries a confidence.',
+  },
+  'OA-URL-PARAM-UNGUARDED': {
+    id: 'OA-URL-PARAM-UNGUARDED',
+    severity: 'high',
+    description:
+      'A parameter or body field denotes a URL/host (format uri, or a name such as url, callback, webhook, endpoint, host, remote, src) and the operation is not marked `x-outbound-client: true`.',
+  },
+  'OA-CALLBACK-FROM-REQUEST': {
+    id: 'OA-CALLBACK-FROM-REQUEST',
+    severity: 'high',
+    description:
+      'A callback URL is taken from the request (`{$request.body#/...}`, query, header or path): the server calls a URL its caller chose (server-side request forgery) unless the operation is marked `x-outbound-client: true`.',
+  },
+  'OA-OUTBOUND-CALL': {
+    id: 'OA-OUTBOUND-CALL',
+    severity: 'low',
+    description: 'The API calls out (a webhook or a callback): subscriber URLs must be fetched through the SSRF-safe outbound client.',
+  },
+  'OA-SOCKET-PARAM': {
+    id: 'OA-SOCKET-PARAM',
+    severity: 'high',
+    description: 'A parameter or body field denotes a socket (socketPath, dockerHost, ...).',
+  },
+  'OA-CONTAINER-ID-PARAM': {
+    id: 'OA-CONTAINER-ID-PARAM',
+    severity: 'high',
+    description: 'A parameter or body field denotes a container, pod or exec instance.',
+  },
+  'OA-HOST-PATH-PARAM': {
+    id: 'OA-HOST-PATH-PARAM',
+    severity: 'medium',
+    description: 'A parameter or body field denotes a file-system path (path, file, dir, volume, mount, hostPath, PathOnHost, ...).',
+  },
+  'OA-SCHEMA-DEPTH': {
+    id: 'OA-SCHEMA-DEPTH',
+    severity: 'low',
+    description: 'A schema is nested deeper than the audit walks (64 levels): fields below that depth were not audited.',
+  },
+  'OA-UNRESOLVED-REF': {
+    id: 'OA-UNRESOLVED-REF',
+    severity: 'medium',
+    description: 'A `$ref` is left unresolved, so part of the API could not be audited.',
+  },
+  'OA-REF-REMOTE': {
+    id: 'OA-REF-REMOTE',
+    severity: 'medium',
+    description: 'A `$ref` names a URL (http:, https:, file:, ...): never fetched; the referenced part was not audited.',
+  },
+  'OA-REF-OUTSIDE-ROOT': {
+    id: 'OA-REF-OUTSIDE-ROOT',
+    severity: 'high',
+    description:
+      "A `$ref` leaves the spec's own directory (absolute path, `..`, symlink out): refused without reading; a hostile spec or a packaging mistake.",
+  },
+  'OA-REF-SPECIAL-FILE': {
+    id: 'OA-REF-SPECIAL-FILE',
+    severity: 'high',
+    description: 'A `$ref` names something that is not a regular file (FIFO, device, socket, directory, /proc, /sys, /dev): refused without reading.',
+  },
+  'OA-REF-TOO-LARGE': {
+    id: 'OA-REF-TOO-LARGE',
+    severity: 'medium',
+    description: 'A `$ref`erenced file is larger than the per-file byte cap: refused without reading.',
+  },
+  'OA-REF-LIMIT': {
+    id: 'OA-REF-LIMIT',
+    severity: 'medium',
+    description: 'Resolution stopped at a limit (total bytes, number of files or `$ref`s, time): the rest was not audited.',
+  },
+  'OA-REF-EXTERNAL-DISABLED': {
+    id: 'OA-REF-EXTERNAL-DISABLED',
+    severity: 'medium',
+    description: 'An external `$ref` in a document that may only use internal ones (an in-memory or served document).',
+  },
+  'OA-REF-UNRESOLVABLE': {
+    id: 'OA-REF-UNRESOLVABLE',
+    severity: 'medium',
+    description: 'A `$ref` points to a missing file, an unparseable file or a missing JSON pointer (or `$ref`s loop).',
+  },
 } as const satisfies Record<string, AuditRule>;
 export type AuditRuleId = keyof typeof OPENAPI_AUDIT_RULES;
 
@@ -110,8 +199,48 @@ export function words(name: string): string[] {
 }
 
 const URL_FORMATS = new Set(['uri', 'url', 'iri', 'uri-reference', 'iri-reference', 'uri-template', 'hostname', 'idn-hostname']);
-const URL_LAST_WORDS = new Set(['url', 'uri', 'urls', 'uris', 'href', 'callback', 'callbacks', 'webhook', 'webhooks', 'endpoint', 'endpoints', 'host', 'hostname', 'origin', 'proxy', 'upstream', 'redirect', 'src']);
-const PATH_LAST_WORDS = new Set(['path', 'paths', 'file', 'files', 'filename', 'filepath', 'dir', 'dirs', 'directory', 'folder', 'volume', 'volumes', 'mount', 'mounts', 'mountpoint', 'bind', 'binds', 'logdir', 'logpath', 'hostpath']);
+const URL_LAST_WORDS = new Set([
+  'url',
+  'uri',
+  'urls',
+  'uris',
+  'href',
+  'callback',
+  'callbacks',
+  'webhook',
+  'webhooks',
+  'endpoint',
+  'endpoints',
+  'host',
+  'hostname',
+  'origin',
+  'proxy',
+  'upstream',
+  'redirect',
+  'src',
+]);
+const PATH_LAST_WORDS = new Set([
+  'path',
+  'paths',
+  'file',
+  'files',
+  'filename',
+  'filepath',
+  'dir',
+  'dirs',
+  'directory',
+  'folder',
+  'volume',
+  'volumes',
+  'mount',
+  'mounts',
+  'mountpoint',
+  'bind',
+  'binds',
+  'logdir',
+  'logpath',
+  'hostpath',
+]);
 
 /**
  * Does a field name (and its schema) denote a URL/host, a socket, a container id or a host path?
@@ -155,13 +284,29 @@ class Audit {
   readonly findings: AuditFinding[] = [];
   add(ruleId: AuditRuleId, location: string, message: string, method?: string, p?: string, confidence?: Confidence): void {
     this.findings.push({
-      ruleId, severity: OPENAPI_AUDIT_RULES[ruleId].severity, location, message,
-      ...(method ? {method} : {}), ...(p !== undefined ? {path: safePath(p)} : {}), ...(confidence ? {confidence} : {}),
+      ruleId,
+      severity: OPENAPI_AUDIT_RULES[ruleId].severity,
+      location,
+      message,
+      ...(method ? {method} : {}),
+      ...(p !== undefined ? {path: safePath(p)} : {}),
+      ...(confidence ? {confidence} : {}),
     });
   }
 }
 
-const SUBSCHEMA_KEYS = ['items', 'additionalProperties', 'not', 'if', 'then', 'else', 'contains', 'propertyNames', 'unevaluatedProperties', 'unevaluatedItems'] as const;
+const SUBSCHEMA_KEYS = [
+  'items',
+  'additionalProperties',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+  'propertyNames',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+] as const;
 const SUBSCHEMA_LIST_KEYS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'] as const;
 const SUBSCHEMA_MAP_KEYS = ['patternProperties', 'dependentSchemas'] as const;
 
@@ -169,7 +314,13 @@ const SUBSCHEMA_MAP_KEYS = ['patternProperties', 'dependentSchemas'] as const;
  * Walk a schema (cycle-safe, bounded) and report every property whose name/schema is sensitive.
  * Returns true when the depth bound cut the walk (reported as OA-SCHEMA-DEPTH by the caller).
  */
-function walkSchema(schema: unknown, pointer: string, visit: (name: string, s: unknown, ptr: string) => void, seen: WeakSet<object>, depth = 0): boolean {
+function walkSchema(
+  schema: unknown,
+  pointer: string,
+  visit: (name: string, s: unknown, ptr: string) => void,
+  seen: WeakSet<object>,
+  depth = 0,
+): boolean {
   if (!isObj(schema) || seen.has(schema)) return false;
   if (depth > MAX_SCHEMA_DEPTH) return true;
   seen.add(schema);
@@ -235,7 +386,8 @@ export function serverPathPrefix(server: unknown): string {
 function detectFormat(doc: unknown): {format: AuditReport['format']; version?: string} {
   if (!isObj(doc)) return {format: 'unknown'};
   const o = doc.openapi;
-  if ((typeof o === 'string' && /^3\.\d+(\.\d+)?(-.+)?$/.test(o)) || (typeof o === 'number' && o >= 3 && o < 4)) return {format: 'openapi-3', version: safeToken(String(o), 16)};
+  if ((typeof o === 'string' && /^3\.\d+(\.\d+)?(-.+)?$/.test(o)) || (typeof o === 'number' && o >= 3 && o < 4))
+    return {format: 'openapi-3', version: safeToken(String(o), 16)};
   const s = doc.swagger;
   // `swagger: 2.0` unquoted in YAML is the number 2.
   if (s === '2.0' || s === 2) return {format: 'swagger-2', version: '2.0'};
@@ -309,7 +461,15 @@ function auditOperation(ctx: OpContext, op: Json, item: Json, M: string, fullPat
       },
       ctx.docScore,
     );
-    if (verdict) a.add('OA-CONTAINER-MGMT-PATH', 'operation', `${verdict.shapeId} (score ${verdict.score}: ${verdict.signals.join(', ')})`, M, fullPath, verdict.confidence);
+    if (verdict)
+      a.add(
+        'OA-CONTAINER-MGMT-PATH',
+        'operation',
+        `${verdict.shapeId} (score ${verdict.score}: ${verdict.signals.join(', ')})`,
+        M,
+        fullPath,
+        verdict.confidence,
+      );
   }
 
   // inputs
@@ -317,7 +477,8 @@ function auditOperation(ctx: OpContext, op: Json, item: Json, M: string, fullPat
   const depthCut = {cut: false};
   const report1 = (k: SensitiveKind | null, location: string, s?: unknown) => {
     if (!k || (k === 'url' && guarded)) return;
-    const conf: Confidence | undefined = k === 'url' && isObj(s) && typeof s.format === 'string' && URL_FORMATS.has(s.format.toLowerCase()) ? 'high' : 'medium';
+    const conf: Confidence | undefined =
+      k === 'url' && isObj(s) && typeof s.format === 'string' && URL_FORMATS.has(s.format.toLowerCase()) ? 'high' : 'medium';
     a.add(KIND_RULE[k], location, `${k} input`, M, fullPath, conf);
   };
   for (const prm of merged.values()) {
@@ -335,7 +496,8 @@ function auditOperation(ctx: OpContext, op: Json, item: Json, M: string, fullPat
   if (isObj(op.requestBody) && isObj(op.requestBody.content)) {
     for (const [media, mt] of Object.entries(op.requestBody.content)) {
       if (!isObj(mt)) continue;
-      depthCut.cut = walkSchema(mt.schema, `requestBody:${safeName(media)}#`, (n, s, ptr) => report1(classifyField(n, s), ptr, s), new WeakSet()) || depthCut.cut;
+      depthCut.cut =
+        walkSchema(mt.schema, `requestBody:${safeName(media)}#`, (n, s, ptr) => report1(classifyField(n, s), ptr, s), new WeakSet()) || depthCut.cut;
     }
   }
   if (depthCut.cut) a.add('OA-SCHEMA-DEPTH', 'operation', `schema walk stopped at depth ${MAX_SCHEMA_DEPTH}`, M, fullPath);
@@ -382,9 +544,14 @@ export function auditOpenApi(doc: unknown, refIssues: readonly RefIssue[] = []):
   const ctx: OpContext = {a, doc, format, schemes: definedSchemes(doc, format), docScore: docScore(doc, format), reportedSchemes: new Set()};
   checkSecurity(ctx, doc.security, undefined, undefined, 'document');
 
-  const prefix = format === 'swagger-2'
-    ? (typeof doc.basePath === 'string' ? doc.basePath.replace(/\/+$/, '') : '')
-    : Array.isArray(doc.servers) && doc.servers.length > 0 ? serverPathPrefix(doc.servers[0]) : '';
+  const prefix =
+    format === 'swagger-2'
+      ? typeof doc.basePath === 'string'
+        ? doc.basePath.replace(/\/+$/, '')
+        : ''
+      : Array.isArray(doc.servers) && doc.servers.length > 0
+        ? serverPathPrefix(doc.servers[0])
+        : '';
 
   let operations = 0;
   if (hasPaths) {
@@ -416,7 +583,8 @@ function docScore(doc: Json, format: AuditReport['format']): DocScore {
   const info = isObj(doc.info) ? doc.info : {};
   const text = `${typeof info.title === 'string' ? info.title : ''} ${typeof info.description === 'string' ? info.description.slice(0, 2000) : ''}`;
   const servers: string[] = [];
-  if (format === 'swagger-2') servers.push(`${typeof doc.host === 'string' ? `//${doc.host}` : ''}${typeof doc.basePath === 'string' ? doc.basePath : ''}`);
+  if (format === 'swagger-2')
+    servers.push(`${typeof doc.host === 'string' ? `//${doc.host}` : ''}${typeof doc.basePath === 'string' ? doc.basePath : ''}`);
   else if (Array.isArray(doc.servers)) for (const s of doc.servers) if (isObj(s) && typeof s.url === 'string') servers.push(s.url);
   return docSignals({text, servers});
 }
@@ -449,7 +617,11 @@ export async function resolveOpenApi(source: string | object, opts: ResolveOptio
   const r = await resolveOpenApiWithIssues(source, opts);
   const first = r.issues[0];
   if (first) {
-    throw new AppError('OPENAPI_SPEC_REFUSED', `$ref '${first.ref}' at ${first.file ? `${first.file}#` : '#'}${first.pointer} refused (${first.code})${r.issues.length > 1 ? ` and ${r.issues.length - 1} more` : ''}`, {reason: first.code});
+    throw new AppError(
+      'OPENAPI_SPEC_REFUSED',
+      `$ref '${first.ref}' at ${first.file ? `${first.file}#` : '#'}${first.pointer} refused (${first.code})${r.issues.length > 1 ? ` and ${r.issues.length - 1} more` : ''}`,
+      {reason: first.code},
+    );
   }
   return r.document as object;
 }
@@ -460,10 +632,14 @@ export async function auditOpenApiFile(file: string, opts: Partial<ResolvePolicy
 }
 
 export function formatReportText(r: AuditReport, source = ''): string {
-  const lines = [`OpenAPI audit${source ? ` of ${safeToken(source, 200)}` : ''}: ${r.format}${r.version ? ` ${r.version}` : ''}, ${r.operations} operation(s)`];
+  const lines = [
+    `OpenAPI audit${source ? ` of ${safeToken(source, 200)}` : ''}: ${r.format}${r.version ? ` ${r.version}` : ''}, ${r.operations} operation(s)`,
+  ];
   for (const f of r.findings) {
     const where = f.method ? `${f.method} ${f.path} ` : '';
-    lines.push(`  [${f.severity.toUpperCase()}] ${f.ruleId} ${where}(${f.location}): ${f.message}${f.confidence ? ` [confidence ${f.confidence}]` : ''}`);
+    lines.push(
+      `  [${f.severity.toUpperCase()}] ${f.ruleId} ${where}(${f.location}): ${f.message}${f.confidence ? ` [confidence ${f.confidence}]` : ''}`,
+    );
   }
   lines.push(`high=${r.counts.high} medium=${r.counts.medium} low=${r.counts.low} info=${r.counts.info}`);
   return lines.join('\n') + '\n';

@@ -129,7 +129,11 @@ class Resolver {
   private readonly deadline: number;
   private stopped = false;
 
-  constructor(private readonly root: string | null, private readonly policy: ResolvePolicy, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly root: string | null,
+    private readonly policy: ResolvePolicy,
+    private readonly now: () => number = Date.now,
+  ) {
     this.deadline = now() + policy.timeoutMs;
   }
 

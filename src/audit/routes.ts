@@ -36,9 +36,12 @@ const weak = (tail: string) => new RegExp(`${PREFIX}(?:${tail})$`);
 const anywhere = (tail: string) => new RegExp(`(?:^|/)(?:${tail})(?:/|$)`);
 const end = (tail: string) => new RegExp(`(?:^|/)(?:${tail})$`);
 
-const CONTAINER_ACTIONS = 'json|exec|attach|start|stop|kill|restart|pause|unpause|wait|archive|export|update|rename|resize|changes|top|stats|logs|checkpoint|checkpoints|mount|unmount|init|healthcheck|restore|copy|attach/ws';
-const K8S_NS_RESOURCES = 'pods|secrets|configmaps|serviceaccounts|services|endpoints|persistentvolumeclaims|replicationcontrollers|resourcequotas|limitranges|podtemplates|events';
-const K8S_GROUP_RESOURCES = 'deployments|daemonsets|statefulsets|replicasets|controllerrevisions|jobs|cronjobs|clusterroles|clusterrolebindings|roles|rolebindings|customresourcedefinitions|mutatingwebhookconfigurations|validatingwebhookconfigurations|networkpolicies|podsecuritypolicies|csidrivers|storageclasses|runtimeclasses|leases|ingresses|tokenreviews|subjectaccessreviews|certificatesigningrequests';
+const CONTAINER_ACTIONS =
+  'json|exec|attach|start|stop|kill|restart|pause|unpause|wait|archive|export|update|rename|resize|changes|top|stats|logs|checkpoint|checkpoints|mount|unmount|init|healthcheck|restore|copy|attach/ws';
+const K8S_NS_RESOURCES =
+  'pods|secrets|configmaps|serviceaccounts|services|endpoints|persistentvolumeclaims|replicationcontrollers|resourcequotas|limitranges|podtemplates|events';
+const K8S_GROUP_RESOURCES =
+  'deployments|daemonsets|statefulsets|replicasets|controllerrevisions|jobs|cronjobs|clusterroles|clusterrolebindings|roles|rolebindings|customresourcedefinitions|mutatingwebhookconfigurations|validatingwebhookconfigurations|networkpolicies|podsecuritypolicies|csidrivers|storageclasses|runtimeclasses|leases|ingresses|tokenreviews|subjectaccessreviews|certificatesigningrequests';
 
 export const ROUTE_SHAPES: readonly RouteShape[] = [
   // Podman's libpod API: the segment alone says what the API is.
@@ -47,27 +50,59 @@ export const ROUTE_SHAPES: readonly RouteShape[] = [
   {id: 'RT-DOCKER-CONTAINER-ACTION', strength: 'strong', pattern: end(`containers/\\{\\}/(?:${CONTAINER_ACTIONS})`)},
   {id: 'RT-DOCKER-CONTAINER-COLLECTION', strength: 'strong', pattern: end('containers/(?:create|json|prune)')},
   {id: 'RT-DOCKER-EXEC', strength: 'strong', pattern: end('exec/\\{\\}/(?:start|resize|json)')},
-  {id: 'RT-DOCKER-IMAGE-OP', strength: 'strong', pattern: end('images/(?:create|load|get|prune|search|json)|images/\\{\\}/(?:push|get|history|json)')},
-  {id: 'RT-DOCKER-PLUGIN-OP', strength: 'strong', pattern: end('plugins/(?:pull|create|privileges)|plugins/\\{\\}/(?:upgrade|enable|disable|push|set)')},
+  {
+    id: 'RT-DOCKER-IMAGE-OP',
+    strength: 'strong',
+    pattern: end('images/(?:create|load|get|prune|search|json)|images/\\{\\}/(?:push|get|history|json)'),
+  },
+  {
+    id: 'RT-DOCKER-PLUGIN-OP',
+    strength: 'strong',
+    pattern: end('plugins/(?:pull|create|privileges)|plugins/\\{\\}/(?:upgrade|enable|disable|push|set)'),
+  },
   {id: 'RT-DOCKER-SERVICE-OP', strength: 'strong', pattern: end('services/create|services/\\{\\}/(?:update|logs)|tasks/\\{\\}/logs')},
   {id: 'RT-DOCKER-NETWORK-OP', strength: 'strong', pattern: end('networks/(?:create|prune)|networks/\\{\\}/(?:connect|disconnect)')},
   {id: 'RT-DOCKER-VOLUME-OP', strength: 'strong', pattern: end('volumes/(?:create|prune)')},
-  {id: 'RT-DOCKER-SWARM-OP', strength: 'strong', pattern: end('swarm/(?:init|join|leave|update|unlock|unlockkey)|nodes/\\{\\}/update|(?:secrets|configs)/create|(?:secrets|configs)/\\{\\}/update')},
+  {
+    id: 'RT-DOCKER-SWARM-OP',
+    strength: 'strong',
+    pattern: end(
+      'swarm/(?:init|join|leave|update|unlock|unlockkey)|nodes/\\{\\}/update|(?:secrets|configs)/create|(?:secrets|configs)/\\{\\}/update',
+    ),
+  },
   {id: 'RT-DOCKER-SYSTEM', strength: 'strong', pattern: end('_ping|system/df|distribution/\\{\\}/json|build/prune|build/cancel')},
   {id: 'RT-DOCKER-BUILD', strength: 'medium', pattern: end('build'), methods: ['POST']},
   {id: 'RT-DOCKER-COMMIT', strength: 'medium', pattern: end('commit'), methods: ['POST']},
-  {id: 'RT-DOCKER-LOOKALIKE', strength: 'weak', pattern: weak('/(?:containers|images|volumes|networks|plugins|services|tasks|secrets|configs|nodes)(?:/\\{\\})?|/images/\\{\\}/tag|/(?:events|info|version|swarm|session|auth)')},
+  {
+    id: 'RT-DOCKER-LOOKALIKE',
+    strength: 'weak',
+    pattern: weak(
+      '/(?:containers|images|volumes|networks|plugins|services|tasks|secrets|configs|nodes)(?:/\\{\\})?|/images/\\{\\}/tag|/(?:events|info|version|swarm|session|auth)',
+    ),
+  },
   // Kubernetes API server
   {id: 'RT-K8S-WATCH', strength: 'strong', pattern: anywhere('api/v1/watch')},
   {id: 'RT-K8S-NAMESPACED', strength: 'strong', pattern: anywhere(`api/v1/(?:watch/)?namespaces/\\{\\}/(?:${K8S_NS_RESOURCES})`)},
-  {id: 'RT-K8S-POD-SUBRESOURCE', strength: 'strong', pattern: end('pods/\\{\\}/(?:exec|attach|portforward|proxy|log|ephemeralcontainers|eviction|binding)(?:/.*)?')},
+  {
+    id: 'RT-K8S-POD-SUBRESOURCE',
+    strength: 'strong',
+    pattern: end('pods/\\{\\}/(?:exec|attach|portforward|proxy|log|ephemeralcontainers|eviction|binding)(?:/.*)?'),
+  },
   {id: 'RT-K8S-PROXY', strength: 'strong', pattern: end('(?:nodes|services)/\\{\\}/proxy(?:/.*)?')},
   {id: 'RT-K8S-GROUP', strength: 'strong', pattern: anywhere(`apis/[^/]+/v\\w+/(?:watch/)?(?:namespaces/\\{\\}/)?(?:${K8S_GROUP_RESOURCES})`)},
-  {id: 'RT-K8S-LOOKALIKE', strength: 'weak', pattern: weak(`(?:/api|/apis|/api/v1|/apis/[^/]+(?:/[^/]+)?|/api/v1/(?:nodes|namespaces|persistentvolumes|${K8S_NS_RESOURCES})(?:/\\{\\})?)`)},
+  {
+    id: 'RT-K8S-LOOKALIKE',
+    strength: 'weak',
+    pattern: weak(`(?:/api|/apis|/api/v1|/apis/[^/]+(?:/[^/]+)?|/api/v1/(?:nodes|namespaces|persistentvolumes|${K8S_NS_RESOURCES})(?:/\\{\\})?)`),
+  },
   // kubelet
   {id: 'RT-KUBELET-CONTAINER', strength: 'strong', pattern: end('(?:exec|run|attach|portForward|containerLogs)/\\{\\}/\\{\\}(?:/\\{\\})+')},
   {id: 'RT-KUBELET-LOGS', strength: 'strong', pattern: end('logs/\\{\\}'), pathParam: true},
-  {id: 'RT-KUBELET-LOOKALIKE', strength: 'weak', pattern: weak('/(?:pods|runningpods|configz|spec|stats(?:/summary)?|logs(?:/\\{\\})?|run/\\{\\}|exec/\\{\\}|checkpoint/\\{\\}/\\{\\}/\\{\\})')},
+  {
+    id: 'RT-KUBELET-LOOKALIKE',
+    strength: 'weak',
+    pattern: weak('/(?:pods|runningpods|configz|spec|stats(?:/summary)?|logs(?:/\\{\\})?|run/\\{\\}|exec/\\{\\}|checkpoint/\\{\\}/\\{\\}/\\{\\})'),
+  },
   // etcd (the cluster's store) v2/v3 key APIs
   {id: 'RT-ETCD-LOOKALIKE', strength: 'weak', pattern: weak('/(?:keys|kv/(?:range|put|deleterange|txn))(?:/\\{\\})?')},
 ];
@@ -76,20 +111,70 @@ const SHAPE_WEIGHT: Record<Strength, number> = {strong: 4, medium: 2, weak: 1};
 
 /** Parameter names only runtimes use (lower-case). */
 export const RUNTIME_PARAM_NAMES: ReadonlySet<string> = new Set([
-  'filters', 'fromimage', 'fromsrc', 'noprune', 'detachkeys', 'dockerfile', 'buildargs', 'x-registry-auth', 'x-registry-config',
-  'labelselector', 'fieldselector', 'resourceversion', 'resourceversionmatch', 'timeoutseconds', 'allowwatchbookmarks',
-  'propagationpolicy', 'graceperiodseconds', 'orphandependents', 'sendinitialevents', 'container', 'logstream', 'one-shot',
-  'shmsize', 'cachefrom', 'networkmode', 'extrahosts', 'squash', 'forcerm', 'pull', 'platform', 'changes', 'repo', 'nocache', 'v',
+  'filters',
+  'fromimage',
+  'fromsrc',
+  'noprune',
+  'detachkeys',
+  'dockerfile',
+  'buildargs',
+  'x-registry-auth',
+  'x-registry-config',
+  'labelselector',
+  'fieldselector',
+  'resourceversion',
+  'resourceversionmatch',
+  'timeoutseconds',
+  'allowwatchbookmarks',
+  'propagationpolicy',
+  'graceperiodseconds',
+  'orphandependents',
+  'sendinitialevents',
+  'container',
+  'logstream',
+  'one-shot',
+  'shmsize',
+  'cachefrom',
+  'networkmode',
+  'extrahosts',
+  'squash',
+  'forcerm',
+  'pull',
+  'platform',
+  'changes',
+  'repo',
+  'nocache',
+  'v',
 ]);
 
-const DOCKER_TAGS = new Set(['Container', 'Image', 'Exec', 'Network', 'Volume', 'Swarm', 'Node', 'Service', 'Task', 'Secret', 'Config', 'Plugin', 'System', 'Distribution', 'Session']);
-const K8S_TAG = /^(?:core|apps|batch|rbacAuthorization|networking|storage|policy|autoscaling|admissionregistration|apiextensions|coordination|discovery|certificates)(?:_v\d\w*)?$/;
-const K8S_OPID = /^(?:list|read|create|delete|deleteCollection|patch|replace|watch|connect)\w*?(?:Core|Apps|Batch|RbacAuthorization|Networking|Storage|Policy|Autoscaling|Admissionregistration|Apiextensions)V\d/;
+const DOCKER_TAGS = new Set([
+  'Container',
+  'Image',
+  'Exec',
+  'Network',
+  'Volume',
+  'Swarm',
+  'Node',
+  'Service',
+  'Task',
+  'Secret',
+  'Config',
+  'Plugin',
+  'System',
+  'Distribution',
+  'Session',
+]);
+const K8S_TAG =
+  /^(?:core|apps|batch|rbacAuthorization|networking|storage|policy|autoscaling|admissionregistration|apiextensions|coordination|discovery|certificates)(?:_v\d\w*)?$/;
+const K8S_OPID =
+  /^(?:list|read|create|delete|deleteCollection|patch|replace|watch|connect)\w*?(?:Core|Apps|Batch|RbacAuthorization|Networking|Storage|Policy|Autoscaling|Admissionregistration|Apiextensions)V\d/;
 const LIBPOD_OPID = /Libpod$/;
-const DOCKER_OPID = /^(?:Container|Image|Exec|Network|Volume|Swarm|Node|Service|Task|Secret|Config|Plugin|System|Distribution|Session)(?:List|Inspect|Create|Delete|Start|Stop|Kill|Restart|Pause|Unpause|Wait|Logs|Top|Changes|Export|Stats|Resize|Update|Rename|Attach|Archive|Prune|Tag|Push|Build|Commit|Search|History|Get|Load|Connect|Disconnect|Enable|Disable|Upgrade|Pull|Set|Init|Join|Leave|Unlock|Events|Info|Version|Ping|DataUsage|Auth)/;
+const DOCKER_OPID =
+  /^(?:Container|Image|Exec|Network|Volume|Swarm|Node|Service|Task|Secret|Config|Plugin|System|Distribution|Session)(?:List|Inspect|Create|Delete|Start|Stop|Kill|Restart|Pause|Unpause|Wait|Logs|Top|Changes|Export|Stats|Resize|Update|Rename|Attach|Archive|Prune|Tag|Push|Build|Commit|Search|History|Get|Load|Connect|Disconnect|Enable|Disable|Upgrade|Pull|Set|Init|Join|Leave|Unlock|Events|Info|Version|Ping|DataUsage|Auth)/;
 
 const RUNTIME_TITLE = /\b(?:docker|moby|podman|libpod|kubernetes|kubelet|containerd|cri-o|portainer|etcd)\b/i;
-const RUNTIME_SERVER = /(?:^|\/)v1\.\d+(?:\/|$)|\.sock\b|:(?:2375|2376|6443|10250|10255|2379)\b|unix:|npipe:|\/\/(?:docker|podman|dockerd|kubernetes(?:\.default)?)(?:[:/]|$)/i;
+const RUNTIME_SERVER =
+  /(?:^|\/)v1\.\d+(?:\/|$)|\.sock\b|:(?:2375|2376|6443|10250|10255|2379)\b|unix:|npipe:|\/\/(?:docker|podman|dockerd|kubernetes(?:\.default)?)(?:[:/]|$)/i;
 
 export interface DocSignals {
   /** info.title + info.description (only tested against RUNTIME_TITLE; never echoed). */
@@ -136,7 +221,10 @@ export function docSignals(d: DocSignals): DocScore {
 }
 
 export function normaliseTemplate(p: string): string {
-  const n = p.replace(/\{[^}/]*\}/g, '{}').replace(/\/+/g, '/').replace(/\/$/, '');
+  const n = p
+    .replace(/\{[^}/]*\}/g, '{}')
+    .replace(/\/+/g, '/')
+    .replace(/\/$/, '');
   return n.startsWith('/') ? n : `/${n}`;
 }
 

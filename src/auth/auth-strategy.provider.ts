@@ -24,7 +24,19 @@
  * strategy name nobody answers to -> an error with code AUTHENTICATION_STRATEGY_NOT_FOUND, which
  * the authentication middleware (authentication.middleware.ts) turns into a 401.
  */
-import {Binding, BindingScope, Constructor, BindingType, Context, ContextView, CoreBindings, isPromiseLike, ResolutionOptions, ValueFactory, ValueOrPromise} from '@loopback/core';
+import {
+  Binding,
+  BindingScope,
+  Constructor,
+  BindingType,
+  Context,
+  ContextView,
+  CoreBindings,
+  isPromiseLike,
+  ResolutionOptions,
+  ValueFactory,
+  ValueOrPromise,
+} from '@loopback/core';
 import {
   AUTHENTICATION_STRATEGY_NOT_FOUND,
   AuthenticationBindings,

@@ -68,10 +68,9 @@ export async function authenticateRequest(
   throw Object.assign(new Error("User profile not returned from strategy's authenticate function"), {code: USER_PROFILE_NOT_FOUND});
 }
 
-@injectable(
-  asMiddleware({group: RestMiddlewareGroups.AUTHENTICATION, upstreamGroups: [RestMiddlewareGroups.FIND_ROUTE]}),
-  {scope: BindingScope.SINGLETON},
-)
+@injectable(asMiddleware({group: RestMiddlewareGroups.AUTHENTICATION, upstreamGroups: [RestMiddlewareGroups.FIND_ROUTE]}), {
+  scope: BindingScope.SINGLETON,
+})
 export class AuthenticationMiddlewareProvider implements Provider<Middleware> {
   constructor(
     @config({fromBinding: AuthenticationBindings.COMPONENT})

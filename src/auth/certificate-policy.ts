@@ -82,7 +82,10 @@ export function checkIdentity(id: CertificateIdentity, rules: readonly IdentityR
 }
 
 /** The facts the pure checks read (a ParsedClientCertificate satisfies it). */
-export type CertificateFacts = Pick<ParsedClientCertificate, 'notBefore' | 'notAfter' | 'extendedKeyUsage' | 'basicConstraints' | 'keyUsage' | 'publicKey' | 'identity'>;
+export type CertificateFacts = Pick<
+  ParsedClientCertificate,
+  'notBefore' | 'notAfter' | 'extendedKeyUsage' | 'basicConstraints' | 'keyUsage' | 'publicKey' | 'identity'
+>;
 
 export interface PolicyContext {
   readonly now: Date;
@@ -102,7 +105,13 @@ export interface CheckOutcome {
 
 export type EvaluationResult =
   | {readonly ok: true; readonly matchedRule?: IdentityRule; readonly checks: readonly CheckOutcome[]}
-  | {readonly ok: false; readonly code: ErrorCode; readonly check: CertificateCheckName; readonly detail?: string; readonly checks: readonly CheckOutcome[]};
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      readonly check: CertificateCheckName;
+      readonly detail?: string;
+      readonly checks: readonly CheckOutcome[];
+    };
 
 function runCheck(name: CertificateCheckName, f: CertificateFacts, ctx: PolicyContext): CheckResult & {rule?: IdentityRule} {
   switch (name) {

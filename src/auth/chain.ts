@@ -246,7 +246,12 @@ export class ChainVerifier {
         if (below > pathLength) return invalid('pathLenConstraint exceeded');
       }
       // EKU chaining: an intermediate that restricts EKU must allow clientAuth.
-      if (c !== anchor && c.extendedKeyUsage !== null && !c.extendedKeyUsage.includes(OID.kpClientAuth) && !c.extendedKeyUsage.includes(OID.anyExtendedKeyUsage)) {
+      if (
+        c !== anchor &&
+        c.extendedKeyUsage !== null &&
+        !c.extendedKeyUsage.includes(OID.kpClientAuth) &&
+        !c.extendedKeyUsage.includes(OID.anyExtendedKeyUsage)
+      ) {
         return invalid('an intermediate extendedKeyUsage excludes clientAuth');
       }
     }

@@ -44,7 +44,6 @@ export const MAX_DISTRIBUTION_POINTS = 3;
 /** (issuer, URL) pairs remembered as failed. */
 const NEGATIVE_CACHE_SIZE = 1024;
 
-
 /** What the fetcher needs from the RevocationStore. */
 export interface CrlFetchStore {
   readonly index: {

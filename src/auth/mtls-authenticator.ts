@@ -33,13 +33,15 @@ import {OcspClient, OcspClientOptions} from './ocsp-client';
 import type {OcspResult} from './ocsp-verify';
 import type {RevocationStatus} from '../x509/revocation-status';
 
-
 /**
  * What the CRL side provides (src/tls/revocation RevocationIndex / RevocationStore): a
  * synchronous per-issuer lookup, and an epoch bumped on every CRL state change.
  */
 export interface RevocationLookup {
-  statusOfCertificate(leaf: crypto.X509Certificate, now?: Date): RevocationStatus | {readonly status: RevocationStatus; readonly reason?: string; readonly crlFile?: string};
+  statusOfCertificate(
+    leaf: crypto.X509Certificate,
+    now?: Date,
+  ): RevocationStatus | {readonly status: RevocationStatus; readonly reason?: string; readonly crlFile?: string};
   readonly epoch?: number;
 }
 
@@ -141,7 +143,12 @@ export interface AuthOptions {
 /** The identity handed to the application (the LoopBack UserProfile carries the same fields). */
 export interface MtlsProfile {
   readonly subject: string;
-  readonly sans: {readonly dns: readonly string[]; readonly uri: readonly string[]; readonly email: readonly string[]; readonly ip: readonly string[]};
+  readonly sans: {
+    readonly dns: readonly string[];
+    readonly uri: readonly string[];
+    readonly email: readonly string[];
+    readonly ip: readonly string[];
+  };
   readonly serial: string;
   readonly issuer: string;
   readonly fingerprint256: string;
@@ -221,8 +228,16 @@ function whoOf(c: ParsedClientCertificate): Who {
 
 /** Codes whose verdict does not depend on a responder being reachable. */
 const CACHEABLE_DENIALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'AUTH_CERT_MALFORMED', 'AUTH_CHAIN_INVALID', 'AUTH_CHAIN_TOO_DEEP', 'AUTH_CERT_EXPIRED', 'AUTH_CERT_NOT_YET_VALID',
-  'AUTH_EKU_NOT_CLIENT_AUTH', 'AUTH_CERT_IS_CA', 'AUTH_KEY_USAGE_INVALID', 'AUTH_KEY_WEAK', 'AUTH_IDENTITY_NOT_ALLOWED',
+  'AUTH_CERT_MALFORMED',
+  'AUTH_CHAIN_INVALID',
+  'AUTH_CHAIN_TOO_DEEP',
+  'AUTH_CERT_EXPIRED',
+  'AUTH_CERT_NOT_YET_VALID',
+  'AUTH_EKU_NOT_CLIENT_AUTH',
+  'AUTH_CERT_IS_CA',
+  'AUTH_KEY_USAGE_INVALID',
+  'AUTH_KEY_WEAK',
+  'AUTH_IDENTITY_NOT_ALLOWED',
   'AUTH_CERT_REVOKED',
 ]);
 
@@ -309,7 +324,10 @@ export class MtlsAuthenticator {
       this.setTrustAnchors(trust.anchors());
       this.appliedTrustEpoch = epoch;
     } catch (e) {
-      this.logger.error({err: e, code: isAppError(e) ? e.code : 'INTERNAL_ERROR', trustEpoch: epoch}, 'trust anchors could not be reloaded; keeping the previous ones');
+      this.logger.error(
+        {err: e, code: isAppError(e) ? e.code : 'INTERNAL_ERROR', trustEpoch: epoch},
+        'trust anchors could not be reloaded; keeping the previous ones',
+      );
       this.appliedTrustEpoch = epoch;
     }
   }
@@ -324,7 +342,13 @@ export class MtlsAuthenticator {
       // A bug must never turn into an accept or a stack trace for the caller.
       this.logger.error({err: e}, 'mtls authenticator failed');
       decision = {
-        result: {ok: false, code: 'INTERNAL_ERROR', status: ERROR_CODES.INTERNAL_ERROR.status, reason: isAppError(e) ? e.code : 'unexpected error', cached: false},
+        result: {
+          ok: false,
+          code: 'INTERNAL_ERROR',
+          status: ERROR_CODES.INTERNAL_ERROR.status,
+          reason: isAppError(e) ? e.code : 'unexpected error',
+          cached: false,
+        },
         check: 'internal',
       };
     }
@@ -425,7 +449,13 @@ export class MtlsAuthenticator {
   }
 
   /** Steps 2-7 on a fresh parse. */
-  private async evaluate(leafDer: Uint8Array, chainDer: readonly Uint8Array[], now: Date, explain: boolean, checks: CheckOutcome[] | undefined): Promise<Decision> {
+  private async evaluate(
+    leafDer: Uint8Array,
+    chainDer: readonly Uint8Array[],
+    now: Date,
+    explain: boolean,
+    checks: CheckOutcome[] | undefined,
+  ): Promise<Decision> {
     const note = (o: CheckOutcome) => checks?.push(o);
 
     // Parse once.
@@ -565,8 +595,12 @@ export class MtlsAuthenticator {
         if (r.status === 'revoked') return {status: 'revoked', source: 'crl', detail: details.join('; ')};
         if (r.status === 'good') good.push('crl');
       } else {
-        const r: OcspResult = this.ocsp ? await this.ocsp.check(leaf, issuer) : {status: 'unknown', reason: 'internal_error', detail: 'no OCSP client'};
-        details.push(`ocsp: ${r.status}${r.reason ? ` (${r.reason}${r.detail ? `: ${r.detail.slice(0, 200)}` : ''})` : ''}${r.cached ? ' [cached]' : ''}`);
+        const r: OcspResult = this.ocsp
+          ? await this.ocsp.check(leaf, issuer)
+          : {status: 'unknown', reason: 'internal_error', detail: 'no OCSP client'};
+        details.push(
+          `ocsp: ${r.status}${r.reason ? ` (${r.reason}${r.detail ? `: ${r.detail.slice(0, 200)}` : ''})` : ''}${r.cached ? ' [cached]' : ''}`,
+        );
         if (r.status === 'revoked') return {status: 'revoked', source: 'ocsp', detail: details.join('; ')};
         if (r.status === 'good') {
           good.push('ocsp');
@@ -575,7 +609,12 @@ export class MtlsAuthenticator {
       }
     }
     if (good.length === 0) return {status: 'unknown', source: 'none', detail: details.join('; ')};
-    return {status: 'good', source: good.join(',') as RevocationSourceUsed, detail: details.join('; '), ...(expiresAtMs !== undefined ? {expiresAtMs} : {})};
+    return {
+      status: 'good',
+      source: good.join(',') as RevocationSourceUsed,
+      detail: details.join('; '),
+      ...(expiresAtMs !== undefined ? {expiresAtMs} : {}),
+    };
   }
 
   /** The index's answer; when it is 'unknown' and CRL fetching is on, fetch the DP's CRL and ask again. */
@@ -586,7 +625,9 @@ export class MtlsAuthenticator {
     const fetched = await fetcher.ensureCurrent(leaf.x509, leaf.crlDistributionPoints, now);
     if (!fetched.ok) return {status: 'unknown', reason: `${first.reason ? `${first.reason}; ` : ''}fetch: ${fetched.reason}`};
     const second = this.crlLookup(leaf, now);
-    return second.status === 'unknown' ? {status: 'unknown', reason: `fetched, still unknown${second.reason ? `: ${second.reason}` : ''}`} : {status: second.status, reason: 'fetched'};
+    return second.status === 'unknown'
+      ? {status: 'unknown', reason: `fetched, still unknown${second.reason ? `: ${second.reason}` : ''}`}
+      : {status: second.status, reason: 'fetched'};
   }
 
   /**
@@ -608,5 +649,4 @@ export class MtlsAuthenticator {
       return {status: 'unknown', reason: 'CRL index lookup failed'};
     }
   }
-
 }

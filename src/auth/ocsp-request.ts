@@ -57,7 +57,9 @@ export function buildOcspRequest(
   if (opts.nonce !== false) {
     const raw = Buffer.isBuffer(opts.nonce) ? opts.nonce : crypto.randomBytes(32);
     nonceExtnValue = Buffer.from(new asn1js.OctetString({valueHex: raw}).toBER(false));
-    req.tbsRequest.requestExtensions = [new pkijs.Extension({extnID: OCSP_NONCE_OID, critical: false, extnValue: new Uint8Array(nonceExtnValue).buffer})];
+    req.tbsRequest.requestExtensions = [
+      new pkijs.Extension({extnID: OCSP_NONCE_OID, critical: false, extnValue: new Uint8Array(nonceExtnValue).buffer}),
+    ];
   }
   return {der: Buffer.from(req.toSchema(true).toBER(false)), nonceExtnValue};
 }

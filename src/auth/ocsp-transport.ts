@@ -25,7 +25,11 @@ export interface OcspTransportOptions {
 export type OcspTransport = (url: string, body: Buffer, opts: OcspTransportOptions) => Promise<OcspTransportResponse>;
 
 export class OcspTransportError extends Error {
-  constructor(readonly reason: 'timeout' | 'response_too_large' | 'transport_error' | 'url_not_allowed', message: string, options?: {cause?: unknown}) {
+  constructor(
+    readonly reason: 'timeout' | 'response_too_large' | 'transport_error' | 'url_not_allowed',
+    message: string,
+    options?: {cause?: unknown},
+  ) {
     super(message, options);
     this.name = 'OcspTransportError';
   }

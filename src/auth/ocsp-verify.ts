@@ -68,11 +68,18 @@ export interface OcspVerifyContext {
 }
 
 const RESPONSE_STATUS_NAMES: Readonly<Record<number, string>> = {
-  1: 'malformedRequest', 2: 'internalError', 3: 'tryLater', 5: 'sigRequired', 6: 'unauthorized',
+  1: 'malformedRequest',
+  2: 'internalError',
+  3: 'tryLater',
+  5: 'sigRequired',
+  6: 'unauthorized',
 };
 
 class VerifyFailure extends Error {
-  constructor(readonly reason: OcspReason, detail: string) {
+  constructor(
+    readonly reason: OcspReason,
+    detail: string,
+  ) {
     super(detail);
   }
 }
@@ -158,7 +165,9 @@ function certStatusOf(single: pkijs.SingleResponse): {status: RevocationStatus; 
         const e = r.valueBlock.value[0];
         if (e instanceof asn1js.Enumerated) revocationReason = e.valueBlock.valueDec;
       }
-      return revocationReason === undefined ? {status: 'revoked', revokedAt: time.toDate()} : {status: 'revoked', revokedAt: time.toDate(), revocationReason};
+      return revocationReason === undefined
+        ? {status: 'revoked', revokedAt: time.toDate()}
+        : {status: 'revoked', revokedAt: time.toDate(), revocationReason};
     }
     case 2:
       return {status: 'unknown'};

@@ -75,7 +75,12 @@ export function revocationOutboundPolicy(config: RevocationTransportConfig): Out
 }
 
 const URL_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'SSRF_URL_INVALID', 'SSRF_SCHEME_DENIED', 'SSRF_PORT_DENIED', 'SSRF_HOST_DENIED', 'SSRF_ADDRESS_DENIED', 'SSRF_REDIRECT_DENIED',
+  'SSRF_URL_INVALID',
+  'SSRF_SCHEME_DENIED',
+  'SSRF_PORT_DENIED',
+  'SSRF_HOST_DENIED',
+  'SSRF_ADDRESS_DENIED',
+  'SSRF_REDIRECT_DENIED',
 ]);
 
 /** `CODE reason` of an outbound failure, for log-only details. */

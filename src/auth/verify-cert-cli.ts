@@ -108,28 +108,45 @@ function render(result: AuthResult, format: 'text' | 'json', explain: boolean, p
   const split = result.checks ? splitVerdict(result.checks) : undefined;
   const accepted = purpose === 'any' ? split?.path.valid === true : result.ok;
   if (format === 'json') {
-    const body = purpose === 'any'
-      ? {accepted, purpose, ...(split?.path.failed ? {code: split.path.failed.code, reason: split.path.failed.detail} : {})}
-      : result.ok
-        ? {accepted: true, profile: result.profile, revocationSource: result.revocationSource, revocationSoftFail: result.revocationSoftFail, matchedRule: result.matchedRule}
-        : {accepted: false, code: result.code, reason: result.reason};
+    const body =
+      purpose === 'any'
+        ? {accepted, purpose, ...(split?.path.failed ? {code: split.path.failed.code, reason: split.path.failed.detail} : {})}
+        : result.ok
+          ? {
+              accepted: true,
+              profile: result.profile,
+              revocationSource: result.revocationSource,
+              revocationSoftFail: result.revocationSoftFail,
+              matchedRule: result.matchedRule,
+            }
+          : {accepted: false, code: result.code, reason: result.reason};
     return JSON.stringify(explain ? {...body, path: split?.path, policy: split?.policy, checks: result.checks ?? []} : body) + '\n';
   }
   const lines: string[] = [];
   if (purpose === 'any') {
-    lines.push(accepted ? 'PATH VALID (purpose any: local policy not applied)' : `PATH INVALID ${split?.path.failed ? describe(split.path.failed) : ''}`.trimEnd());
+    lines.push(
+      accepted
+        ? 'PATH VALID (purpose any: local policy not applied)'
+        : `PATH INVALID ${split?.path.failed ? describe(split.path.failed) : ''}`.trimEnd(),
+    );
   } else if (result.ok) {
     lines.push(`ACCEPTED ${result.profile.subject}`);
     lines.push(`  serial ${result.profile.serial}  issuer ${result.profile.issuer}`);
-    lines.push(`  revocation ${result.revocationSource}${result.revocationSoftFail ? ' (soft-fail: AUTH_REVOCATION_SOFT_FAIL)' : ''}${result.matchedRule ? `  rule ${result.matchedRule}` : ''}`);
+    lines.push(
+      `  revocation ${result.revocationSource}${result.revocationSoftFail ? ' (soft-fail: AUTH_REVOCATION_SOFT_FAIL)' : ''}${result.matchedRule ? `  rule ${result.matchedRule}` : ''}`,
+    );
   } else {
     lines.push(`REFUSED ${result.code}: ${result.reason}`);
   }
   if (explain && split) {
     lines.push(`  RFC 5280 path: ${split.path.valid ? 'valid' : `invalid (${describe(split.path.failed!)})`}`);
-    lines.push(`  local policy: ${split.policy.accepted ? 'accepted' : `refused (${describe(split.policy.failed!)})`}${purpose === 'any' ? ' [not applied: --purpose any]' : ''}`);
+    lines.push(
+      `  local policy: ${split.policy.accepted ? 'accepted' : `refused (${describe(split.policy.failed!)})`}${purpose === 'any' ? ' [not applied: --purpose any]' : ''}`,
+    );
     for (const c of result.checks ?? []) {
-      lines.push(`  [${c.ok ? (c.code ? 'warn' : ' ok ') : 'FAIL'}] ${c.check.padEnd(16)} ${c.code ?? ''}${c.detail ? ` ${c.detail}` : ''}`.trimEnd());
+      lines.push(
+        `  [${c.ok ? (c.code ? 'warn' : ' ok ') : 'FAIL'}] ${c.check.padEnd(16)} ${c.code ?? ''}${c.detail ? ` ${c.detail}` : ''}`.trimEnd(),
+      );
     }
   }
   return lines.join('\n') + '\n';
@@ -185,7 +202,8 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
       } catch {
         throw new UsageError('--ocsp-url must be an http(s) URL');
       }
-      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password) throw new UsageError('--ocsp-url must be an http(s) URL without userinfo');
+      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password)
+        throw new UsageError('--ocsp-url must be an http(s) URL without userinfo');
     }
     const allowedCidrs = values['allow-cidr'] ?? [];
     for (const c of allowedCidrs) {
@@ -225,7 +243,11 @@ export async function runVerifyCert(argv: readonly string[], io: CliIo): Promise
     const logger = createLogger({level: process.env.LOG_LEVEL ?? 'silent', destination: {write: (s: string) => io.stderr(s)}, name: 'verify-cert'});
     let crl: RevocationLookup | undefined;
     if (revocation.includes('crl')) {
-      crl = await (io.loadCrl ?? defaultLoadCrl)(crlFiles, caDers.map(d => new crypto.X509Certificate(d)), now());
+      crl = await (io.loadCrl ?? defaultLoadCrl)(
+        crlFiles,
+        caDers.map(d => new crypto.X509Certificate(d)),
+        now(),
+      );
     }
     if (revocation.includes('ocsp') && !io.ocspTransport) {
       transport = createRevocationTransport({mtls: {ocspUrl, ocspTimeoutMs: OCSP_TIMEOUT_MS}, outbound: {allowedPorts: [], allowedCidrs}}, logger);

@@ -146,10 +146,18 @@ export function createAuthorizationMiddleware(o: AuthorizationMiddlewareOptions)
         const code = origins.has(origin) ? 'AUTHZ_NO_POLICY' : 'CORS_ORIGIN_DENIED';
         const user = ctx.getSync<UserProfile | undefined>(SecurityBindings.USER, optional);
         audit(o.logger, {
-          event: 'authz.decision', decision: 'deny', code, method: request.method, operation: '(preflight)', preflight: true,
-          subject: user?.subject, serial: user?.serial, fingerprint: user?.fingerprint256,
+          event: 'authz.decision',
+          decision: 'deny',
+          code,
+          method: request.method,
+          operation: '(preflight)',
+          preflight: true,
+          subject: user?.subject,
+          serial: user?.serial,
+          fingerprint: user?.fingerprint256,
           reason: code === 'CORS_ORIGIN_DENIED' ? 'origin not in CORS_ALLOWED_ORIGINS' : 'announced method not supported',
-          policy: policy.source, policyLoadedAt: policy.loadedAt,
+          policy: policy.source,
+          policyLoadedAt: policy.loadedAt,
         });
         throw new AppError(code, code === 'CORS_ORIGIN_DENIED' ? 'origin not allowed' : 'access denied');
       }

@@ -48,7 +48,15 @@ export function auditOperations(spec: Spec, controllers: ReadonlyMap<string, Con
       const ctor = op['x-controller-name'] ? controllers.get(op['x-controller-name']) : undefined;
       const r: RouteAuthz = ctor ? routeAuthz(ctor, op['x-operation-name']) : NO_CONTROLLER;
       if (r.allowedRoles) for (const role of r.allowedRoles) roles.add(role);
-      else findings.push({severity: 'high', ruleId: 'authz-no-policy', method: m.toUpperCase(), path: p, operation: r.operation, problem: r.problem ?? 'no policy'});
+      else
+        findings.push({
+          severity: 'high',
+          ruleId: 'authz-no-policy',
+          method: m.toUpperCase(),
+          path: p,
+          operation: r.operation,
+          problem: r.problem ?? 'no policy',
+        });
     }
   }
   return {operations, findings, roles: [...roles].sort()};

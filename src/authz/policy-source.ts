@@ -65,7 +65,8 @@ export function parsePolicyText(text: string, fileName: string): PolicyDocument 
     }
   } else {
     const doc = YAML.parseDocument(text, {uniqueKeys: true, prettyErrors: false, schema: 'core'});
-    if (doc.errors.length > 0) throw new PolicyError(path.basename(fileName), `not valid YAML (${doc.errors[0].code}: line ${doc.errors[0].linePos?.[0]?.line ?? '?'})`);
+    if (doc.errors.length > 0)
+      throw new PolicyError(path.basename(fileName), `not valid YAML (${doc.errors[0].code}: line ${doc.errors[0].linePos?.[0]?.line ?? '?'})`);
     try {
       raw = doc.toJS({maxAliasCount: 0});
     } catch (e) {
@@ -167,7 +168,10 @@ export class PolicyStore {
     this.referenced = [...new Set(roles)].sort();
     const missing = unknownRoles(this.policy, this.referenced);
     if (missing.length > 0) {
-      throw new AppError('AUTHZ_POLICY_INVALID', `authorization policy: @authorize names role(s) the policy does not define: ${missing.join(', ')}`, {roles: missing, source: this.policy.source});
+      throw new AppError('AUTHZ_POLICY_INVALID', `authorization policy: @authorize names role(s) the policy does not define: ${missing.join(', ')}`, {
+        roles: missing,
+        source: this.policy.source,
+      });
     }
   }
 
@@ -188,7 +192,15 @@ export class PolicyStore {
       return true;
     } catch (e) {
       const why = e instanceof PolicyError ? e.message : ((e as Error)?.message ?? 'error');
-      audit(this.logger, {event: 'authz.policy.reload', decision: 'deny', code: 'AUTHZ_POLICY_RELOAD_FAILED', reason, why, source: this.policy.source, keptLoadedAt: this.policy.loadedAt});
+      audit(this.logger, {
+        event: 'authz.policy.reload',
+        decision: 'deny',
+        code: 'AUTHZ_POLICY_RELOAD_FAILED',
+        reason,
+        why,
+        source: this.policy.source,
+        keptLoadedAt: this.policy.loadedAt,
+      });
       return false;
     }
   }
@@ -196,9 +208,15 @@ export class PolicyStore {
   private logLoaded(reason: string): void {
     const roles: Record<string, number> = {};
     for (const r of this.policy.roles.values()) roles[r.name] = r.rules.length;
-    this.logger.info({event: 'authz.policy', reason, source: this.policy.source, roles, loadedAt: this.policy.loadedAt}, 'authorization policy in force');
+    this.logger.info(
+      {event: 'authz.policy', reason, source: this.policy.source, roles, loadedAt: this.policy.loadedAt},
+      'authorization policy in force',
+    );
     if (this.policy.source === 'built-in' && this.config.env === 'production') {
-      this.logger.warn({event: 'authz.policy', source: 'built-in'}, 'no MTLS_POLICY_FILE / MTLS_ROLES: only $authenticated operations are reachable (roles operator, spec-reader are held by nobody)');
+      this.logger.warn(
+        {event: 'authz.policy', source: 'built-in'},
+        'no MTLS_POLICY_FILE / MTLS_ROLES: only $authenticated operations are reachable (roles operator, spec-reader are held by nobody)',
+      );
     }
   }
 

@@ -37,7 +37,11 @@ export function routeAuthzOf(operation: string, md: AuthorizationMetadata | unde
 }
 
 /** A route without a controller: handler route, mounted router, static assets, redirect, unknown path. */
-export const NO_CONTROLLER: RouteAuthz = Object.freeze({operation: '(no controller)', allowedRoles: undefined, problem: 'a route without a controller has no @authorize metadata'});
+export const NO_CONTROLLER: RouteAuthz = Object.freeze({
+  operation: '(no controller)',
+  allowedRoles: undefined,
+  problem: 'a route without a controller has no @authorize metadata',
+});
 
 const byClass = new WeakMap<Constructor<unknown>, Map<string, RouteAuthz>>();
 

@@ -135,17 +135,53 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Every variable the service reads (documented in the README; a test keeps them in step). */
 export const CONFIG_VARIABLES = [
-  'NODE_ENV', 'HOST', 'PORT', 'LOG_LEVEL',
-  'TLS_CERT_FILE', 'TLS_KEY_FILE', 'TLS_CA_FILE', 'TLS_CRL_FILES', 'TLS_CIPHER_PROFILE', 'TLS_WATCH', 'DEV_PKI_DIR',
-  'MTLS_ALLOWED_SUBJECTS', 'MTLS_REVOCATION', 'MTLS_CRL_FETCH', 'MTLS_OCSP_URL', 'MTLS_OCSP_TIMEOUT_MS',
-  'MTLS_OCSP_CACHE_SIZE', 'MTLS_REVOCATION_FAIL', 'MTLS_MAX_CHAIN_DEPTH', 'MTLS_CLOCK_SKEW_SEC', 'MTLS_REVOCATION_EXEMPT',
-  'HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS', 'HTTP_KEEPALIVE_TIMEOUT_MS', 'HTTP_MAX_HEADER_SIZE',
-  'HTTP_MAX_BODY_BYTES', 'HTTP_MAX_REQUESTS_PER_SOCKET', 'SHUTDOWN_TIMEOUT_MS', 'HTTP_MAX_HEADERS_COUNT', 'TLS_HANDSHAKE_TIMEOUT_MS',
-  'OUTBOUND_ALLOWED_HOSTS', 'OUTBOUND_ALLOW_HTTP', 'OUTBOUND_ALLOWED_PORTS', 'OUTBOUND_ALLOWED_CIDRS',
-  'OUTBOUND_TIMEOUT_MS', 'OUTBOUND_MAX_RESPONSE_BYTES',
-  'AUDIT_MODE', 'POSTURE_MODE', 'POSTURE_ACCEPT_UNPROVEN', 'PRINT_BANNER', 'DEMO_ROUTES',
-  'MTLS_POLICY_FILE', 'MTLS_ROLES', 'CORS_ALLOWED_ORIGINS',
-  'TLS_TICKET_KEY_ROTATION_S', 'SERVER_NAMES', 'TRUSTED_PROXIES',
+  'NODE_ENV',
+  'HOST',
+  'PORT',
+  'LOG_LEVEL',
+  'TLS_CERT_FILE',
+  'TLS_KEY_FILE',
+  'TLS_CA_FILE',
+  'TLS_CRL_FILES',
+  'TLS_CIPHER_PROFILE',
+  'TLS_WATCH',
+  'DEV_PKI_DIR',
+  'MTLS_ALLOWED_SUBJECTS',
+  'MTLS_REVOCATION',
+  'MTLS_CRL_FETCH',
+  'MTLS_OCSP_URL',
+  'MTLS_OCSP_TIMEOUT_MS',
+  'MTLS_OCSP_CACHE_SIZE',
+  'MTLS_REVOCATION_FAIL',
+  'MTLS_MAX_CHAIN_DEPTH',
+  'MTLS_CLOCK_SKEW_SEC',
+  'MTLS_REVOCATION_EXEMPT',
+  'HTTP_HEADERS_TIMEOUT_MS',
+  'HTTP_REQUEST_TIMEOUT_MS',
+  'HTTP_KEEPALIVE_TIMEOUT_MS',
+  'HTTP_MAX_HEADER_SIZE',
+  'HTTP_MAX_BODY_BYTES',
+  'HTTP_MAX_REQUESTS_PER_SOCKET',
+  'SHUTDOWN_TIMEOUT_MS',
+  'HTTP_MAX_HEADERS_COUNT',
+  'TLS_HANDSHAKE_TIMEOUT_MS',
+  'OUTBOUND_ALLOWED_HOSTS',
+  'OUTBOUND_ALLOW_HTTP',
+  'OUTBOUND_ALLOWED_PORTS',
+  'OUTBOUND_ALLOWED_CIDRS',
+  'OUTBOUND_TIMEOUT_MS',
+  'OUTBOUND_MAX_RESPONSE_BYTES',
+  'AUDIT_MODE',
+  'POSTURE_MODE',
+  'POSTURE_ACCEPT_UNPROVEN',
+  'PRINT_BANNER',
+  'DEMO_ROUTES',
+  'MTLS_POLICY_FILE',
+  'MTLS_ROLES',
+  'CORS_ALLOWED_ORIGINS',
+  'TLS_TICKET_KEY_ROTATION_S',
+  'SERVER_NAMES',
+  'TRUSTED_PROXIES',
 ] as const;
 
 export const DEV_ALLOWED_SUBJECTS = 'uri:spiffe://hardened-mtls.test/client/*';
@@ -200,7 +236,10 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 function list(env: Env, name: string): string[] {
   const v = str(env, name);
   if (v === undefined) return [];
-  return v.split(',').map(s => s.trim()).filter(s => s !== '');
+  return v
+    .split(',')
+    .map(s => s.trim())
+    .filter(s => s !== '');
 }
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
@@ -241,7 +280,8 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   let certFile: string, keyFile: string, caFile: string;
   let crlFiles = list(env, 'TLS_CRL_FILES').map(abs);
   if (given.length === 0) {
-    if (production) throw new AppError('CONFIG_MISSING', 'TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are required in production', {variable: 'TLS_CERT_FILE'});
+    if (production)
+      throw new AppError('CONFIG_MISSING', 'TLS_CERT_FILE, TLS_KEY_FILE and TLS_CA_FILE are required in production', {variable: 'TLS_CERT_FILE'});
     devPki = true;
     certFile = path.join(devPkiDir, 'server.crt');
     keyFile = path.join(devPkiDir, 'server.key');
@@ -278,7 +318,9 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   if (revText === undefined) {
     // Production: revocation is an explicit choice (a source, or MTLS_REVOCATION=none stated).
     if (production && crlFiles.length === 0 && !crlFetch) {
-      throw new AppError('CONFIG_MISSING', 'MTLS_REVOCATION: required in production without TLS_CRL_FILES (crl, ocsp, crl,ocsp, or none stated)', {variable: 'MTLS_REVOCATION'});
+      throw new AppError('CONFIG_MISSING', 'MTLS_REVOCATION: required in production without TLS_CRL_FILES (crl, ocsp, crl,ocsp, or none stated)', {
+        variable: 'MTLS_REVOCATION',
+      });
     }
     revocation = crlFiles.length > 0 || crlFetch ? ['crl'] : [];
   } else if (revText === 'none') {
@@ -333,7 +375,10 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     // Exact origins only: never "*" (the service always authenticates, i.e. "credentials"), never "null".
     const hostOk = u !== undefined && (HOSTNAME.test(u.hostname) || IPV4.test(u.hostname) || /^\[[0-9a-f:.]+\]$/i.test(u.hostname));
     if (!u || !hostOk || (u.protocol !== 'https:' && u.protocol !== 'http:') || u.origin !== o) {
-      throw invalid('CORS_ALLOWED_ORIGINS', `"${o.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}" is not an exact origin (scheme://host[:port], no path, no "*")`);
+      throw invalid(
+        'CORS_ALLOWED_ORIGINS',
+        `"${o.replace(/[^\x20-\x7e]/g, '?').slice(0, 80)}" is not an exact origin (scheme://host[:port], no path, no "*")`,
+      );
     }
     return o;
   });
@@ -351,7 +396,9 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
   // --- Host / authority and forwarding headers --------------------------------------------
   const serverNames = list(env, 'SERVER_NAMES').map(n => n.toLowerCase());
   for (const n of serverNames) if (!isServerName(n)) throw invalid('SERVER_NAMES', `"${n}" is not a host name, *.host name or IP address`);
-  const trustedProxies = list(env, 'TRUSTED_PROXIES').map(c => (IPV4.test(c) ? `${c}/32` : !c.includes('/') && ipaddr.IPv6.isValid(c) ? `${c}/128` : c));
+  const trustedProxies = list(env, 'TRUSTED_PROXIES').map(c =>
+    IPV4.test(c) ? `${c}/32` : !c.includes('/') && ipaddr.IPv6.isValid(c) ? `${c}/128` : c,
+  );
   for (const c of trustedProxies) if (!isCidrText(c)) throw invalid('TRUSTED_PROXIES', `"${c}" is not an IP address or CIDR`);
 
   // Node refuses to create a server whose headersTimeout exceeds its requestTimeout.
@@ -365,7 +412,10 @@ export function parseConfig(env: Env, opts: ParseOptions = {}): AppConfig {
     port,
     logLevel,
     tls: {
-      certFile, keyFile, caFile, crlFiles,
+      certFile,
+      keyFile,
+      caFile,
+      crlFiles,
       cipherProfile,
       ciphers: CIPHER_PROFILES[cipherProfile],
       ecdhCurve: ECDH_CURVES,

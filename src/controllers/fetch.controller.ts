@@ -42,11 +42,18 @@ export class FetchController {
       required: true,
       content: {
         'application/json': {
-          schema: {type: 'object', required: ['url'], additionalProperties: false, properties: {url: {type: 'string', minLength: 1, maxLength: 4096}}},
+          schema: {
+            type: 'object',
+            required: ['url'],
+            additionalProperties: false,
+            properties: {url: {type: 'string', minLength: 1, maxLength: 4096}},
+          },
         },
       },
     })
-    body: {url: string},
+    body: {
+      url: string;
+    },
   ): Promise<FetchResult> {
     const r = await this.outbound.fetch(body.url, {purpose: 'demo-fetch', overflow: 'truncate', maxBytes: PREVIEW_BYTES * 4});
     return {

@@ -12,7 +12,7 @@ export class OpenApiController {
 
   /** The route map is for operators and QA's spec reader, not for every workload. */
   @authorize({allowedRoles: ['operator', 'spec-reader']})
-  @get('/openapi.json', {summary: 'This service\'s OpenAPI document.', responses: {'200': {description: 'OpenAPI 3 document'}}})
+  @get('/openapi.json', {summary: "This service's OpenAPI document.", responses: {'200': {description: 'OpenAPI 3 document'}}})
   async spec(): Promise<object> {
     return this.server.getApiSpec();
   }

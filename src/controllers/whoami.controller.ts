@@ -31,12 +31,20 @@ export class WhoAmIController {
             schema: {
               type: 'object',
               properties: {
-                subject: {type: 'string'}, issuer: {type: 'string'}, serial: {type: 'string'}, fingerprint256: {type: 'string'},
+                subject: {type: 'string'},
+                issuer: {type: 'string'},
+                serial: {type: 'string'},
+                fingerprint256: {type: 'string'},
                 roles: {type: 'array', items: {type: 'string'}},
-                sans: {type: 'object', properties: {
-                  dns: {type: 'array', items: {type: 'string'}}, uri: {type: 'array', items: {type: 'string'}},
-                  email: {type: 'array', items: {type: 'string'}}, ip: {type: 'array', items: {type: 'string'}},
-                }},
+                sans: {
+                  type: 'object',
+                  properties: {
+                    dns: {type: 'array', items: {type: 'string'}},
+                    uri: {type: 'array', items: {type: 'string'}},
+                    email: {type: 'array', items: {type: 'string'}},
+                    ip: {type: 'array', items: {type: 'string'}},
+                  },
+                },
               },
             },
           },

@@ -22,7 +22,8 @@ export interface CliArgs {
   help: boolean;
 }
 
-export const USAGE = 'usage: npm run demo -- [--step] [--no-color]\n' +
+export const USAGE =
+  'usage: npm run demo -- [--step] [--no-color]\n' +
   '  --step      pause for Enter between scenarios\n' +
   '  --no-color  plain text even on a terminal (NO_COLOR=1 does the same)\n';
 

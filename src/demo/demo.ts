@@ -7,9 +7,7 @@
  */
 import path from 'node:path';
 import type {Readable, Writable} from 'node:stream';
-import {
-  compareOutcome, describeLogExpectation, describeLogLine, describeObserved, Expectation, logMatches, Observed,
-} from './outcome';
+import {compareOutcome, describeLogExpectation, describeLogLine, describeObserved, Expectation, logMatches, Observed} from './outcome';
 import {PROJECT_ROOT, runCommand} from './processes';
 import {buildScenarios, DemoCommand, postureSummary, Scenario} from './scenarios';
 import {buildStage, Stage} from './stage';
@@ -68,7 +66,12 @@ async function run(cmd: DemoCommand): Promise<Observed> {
 function happened(o: Observed, scenario?: Scenario): string {
   if (o.kind === 'exit') {
     if (scenario?.id === 'posture-report') return `exit status ${o.exitCode}; ${postureSummary(o.stdout)}`;
-    const text = (o.stdout + o.stderr).trim().split('\n').filter(l => /error|OK|fail/i.test(l)).slice(0, 2).join(' | ');
+    const text = (o.stdout + o.stderr)
+      .trim()
+      .split('\n')
+      .filter(l => /error|OK|fail/i.test(l))
+      .slice(0, 2)
+      .join(' | ');
     return `exit status ${o.exitCode}${text ? `: ${text}` : ''}`;
   }
   return describeObserved(o);
@@ -143,7 +146,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   opts.onStage?.(stage);
   const reader = opts.step ? new EnterReader(opts.stdin ?? process.stdin) : undefined;
   try {
-    w(`  ${st.dim('started as'.padEnd(16))}${envLines(stage.envShown.main).join(` \\\n  ${' '.repeat(16)}`)} \\\n  ${' '.repeat(16)}node ${path.relative(PROJECT_ROOT, path.join(PROJECT_ROOT, 'dist', 'src', 'index.js'))}`);
+    w(
+      `  ${st.dim('started as'.padEnd(16))}${envLines(stage.envShown.main).join(` \\\n  ${' '.repeat(16)}`)} \\\n  ${' '.repeat(16)}node ${path.relative(PROJECT_ROOT, path.join(PROJECT_ROOT, 'dist', 'src', 'index.js'))}`,
+    );
     w();
     const scenarios = buildScenarios(stage);
     const results: ScenarioResult[] = [];
@@ -158,7 +163,18 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const passed = results.filter(r => r.ok).length;
     const ok = passed === results.length;
     const summary = `${passed} of ${results.length} scenarios behaved as narrated`;
-    w(ok ? st.green(st.bold(summary)) : st.red(st.bold(`${summary}; did not: ${results.filter(r => !r.ok).map(r => r.id).join(', ')}`)));
+    w(
+      ok
+        ? st.green(st.bold(summary))
+        : st.red(
+            st.bold(
+              `${summary}; did not: ${results
+                .filter(r => !r.ok)
+                .map(r => r.id)
+                .join(', ')}`,
+            ),
+          ),
+    );
     return {ok, results};
   } finally {
     reader?.close();

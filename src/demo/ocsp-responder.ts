@@ -52,9 +52,22 @@ export class LoopbackOcspResponder {
   /** The openssl command line run for one request (for display). */
   commandFor(reqFile: string, respFile: string): string[] {
     return [
-      'openssl', 'ocsp', '-index', this.files.index, '-CA', this.files.issuerCert,
-      '-rsigner', this.files.signerCert, '-rkey', this.files.signerKey, '-ndays', '1',
-      '-reqin', reqFile, '-respout', respFile,
+      'openssl',
+      'ocsp',
+      '-index',
+      this.files.index,
+      '-CA',
+      this.files.issuerCert,
+      '-rsigner',
+      this.files.signerCert,
+      '-rkey',
+      this.files.signerKey,
+      '-ndays',
+      '1',
+      '-reqin',
+      reqFile,
+      '-respout',
+      respFile,
     ];
   }
 

@@ -40,12 +40,20 @@ export interface LogExpectation {
 
 /** Upper-case hex without leading zeros (Node's serialNumber and the manifest agree after this). */
 export function normalizeSerialText(s: string): string {
-  const t = s.replace(/[^0-9a-f]/gi, '').toUpperCase().replace(/^0+/, '');
+  const t = s
+    .replace(/[^0-9a-f]/gi, '')
+    .toUpperCase()
+    .replace(/^0+/, '');
   return t === '' ? '0' : t;
 }
 
 function firstLine(s: string): string {
-  return s.split('\n').map(l => l.trim()).find(l => l !== '') ?? '';
+  return (
+    s
+      .split('\n')
+      .map(l => l.trim())
+      .find(l => l !== '') ?? ''
+  );
 }
 
 /** The alert name in an OpenSSL error string, e.g. "tlsv13 alert certificate required" -> "certificate required". */

@@ -91,7 +91,10 @@ export class ServiceProcess {
   private readonly exited: Promise<void>;
   private listeners = new Set<() => void>();
 
-  private constructor(readonly name: string, readonly env: NodeJS.ProcessEnv) {
+  private constructor(
+    readonly name: string,
+    readonly env: NodeJS.ProcessEnv,
+  ) {
     this.child = spawn(process.execPath, [SERVICE_ENTRY], {cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe']});
     this.exited = once(this.child, 'exit').then(() => undefined);
     let buf = '';

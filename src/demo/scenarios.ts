@@ -59,7 +59,18 @@ const JSON_HEADER = ['-H', 'content-type: application/json'];
 
 function curl(stage: Stage, svc: ServiceProcess, who: Who, target: string, extra: string[] = []): DemoCommand {
   return {
-    argv: ['curl', '-sS', '-i', '--max-time', '10', '--cacert', stage.pki.caBundle, ...credentials(stage, who), ...extra, `https://127.0.0.1:${svc.port}${target}`],
+    argv: [
+      'curl',
+      '-sS',
+      '-i',
+      '--max-time',
+      '10',
+      '--cacert',
+      stage.pki.caBundle,
+      ...credentials(stage, who),
+      ...extra,
+      `https://127.0.0.1:${svc.port}${target}`,
+    ],
     observe: observeCurl,
   };
 }
@@ -67,7 +78,22 @@ function curl(stage: Stage, svc: ServiceProcess, who: Who, target: string, extra
 function sClient(stage: Stage, svc: ServiceProcess, who: DevClientName, extra: string[]): DemoCommand {
   const c = stage.pki.clients[who];
   return {
-    argv: ['openssl', 's_client', '-connect', `127.0.0.1:${svc.port}`, '-servername', 'localhost', '-CAfile', stage.pki.caBundle, '-cert', c.cert, '-key', c.key, ...extra, '-brief'],
+    argv: [
+      'openssl',
+      's_client',
+      '-connect',
+      `127.0.0.1:${svc.port}`,
+      '-servername',
+      'localhost',
+      '-CAfile',
+      stage.pki.caBundle,
+      '-cert',
+      c.cert,
+      '-key',
+      c.key,
+      ...extra,
+      '-brief',
+    ],
     stdin: '',
     observe: observeSClient,
   };
@@ -137,7 +163,8 @@ function checkPosture(r: {exitCode: number | null; stdout: string}): string | un
   if (typeof report === 'string') return report;
   if ((r.exitCode === 0) !== report.compliant) return `exit status ${r.exitCode} disagrees with compliant=${report.compliant}`;
   const blocking = report.findings.filter(f => !f.ok && f.severity !== 'low').map(f => f.id);
-  if (blocking.join() !== report.failed.join()) return `"failed" (${report.failed.join(',')}) is not the failed high/medium findings (${blocking.join(',')})`;
+  if (blocking.join() !== report.failed.join())
+    return `"failed" (${report.failed.join(',')}) is not the failed high/medium findings (${blocking.join(',')})`;
   if (report.compliant !== (blocking.length === 0)) return `compliant=${report.compliant} with ${blocking.length} blocking findings`;
   const finding = (id: string) => report.findings.find(f => f.id === id);
   const user = finding('user-non-root');
@@ -159,15 +186,28 @@ export function postureSummary(stdout: string): string {
   if (typeof report === 'string') return report;
   const shown = report.failed.slice(0, 6).join(', ');
   const more = report.failed.length > 6 ? ` and ${report.failed.length - 6} more` : '';
-  return `compliant=${report.compliant}; ${report.findings.length} findings` +
-    (report.failed.length ? `; failed: ${shown}${more}` : '; none failed');
+  return `compliant=${report.compliant}; ${report.findings.length} findings` + (report.failed.length ? `; failed: ${shown}${more}` : '; none failed');
 }
 
 /** The scenarios in the order the demo runs them (the acceptance test checks the output against it). */
 export const SCENARIO_IDS = [
-  'valid-client', 'no-client-cert', 'untrusted-ca', 'expired-cert', 'wrong-san', 'authenticated-not-authorized', 'right-san-wrong-ca', 'no-client-auth-eku',
-  'revoked-crl', 'revoked-ocsp', 'ocsp-responder-down', 'tls12-downgrade', 'weak-cipher',
-  'docker-socket-path', 'proc-traversal', 'ssrf-metadata', 'posture-report',
+  'valid-client',
+  'no-client-cert',
+  'untrusted-ca',
+  'expired-cert',
+  'wrong-san',
+  'authenticated-not-authorized',
+  'right-san-wrong-ca',
+  'no-client-auth-eku',
+  'revoked-crl',
+  'revoked-ocsp',
+  'ocsp-responder-down',
+  'tls12-downgrade',
+  'weak-cipher',
+  'docker-socket-path',
+  'proc-traversal',
+  'ssrf-metadata',
+  'posture-report',
 ] as const;
 
 export function buildScenarios(stage: Stage): Scenario[] {
@@ -235,7 +275,13 @@ function scenarioList(stage: Stage): Scenario[] {
         '(X509_V_ERR_CERT_HAS_EXPIRED); the connection gate answers the coded refusal before any HTTP is parsed, and its audit line keeps ' +
         'the exact reason (CERT_HAS_EXPIRED).',
       expect: {kind: 'http', status: 401, code: 'AUTH_CERT_EXPIRED'},
-      log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_EXPIRED', serial: pki.clients.expired.serialHex, fields: {reason: 'CERT_HAS_EXPIRED'}},
+      log: {
+        event: 'tls.connection',
+        decision: 'deny',
+        code: 'AUTH_CERT_EXPIRED',
+        serial: pki.clients.expired.serialHex,
+        fields: {reason: 'CERT_HAS_EXPIRED'},
+      },
       evidence: [opensslVerify(stage, 'expired', /certificate has expired/, 'the reason, offline')],
     },
     {
@@ -249,7 +295,9 @@ function scenarioList(stage: Stage): Scenario[] {
         `Its SAN URI ${pki.clients['wrong-san'].uri} matches no MTLS_ALLOWED_SUBJECTS rule (${DEMO_ALLOWED_SUBJECTS}), ` +
         'so the authenticator refuses it (src/identity/identity-rules.ts); SANs are read from the DER, never from a subject string.',
       expect: {
-        kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED',
+        kind: 'http',
+        status: 403,
+        code: 'AUTH_IDENTITY_NOT_ALLOWED',
         check: json => {
           const text = JSON.stringify(json);
           if (Object.keys(json as object).join() !== 'error') return `the refusal carries more than {error}: ${text}`;
@@ -270,7 +318,13 @@ function scenarioList(stage: Stage): Scenario[] {
         `${pki.clients.valid.uri} only: the authorizer (src/authz/authorization.middleware.ts) refuses before the body is parsed, ` +
         'and its authz.decision line says which roles were allowed and that no rule matched.',
       expect: {kind: 'http', status: 403, code: 'AUTHZ_DENIED'},
-      log: {event: 'authz.decision', decision: 'deny', code: 'AUTHZ_DENIED', serial: pki.clients.valid2.serialHex, fields: {operation: 'FetchController.fetch'}},
+      log: {
+        event: 'authz.decision',
+        decision: 'deny',
+        code: 'AUTHZ_DENIED',
+        serial: pki.clients.valid2.serialHex,
+        fields: {operation: 'FetchController.fetch'},
+      },
     },
     {
       id: 'right-san-wrong-ca',
@@ -297,7 +351,13 @@ function scenarioList(stage: Stage): Scenario[] {
         'accepts it; the connection gate and the authenticator require id-kp-clientAuth explicitly (src/tls/connection-gate.ts, ' +
         'src/auth/certificate-policy.ts), so a server or code-signing certificate from the same CA cannot be used as a client identity.',
       expect: {kind: 'http', status: 403, code: 'AUTH_EKU_NOT_CLIENT_AUTH'},
-      log: {event: 'tls.connection', decision: 'deny', code: 'AUTH_EKU_NOT_CLIENT_AUTH', serial: pki.clients['no-eku'].serialHex, fields: {reason: 'NO_EXTENDED_KEY_USAGE'}},
+      log: {
+        event: 'tls.connection',
+        decision: 'deny',
+        code: 'AUTH_EKU_NOT_CLIENT_AUTH',
+        serial: pki.clients['no-eku'].serialHex,
+        fields: {reason: 'NO_EXTENDED_KEY_USAGE'},
+      },
     },
     {
       id: 'revoked-crl',
@@ -346,7 +406,10 @@ function scenarioList(stage: Stage): Scenario[] {
       expect: {kind: 'http', status: 401, code: 'AUTH_REVOCATION_UNKNOWN'},
       // The reason must be the unreachable responder (not, say, an address the SSRF policy denied).
       log: {
-        event: 'auth.decision', decision: 'deny', code: 'AUTH_REVOCATION_UNKNOWN', serial: pki.clients.valid.serialHex,
+        event: 'auth.decision',
+        decision: 'deny',
+        code: 'AUTH_REVOCATION_UNKNOWN',
+        serial: pki.clients.valid.serialHex,
         matches: {reason: /ocsp: unknown \((transport_error: SSRF_UPSTREAM_ERROR|timeout)/},
       },
     },
@@ -400,7 +463,11 @@ function scenarioList(stage: Stage): Scenario[] {
       id: 'ssrf-metadata',
       title: 'SSRF: make the service fetch the cloud metadata endpoint',
       service: 'main',
-      command: curl(stage, main, 'valid', '/fetch', [...JSON_HEADER, '--data', '{"url":"http://169.254.169.254/latest/meta-data/iam/security-credentials/"}']),
+      command: curl(stage, main, 'valid', '/fetch', [
+        ...JSON_HEADER,
+        '--data',
+        '{"url":"http://169.254.169.254/latest/meta-data/iam/security-credentials/"}',
+      ]),
       expected: 'HTTP 403 GUARD_DENIED_REFERENCE: the request guard stops it in the body, before the route runs',
       why:
         'POST /fetch takes a URL and fetches it through the SSRF-safe outbound client. The request guard inspects JSON bodies too: a ' +
@@ -436,4 +503,3 @@ function scenarioList(stage: Stage): Scenario[] {
     },
   ];
 }
-

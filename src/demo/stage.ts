@@ -55,7 +55,9 @@ function indexTime(d: Date): string {
 async function requireTool(argv: string[], name: string): Promise<void> {
   const r = await runCommand(argv, {timeoutMs: 10_000});
   if (r.spawnError || r.exitCode !== 0) {
-    throw new Error(`${name} is required by the demo and could not be run (${r.spawnError ?? `exit ${r.exitCode}`}); install it (Debian: apt-get install ${name})`);
+    throw new Error(
+      `${name} is required by the demo and could not be run (${r.spawnError ?? `exit ${r.exitCode}`}); install it (Debian: apt-get install ${name})`,
+    );
   }
 }
 
@@ -94,15 +96,22 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
 
     // 2. A fresh dev PKI.
     const pki = await generateDevPki({dir: pkiDir, ocspUrl: responder.url});
-    progress('dev PKI', `${pkiDir} (generateDevPki: root and intermediate CA, server, OCSP responder, ${Object.keys(pki.clients).length} clients, CRLs, openssl index)`);
+    progress(
+      'dev PKI',
+      `${pkiDir} (generateDevPki: root and intermediate CA, server, OCSP responder, ${Object.keys(pki.clients).length} clients, CRLs, openssl index)`,
+    );
 
     // 3. One client revoked after the CRL was published: only the OCSP index knows.
     const ca = await loadDevCa(pki, 'intermediate');
     const name = 'ocsp-revoked';
     const uri = `spiffe://${DEV_TRUST_DOMAIN}/client/${name}`;
     const issued = await issueCertificate(ca, {
-      name, cn: name, sans: {uri: [uri], dns: [`${name}.client.${DEV_TRUST_DOMAIN}`]},
-      notBefore: new Date(Date.now() - 3600_000), notAfter: new Date(Date.now() + 30 * 86400_000), ocspUrl: responder.url,
+      name,
+      cn: name,
+      sans: {uri: [uri], dns: [`${name}.client.${DEV_TRUST_DOMAIN}`]},
+      notBefore: new Date(Date.now() - 3600_000),
+      notAfter: new Date(Date.now() + 30 * 86400_000),
+      ocspUrl: responder.url,
     });
     const cert = path.join(pkiDir, 'clients', `${name}.crt`);
     const key = path.join(pkiDir, 'clients', `${name}.key`);
@@ -111,11 +120,16 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
     const serialIdx = issued.serialHex.length % 2 === 1 ? `0${issued.serialHex}` : issued.serialHex;
     fs.appendFileSync(
       pki.opensslIndex,
-      ['R', indexTime(issued.notAfter), `${indexTime(new Date())},keyCompromise`, serialIdx, 'unknown', `/O=${DEV_ORGANIZATION}/CN=${name}`].join('\t') + '\n',
+      ['R', indexTime(issued.notAfter), `${indexTime(new Date())},keyCompromise`, serialIdx, 'unknown', `/O=${DEV_ORGANIZATION}/CN=${name}`].join(
+        '\t',
+      ) + '\n',
     );
     const ocspRevoked: ExtraClient = {name, cert, key, serialHex: issued.serialHex, uri};
     progress('extra client', `${cert}: trusted and allowed, not on the CRL, marked revoked (R) in ${pki.opensslIndex}`);
-    progress('OCSP responder', `${responder.url} (127.0.0.1 only); each request is answered by\n${responder.commandFor('REQUEST.der', 'RESPONSE.der').join(' ')}`);
+    progress(
+      'OCSP responder',
+      `${responder.url} (127.0.0.1 only); each request is answered by\n${responder.commandFor('REQUEST.der', 'RESPONSE.der').join(' ')}`,
+    );
 
     // 3b. Authorization: a second CA in the client trust bundle, the operator's SANs on a
     // certificate from it, and a role policy binding the operator role to the dev intermediate CA.
@@ -123,7 +137,10 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
     fs.mkdirSync(authzDir, {mode: 0o700});
     const authz = await writeAuthzDeployment(authzDir, pki, authzDir);
     const secondCaOperator = {cert: path.join(authzDir, 'second-ca-operator.crt'), key: path.join(authzDir, 'second-ca-operator.key')};
-    progress('authorization', `${authz.policy}: role operator = ${pki.clients.valid.uri}, issued by the dev intermediate CA only; a second CA in ${authz.bundle}`);
+    progress(
+      'authorization',
+      `${authz.policy}: role operator = ${pki.clients.valid.uri}, issued by the dev intermediate CA only; a second CA in ${authz.bundle}`,
+    );
 
     // 4. The services.
     const common = {
@@ -149,13 +166,22 @@ export async function buildStage(progress: StageProgress = () => undefined): Pro
     ]);
     progress('service', `${main.url}  (MTLS_REVOCATION=crl,ocsp, MTLS_REVOCATION_FAIL=closed, MTLS_OCSP_URL=${responder.url})`);
     progress('service', `${ocspOnly.url}  (MTLS_REVOCATION=ocsp: OCSP is the only revocation source, fail-closed)`);
-    progress('note', 'OUTBOUND_ALLOWED_CIDRS=127.0.0.1/32: OCSP lookups go through the SSRF-safe revocation transport, which denies\n' +
-      'loopback like any internal address; the responder\'s address is the one explicit operator exception (it opens\n' +
-      '127.0.0.1 to every outbound use, so in production name only the responder\'s own address; metadata is never re-opened)');
+    progress(
+      'note',
+      'OUTBOUND_ALLOWED_CIDRS=127.0.0.1/32: OCSP lookups go through the SSRF-safe revocation transport, which denies\n' +
+        "loopback like any internal address; the responder's address is the one explicit operator exception (it opens\n" +
+        "127.0.0.1 to every outbound use, so in production name only the responder's own address; metadata is never re-opened)",
+    );
 
     const r = responder;
     return {
-      dir, pki, ocspRevoked, secondCaOperator, responder: r, main, ocspOnly,
+      dir,
+      pki,
+      ocspRevoked,
+      secondCaOperator,
+      responder: r,
+      main,
+      ocspOnly,
       envShown: {main: mainShown, ocspOnly: ocspShown},
       teardown: cleanup,
       kill() {

@@ -9,7 +9,11 @@ import type {Readable} from 'node:stream';
  * Colour only when writing to a terminal and NO_COLOR is not set (https://no-color.org: any
  * non-empty value disables colour). `--no-color` forces plain text.
  */
-export function shouldUseColour(opts: {isTTY: boolean | undefined; env: Readonly<Record<string, string | undefined>>; noColorFlag?: boolean}): boolean {
+export function shouldUseColour(opts: {
+  isTTY: boolean | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  noColorFlag?: boolean;
+}): boolean {
   if (opts.noColorFlag) return false;
   const noColor = opts.env.NO_COLOR;
   if (noColor !== undefined && noColor !== '') return false;

@@ -15,7 +15,14 @@ export const VECTORS = ['tls', 'path', 'query', 'header', 'body', 'url-param', '
 export type Vector = (typeof VECTORS)[number];
 
 export const EXPECT_DETAILS = [
-  '4xx', 'handshake', 'handshake|4xx', 'denied', '4xx|no-follow', 'no-internal-connection', '2xx', 'guard-pass',
+  '4xx',
+  'handshake',
+  'handshake|4xx',
+  'denied',
+  '4xx|no-follow',
+  'no-internal-connection',
+  '2xx',
+  'guard-pass',
 ] as const;
 export type ExpectDetail = (typeof EXPECT_DETAILS)[number];
 
@@ -32,9 +39,24 @@ export const EXPECT_DETAIL_DOC: Readonly<Record<ExpectDetail, string>> = {
 };
 
 export const CATEGORIES = [
-  'mtls', 'path-traversal', 'host-path', 'docker-api', 'k8s-api', 'runtime-socket',
-  'ssrf-loopback-encoding', 'ssrf-ipv6', 'ssrf-metadata', 'ssrf-dns', 'ssrf-redirect', 'ssrf-unix-socket',
-  'ssrf-scheme', 'ssrf-authority-confusion', 'ssrf-library-cve', 'runtime-posture', 'benign-control', 'authz',
+  'mtls',
+  'path-traversal',
+  'host-path',
+  'docker-api',
+  'k8s-api',
+  'runtime-socket',
+  'ssrf-loopback-encoding',
+  'ssrf-ipv6',
+  'ssrf-metadata',
+  'ssrf-dns',
+  'ssrf-redirect',
+  'ssrf-unix-socket',
+  'ssrf-scheme',
+  'ssrf-authority-confusion',
+  'ssrf-library-cve',
+  'runtime-posture',
+  'benign-control',
+  'authz',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -55,9 +77,11 @@ export const CATEGORY_DOC: Readonly<Record<Category, string>> = {
   'ssrf-scheme': 'Non-HTTP schemes (file, gopher, dict, ftp, ldap, data, ws, ...).',
   'ssrf-authority-confusion': 'URLs that parsers split differently (userinfo, backslashes, fragments, whitespace, CRLF).',
   'ssrf-library-cve': 'Inputs behind published SSRF-filter CVEs (ip, netmask, private-ip, ip-address, ipaddr.js).',
-  'runtime-posture': 'Runtime probes inside the target: non-root, no capabilities, no_new_privs, seccomp, read-only root, no runtime socket, no service-account token, also for a child process.',
+  'runtime-posture':
+    'Runtime probes inside the target: non-root, no capabilities, no_new_privs, seccomp, read-only root, no runtime socket, no service-account token, also for a child process.',
   'benign-control': 'Ordinary requests that look suspicious: they must pass (guards must not over-block).',
-  authz: 'Authorization per operation: an admitted identity calling what its role does not allow, the operator\'s SAN on a certificate from a second CA, routes without policy, and method/path variants of a protected operation (HEAD, trailing slash, case, encoded characters, ";" parameters, X-HTTP-Method-Override); each must be refused with an AUTHZ_ (or AUTH_) code.',
+  authz:
+    'Authorization per operation: an admitted identity calling what its role does not allow, the operator\'s SAN on a certificate from a second CA, routes without policy, and method/path variants of a protected operation (HEAD, trailing slash, case, encoded characters, ";" parameters, X-HTTP-Method-Override); each must be refused with an AUTHZ_ (or AUTH_) code.',
 };
 
 /** Refusal codes an authz case accepts (strict mode): the authorizer's, the authenticator's, CORS, or the request guard's (an encoded variant it stops first). */
@@ -165,7 +189,8 @@ export function validateCase(raw: unknown): EscapeCase {
   if (!(CATEGORIES as readonly string[]).includes(str('category'))) throw new CatalogError(`${id}: unknown category ${String(raw.category)}`);
   if (!(VECTORS as readonly string[]).includes(str('vector'))) throw new CatalogError(`${id}: unknown vector ${String(raw.vector)}`);
   if (raw.expected !== 'reject' && raw.expected !== 'allow') throw new CatalogError(`${id}: expected must be reject or allow`);
-  if (!(EXPECT_DETAILS as readonly string[]).includes(str('expect_detail'))) throw new CatalogError(`${id}: unknown expect_detail ${String(raw.expect_detail)}`);
+  if (!(EXPECT_DETAILS as readonly string[]).includes(str('expect_detail')))
+    throw new CatalogError(`${id}: unknown expect_detail ${String(raw.expect_detail)}`);
   const allowDetails = ['2xx', 'guard-pass'];
   if ((raw.expected === 'allow') !== allowDetails.includes(raw.expect_detail as string)) {
     throw new CatalogError(`${id}: expect_detail ${String(raw.expect_detail)} does not fit expected ${String(raw.expected)}`);
@@ -211,7 +236,10 @@ export function validateCase(raw: unknown): EscapeCase {
     if (raw.vector !== 'path' || !isObj(a) || typeof a.as !== 'string' || !/^[a-z0-9-]+$/.test(a.as)) {
       throw new CatalogError(`${id}: an authz case is a path case with authz.as (a scenario file stem)`);
     }
-    const okHeaders = a.headers === undefined || (Array.isArray(a.headers) && a.headers.every(h => Array.isArray(h) && h.length === 2 && /^[A-Za-z0-9-]+$/.test(String(h[0])) && typeof h[1] === 'string'));
+    const okHeaders =
+      a.headers === undefined ||
+      (Array.isArray(a.headers) &&
+        a.headers.every(h => Array.isArray(h) && h.length === 2 && /^[A-Za-z0-9-]+$/.test(String(h[0])) && typeof h[1] === 'string'));
     if (!okHeaders) throw new CatalogError(`${id}: authz.headers must be [name, value] pairs`);
     if (a.body !== undefined && typeof a.body !== 'string') throw new CatalogError(`${id}: authz.body must be a string`);
   } else if (raw.authz !== undefined) {
@@ -257,10 +285,11 @@ export interface CaseFilter {
 export function selectCases(cases: readonly EscapeCase[], f: CaseFilter = {}): EscapeCase[] {
   const unknown = (f.categories ?? []).filter(c => !(CATEGORIES as readonly string[]).includes(c));
   if (unknown.length > 0) throw new CatalogError(`unknown category: ${unknown.join(', ')} (one of ${CATEGORIES.join(', ')})`);
-  return cases.filter(c =>
-    (!f.categories?.length || f.categories.includes(c.category)) &&
-    (!f.ids?.length || f.ids.includes(c.id) || (c.refId !== null && f.ids.includes(c.refId))) &&
-    (!f.vectors?.length || f.vectors.includes(c.vector)),
+  return cases.filter(
+    c =>
+      (!f.categories?.length || f.categories.includes(c.category)) &&
+      (!f.ids?.length || f.ids.includes(c.id) || (c.refId !== null && f.ids.includes(c.refId))) &&
+      (!f.vectors?.length || f.vectors.includes(c.vector)),
   );
 }
 

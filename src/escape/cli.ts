@@ -16,7 +16,7 @@
  *                                 exec:CMD a command that runs the probe inside the target, e.g.
  *                                          exec:"podman exec CTR node /app/dist/src/escape/runtime-probe.js"
  *                                 (without --runtime, a remote target's runtime cases are "not applicable")
- *   --runtime-exec "CMD ..."      same as --runtime exec:"CMD ..." 
+ *   --runtime-exec "CMD ..."      same as --runtime exec:"CMD ..."
  *   --lenient-codes               accept any 4xx as a refusal (for services without this project's error codes)
  *   --servername NAME             TLS server name for the target
  *   --concurrency N, --timeout-ms N, --quiet
@@ -45,12 +45,28 @@ export interface CliArgs {
 }
 
 const VALUE_FLAGS = new Set([
-  '--target', '--ca', '--cert', '--key', '--scenario-certs', '--only', '--case', '--report', '--out', '--spec',
-  '--runtime', '--runtime-exec', '--servername', '--concurrency', '--timeout-ms',
+  '--target',
+  '--ca',
+  '--cert',
+  '--key',
+  '--scenario-certs',
+  '--only',
+  '--case',
+  '--report',
+  '--out',
+  '--spec',
+  '--runtime',
+  '--runtime-exec',
+  '--servername',
+  '--concurrency',
+  '--timeout-ms',
 ]);
 
 function splitList(v: string): string[] {
-  return v.split(',').map(s => s.trim()).filter(Boolean);
+  return v
+    .split(',')
+    .map(s => s.trim())
+    .filter(Boolean);
 }
 
 /** Splits a command line on whitespace, honouring single and double quotes (no shell). */
@@ -113,7 +129,8 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
   const scenarioDir = one('--scenario-certs');
   if (target) {
     if (!/^https:\/\//.test(target)) throw new UsageError('--target must be an https:// URL (https://HOST:PORT)');
-    if (cert === undefined || key === undefined) throw new UsageError('--target needs --cert and --key: a client identity the target allows (the attacker is an authenticated caller)');
+    if (cert === undefined || key === undefined)
+      throw new UsageError('--target needs --cert and --key: a client identity the target allows (the attacker is an authenticated caller)');
     run.target = {
       url: target.replace(/\/+$/, ''),
       ca: ca ? readFileArg('--ca', ca) : undefined,
@@ -136,7 +153,8 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
   if (runtime !== undefined) {
     if (runtime.startsWith('exec:')) {
       const command = splitCommand(runtime.slice('exec:'.length));
-      if (command.length === 0) throw new UsageError('--runtime exec: needs a command (exec:"podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js")');
+      if (command.length === 0)
+        throw new UsageError('--runtime exec: needs a command (exec:"podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js")');
       run.runtime = {mode: 'exec', command} satisfies RuntimeOptions;
     } else if (runtime === 'sandbox' || runtime === 'local') {
       // Both judge where THIS checkout runs, not a remote deployment: refuse the mix.
@@ -150,10 +168,11 @@ export function parseEscapeArgs(argv: readonly string[]): CliArgs {
   run.timeoutMs = num('--timeout-ms');
 
   const reports = (values.get('--report') ?? []).flatMap(splitList);
-  for (const r of reports) if (!(REPORT_FORMATS as readonly string[]).includes(r)) throw new UsageError(`--report must be junit, json, html or sarif (got ${r})`);
+  for (const r of reports)
+    if (!(REPORT_FORMATS as readonly string[]).includes(r)) throw new UsageError(`--report must be junit, json, html or sarif (got ${r})`);
   return {
     run,
-    reports: reports.length ? [...new Set(reports)] as ReportFormat[] : [...DEFAULT_REPORT_FORMATS],
+    reports: reports.length ? ([...new Set(reports)] as ReportFormat[]) : [...DEFAULT_REPORT_FORMATS],
     outDir: path.resolve(one('--out') ?? 'escape-report'),
     quiet: flags.has('--quiet'),
   };
@@ -189,25 +208,49 @@ async function makeScenarioCerts(argv: readonly string[]): Promise<number> {
     v.set(argv[i], argv[i + 1]);
   }
   for (const k of v.keys()) {
-    if (!['--issuer-cert', '--issuer-key', '--out', '--root-cert', '--root-key', '--allowed-dns', '--trust-domain', '--operator-uri', '--operator-dns'].includes(k)) throw new UsageError(`make-scenario-certs: unknown argument ${k}`);
+    if (
+      ![
+        '--issuer-cert',
+        '--issuer-key',
+        '--out',
+        '--root-cert',
+        '--root-key',
+        '--allowed-dns',
+        '--trust-domain',
+        '--operator-uri',
+        '--operator-dns',
+      ].includes(k)
+    )
+      throw new UsageError(`make-scenario-certs: unknown argument ${k}`);
   }
   const need = (k: string) => {
     const x = v.get(k);
     if (!x) throw new UsageError(`make-scenario-certs: ${k} is required`);
     return x;
   };
-  const issuer = await loadCaHandle('issuer', readFileArg('--issuer-cert', need('--issuer-cert')).toString(), readFileArg('--issuer-key', need('--issuer-key')).toString());
-  const root = v.has('--root-cert') || v.has('--root-key')
-    ? await loadCaHandle('root', readFileArg('--root-cert', need('--root-cert')).toString(), readFileArg('--root-key', need('--root-key')).toString())
-    : undefined;
+  const issuer = await loadCaHandle(
+    'issuer',
+    readFileArg('--issuer-cert', need('--issuer-cert')).toString(),
+    readFileArg('--issuer-key', need('--issuer-key')).toString(),
+  );
+  const root =
+    v.has('--root-cert') || v.has('--root-key')
+      ? await loadCaHandle(
+          'root',
+          readFileArg('--root-cert', need('--root-cert')).toString(),
+          readFileArg('--root-key', need('--root-key')).toString(),
+        )
+      : undefined;
   const dir = path.resolve(need('--out'));
   const names = await generateScenarioCerts({dir, issuer, root, allowedDns: v.get('--allowed-dns'), trustDomain: v.get('--trust-domain')});
   const authz = await generateAuthzScenarioCerts({dir, operatorUri: v.get('--operator-uri'), operatorDns: v.get('--operator-dns')});
   names.push(...authz.written);
-  process.stdout.write(`wrote ${names.length} scenario certificates to ${dir}: ${names.join(', ')}\n` +
-    'copy the dev-PKI-style scenarios (valid, expired, not-yet-valid, revoked, wrong-san, no-eku, server-eku-only, ca-true, rsa-1024, untrusted) next to them,\n' +
-    'and for the authz category a second admitted identity without the operator role as valid2.crt/.key.\n' +
-    `authz: add ${authz.secondCaCert} to the target's client CA bundle and ${authz.secondCaCrl} to its CRLs, so that second-ca-operator is admitted and must be refused by the issuer binding.\n`);
+  process.stdout.write(
+    `wrote ${names.length} scenario certificates to ${dir}: ${names.join(', ')}\n` +
+      'copy the dev-PKI-style scenarios (valid, expired, not-yet-valid, revoked, wrong-san, no-eku, server-eku-only, ca-true, rsa-1024, untrusted) next to them,\n' +
+      'and for the authz category a second admitted identity without the operator role as valid2.crt/.key.\n' +
+      `authz: add ${authz.secondCaCert} to the target's client CA bundle and ${authz.secondCaCrl} to its CRLs, so that second-ca-operator is admitted and must be refused by the issuer binding.\n`,
+  );
   return 0;
 }
 
@@ -222,9 +265,13 @@ export async function runEscapeCli(argv: readonly string[]): Promise<number> {
     const result = await runEscapeSuite({...args.run, serviceLogFile, onProgress: args.quiet ? undefined : progressPrinter(write)});
     const files = writeReports(result, args.outDir, args.reports);
     const t = result.totals;
-    write(`\nescape: ${t.total} cases against ${result.target.kind} ${result.target.url}: ${t.passed} passed, ${t.failed} failed, ${t.notApplicable} not applicable\n`);
+    write(
+      `\nescape: ${t.total} cases against ${result.target.kind} ${result.target.url}: ${t.passed} passed, ${t.failed} failed, ${t.notApplicable} not applicable\n`,
+    );
     for (const [cat, ct] of Object.entries(result.byCategory)) {
-      write(`  ${cat.padEnd(26)} ${String(ct.passed).padStart(4)} passed ${String(ct.failed).padStart(4)} failed ${String(ct.notApplicable).padStart(4)} n/a\n`);
+      write(
+        `  ${cat.padEnd(26)} ${String(ct.passed).padStart(4)} passed ${String(ct.failed).padStart(4)} failed ${String(ct.notApplicable).padStart(4)} n/a\n`,
+      );
     }
     for (const n of result.notes) write(`note: ${n}\n`);
     for (const f of Object.values(files)) write(`report: ${f}\n`);

@@ -73,7 +73,8 @@ export interface UnreachableObservation {
 export type WireObservation = HttpObservation | NoResponseObservation | ClientErrorObservation | UnreachableObservation;
 
 /** Errors that come from the client's own configuration or from verifying the SERVER certificate. */
-const LOCAL_ERROR = /NO_CIPHERS_AVAILABLE|NO_PROTOCOLS_AVAILABLE|NO_SUITABLE|KEY_TOO_SMALL|MD_TOO_WEAK|CA_KEY_TOO_SMALL|ERR_OSSL_|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED|ERR_INVALID_ARG|ERR_SSL_WRONG_VERSION_NUMBER/;
+const LOCAL_ERROR =
+  /NO_CIPHERS_AVAILABLE|NO_PROTOCOLS_AVAILABLE|NO_SUITABLE|KEY_TOO_SMALL|MD_TOO_WEAK|CA_KEY_TOO_SMALL|ERR_OSSL_|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED_CERT|CERT_HAS_EXPIRED|CERT_NOT_YET_VALID|ERR_TLS_CERT_ALTNAME|CERT_SIGNATURE_FAILURE|CERT_UNTRUSTED|ERR_INVALID_ARG|ERR_SSL_WRONG_VERSION_NUMBER/;
 
 function errCode(e: unknown): string {
   const err = e as NodeJS.ErrnoException & {reason?: string};
@@ -208,7 +209,12 @@ export function sendOverTls(o: SendOptions): Promise<WireObservation> {
     socket.once('secureConnect', () => {
       tcpConnected = true;
       secureConnected = true;
-      socket.write(serializeRequest(o.request, net.isIPv6(o.endpoint.host) ? `[${o.endpoint.host}]:${o.endpoint.port}` : `${o.endpoint.host}:${o.endpoint.port}`));
+      socket.write(
+        serializeRequest(
+          o.request,
+          net.isIPv6(o.endpoint.host) ? `[${o.endpoint.host}]:${o.endpoint.port}` : `${o.endpoint.host}:${o.endpoint.port}`,
+        ),
+      );
     });
     socket.on('data', (d: Buffer) => {
       chunks.push(d);

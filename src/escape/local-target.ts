@@ -54,14 +54,26 @@ export function targetPolicyYaml(pki: DevPkiManifest): string {
     `    rules: ['uri:spiffe://hardened-mtls.test/client/valid']`,
     `    issuers: ['sha256:${fp}']`,
   ];
-  return ['version: 1', 'roles:', '  operator:', ...role('POST /fetch and the OpenAPI document'), '  spec-reader:', ...role('GET /openapi.json'), ''].join('\n');
+  return [
+    'version: 1',
+    'roles:',
+    '  operator:',
+    ...role('POST /fetch and the OpenAPI document'),
+    '  spec-reader:',
+    ...role('GET /openapi.json'),
+    '',
+  ].join('\n');
 }
 
 /**
  * Authz additions to a target PKI: the second CA (bundle = dev bundle + second CA, its CRL), the
  * `second-ca-operator` scenario and the policy file. Returns the extra service environment.
  */
-export async function writeAuthzDeployment(dir: string, pki: DevPkiManifest, scenarioDir: string): Promise<{bundle: string; crl: string; policy: string}> {
+export async function writeAuthzDeployment(
+  dir: string,
+  pki: DevPkiManifest,
+  scenarioDir: string,
+): Promise<{bundle: string; crl: string; policy: string}> {
   const extra = await generateAuthzScenarioCerts({dir: scenarioDir});
   const bundle = path.join(dir, 'ca-bundle-with-second-ca.crt');
   fs.writeFileSync(bundle, fs.readFileSync(pki.caBundle, 'utf8') + fs.readFileSync(extra.secondCaCert, 'utf8'), {mode: 0o644});

@@ -192,7 +192,12 @@ async function runWireCase(c: EscapeCase, ctx: Ctx): Promise<Observation> {
     // Sent as another identity (authz category): the scenario's certificate, with its chain when known.
     const s = ctx.scenarios.get(c.authz.as);
     if (!s) return {kind: 'not-run', reason: `scenario certificate "${c.authz.as}" not supplied (${ctx.scenarioSource})`};
-    return sendOverTls({endpoint: ctx.endpoint, credentials: {cert: s.chain ?? s.cert, key: s.key}, request: buildRequest(c, ctx.routes), timeoutMs: ctx.timeoutMs});
+    return sendOverTls({
+      endpoint: ctx.endpoint,
+      credentials: {cert: s.chain ?? s.cert, key: s.key},
+      request: buildRequest(c, ctx.routes),
+      timeoutMs: ctx.timeoutMs,
+    });
   }
   return sendOverTls({endpoint: ctx.endpoint, credentials: ctx.credentials, request: buildRequest(c, ctx.routes), timeoutMs: ctx.timeoutMs});
 }
@@ -207,7 +212,10 @@ async function runUrlParamCase(c: EscapeCase, ctx: Ctx): Promise<{obs: Observati
   h?.reset();
   h?.prepare(c);
   const obs: WireObservation = await sendOverTls({
-    endpoint: ctx.endpoint, credentials: ctx.credentials, request: buildRequest(c, ctx.routes, payload), timeoutMs: ctx.timeoutMs,
+    endpoint: ctx.endpoint,
+    credentials: ctx.credentials,
+    request: buildRequest(c, ctx.routes, payload),
+    timeoutMs: ctx.timeoutMs,
   });
   if (!h) return {obs};
   const internalConnections: Record<string, number> = {};
@@ -232,10 +240,15 @@ function toResult(c: EscapeCase | SpecCase, obs: Observation, ctx: Ctx, evidence
     reference: c.reference,
     status: v.status,
     reason: v.reason,
-    observed: describeObservation(obs) + (evidence
-      ? `; fake upstream saw ${evidence.upstreamRequests} request(s); internal connections: ${
-        Object.entries(evidence.internalConnections).map(([k, n]) => `${k}=${n}`).join(', ') || 'none'}`
-      : ''),
+    observed:
+      describeObservation(obs) +
+      (evidence
+        ? `; fake upstream saw ${evidence.upstreamRequests} request(s); internal connections: ${
+            Object.entries(evidence.internalConnections)
+              .map(([k, n]) => `${k}=${n}`)
+              .join(', ') || 'none'
+          }`
+        : ''),
     ...(spec.operation ? {operation: spec.operation, location: spec.location} : {}),
     durationMs: Date.now() - started,
   };
@@ -263,9 +276,13 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
       credentials: {cert: opts.target.cert, key: opts.target.key},
       scenarios,
       scenarioSource: opts.target.scenarioCertsDir ? `not in ${opts.target.scenarioCertsDir}` : 'no --scenario-certs given',
-      routes, timeoutMs, strictCodes,
+      routes,
+      timeoutMs,
+      strictCodes,
     };
-    notes.push('Remote target: cases that need the harness (canaries, stub DNS, fake upstream) are reported "not applicable" unless the observation already contradicts the expectation.');
+    notes.push(
+      'Remote target: cases that need the harness (canaries, stub DNS, fake upstream) are reported "not applicable" unless the observation already contradicts the expectation.',
+    );
   } else {
     progress({kind: 'phase', message: 'starting the local instance (throw-away PKI, harness, service)'});
     local = await startLocalTarget({dns: dnsTable(all), logFile: opts.serviceLogFile});
@@ -277,11 +294,15 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
       scenarios,
       scenarioSource: 'local scenario set',
       harness: local.harness,
-      routes, timeoutMs, strictCodes,
+      routes,
+      timeoutMs,
+      strictCodes,
     };
     const moved = local.harness.canaries.filter(c => c.bound === 'ephemeral' && c.fallbackReason);
     if (moved.length > 0) {
-      notes.push(`Canaries not on their real address (reached through the connect shim only): ${moved.map(c => `${c.key} (${c.fallbackReason})`).join('; ')}.`);
+      notes.push(
+        `Canaries not on their real address (reached through the connect shim only): ${moved.map(c => `${c.key} (${c.fallbackReason})`).join('; ')}.`,
+      );
     }
   }
 
@@ -297,14 +318,26 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
         specCases = built.cases;
         const audit = auditOpenApi(doc.document);
         specInfo = {
-          source: doc.source, operations: built.operations, cases: specCases.length,
+          source: doc.source,
+          operations: built.operations,
+          cases: specCases.length,
           audit: {
             counts: {...audit.counts},
-            findings: audit.findings.map(f => ({ruleId: f.ruleId, severity: f.severity, operation: f.method ? `${f.method.toUpperCase()} ${f.path ?? ''}` : '', location: f.location})),
+            findings: audit.findings.map(f => ({
+              ruleId: f.ruleId,
+              severity: f.severity,
+              operation: f.method ? `${f.method.toUpperCase()} ${f.path ?? ''}` : '',
+              location: f.location,
+            })),
           },
         };
       } catch (e) {
-        specInfo = {source: opts.spec.kind === 'file' ? opts.spec.file : 'target /openapi.json', operations: 0, cases: 0, error: (e as Error).message};
+        specInfo = {
+          source: opts.spec.kind === 'file' ? opts.spec.file : 'target /openapi.json',
+          operations: 0,
+          cases: 0,
+          error: (e as Error).message,
+        };
       }
     }
 
@@ -337,17 +370,31 @@ export async function runEscapeSuite(opts: RunOptions = {}): Promise<SuiteResult
       for (const c of runtime) emit(toResult(c, observations.get(c.id)!, ctx, undefined, t0));
       const failed = results.slice(before).some(r => r.status === 'failed');
       if (mode.mode === 'in-process' && failed) {
-        notes.push('Runtime cases were judged in the runner\'s own process (--runtime local). Unless the runner itself runs inside a hardened container they fail by design: use --runtime sandbox (the default for the local instance; needs root and bubblewrap) or run them inside the image with --runtime exec:"podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js".');
+        notes.push(
+          'Runtime cases were judged in the runner\'s own process (--runtime local). Unless the runner itself runs inside a hardened container they fail by design: use --runtime sandbox (the default for the local instance; needs root and bubblewrap) or run them inside the image with --runtime exec:"podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js".',
+        );
       }
       if (mode.mode === 'sandbox' && failed) {
-        notes.push('Runtime cases run inside the hardened bubblewrap sandbox (--runtime sandbox, the default for the local instance). It needs root and bubblewrap: bash .ci/install-system-deps.sh installs them. Against a deployment, use --runtime exec:"COMMAND".');
+        notes.push(
+          'Runtime cases run inside the hardened bubblewrap sandbox (--runtime sandbox, the default for the local instance). It needs root and bubblewrap: bash .ci/install-system-deps.sh installs them. Against a deployment, use --runtime exec:"COMMAND".',
+        );
       }
     }
     if (specInfo?.error) {
       emit({
-        id: 'SPEC-LOAD', refId: null, source: 'this project', category: 'spec', vector: 'spec', payload: specInfo.source,
-        expected: 'reject', expect_detail: '4xx', reference: 'spec-driven cases', status: 'failed',
-        reason: `the OpenAPI document could not be read: ${specInfo.error}`, observed: specInfo.error, durationMs: 0,
+        id: 'SPEC-LOAD',
+        refId: null,
+        source: 'this project',
+        category: 'spec',
+        vector: 'spec',
+        payload: specInfo.source,
+        expected: 'reject',
+        expect_detail: '4xx',
+        reference: 'spec-driven cases',
+        status: 'failed',
+        reason: `the OpenAPI document could not be read: ${specInfo.error}`,
+        observed: specInfo.error,
+        durationMs: 0,
       });
     }
     await pool(specCases, opts.concurrency ?? 8, async c => {

@@ -86,7 +86,10 @@ export function buildSyscallProbe(outDir: string = fs.mkdtempSync(path.join(os.t
   try {
     execFileSync('cc', ['-static', '-O2', '-o', out, SYSCALL_PROBE_SOURCE], {stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000});
   } catch (e) {
-    throw new Error(`cannot build the syscall probe (cc -static ${SYSCALL_PROBE_SOURCE}): ${(e as Error).message.split('\n')[0]}; install gcc and libc6-dev`, {cause: e});
+    throw new Error(
+      `cannot build the syscall probe (cc -static ${SYSCALL_PROBE_SOURCE}): ${(e as Error).message.split('\n')[0]}; install gcc and libc6-dev`,
+      {cause: e},
+    );
   }
   fs.chmodSync(outDir, 0o755);
   fs.chmodSync(out, 0o755);
@@ -99,7 +102,8 @@ function parseSyscallProbe(text: string): SyscallProbeResult {
   if (typeof j.error === 'string') throw new Error(j.error);
   if (!Array.isArray(j.attempts) || j.attempts.length === 0) throw new Error('syscall-probe output without attempts');
   for (const a of j.attempts as SyscallAttempt[]) {
-    if (typeof a?.name !== 'string' || typeof a.covers !== 'string' || !Number.isInteger(a.errno) || typeof a.error !== 'string') throw new Error('malformed syscall attempt');
+    if (typeof a?.name !== 'string' || typeof a.covers !== 'string' || !Number.isInteger(a.errno) || typeof a.error !== 'string')
+      throw new Error('malformed syscall attempt');
   }
   return {attempts: j.attempts as SyscallAttempt[]};
 }
@@ -107,7 +111,10 @@ function parseSyscallProbe(text: string): SyscallProbeResult {
 /** Runs the mounted syscall probe (in THIS process's target). */
 export function runSyscallProbe(probePath = process.env.ESCAPE_SYSCALL_PROBE || SYSCALL_PROBE_PATH, timeoutMs = 60_000): Promise<SyscallProbeResult> {
   return new Promise((resolve, reject) => {
-    if (!fs.existsSync(probePath)) return reject(new Error(`the syscall probe is not mounted at ${probePath} (the harness bind-mounts it; see docs: escape suite against a deployment)`));
+    if (!fs.existsSync(probePath))
+      return reject(
+        new Error(`the syscall probe is not mounted at ${probePath} (the harness bind-mounts it; see docs: escape suite against a deployment)`),
+      );
     execFile(probePath, [], {timeout: timeoutMs, maxBuffer: 1024 * 1024, env: {}}, (err, stdout) => {
       try {
         resolve(parseSyscallProbe(stdout));
@@ -136,9 +143,19 @@ export function evaluateChildStatus(status: string, uid: number, gid: number): R
   const ids = (k: string) => (f.get(k) ?? '').split(/\s+/).filter(Boolean).map(Number);
   const out: RuntimeFindingView[] = [];
   const u = ids('Uid');
-  out.push({id: 'child-uid-non-root', severity: 'high', ok: u.length === 4 && !u.includes(0) && uid !== 0, detail: `uid ${uid}; Uid ${u.join('/') || 'missing'}`});
+  out.push({
+    id: 'child-uid-non-root',
+    severity: 'high',
+    ok: u.length === 4 && !u.includes(0) && uid !== 0,
+    detail: `uid ${uid}; Uid ${u.join('/') || 'missing'}`,
+  });
   const g = ids('Gid');
-  out.push({id: 'child-gid-non-root', severity: 'high', ok: g.length === 4 && !g.includes(0) && gid !== 0, detail: `gid ${gid}; Gid ${g.join('/') || 'missing'}`});
+  out.push({
+    id: 'child-gid-non-root',
+    severity: 'high',
+    ok: g.length === 4 && !g.includes(0) && gid !== 0,
+    detail: `gid ${gid}; Gid ${g.join('/') || 'missing'}`,
+  });
   for (const cap of ['CapEff', 'CapPrm', 'CapAmb']) {
     const v = f.get(cap);
     out.push({id: `child-${cap.toLowerCase()}-empty`, severity: 'high', ok: v !== undefined && /^0+$/.test(v), detail: `${cap} ${v ?? 'missing'}`});
@@ -213,15 +230,32 @@ export function parseProbeOutput(text: string): RuntimeProbeOutput {
   if (j?.tool !== 'escape-runtime-probe' || typeof j.posture !== 'object' || typeof j.child !== 'object' || !j.posture || !j.child) {
     throw new Error('not runtime-probe output');
   }
-  if (!('error' in j.posture) && !(Array.isArray(j.posture.findings) && j.posture.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean' && Array.isArray(f.covers)))) {
+  if (
+    !('error' in j.posture) &&
+    !(
+      Array.isArray(j.posture.findings) &&
+      j.posture.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean' && Array.isArray(f.covers))
+    )
+  ) {
     throw new Error('runtime-probe output: malformed posture findings');
   }
-  if (!('error' in j.child) && !(Array.isArray(j.child.findings) && j.child.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean'))) {
+  if (
+    !('error' in j.child) &&
+    !(Array.isArray(j.child.findings) && j.child.findings.every(f => typeof f.id === 'string' && typeof f.ok === 'boolean'))
+  ) {
     throw new Error('runtime-probe output: malformed child findings');
   }
-  if (j.syscalls !== undefined && !(typeof j.syscalls === 'object' && j.syscalls !== null && ('error' in j.syscalls
-    ? typeof j.syscalls.error === 'string'
-    : Array.isArray(j.syscalls.attempts) && j.syscalls.attempts.every(a => typeof a?.name === 'string' && typeof a.covers === 'string' && Number.isInteger(a.errno))))) {
+  if (
+    j.syscalls !== undefined &&
+    !(
+      typeof j.syscalls === 'object' &&
+      j.syscalls !== null &&
+      ('error' in j.syscalls
+        ? typeof j.syscalls.error === 'string'
+        : Array.isArray(j.syscalls.attempts) &&
+          j.syscalls.attempts.every(a => typeof a?.name === 'string' && typeof a.covers === 'string' && Number.isInteger(a.errno)))
+    )
+  ) {
     throw new Error('runtime-probe output: malformed syscall attempts');
   }
   return j;
@@ -248,13 +282,17 @@ export async function runProbeInSandbox(timeoutMs = 120_000): Promise<RuntimePro
   // Loaded on demand: inside an image (exec mode) the sandbox module is never needed.
   const sb = await import('../posture/sandbox/sandbox');
   const reason = sb.sandboxUnavailableReason();
-  if (reason) throw new Error(`runtime probe cannot run in the hardened sandbox: ${reason}; or run the probe inside the target with --runtime exec:"COMMAND"`);
+  if (reason)
+    throw new Error(`runtime probe cannot run in the hardened sandbox: ${reason}; or run the probe inside the target with --runtime exec:"COMMAND"`);
   const probeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'escape-syscall-probe-'));
   let r: Awaited<InstanceType<typeof sb.Sandbox>['done']>;
   try {
     const probe = buildSyscallProbe(probeDir);
-    const box = new sb.Sandbox({command: [sb.SANDBOX_NODE, `${sb.APP_DIR}/dist/src/escape/runtime-probe.js`], env: {NODE_ENV: 'production'},
-      binds: [{src: probe, dest: SYSCALL_PROBE_PATH, ro: true}]});
+    const box = new sb.Sandbox({
+      command: [sb.SANDBOX_NODE, `${sb.APP_DIR}/dist/src/escape/runtime-probe.js`],
+      env: {NODE_ENV: 'production'},
+      binds: [{src: probe, dest: SYSCALL_PROBE_PATH, ro: true}],
+    });
     const timer = setTimeout(() => void box.stop(), timeoutMs);
     r = await box.done;
     clearTimeout(timer);
@@ -264,7 +302,10 @@ export async function runProbeInSandbox(timeoutMs = 120_000): Promise<RuntimePro
   try {
     return parseProbeOutput(r.stdout);
   } catch (e) {
-    throw new Error(`runtime probe in the sandbox: ${(e as Error).message}; exit ${String(r.code ?? r.signal)}; stderr: ${r.stderr.trim().slice(-1000)}`, {cause: e});
+    throw new Error(
+      `runtime probe in the sandbox: ${(e as Error).message}; exit ${String(r.code ?? r.signal)}; stderr: ${r.stderr.trim().slice(-1000)}`,
+      {cause: e},
+    );
   }
 }
 
@@ -286,12 +327,20 @@ export function observeRuntime(cases: readonly EscapeCase[], out: RuntimeProbeOu
         .filter(f => !(f.status === 'unproven' && attempts.length > 0))
         .map(f => ({id: f.id, ok: f.ok, severity: f.severity, detail: f.status === 'unproven' ? `unproven: ${f.detail}` : f.detail}));
       for (const a of attempts) {
-        findings.push({id: `syscall ${a.name}`, ok: syscallBlocked(a.errno), severity: 'high',
-          detail: `${a.name} -> ${a.errno === 0 ? 'succeeded' : a.errno < 0 ? 'no answer' : a.error}`});
+        findings.push({
+          id: `syscall ${a.name}`,
+          ok: syscallBlocked(a.errno),
+          severity: 'high',
+          detail: `${a.name} -> ${a.errno === 0 ? 'succeeded' : a.errno < 0 ? 'no answer' : a.error}`,
+        });
       }
       if (posture.some(f => f.status === 'unproven') && attempts.length === 0) {
-        findings.push({id: 'syscall-probe', ok: false, severity: 'high',
-          detail: `not proven by an attempt: ${out.syscalls && 'error' in out.syscalls ? out.syscalls.error : 'no syscall probe output'}`});
+        findings.push({
+          id: 'syscall-probe',
+          ok: false,
+          severity: 'high',
+          detail: `not proven by an attempt: ${out.syscalls && 'error' in out.syscalls ? out.syscalls.error : 'no syscall probe output'}`,
+        });
       }
       obs.set(c.id, {kind: 'runtime', where, findings});
     } else if ('error' in out.child) {
@@ -306,12 +355,22 @@ export function observeRuntime(cases: readonly EscapeCase[], out: RuntimeProbeOu
 export async function runRuntimeCases(cases: readonly EscapeCase[], opts: RuntimeOptions): Promise<Map<string, Observation>> {
   const result = new Map<string, Observation>();
   if (opts.mode === 'none') {
-    for (const c of cases) result.set(c.id, {kind: 'not-run', reason: 'runtime probes must run inside the target: give --runtime exec:"COMMAND" (e.g. podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js)'});
+    for (const c of cases)
+      result.set(c.id, {
+        kind: 'not-run',
+        reason:
+          'runtime probes must run inside the target: give --runtime exec:"COMMAND" (e.g. podman exec CONTAINER node /app/dist/src/escape/runtime-probe.js)',
+      });
     return result;
   }
-  const where = opts.mode === 'in-process' ? 'in-process (the runner\'s own process)'
-    : opts.mode === 'sandbox' ? SANDBOX_WHERE
-    : opts.mode === 'exec' ? `exec: ${opts.command.join(' ')}` : opts.where;
+  const where =
+    opts.mode === 'in-process'
+      ? "in-process (the runner's own process)"
+      : opts.mode === 'sandbox'
+        ? SANDBOX_WHERE
+        : opts.mode === 'exec'
+          ? `exec: ${opts.command.join(' ')}`
+          : opts.where;
   let out: RuntimeProbeOutput;
   try {
     if (opts.mode === 'in-process') out = await gatherRuntimeProbe();

@@ -14,7 +14,18 @@ import * as crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type {DevPkiManifest} from '../pki/dev-pki';
-import {CaHandle, createCrl, createRootCa, generateKeyPair, issueCertificate, KeyUsage, OID, privateKeyToPem, randomSerialHex, x509} from '../pki/x509-factory';
+import {
+  CaHandle,
+  createCrl,
+  createRootCa,
+  generateKeyPair,
+  issueCertificate,
+  KeyUsage,
+  OID,
+  privateKeyToPem,
+  randomSerialHex,
+  x509,
+} from '../pki/x509-factory';
 
 export interface ScenarioDoc {
   name: string;
@@ -27,7 +38,7 @@ export const SCENARIOS: readonly ScenarioDoc[] = [
   {name: 'valid', devPki: true, description: 'CA-issued, allowed identity, EKU clientAuth, CA:FALSE (positive control)'},
   {name: 'expired', devPki: true, description: 'notAfter in the past'},
   {name: 'not-yet-valid', devPki: true, description: 'notBefore in the future'},
-  {name: 'revoked', devPki: true, description: 'serial listed in the issuing CA\'s CRL'},
+  {name: 'revoked', devPki: true, description: "serial listed in the issuing CA's CRL"},
   {name: 'wrong-san', devPki: true, description: 'valid chain, identity not on the allow-list'},
   {name: 'no-eku', devPki: true, description: 'no extendedKeyUsage extension'},
   {name: 'server-eku-only', devPki: true, description: 'EKU serverAuth only'},
@@ -46,7 +57,11 @@ export const SCENARIOS: readonly ScenarioDoc[] = [
   {name: 'uri-dot-segments', devPki: false, description: 'SAN URI <trust domain>/client/../admin'},
   // authz category: admitted identities that must not reach what their role does not allow.
   {name: 'valid2', devPki: true, description: 'a second admitted identity of the trusted CA, without the operator role (authz)'},
-  {name: 'second-ca-operator', devPki: false, description: "the operator's SAN (URI and DNS) on a certificate from a second CA the target also trusts (authz: issuer-bound role)"},
+  {
+    name: 'second-ca-operator',
+    devPki: false,
+    description: "the operator's SAN (URI and DNS) on a certificate from a second CA the target also trusts (authz: issuer-bound role)",
+  },
 ];
 
 export interface ScenarioCredential {
@@ -111,7 +126,13 @@ async function issueSha1(issuer: CaHandle, cn: string, dns: string): Promise<{ce
   let signingAlgorithm: Record<string, unknown>;
   if (issuerKey.asymmetricKeyType === 'rsa') {
     signingAlgorithm = {name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-1'};
-    signingKey = await crypto.webcrypto.subtle.importKey('pkcs8', pkcs8, signingAlgorithm as unknown as crypto.webcrypto.RsaHashedImportParams, false, ['sign']);
+    signingKey = await crypto.webcrypto.subtle.importKey(
+      'pkcs8',
+      pkcs8,
+      signingAlgorithm as unknown as crypto.webcrypto.RsaHashedImportParams,
+      false,
+      ['sign'],
+    );
   } else if (issuerKey.asymmetricKeyType === 'ec') {
     signingAlgorithm = {name: 'ECDSA', hash: 'SHA-1'};
     signingKey = issuer.keys.privateKey;
@@ -177,9 +198,14 @@ export async function generateScenarioCerts(o: GenerateScenarioOptions): Promise
   await issue('cn-san-mismatch', {cn: allowed, sans: {dns: ['attacker.test']}});
   await issue('san-prefix', {cn: `${allowed}.attacker.test`, sans: {dns: [`${allowed}.attacker.test`]}});
   await issue('codesign-eku', {cn: allowed, sans: {dns: [allowed], uri: [`spiffe://${td}/client/codesign-eku`]}, eku: ['1.3.6.1.5.5.7.3.3']});
-  await issue('keycertsign-only', {cn: allowed, sans: {dns: [allowed], uri: [`spiffe://${td}/client/keycertsign-only`]}, keyUsage: KeyUsage.keyCertSign});
+  await issue('keycertsign-only', {
+    cn: allowed,
+    sans: {dns: [allowed], uri: [`spiffe://${td}/client/keycertsign-only`]},
+    keyUsage: KeyUsage.keyCertSign,
+  });
   await issue('unknown-critical-ext', {
-    cn: allowed, sans: {dns: [allowed], uri: [`spiffe://${td}/client/unknown-critical-ext`]},
+    cn: allowed,
+    sans: {dns: [allowed], uri: [`spiffe://${td}/client/unknown-critical-ext`]},
     extraExtensions: [new x509.Extension('1.2.3.4.5', true, new Uint8Array([0x05, 0x00]))],
   });
   await issue('no-identity', {cn: 'nobody'});

@@ -41,8 +41,21 @@ export interface SpecCase extends Omit<EscapeCase, 'category' | 'vector'> {
  * (references the guard refuses wherever they appear).
  */
 export const SPEC_VALUE_PAYLOAD_IDS: readonly string[] = [
-  'HP-038', 'HP-040', 'HP-041', 'HP-043', 'HP-045', 'HP-001', 'HP-011', 'HP-020', 'HP-023', 'HP-035',
-  'RS-008', 'RS-007', 'DK-015', 'K8-010', 'SM-001',
+  'HP-038',
+  'HP-040',
+  'HP-041',
+  'HP-043',
+  'HP-045',
+  'HP-001',
+  'HP-011',
+  'HP-020',
+  'HP-023',
+  'HP-035',
+  'RS-008',
+  'RS-007',
+  'DK-015',
+  'K8-010',
+  'SM-001',
 ];
 
 /**
@@ -128,14 +141,23 @@ export async function loadSpecDocument(
 }
 
 /** GET a (possibly large, up to 16 MiB) document over mTLS; the runner's usual client keeps only an excerpt. */
-async function fetchFullBody(target: {endpoint: Endpoint; credentials: ClientCredentials; timeoutMs: number}, p: string): Promise<{status: number; body: string}> {
+async function fetchFullBody(
+  target: {endpoint: Endpoint; credentials: ClientCredentials; timeoutMs: number},
+  p: string,
+): Promise<{status: number; body: string}> {
   const tls = await import('node:tls');
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
     const e = target.endpoint;
     const socket = tls.connect({
-      host: e.host, port: e.port, ca: e.ca, cert: target.credentials.cert, key: target.credentials.key,
-      servername: e.servername ?? (net.isIP(e.host) ? undefined : e.host), rejectUnauthorized: true, ALPNProtocols: ['http/1.1'],
+      host: e.host,
+      port: e.port,
+      ca: e.ca,
+      cert: target.credentials.cert,
+      key: target.credentials.key,
+      servername: e.servername ?? (net.isIP(e.host) ? undefined : e.host),
+      rejectUnauthorized: true,
+      ALPNProtocols: ['http/1.1'],
     });
     const chunks: Buffer[] = [];
     let size = 0;
@@ -233,11 +255,17 @@ export function listOperations(doc: unknown): Operation[] {
         params.push({name: String(prm.name), in: where, required: prm.required === true || where === 'path', schema: paramSchema(prm)});
       }
       if (Object.keys(form).length > 0) {
-        body = {mediaType: 'application/x-www-form-urlencoded', schema: {type: 'object', properties: form, required: formRequired}, required: formRequired.length > 0};
+        body = {
+          mediaType: 'application/x-www-form-urlencoded',
+          schema: {type: 'object', properties: form, required: formRequired},
+          required: formRequired.length > 0,
+        };
       }
       if (!swagger2 && isObj(op.requestBody) && isObj(op.requestBody.content)) {
         const content = op.requestBody.content;
-        const mt = Object.keys(content).find(k => /^application\/(.+\+)?json\b/.test(k)) ?? Object.keys(content).find(k => k.startsWith('application/x-www-form-urlencoded'));
+        const mt =
+          Object.keys(content).find(k => /^application\/(.+\+)?json\b/.test(k)) ??
+          Object.keys(content).find(k => k.startsWith('application/x-www-form-urlencoded'));
         if (mt && isObj(content[mt])) {
           body = {
             mediaType: mt.includes('json') ? 'application/json' : 'application/x-www-form-urlencoded',
@@ -275,7 +303,8 @@ function mergedSchema(schema: unknown): Record<string, unknown> {
   }
   for (const k of ['oneOf', 'anyOf']) {
     const alts = schema[k];
-    if (Array.isArray(alts) && alts.length > 0) return {...mergedSchema(alts[0]), ...Object.fromEntries(Object.entries(schema).filter(([kk]) => kk !== k))};
+    if (Array.isArray(alts) && alts.length > 0)
+      return {...mergedSchema(alts[0]), ...Object.fromEntries(Object.entries(schema).filter(([kk]) => kk !== k))};
   }
   return schema;
 }
@@ -342,7 +371,8 @@ function schemaAt(schema: unknown, at: ReadonlyArray<string | number>): unknown 
 function setAt(root: unknown, at: Array<string | number>, value: unknown): unknown {
   if (at.length === 0) return value;
   const [k, ...rest] = at;
-  const base: Record<string | number, unknown> | unknown[] = typeof k === 'number' ? (Array.isArray(root) ? [...root] : []) : isObj(root) ? {...root} : {};
+  const base: Record<string | number, unknown> | unknown[] =
+    typeof k === 'number' ? (Array.isArray(root) ? [...root] : []) : isObj(root) ? {...root} : {};
   (base as Record<string | number, unknown>)[k] = setAt((base as Record<string | number, unknown>)[k], rest, value);
   return base;
 }
@@ -373,12 +403,13 @@ export interface BuiltSpecCases {
 
 export function buildSpecCases(doc: unknown, catalog: readonly EscapeCase[]): BuiltSpecCases {
   const ops = listOperations(doc);
-  const pick = (ids: readonly string[]) => ids.map(id => {
-    const c = catalog.find(x => x.id === id);
-    const value = c ? payloadValue(c) : undefined;
-    if (!c || value === undefined) throw new Error(`spec payload ${id}: not in the catalog or no value`);
-    return {c, value};
-  });
+  const pick = (ids: readonly string[]) =>
+    ids.map(id => {
+      const c = catalog.find(x => x.id === id);
+      const value = c ? payloadValue(c) : undefined;
+      if (!c || value === undefined) throw new Error(`spec payload ${id}: not in the catalog or no value`);
+      return {c, value};
+    });
   const valuePayloads = pick(SPEC_VALUE_PAYLOAD_IDS);
   const urlPayloads = [...valuePayloads, ...pick(SPEC_URL_PAYLOAD_IDS)];
   const cases: SpecCase[] = [];
@@ -420,7 +451,12 @@ export function buildSpecCases(doc: unknown, catalog: readonly EscapeCase[]): Bu
     if (op.body) {
       for (const at of stringFields(op.body.schema)) {
         const name = String([...at].reverse().find(k => typeof k === 'string') ?? '');
-        points.push({location: `body:/${at.join('/')}`, vector: 'body', url: classifyField(name, schemaAt(op.body.schema, at)) === 'url', bodyAt: at});
+        points.push({
+          location: `body:/${at.join('/')}`,
+          vector: 'body',
+          url: classifyField(name, schemaAt(op.body.schema, at)) === 'url',
+          bodyAt: at,
+        });
       }
     }
     for (const pt of points) {

@@ -83,8 +83,10 @@ export function describeObservation(o: Observation): string {
       const bad = o.findings.filter(f => !f.ok && f.severity !== 'low');
       // the syscall probe's real answers (RT-013/RT-014) are always recorded, blocked or not
       const attempts = o.findings.filter(f => f.id.startsWith('syscall ')).map(f => f.detail);
-      return `${o.where}: ${o.findings.length} finding(s), ${bad.length} not ok${bad.length ? `: ${bad.map(f => `${f.id} (${f.detail})`).join('; ')}` : ''}`
-        + (attempts.length ? `; attempts: ${attempts.join(', ')}` : '');
+      return (
+        `${o.where}: ${o.findings.length} finding(s), ${bad.length} not ok${bad.length ? `: ${bad.map(f => `${f.id} (${f.detail})`).join('; ')}` : ''}` +
+        (attempts.length ? `; attempts: ${attempts.join(', ')}` : '')
+      );
     }
     case 'not-run':
       return o.reason;
@@ -112,7 +114,9 @@ function refusalOk(c: JudgedCase, o: WireObservation & {kind: 'http'}, ctx: Verd
 }
 
 function internalSummary(h: HarnessEvidence): string {
-  return Object.entries(h.internalConnections).map(([k, n]) => `${k}=${n}`).join(', ');
+  return Object.entries(h.internalConnections)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(', ');
 }
 
 /**
@@ -155,7 +159,10 @@ export function judge(c: JudgedCase, o: Observation, ctx: VerdictContext): Verdi
       const bad = refusalOk(c, o, ctx);
       if (bad) return fail(bad);
       if (c.vector === 'url-param' && !h) {
-        return {status: 'not-applicable', reason: `refused, but the zero-connection proof needs the local harness (canaries, stub DNS); observed ${seen}`};
+        return {
+          status: 'not-applicable',
+          reason: `refused, but the zero-connection proof needs the local harness (canaries, stub DNS); observed ${seen}`,
+        };
       }
       return pass('refused');
     }

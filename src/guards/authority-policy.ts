@@ -25,8 +25,7 @@ import {checkAddress, classifyAddress, ParsedCidr} from '../outbound/ip-policy';
 export type AuthorityCode = 'GUARD_HOST_NOT_ALLOWED' | 'GUARD_FORWARDED_UNTRUSTED' | 'GUARD_FORWARDED_INVALID' | 'GUARD_FORWARDED_ADDRESS_DENIED';
 
 export type AuthorityVerdict =
-  | {readonly ok: true}
-  | {readonly ok: false; readonly code: AuthorityCode; readonly reason: string; readonly header?: string};
+  {readonly ok: true} | {readonly ok: false; readonly code: AuthorityCode; readonly reason: string; readonly header?: string};
 
 export interface AuthorityPolicy {
   /** Allowed names, lower case: host names, `*.` + host name, canonical IP literals. */
@@ -48,11 +47,36 @@ export interface AuthorityRequest {
 
 /** Every header a proxy uses to tell the origin about the original request (lower case). */
 export const FORWARDING_HEADERS: readonly string[] = [
-  'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-port', 'x-forwarded-prefix',
-  'x-forwarded-server', 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-uri', 'x-forwarded-path', 'x-forwarded-by',
-  'x-real-ip', 'x-client-ip', 'x-cluster-client-ip', 'true-client-ip', 'cf-connecting-ip', 'fastly-client-ip', 'client-ip',
-  'x-original-url', 'x-rewrite-url', 'x-original-uri', 'x-original-host', 'x-host', 'x-http-host-override', 'x-original-forwarded-for',
-  'x-proxyuser-ip', 'x-remote-ip', 'x-remote-addr', 'x-originating-ip',
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-server',
+  'x-forwarded-ssl',
+  'x-forwarded-scheme',
+  'x-forwarded-uri',
+  'x-forwarded-path',
+  'x-forwarded-by',
+  'x-real-ip',
+  'x-client-ip',
+  'x-cluster-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'fastly-client-ip',
+  'client-ip',
+  'x-original-url',
+  'x-rewrite-url',
+  'x-original-uri',
+  'x-original-host',
+  'x-host',
+  'x-http-host-override',
+  'x-original-forwarded-for',
+  'x-proxyuser-ip',
+  'x-remote-ip',
+  'x-remote-addr',
+  'x-originating-ip',
 ];
 
 const DENY = (code: AuthorityCode, reason: string, header?: string): AuthorityVerdict => ({ok: false, code, reason, header});
@@ -197,7 +221,8 @@ function forwardedNode(value: string, header: string): AuthorityVerdict {
     }
     if (name.includes(':')) return DENY('GUARD_FORWARDED_INVALID', 'bad-node', header);
   }
-  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) <= 65535) && !OBFNODE.test(port)) return DENY('GUARD_FORWARDED_INVALID', 'bad-node-port', header);
+  if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) <= 65535) && !OBFNODE.test(port))
+    return DENY('GUARD_FORWARDED_INVALID', 'bad-node-port', header);
   if (name === 'unknown' || OBFNODE.test(name)) return OK;
   return addressVerdict(name, header);
 }
@@ -299,7 +324,9 @@ export function checkForwardingHeader(name: string, value: string, names: readon
     case 'x-forwarded-scheme':
       return list(value).every(v => v === 'https' || v === 'http') ? OK : DENY('GUARD_FORWARDED_INVALID', 'bad-proto', name);
     case 'x-forwarded-port':
-      return list(value).every(v => /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535) ? OK : DENY('GUARD_FORWARDED_INVALID', 'bad-port', name);
+      return list(value).every(v => /^\d{1,5}$/.test(v) && Number(v) >= 1 && Number(v) <= 65535)
+        ? OK
+        : DENY('GUARD_FORWARDED_INVALID', 'bad-port', name);
     case 'x-forwarded-ssl':
       return value === 'on' || value === 'off' ? OK : DENY('GUARD_FORWARDED_INVALID', 'bad-value', name);
     case 'x-forwarded-prefix':

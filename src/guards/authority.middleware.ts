@@ -56,8 +56,19 @@ export function createAuthorityMiddleware(o: AuthorityGuardOptions): Middleware 
       policy(),
     );
     if (!verdict.ok) {
-      audit(o.logger, {event: 'guard.decision', decision: 'deny', code: verdict.code, rule: 'authority', reason: verdict.reason, location: verdict.header, remote: req.socket.remoteAddress});
-      throw new AppError(verdict.code, verdict.code === 'GUARD_HOST_NOT_ALLOWED' ? 'the request does not address this server' : 'forwarding headers refused');
+      audit(o.logger, {
+        event: 'guard.decision',
+        decision: 'deny',
+        code: verdict.code,
+        rule: 'authority',
+        reason: verdict.reason,
+        location: verdict.header,
+        remote: req.socket.remoteAddress,
+      });
+      throw new AppError(
+        verdict.code,
+        verdict.code === 'GUARD_HOST_NOT_ALLOWED' ? 'the request does not address this server' : 'forwarding headers refused',
+      );
     }
     return next();
   };

@@ -43,7 +43,10 @@ export class GuardsComponent implements Component, LifeCycleObserver {
     this.bindings = [
       Binding.bind(GuardsBindings.OUTBOUND_CLIENT).to(this.outbound).inScope(BindingScope.SINGLETON),
       // Singletons: the providers compile their options (limits, outbound policy) once, not per request.
-      createMiddlewareBinding(RequestGuardMiddlewareProvider, {...REQUEST_GUARD_MIDDLEWARE_OPTIONS, key: GuardsBindings.REQUEST_GUARD_MIDDLEWARE}).inScope(BindingScope.SINGLETON),
+      createMiddlewareBinding(RequestGuardMiddlewareProvider, {
+        ...REQUEST_GUARD_MIDDLEWARE_OPTIONS,
+        key: GuardsBindings.REQUEST_GUARD_MIDDLEWARE,
+      }).inScope(BindingScope.SINGLETON),
       createBindingFromClass(UrlParamInterceptor, {key: GuardsBindings.URL_PARAM_INTERCEPTOR}).inScope(BindingScope.SINGLETON),
     ];
   }

@@ -18,11 +18,13 @@ export interface JsonLimits {
 }
 
 export type JsonScanResult =
-  | {readonly ok: true; readonly value: unknown}
-  | {readonly ok: false; readonly reason: MalformedReason; readonly pointer: string};
+  {readonly ok: true; readonly value: unknown} | {readonly ok: false; readonly reason: MalformedReason; readonly pointer: string};
 
 class JsonFail {
-  constructor(readonly reason: MalformedReason, readonly pointer: string) {}
+  constructor(
+    readonly reason: MalformedReason,
+    readonly pointer: string,
+  ) {}
 }
 
 /** A JSON-pointer token that is safe to log: the key itself when harmless, else `#<index>`. */
@@ -41,7 +43,10 @@ class Scanner {
   private nodes = 0;
   private readonly tokens: Array<string | number> = [];
   private readonly indexes: number[] = [];
-  constructor(private readonly s: string, private readonly limits: JsonLimits) {}
+  constructor(
+    private readonly s: string,
+    private readonly limits: JsonLimits,
+  ) {}
 
   run(): unknown {
     this.ws();
@@ -188,14 +193,30 @@ class Scanner {
       out += s.slice(start, this.i);
       const e = s[this.i + 1];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           const hex = s.slice(this.i + 2, this.i + 6);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) throw this.fail('json-syntax');

@@ -58,7 +58,6 @@ const CONFUSABLES: Readonly<Record<string, string>> = {
 };
 const CONFUSABLE_RE = /[\u2215\u2044\u29f8\u2571\u29f9\u2572\u2216\u3002]/g;
 
-
 // eslint-disable-next-line no-control-regex
 const ASCII_ONLY = /^[\u0000-\u007f]*$/;
 
@@ -69,7 +68,10 @@ export function fold(s: string): string {
     const lower = s.toLowerCase();
     return lower.includes('\\') ? lower.replace(/\\/g, '/') : lower;
   }
-  let out = s.normalize('NFKC').replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c).toLowerCase();
+  let out = s
+    .normalize('NFKC')
+    .replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c)
+    .toLowerCase();
   // Lower-casing can produce non-NFKC sequences (rare, e.g. U+0130); one more pass settles it.
   out = out.normalize('NFKC').replace(CONFUSABLE_RE, c => CONFUSABLES[c] ?? c);
   return out.replace(/\\/g, '/');

@@ -21,9 +21,21 @@ import {classifyAddress} from '../outbound/ip-policy';
 import {PROTOTYPE_KEYS, safePointerToken, scanJson} from './json-scan';
 import {DEFAULT_MAX_ROUNDS, PathShape, decodeText, pathShape, splitPairs, splitRequestTarget, tokens} from './normalize';
 import {compilePrefilter, isInert, Prefilter} from './prefilter';
-import {GUARD_RULES, GuardRule, JsonKeyMatcher, MALFORMED_RULE_IDS, MalformedReason, SegmentsMatcher, UrlHostMatcher, UrlSchemeMatcher} from './rules';
+import {
+  GUARD_RULES,
+  GuardRule,
+  JsonKeyMatcher,
+  MALFORMED_RULE_IDS,
+  MalformedReason,
+  SegmentsMatcher,
+  UrlHostMatcher,
+  UrlSchemeMatcher,
+} from './rules';
 
-export type GuardCode = Extract<ErrorCode, 'GUARD_MALFORMED_INPUT' | 'GUARD_DENIED_REFERENCE' | 'GUARD_BODY_TOO_LARGE' | 'GUARD_UNSUPPORTED_MEDIA_TYPE'>;
+export type GuardCode = Extract<
+  ErrorCode,
+  'GUARD_MALFORMED_INPUT' | 'GUARD_DENIED_REFERENCE' | 'GUARD_BODY_TOO_LARGE' | 'GUARD_UNSUPPORTED_MEDIA_TYPE'
+>;
 
 export interface InspectLimits {
   /** Percent-decoding rounds before input counts as too deeply encoded. */
@@ -154,10 +166,12 @@ function matchSegmentList(segs: readonly string[], absolute: boolean, target: bo
   return best;
 }
 
-
 /** url-host rules: metadata names/addresses (any form), link-local, names embedding a metadata IP. */
 export function metadataHostRule(hostIn: string): string | null {
-  const host = hostIn.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  const host = hostIn
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
   if (host === '') return null;
   for (const rule of HOST_RULES) {
     const m = rule.match;
@@ -437,7 +451,12 @@ export function inspectRequest(input: RequestInput, limits: InspectLimits = DEFA
   const c = new Collector();
   const raw = input.rawTarget;
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > limits.maxTargetLength) {
-    return {ok: false, code: 'GUARD_MALFORMED_INPUT', ruleId: MALFORMED_RULE_IDS[raw && raw.length > 0 ? 'too-long' : 'bad-target'], location: 'path'};
+    return {
+      ok: false,
+      code: 'GUARD_MALFORMED_INPUT',
+      ruleId: MALFORMED_RULE_IDS[raw && raw.length > 0 ? 'too-long' : 'bad-target'],
+      location: 'path',
+    };
   }
   const parts = splitRequestTarget(raw);
   if (!parts) return {ok: false, code: 'GUARD_MALFORMED_INPUT', ruleId: MALFORMED_RULE_IDS['bad-target'], location: 'path'};
@@ -466,7 +485,8 @@ export function inspectRequest(input: RequestInput, limits: InspectLimits = DEFA
   }
 
   // --- headers ---
-  if (input.headers.length > limits.maxFields) return {ok: false, code: 'GUARD_MALFORMED_INPUT', ruleId: MALFORMED_RULE_IDS['too-long'], location: 'header'};
+  if (input.headers.length > limits.maxFields)
+    return {ok: false, code: 'GUARD_MALFORMED_INPUT', ruleId: MALFORMED_RULE_IDS['too-long'], location: 'header'};
   for (let i = 0; i < input.headers.length; i++) {
     const [name, value] = input.headers[i];
     const loc = `header:${safeName(name.toLowerCase(), i)}`;

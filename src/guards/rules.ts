@@ -27,13 +27,7 @@
 import {METADATA_ADDRESSES, METADATA_HOST_NAMES} from '../outbound/metadata';
 
 export type RuleCategory =
-  | 'runtime-socket'
-  | 'docker-api'
-  | 'kubernetes-api'
-  | 'host-path'
-  | 'path-traversal'
-  | 'cloud-metadata'
-  | 'container-payload';
+  'runtime-socket' | 'docker-api' | 'kubernetes-api' | 'host-path' | 'path-traversal' | 'cloud-metadata' | 'container-payload';
 
 export interface SegmentsMatcher {
   readonly kind: 'segments';
@@ -420,8 +414,18 @@ export const GUARD_RULES: readonly GuardRule[] = [
     match: {
       kind: 'json-key',
       keys: [
-        'HostConfig', 'Binds', 'Privileged', 'CapAdd', 'PidMode', 'IpcMode', 'UsernsMode', 'SecurityOpt',
-        'CgroupParent', 'AttachStdin', 'AttachStdout', 'AttachStderr',
+        'HostConfig',
+        'Binds',
+        'Privileged',
+        'CapAdd',
+        'PidMode',
+        'IpcMode',
+        'UsernsMode',
+        'SecurityOpt',
+        'CgroupParent',
+        'AttachStdin',
+        'AttachStdout',
+        'AttachStderr',
       ],
     },
   },

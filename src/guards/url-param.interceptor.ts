@@ -127,7 +127,14 @@ export class UrlParamInterceptor implements Provider<Interceptor> {
   private async checkAndContinue(ctx: InvocationContext, route: RouteEntry, slots: readonly ArgSlot[], next: Next): Promise<NonVoid> {
     const rejection = this.checkArguments(ctx.args, slots);
     if (rejection) {
-      audit(this.options.logger, {event: 'guard.param', decision: 'deny', code: rejection.code, ruleId: rejection.ruleId, location: rejection.location, route: `${route.verb.toUpperCase()} ${route.path}`});
+      audit(this.options.logger, {
+        event: 'guard.param',
+        decision: 'deny',
+        code: rejection.code,
+        ruleId: rejection.ruleId,
+        location: rejection.location,
+        route: `${route.verb.toUpperCase()} ${route.path}`,
+      });
       throw new AppError(rejection.code, ERROR_CODES[rejection.code].doc, {ruleId: rejection.ruleId, location: rejection.location});
     }
     return next();
@@ -137,7 +144,8 @@ export class UrlParamInterceptor implements Provider<Interceptor> {
   checkArguments(args: readonly unknown[], slots: readonly ArgSlot[]): Rejection | null {
     let nodes = 0;
     const visit = (value: unknown, name: string, schema: unknown, location: string, depth: number): Rejection | null => {
-      if (++nodes > this.limits.maxNodes || depth > this.limits.maxDepth) return {code: 'GUARD_MALFORMED_INPUT', ruleId: 'MF-JSON-TOO-LARGE', location};
+      if (++nodes > this.limits.maxNodes || depth > this.limits.maxDepth)
+        return {code: 'GUARD_MALFORMED_INPUT', ruleId: 'MF-JSON-TOO-LARGE', location};
       if (typeof value === 'string') {
         const kind: SensitiveKind | null = name ? classifyField(name, schema) : null;
         if (kind === 'url') {

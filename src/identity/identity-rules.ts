@@ -23,7 +23,10 @@ export interface IdentityRule {
 export type CertificateIdentity = CertificateNames;
 
 export class IdentityRuleError extends Error {
-  constructor(readonly rule: string, reason: string) {
+  constructor(
+    readonly rule: string,
+    reason: string,
+  ) {
     super(`invalid identity rule "${rule}": ${reason}`);
   }
 }

@@ -43,7 +43,10 @@ export interface PolicyDocument {
 }
 
 export class PolicyError extends Error {
-  constructor(readonly where: string, readonly reason: string) {
+  constructor(
+    readonly where: string,
+    readonly reason: string,
+  ) {
     super(`${where}: ${reason}`);
   }
 }
@@ -56,7 +59,9 @@ const TRUST_DOMAIN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0
 const ISSUER = /^sha256:((?:[0-9a-f]{2}:?){31}[0-9a-f]{2})$/i;
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null);
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && (Object.getPrototypeOf(v) === Object.prototype || Object.getPrototypeOf(v) === null)
+  );
 }
 
 function onlyKeys(o: Record<string, unknown>, where: string, allowed: readonly string[]): void {
@@ -143,7 +148,8 @@ export function validatePolicyDocument(raw: unknown): PolicyDocument {
       if (!TRUST_DOMAIN.test(td)) throw new PolicyError(where, 'not a lower-case SPIFFE trust domain name');
       if (!isPlainObject(v)) throw new PolicyError(where, 'must be {bundle: FILE}');
       onlyKeys(v, where, ['bundle']);
-      if (typeof v.bundle !== 'string' || v.bundle.trim() === '' || v.bundle.length > 4096) throw new PolicyError(`${where}.bundle`, 'must be a file path');
+      if (typeof v.bundle !== 'string' || v.bundle.trim() === '' || v.bundle.length > 4096)
+        throw new PolicyError(`${where}.bundle`, 'must be a file path');
       tds[td] = {bundle: v.bundle.trim()};
     }
     doc.trustDomains = tds;
@@ -161,7 +167,10 @@ export function parseRolesEnv(text: string): PolicyDocument {
     if (eq <= 0) throw new PolicyError(safe(item), 'expected role=rule,rule');
     const name = item.slice(0, eq).trim();
     if (Object.prototype.hasOwnProperty.call(roles, name)) throw new PolicyError(`roles.${safe(name)}`, 'role given twice');
-    const rules = item.slice(eq + 1).split(',').map(r => r.trim());
+    const rules = item
+      .slice(eq + 1)
+      .split(',')
+      .map(r => r.trim());
     if (rules.some(r => r === '')) throw new PolicyError(`roles.${safe(name)}`, 'empty rule');
     roles[name] = {rules};
   }

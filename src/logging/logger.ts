@@ -8,12 +8,36 @@ export type {Logger} from 'pino';
 
 /** Paths that must never reach a log sink. */
 export const REDACT_PATHS: readonly string[] = [
-  'key', 'cert', 'ca', 'pfx', 'passphrase', 'privateKey', 'secret', 'token', 'password',
-  '*.key', '*.cert', '*.ca', '*.pfx', '*.passphrase', '*.privateKey', '*.secret', '*.token', '*.password',
-  'headers.authorization', 'headers.cookie', 'headers["proxy-authorization"]',
-  'req.headers.authorization', 'req.headers.cookie', 'req.headers["proxy-authorization"]',
-  '*.headers.authorization', '*.headers.cookie',
-  'body', 'payload', '*.body', '*.payload',
+  'key',
+  'cert',
+  'ca',
+  'pfx',
+  'passphrase',
+  'privateKey',
+  'secret',
+  'token',
+  'password',
+  '*.key',
+  '*.cert',
+  '*.ca',
+  '*.pfx',
+  '*.passphrase',
+  '*.privateKey',
+  '*.secret',
+  '*.token',
+  '*.password',
+  'headers.authorization',
+  'headers.cookie',
+  'headers["proxy-authorization"]',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["proxy-authorization"]',
+  '*.headers.authorization',
+  '*.headers.cookie',
+  'body',
+  'payload',
+  '*.body',
+  '*.payload',
 ];
 
 export interface LoggerSetup {
@@ -52,7 +76,10 @@ export interface AuditRecord {
  */
 export const AUDIT_SENSITIVE_FIELDS: ReadonlySet<string> = new Set([
   ...REDACT_PATHS.filter(p => /^[A-Za-z]+$/.test(p)).map(p => p.toLowerCase()),
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
 ]);
 
 const CENSOR = '[REDACTED]';

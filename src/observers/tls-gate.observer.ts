@@ -21,11 +21,15 @@ export const TLS_OBSERVER_GROUP = 'tls';
 /** A coded, header-hardened answer for requests Node's HTTP parser refused (the code's status is the HTTP status). */
 export function clientErrorResponse(errCode: string | undefined): string {
   const [status, reason, code, message] =
-    errCode === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'HTTP_HEADERS_TOO_LARGE', 'request headers too large'] :
-    errCode === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'HTTP_REQUEST_TIMEOUT', 'request not received in time'] :
-    [400, 'Bad Request', 'BAD_REQUEST', 'malformed HTTP request'];
+    errCode === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'Request Header Fields Too Large', 'HTTP_HEADERS_TOO_LARGE', 'request headers too large']
+      : errCode === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'HTTP_REQUEST_TIMEOUT', 'request not received in time']
+        : [400, 'Bad Request', 'BAD_REQUEST', 'malformed HTTP request'];
   const body = JSON.stringify({error: {code, message}});
-  const headers = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const headers = Object.entries(SECURITY_HEADERS)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n${headers}Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
 }
 

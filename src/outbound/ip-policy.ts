@@ -170,7 +170,9 @@ export function checkAddress(text: string, policy: AddressPolicy): AddressVerdic
   const reason = denyReason(info);
   if (reason === null) return {allowed: true, info, via: 'public'};
   const hard =
-    HARD_DENY_RANGES.has(info.range) || info.metadata || (info.embedded !== undefined && (HARD_DENY_RANGES.has(info.embedded.range) || info.embedded.metadata));
+    HARD_DENY_RANGES.has(info.range) ||
+    info.metadata ||
+    (info.embedded !== undefined && (HARD_DENY_RANGES.has(info.embedded.range) || info.embedded.metadata));
   if (!hard && policy.allowedCidrs.length > 0 && inCidrs(info, policy.allowedCidrs)) {
     return {allowed: true, info, via: 'cidr-exception'};
   }

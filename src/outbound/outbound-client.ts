@@ -99,8 +99,17 @@ export interface OutboundResponse {
 
 /** Header names a caller may not set: they would change where or how the request goes. */
 const FORBIDDEN_REQUEST_HEADERS = new Set([
-  'host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'expect', 'content-length',
+  'host',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'content-length',
 ]);
 
 const defaultLookup: LookupFn = async hostname => {
@@ -222,7 +231,14 @@ export class OutboundClient {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(init.headers ?? {})) {
       if (FORBIDDEN_REQUEST_HEADERS.has(k.toLowerCase())) {
-        audit(this.logger, {event: 'outbound.decision', decision: 'deny', code: 'SSRF_URL_INVALID', stage: 'request', reason: 'forbidden-header', ...where});
+        audit(this.logger, {
+          event: 'outbound.decision',
+          decision: 'deny',
+          code: 'SSRF_URL_INVALID',
+          stage: 'request',
+          reason: 'forbidden-header',
+          ...where,
+        });
         throw new AppError('SSRF_URL_INVALID', 'a request header that changes routing cannot be set');
       }
       headers[k.toLowerCase()] = v;
@@ -275,7 +291,15 @@ export class OutboundClient {
         size += buf.length;
       }
       if (location !== null) {
-        audit(this.logger, {event: 'outbound.decision', decision: init.redirect === 'error' ? 'deny' : 'warn', code: 'SSRF_REDIRECT_DENIED', stage: 'redirect', reason: 'redirect-not-followed', status, ...where});
+        audit(this.logger, {
+          event: 'outbound.decision',
+          decision: init.redirect === 'error' ? 'deny' : 'warn',
+          code: 'SSRF_REDIRECT_DENIED',
+          stage: 'redirect',
+          reason: 'redirect-not-followed',
+          status,
+          ...where,
+        });
         if (init.redirect === 'error') throw new AppError('SSRF_REDIRECT_DENIED', ERROR_MESSAGES.SSRF_REDIRECT_DENIED, {status});
       } else {
         audit(this.logger, {event: 'outbound.decision', decision: 'allow', stage: 'response', status, bytes: size, truncated, ...where});
@@ -287,7 +311,14 @@ export class OutboundClient {
       const err = mapError(e, abort.signal);
       if (!(isAppError(e) && (e.code === 'SSRF_ADDRESS_DENIED' || e.code === 'SSRF_DNS_FAILED'))) {
         // Connect-time denials were audited by the connector already.
-        audit(this.logger, {event: 'outbound.decision', decision: 'deny', code: err.code, stage: 'transfer', reason: err.details.reason ?? err.code, ...where});
+        audit(this.logger, {
+          event: 'outbound.decision',
+          decision: 'deny',
+          code: err.code,
+          stage: 'transfer',
+          reason: err.details.reason ?? err.code,
+          ...where,
+        });
       }
       throw err;
     } finally {

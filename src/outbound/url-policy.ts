@@ -55,18 +55,29 @@ export interface CheckedUrl {
   readonly address?: AddressInfo;
 }
 
-export type UrlVerdict =
-  | {readonly ok: true; readonly target: CheckedUrl}
-  | {readonly ok: false; readonly code: ErrorCode; readonly reason: string};
+export type UrlVerdict = {readonly ok: true; readonly target: CheckedUrl} | {readonly ok: false; readonly code: ErrorCode; readonly reason: string};
 
 export const DENIED_HOST_NAMES: readonly string[] = [
-  'localhost', 'localhost.localdomain', 'localdomain', 'ip6-localhost', 'ip6-loopback', 'broadcasthost',
+  'localhost',
+  'localhost.localdomain',
+  'localdomain',
+  'ip6-localhost',
+  'ip6-loopback',
+  'broadcasthost',
   ...METADATA_HOST_NAMES,
 ];
 
 /** Special-use and cluster-internal suffixes (RFC 6761/6762/8375, Kubernetes, cloud-internal). */
 export const DENIED_HOST_SUFFIXES: readonly string[] = [
-  '.localhost', '.local', '.internal', '.localdomain', '.home.arpa', '.svc', '.in-addr.arpa', '.ip6.arpa', '.onion',
+  '.localhost',
+  '.local',
+  '.internal',
+  '.localdomain',
+  '.home.arpa',
+  '.svc',
+  '.in-addr.arpa',
+  '.ip6.arpa',
+  '.onion',
 ];
 
 const MAX_URL_LENGTH = 4096;

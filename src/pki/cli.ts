@@ -129,7 +129,9 @@ export function writeContainerPki(m: DevPkiManifest, dir: string, gid: number): 
   const tlsDir = path.join(root, 'tls');
   const healthDir = path.join(root, 'health');
   if (process.getuid?.() !== 0) {
-    throw new Error(`--container-dir: setting group ${gid} on the keys needs root (sudo npm run pki -- --container-dir ${dir}, or podman unshare for rootless podman); refusing to write world-readable keys`);
+    throw new Error(
+      `--container-dir: setting group ${gid} on the keys needs root (sudo npm run pki -- --container-dir ${dir}, or podman unshare for rootless podman); refusing to write world-readable keys`,
+    );
   }
   const files: [string, string, number][] = [
     [m.server.cert, path.join(tlsDir, 'server.crt'), 0o444],
@@ -152,7 +154,12 @@ export function writeContainerPki(m: DevPkiManifest, dir: string, gid: number): 
     fs.chmodSync(tmp, mode);
     fs.renameSync(tmp, dst);
   }
-  return {tlsDir, healthDir, healthSubject: `uri:${m.clients.valid.uri}`, crlFiles: ['root.crl.pem', 'intermediate.crl.pem'].map(f => `/etc/hardened-mtls/tls/${f}`)};
+  return {
+    tlsDir,
+    healthDir,
+    healthSubject: `uri:${m.clients.valid.uri}`,
+    crlFiles: ['root.crl.pem', 'intermediate.crl.pem'].map(f => `/etc/hardened-mtls/tls/${f}`),
+  };
 }
 
 export async function runPkiCli(argv: readonly string[]): Promise<number> {
@@ -169,19 +176,19 @@ export async function runPkiCli(argv: readonly string[]): Promise<number> {
   }
   try {
     const opts = {dir: args.dir, ocspUrl: args.ocspUrl, crlUrl: args.crlUrl};
-    const res = args.force
-      ? {manifest: await generateDevPki(opts), generated: true}
-      : await ensureDevPki(opts);
+    const res = args.force ? {manifest: await generateDevPki(opts), generated: true} : await ensureDevPki(opts);
     process.stdout.write(describeManifest(res.manifest, res.generated));
     if (args.containerDir !== undefined) {
       const gid = args.containerGid ?? 10001;
       const l = writeContainerPki(res.manifest, args.containerDir, gid);
-      process.stdout.write([
-        `container directory (root:${gid}, keys 0440) in ${l.tlsDir} and ${l.healthDir}; for docker compose:`,
-        `  TLS_DIR=${l.tlsDir} HEALTH_CLIENT_DIR=${l.healthDir} HEALTHCHECK_SERVERNAME=localhost \\`,
-        `  TLS_CRL_FILES=${l.crlFiles.join(',')} MTLS_ALLOWED_SUBJECTS='${l.healthSubject}' docker compose up -d`,
-        '',
-      ].join('\n'));
+      process.stdout.write(
+        [
+          `container directory (root:${gid}, keys 0440) in ${l.tlsDir} and ${l.healthDir}; for docker compose:`,
+          `  TLS_DIR=${l.tlsDir} HEALTH_CLIENT_DIR=${l.healthDir} HEALTHCHECK_SERVERNAME=localhost \\`,
+          `  TLS_CRL_FILES=${l.crlFiles.join(',')} MTLS_ALLOWED_SUBJECTS='${l.healthSubject}' docker compose up -d`,
+          '',
+        ].join('\n'),
+      );
     }
     return 0;
   } catch (e) {

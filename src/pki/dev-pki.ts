@@ -13,8 +13,17 @@ import * as path from 'node:path';
 import type {Logger} from '../logging/logger';
 import {DerReader, TAG} from '../x509/der';
 import {
-  CaHandle, createCrl, createIntermediateCa, createRootCa, CrlEntry, fingerprint256, issueCertificate,
-  IssuedCert, loadCaHandle, OID, x509,
+  CaHandle,
+  createCrl,
+  createIntermediateCa,
+  createRootCa,
+  CrlEntry,
+  fingerprint256,
+  issueCertificate,
+  IssuedCert,
+  loadCaHandle,
+  OID,
+  x509,
 } from './x509-factory';
 
 export const DEV_PKI_MANIFEST_VERSION = 1;
@@ -24,8 +33,19 @@ export const DEV_INTERMEDIATE_CN = 'Hardened mTLS Dev Intermediate CA';
 export const DEV_OCSP_CN = 'Hardened mTLS Dev OCSP Responder';
 
 export const DEV_CLIENT_NAMES = [
-  'valid', 'valid2', 'health', 'expired', 'not-yet-valid', 'revoked', 'wrong-san', 'no-eku',
-  'server-eku-only', 'ca-true', 'rsa-1024', 'rsa-2048', 'untrusted',
+  'valid',
+  'valid2',
+  'health',
+  'expired',
+  'not-yet-valid',
+  'revoked',
+  'wrong-san',
+  'no-eku',
+  'server-eku-only',
+  'ca-true',
+  'rsa-1024',
+  'rsa-2048',
+  'untrusted',
 ] as const;
 export type DevClientName = (typeof DEV_CLIENT_NAMES)[number];
 
@@ -137,14 +157,17 @@ function indexSerial(serialHex: string): string {
 
 function buildOpensslIndex(rows: {cert: IssuedCert; revokedAt?: Date}[]): string {
   return rows
-    .map(({cert, revokedAt}) => [
-      revokedAt ? 'R' : 'V',
-      indexTime(cert.notAfter),
-      revokedAt ? `${indexTime(revokedAt)},keyCompromise` : '',
-      indexSerial(cert.serialHex),
-      'unknown',
-      onelineSubject(cert.cert),
-    ].join('\t') + '\n')
+    .map(
+      ({cert, revokedAt}) =>
+        [
+          revokedAt ? 'R' : 'V',
+          indexTime(cert.notAfter),
+          revokedAt ? `${indexTime(revokedAt)},keyCompromise` : '',
+          indexSerial(cert.serialHex),
+          'unknown',
+          onelineSubject(cert.cert),
+        ].join('\t') + '\n',
+    )
     .join('');
 }
 
@@ -204,19 +227,35 @@ export async function generateDevPki(opts: GenerateDevPkiOptions): Promise<DevPk
   // 1. All crypto in memory first, so the directory is only touched for a short burst of writes.
   const root = await createRootCa({name: 'root-ca', cn: DEV_ROOT_CN, notBefore, notAfter: new Date(t + 10 * YEAR)});
   const intermediate = await createIntermediateCa(root, {
-    name: 'intermediate-ca', cn: DEV_INTERMEDIATE_CN, notBefore, notAfter: new Date(t + 5 * YEAR),
+    name: 'intermediate-ca',
+    cn: DEV_INTERMEDIATE_CN,
+    notBefore,
+    notAfter: new Date(t + 5 * YEAR),
   });
   const untrustedCa = await createRootCa({
-    name: 'untrusted-ca', cn: DEV_INTERMEDIATE_CN, subject: intermediate.cert.subjectName, notBefore, notAfter: new Date(t + 5 * YEAR),
+    name: 'untrusted-ca',
+    cn: DEV_INTERMEDIATE_CN,
+    subject: intermediate.cert.subjectName,
+    notBefore,
+    notAfter: new Date(t + 5 * YEAR),
   });
   const urls = {ocspUrl: opts.ocspUrl, crlUrl: opts.crlUrl};
   const server = await issueCertificate(intermediate, {
-    name: 'server', cn: 'localhost', sans: {dns: ['localhost'], ip: ['127.0.0.1', '::1']},
-    eku: [OID.serverAuth], notBefore, notAfter: new Date(t + YEAR), ...urls,
+    name: 'server',
+    cn: 'localhost',
+    sans: {dns: ['localhost'], ip: ['127.0.0.1', '::1']},
+    eku: [OID.serverAuth],
+    notBefore,
+    notAfter: new Date(t + YEAR),
+    ...urls,
   });
   const ocsp = await issueCertificate(intermediate, {
-    name: 'ocsp-responder', cn: DEV_OCSP_CN, eku: [OID.ocspSigning], ocspNoCheck: true,
-    notBefore, notAfter: new Date(t + YEAR),
+    name: 'ocsp-responder',
+    cn: DEV_OCSP_CN,
+    eku: [OID.ocspSigning],
+    ocspNoCheck: true,
+    notBefore,
+    notAfter: new Date(t + YEAR),
   });
   const clients = new Map<DevClientName, {spec: ClientSpec; issued: IssuedCert; issuer: CaHandle; uri: string; dns: string}>();
   for (const spec of clientSpecs()) {
@@ -224,7 +263,9 @@ export async function generateDevPki(opts: GenerateDevPkiOptions): Promise<DevPk
     const uri = spec.uri ?? `spiffe://${DEV_TRUST_DOMAIN}/client/${spec.name}`;
     const dns = spec.dns ?? `${spec.name}.client.${DEV_TRUST_DOMAIN}`;
     const issued = await issueCertificate(issuer, {
-      name: spec.name, cn: spec.name, sans: {uri: [uri], dns: [dns]},
+      name: spec.name,
+      cn: spec.name,
+      sans: {uri: [uri], dns: [dns]},
       keyAlg: spec.keyAlg ?? 'P-256',
       notBefore: spec.notBefore ?? notBefore,
       notAfter: spec.notAfter ?? new Date(t + YEAR),
@@ -238,9 +279,7 @@ export async function generateDevPki(opts: GenerateDevPkiOptions): Promise<DevPk
   const revokedAt = new Date(t - HOUR);
   const crlTimes = {thisUpdate: new Date(t - HOUR), nextUpdate: new Date(t + CRL_VALIDITY_MS), crlNumber: 1};
   const rootCrl = await createCrl(root, [], crlTimes);
-  const intermediateCrl = await createCrl(
-    intermediate, [{serialHex: revoked.serialHex, revokedAt, reason: CRL_REASON_KEY_COMPROMISE}], crlTimes,
-  );
+  const intermediateCrl = await createCrl(intermediate, [{serialHex: revoked.serialHex, revokedAt, reason: CRL_REASON_KEY_COMPROMISE}], crlTimes);
   const indexRows: {cert: IssuedCert; revokedAt?: Date}[] = [{cert: server}, {cert: ocsp}];
   for (const {spec, issued} of clients.values()) {
     if (spec.issuer !== 'intermediate') continue;
@@ -371,7 +410,10 @@ function staleReason(m: DevPkiManifest, opts: EnsureDevPkiOptions, now: number):
   for (const name of DEV_CLIENT_NAMES) files.push(m.clients[name].cert, m.clients[name].key, m.clients[name].chain);
   for (const f of files) if (!fs.existsSync(f)) return `missing ${path.relative(m.dir, f)}`;
   const mustBeValid: [string, DevPkiCert][] = [
-    ['root-ca', m.rootCa], ['intermediate-ca', m.intermediateCa], ['server', m.server], ['ocsp-responder', m.ocspResponder],
+    ['root-ca', m.rootCa],
+    ['intermediate-ca', m.intermediateCa],
+    ['server', m.server],
+    ['ocsp-responder', m.ocspResponder],
     ...TIME_VALID_CLIENTS.map(n => [n, m.clients[n]] as [string, DevPkiCert]),
   ];
   for (const [name, ref] of mustBeValid) {
@@ -416,7 +458,10 @@ async function resignCrl(crlFile: string, ca: CaHandle, now: number): Promise<vo
 
 async function refreshCrls(m: DevPkiManifest, now: number, logger?: Logger): Promise<boolean> {
   let refreshed = false;
-  const pairs: [string, DevPkiCert][] = [[m.crls.root, m.rootCa], [m.crls.intermediate, m.intermediateCa]];
+  const pairs: [string, DevPkiCert][] = [
+    [m.crls.root, m.rootCa],
+    [m.crls.intermediate, m.intermediateCa],
+  ];
   for (const [file, caRef] of pairs) {
     const crl = new x509.X509Crl(fs.readFileSync(file, 'utf8'));
     const next = crl.nextUpdate?.getTime() ?? 0;

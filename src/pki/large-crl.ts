@@ -45,7 +45,10 @@ export function largeCrlSerialBytes(
   const len = o.serialLength ?? SERIAL_LEN;
   if (!Number.isSafeInteger(count) || count < 0) throw new Error(`invalid count ${count}`);
   if (!Number.isSafeInteger(len) || len < 1 || len > 20) throw new Error(`invalid serial length ${len}`);
-  const material = crypto.createHash('sha256').update(`large-crl-seed:${String(seed)}`).digest();
+  const material = crypto
+    .createHash('sha256')
+    .update(`large-crl-seed:${String(seed)}`)
+    .digest();
   const cipher = crypto.createCipheriv('aes-128-ctr', material.subarray(0, 16), material.subarray(16, 32));
   const out = cipher.update(Buffer.alloc(count * len));
   for (let i = 0; i < out.length; i += len) out[i] = o.highBitSerials ? out[i] || 1 : 0x10 + (out[i] % 0x70);
@@ -54,17 +57,16 @@ export function largeCrlSerialBytes(
 
 /** Upper-case hex of the i-th generated serial (matches the entry in the CRL). */
 export function largeCrlSerialHex(serialBytes: Buffer, index: number, serialLength = SERIAL_LEN): string {
-  return serialBytes.subarray(index * serialLength, (index + 1) * serialLength).toString('hex').toUpperCase();
+  return serialBytes
+    .subarray(index * serialLength, (index + 1) * serialLength)
+    .toString('hex')
+    .toUpperCase();
 }
 
 /** reasonCode keyCompromise as one crlEntryExtensions SEQUENCE. */
 const REASON_KEY_COMPROMISE = Buffer.from('300c300a0603551d1504030a0101', 'hex');
 
-export function buildLargeCrlDer(
-  issuer: {certPem: string; keyPem: string},
-  count: number,
-  opts: LargeCrlOptions = {},
-): Buffer {
+export function buildLargeCrlDer(issuer: {certPem: string; keyPem: string}, count: number, opts: LargeCrlOptions = {}): Buffer {
   const thisUpdate = opts.thisUpdate ?? new Date(Date.now() - 3600_000);
   const nextUpdate = opts.nextUpdate ?? new Date(thisUpdate.getTime() + 30 * 24 * 3600_000);
   const len = opts.serialLength ?? SERIAL_LEN;

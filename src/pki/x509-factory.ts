@@ -176,11 +176,7 @@ function signingAlgorithmFor(key: crypto.webcrypto.CryptoKey): SignAlg {
 
 export async function generateKeyPair(alg: KeyAlg = 'P-256'): Promise<KeyPair> {
   const {gen} = keyGenParams(alg);
-  return (await crypto.webcrypto.subtle.generateKey(
-    gen as unknown as crypto.webcrypto.EcKeyGenParams,
-    true,
-    ['sign', 'verify'],
-  )) as KeyPair;
+  return (await crypto.webcrypto.subtle.generateKey(gen as unknown as crypto.webcrypto.EcKeyGenParams, true, ['sign', 'verify'])) as KeyPair;
 }
 
 export function privateKeyToPem(key: crypto.webcrypto.CryptoKey): string {

@@ -55,15 +55,28 @@ export function healthcheckOptionsFromEnv(env: Readonly<Record<string, string | 
 /** Resolves with the HTTP status code; rejects on any TLS/connection error or timeout. */
 export function healthcheck(o: HealthcheckOptions): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = https.request({
-      host: o.host, port: o.port, path: o.path, method: 'GET', servername: o.servername,
-      cert: o.cert, key: o.key, ca: o.ca, rejectUnauthorized: true,
-      minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3', agent: false, timeout: o.timeoutMs,
-    }, res => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      {
+        host: o.host,
+        port: o.port,
+        path: o.path,
+        method: 'GET',
+        servername: o.servername,
+        cert: o.cert,
+        key: o.key,
+        ca: o.ca,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        agent: false,
+        timeout: o.timeoutMs,
+      },
+      res => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('healthcheck timed out')));
     req.on('error', reject);
     req.end();

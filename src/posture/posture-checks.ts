@@ -5,16 +5,46 @@
  * system; add a check by adding a row (and a failing row to test/unit/posture/posture.test.ts).
  */
 import {
-  ALLOWED_CHAR_DEVICES, CAP_SYS_ADMIN, CAP_SYS_PTRACE, capabilityNames, cgroupLimit, CIS, groupNames, hexMask,
-  HOST_BACKED_FS, HOST_INIT_NAMES, HOST_NETNS_SOCKET_PATTERN, ids, need, parseProcCgroup, PostureCheck, PSEUDO_FS,
-  PSS, rootMount, RUNTIME_NAME_PATTERN, RUNTIME_SOCKET_PATHS, secretEnvNames, SENSITIVE_HOST_PATHS,
-  SERVICE_ACCOUNT_TOKEN_PATHS, SYSTEM_DIRS, tcpListeners, unixSocketNames, USER_RUNTIME_SOCKETS, within
+  ALLOWED_CHAR_DEVICES,
+  CAP_SYS_ADMIN,
+  CAP_SYS_PTRACE,
+  capabilityNames,
+  cgroupLimit,
+  CIS,
+  groupNames,
+  hexMask,
+  HOST_BACKED_FS,
+  HOST_INIT_NAMES,
+  HOST_NETNS_SOCKET_PATTERN,
+  ids,
+  need,
+  parseProcCgroup,
+  PostureCheck,
+  PSEUDO_FS,
+  PSS,
+  rootMount,
+  RUNTIME_NAME_PATTERN,
+  RUNTIME_SOCKET_PATHS,
+  secretEnvNames,
+  SENSITIVE_HOST_PATHS,
+  SERVICE_ACCOUNT_TOKEN_PATHS,
+  SYSTEM_DIRS,
+  tcpListeners,
+  unixSocketNames,
+  USER_RUNTIME_SOCKETS,
+  within,
 } from './posture-model';
 
 const capCheck = (field: string, id: string, extraRefs: string[] = []): PostureCheck => ({
-  id, severity: 'high', covers: ['RT-003'],
-  references: [CIS('5.4', 'Restrict Linux kernel capabilities within containers'), CIS('5.5', 'Do not use privileged containers'),
-    PSS('restricted', 'Capabilities (drop ALL; add only NET_BIND_SERVICE)'), ...extraRefs],
+  id,
+  severity: 'high',
+  covers: ['RT-003'],
+  references: [
+    CIS('5.4', 'Restrict Linux kernel capabilities within containers'),
+    CIS('5.5', 'Do not use privileged containers'),
+    PSS('restricted', 'Capabilities (drop ALL; add only NET_BIND_SERVICE)'),
+    ...extraRefs,
+  ],
   evaluate: c => {
     const mask = need(hexMask(c.status.get(field)), `${field} in /proc/self/status`);
     const extra = mask & ~c.allowedCaps;
@@ -26,9 +56,14 @@ const capCheck = (field: string, id: string, extraRefs: string[] = []): PostureC
 
 export const POSTURE_CHECKS: readonly PostureCheck[] = [
   {
-    id: 'user-non-root', severity: 'high', covers: ['RT-001'],
-    references: [CIS('4.1', 'Ensure that a user for the container has been created'), PSS('restricted', 'Running as Non-root'),
-      PSS('restricted', 'Running as Non-root user (runAsUser != 0)')],
+    id: 'user-non-root',
+    severity: 'high',
+    covers: ['RT-001'],
+    references: [
+      CIS('4.1', 'Ensure that a user for the container has been created'),
+      PSS('restricted', 'Running as Non-root'),
+      PSS('restricted', 'Running as Non-root user (runAsUser != 0)'),
+    ],
     evaluate: c => {
       const u = need(ids(c.status.get('Uid')), 'Uid in /proc/self/status');
       if (u.length !== 4) throw new Error('Uid line malformed');
@@ -37,8 +72,13 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'group-non-root', severity: 'high', covers: ['RT-002'],
-    references: [CIS('4.1', 'Ensure that a user for the container has been created'), PSS('restricted', 'Running as Non-root user (runAsGroup/supplementalGroups)')],
+    id: 'group-non-root',
+    severity: 'high',
+    covers: ['RT-002'],
+    references: [
+      CIS('4.1', 'Ensure that a user for the container has been created'),
+      PSS('restricted', 'Running as Non-root user (runAsGroup/supplementalGroups)'),
+    ],
     evaluate: c => {
       const g = need(ids(c.status.get('Gid')), 'Gid in /proc/self/status');
       if (g.length !== 4) throw new Error('Gid line malformed');
@@ -50,12 +90,11 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
         const names = groupNames(c.input.etcGroup);
         for (const id of [...groups, ...g]) {
           const n = names.get(id);
-          if (n && /^(docker|podman|containerd|crio|kvm|disk|libvirt|lxd|wheel|sudo|adm|shadow)$/.test(n)) problems.push(`member of group ${n} (${id})`);
+          if (n && /^(docker|podman|containerd|crio|kvm|disk|libvirt|lxd|wheel|sudo|adm|shadow)$/.test(n))
+            problems.push(`member of group ${n} (${id})`);
         }
       }
-      return problems.length === 0
-        ? [true, `gid ${c.input.gid}; groups [${groups.join(',')}]`]
-        : [false, problems.join('; ')];
+      return problems.length === 0 ? [true, `gid ${c.input.gid}; groups [${groups.join(',')}]`] : [false, problems.join('; ')];
     },
   },
   capCheck('CapEff', 'caps-effective-empty'),
@@ -64,18 +103,27 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
   capCheck('CapAmb', 'caps-ambient-empty'),
   capCheck('CapInh', 'caps-inheritable-empty'),
   {
-    id: 'no-new-privs', severity: 'high', covers: ['RT-004'],
-    references: [CIS('5.26', 'Ensure that the container is restricted from acquiring additional privileges'),
-      PSS('restricted', 'Privilege Escalation (allowPrivilegeEscalation: false)')],
+    id: 'no-new-privs',
+    severity: 'high',
+    covers: ['RT-004'],
+    references: [
+      CIS('5.26', 'Ensure that the container is restricted from acquiring additional privileges'),
+      PSS('restricted', 'Privilege Escalation (allowPrivilegeEscalation: false)'),
+    ],
     evaluate: c => {
       const v = need(c.status.get('NoNewPrivs'), 'NoNewPrivs in /proc/self/status');
       return [v === '1', `NoNewPrivs ${v}`];
     },
   },
   {
-    id: 'seccomp-filter', severity: 'high', covers: ['RT-005'],
-    references: [CIS('5.22', 'Ensure that the default seccomp profile is not disabled'), PSS('restricted', 'Seccomp (RuntimeDefault or Localhost)'),
-      PSS('baseline', 'Seccomp (not Unconfined)')],
+    id: 'seccomp-filter',
+    severity: 'high',
+    covers: ['RT-005'],
+    references: [
+      CIS('5.22', 'Ensure that the default seccomp profile is not disabled'),
+      PSS('restricted', 'Seccomp (RuntimeDefault or Localhost)'),
+      PSS('baseline', 'Seccomp (not Unconfined)'),
+    ],
     evaluate: c => {
       const mode = need(c.status.get('Seccomp'), 'Seccomp in /proc/self/status');
       const filters = c.status.get('Seccomp_filters');
@@ -85,7 +133,9 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'rootfs-read-only', severity: 'high', covers: ['RT-006'],
+    id: 'rootfs-read-only',
+    severity: 'high',
+    covers: ['RT-006'],
     references: [CIS('5.13', "Mount container's root filesystem as read only"), 'Kubernetes securityContext readOnlyRootFilesystem: true'],
     evaluate: c => {
       const root = need(rootMount(c.mounts()), 'a mount at / in mountinfo');
@@ -94,18 +144,23 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'system-dirs-unwritable', severity: 'high', covers: ['RT-006'],
+    id: 'system-dirs-unwritable',
+    severity: 'high',
+    covers: ['RT-006'],
     references: [CIS('5.13', "Mount container's root filesystem as read only"), CIS('4.1', 'application files not writable by the runtime user')],
     evaluate: c => {
       const p = c.probe();
       const dirs = [...SYSTEM_DIRS, ...(c.input.cwd ? [c.input.cwd] : [])];
       const writable = [...new Set(dirs)].filter(d => p.entryType(d) === 'dir' && p.writable(d));
-      return writable.length === 0 ? [true, `none of ${dirs.length} system/application directories is writable`]
+      return writable.length === 0
+        ? [true, `none of ${dirs.length} system/application directories is writable`]
         : [false, `writable: ${writable.join(', ')}`];
     },
   },
   {
-    id: 'runtime-socket-absent', severity: 'high', covers: ['RT-007'],
+    id: 'runtime-socket-absent',
+    severity: 'high',
+    covers: ['RT-007'],
     references: [CIS('5.32', 'Ensure that the Docker socket is not mounted inside any containers'), PSS('baseline', 'HostPath Volumes')],
     evaluate: c => {
       const paths = [...RUNTIME_SOCKET_PATHS];
@@ -124,16 +179,21 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'runtime-socket-not-mounted', severity: 'high', covers: ['RT-008'],
+    id: 'runtime-socket-not-mounted',
+    severity: 'high',
+    covers: ['RT-008'],
     references: [CIS('5.32', 'Ensure that the Docker socket is not mounted inside any containers'), PSS('baseline', 'HostPath Volumes')],
     evaluate: c => {
       const hits = c.mounts().filter(m => RUNTIME_NAME_PATTERN.test(m.mountPoint) || RUNTIME_NAME_PATTERN.test(m.root));
-      return hits.length === 0 ? [true, 'no mount names a container runtime']
+      return hits.length === 0
+        ? [true, 'no mount names a container runtime']
         : [false, `runtime mounts: ${hits.map(m => `${m.root} at ${m.mountPoint}`).join(', ')}`];
     },
   },
   {
-    id: 'no-unix-sockets', severity: 'high', covers: ['RT-009', 'RT-007'],
+    id: 'no-unix-sockets',
+    severity: 'high',
+    covers: ['RT-009', 'RT-007'],
     references: [CIS('5.32', 'Ensure that the Docker socket is not mounted inside any containers'), PSS('baseline', 'HostPath Volumes')],
     evaluate: c => {
       const fromScan = c.input.scan?.socketPaths ?? [];
@@ -141,36 +201,48 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
       if (given === undefined && c.input.scan === undefined) throw new Error('socket scan not available');
       const all = [...new Set([...(given ?? []), ...fromScan])].sort();
       if (all.length > 0) return [false, `unix sockets reachable: ${all.slice(0, 10).join(', ')}${all.length > 10 ? ` (+${all.length - 10})` : ''}`];
-      if (c.input.scan && !c.input.scan.complete) return [false, `filesystem walk stopped at its budget after ${c.input.scan.visited} entries: socket scan incomplete`];
+      if (c.input.scan && !c.input.scan.complete)
+        return [false, `filesystem walk stopped at its budget after ${c.input.scan.visited} entries: socket scan incomplete`];
       return [true, `no unix socket file found${c.input.scan ? ` (${c.input.scan.visited} entries walked)` : ''}`];
     },
   },
   {
-    id: 'network-namespace-private', severity: 'high', covers: ['RT-009', 'RT-021'],
+    id: 'network-namespace-private',
+    severity: 'high',
+    covers: ['RT-009', 'RT-021'],
     references: [CIS('5.10', 'Do not use host network mode on container'), PSS('baseline', 'Host Namespaces (hostNetwork: false)')],
     evaluate: c => {
       const text = need(c.input.netUnix, '/proc/net/unix');
       const names = unixSocketNames(text);
       const host = names.filter(n => HOST_NETNS_SOCKET_PATTERN.test(n));
-      return host.length === 0 ? [true, `${names.length} named unix socket(s) in this network namespace, none of a host service`]
+      return host.length === 0
+        ? [true, `${names.length} named unix socket(s) in this network namespace, none of a host service`]
         : [false, `host service sockets visible (host network namespace?): ${host.slice(0, 5).join(', ')}`];
     },
   },
   {
     // Advisory: a listening TCP socket that no visible process holds belongs to someone outside
     // this PID namespace sharing the network namespace: the host (hostNetwork) or a sidecar.
-    id: 'foreign-listeners', severity: 'low', covers: ['RT-009'],
+    id: 'foreign-listeners',
+    severity: 'low',
+    covers: ['RT-009'],
     references: [CIS('5.10', 'Do not use host network mode on container'), PSS('baseline', 'Host Namespaces (hostNetwork: false)')],
     evaluate: c => {
       const text = need(c.input.netTcp, '/proc/net/tcp');
       const own = new Set(need(c.input.ownSocketInodes, 'socket inodes of visible processes'));
       const foreign = tcpListeners(text).filter(l => !own.has(l.inode));
-      return foreign.length === 0 ? [true, 'every listening TCP socket belongs to a visible process']
-        : [false, `listening TCP ports held outside this PID namespace (host network or sidecar): ${[...new Set(foreign.map(l => l.port))].slice(0, 10).join(', ')}`];
+      return foreign.length === 0
+        ? [true, 'every listening TCP socket belongs to a visible process']
+        : [
+            false,
+            `listening TCP ports held outside this PID namespace (host network or sidecar): ${[...new Set(foreign.map(l => l.port))].slice(0, 10).join(', ')}`,
+          ];
     },
   },
   {
-    id: 'host-paths-not-mounted', severity: 'high', covers: ['RT-010'],
+    id: 'host-paths-not-mounted',
+    severity: 'high',
+    covers: ['RT-010'],
     references: [CIS('5.6', 'Do not mount sensitive host system directories on containers'), PSS('baseline', 'HostPath Volumes')],
     evaluate: c => {
       const hits: string[] = [];
@@ -187,8 +259,14 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'kernel-fs-read-only', severity: 'high', covers: ['RT-011'],
-    references: [CIS('5.5', 'Do not use privileged containers'), CIS('5.25', 'Ensure that cgroup usage is confirmed'), PSS('baseline', 'Privileged Containers')],
+    id: 'kernel-fs-read-only',
+    severity: 'high',
+    covers: ['RT-011'],
+    references: [
+      CIS('5.5', 'Do not use privileged containers'),
+      CIS('5.25', 'Ensure that cgroup usage is confirmed'),
+      PSS('baseline', 'Privileged Containers'),
+    ],
     evaluate: c => {
       const p = c.probe();
       const problems: string[] = [];
@@ -204,7 +282,9 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'procfs-protected', severity: 'high', covers: ['RT-012'],
+    id: 'procfs-protected',
+    severity: 'high',
+    covers: ['RT-012'],
     references: [PSS('baseline', '/proc Mount Type (Default)'), CIS('5.5', 'Do not use privileged containers')],
     evaluate: c => {
       const p = c.probe();
@@ -220,9 +300,15 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'userns-restricted', severity: 'high', covers: ['RT-013'],
-    references: [CIS('5.22', 'Ensure that the default seccomp profile is not disabled'), CIS('5.31', 'Ensure that the host\'s user namespaces are not shared'),
-      PSS('restricted', 'Seccomp'), PSS('restricted', 'Capabilities')],
+    id: 'userns-restricted',
+    severity: 'high',
+    covers: ['RT-013'],
+    references: [
+      CIS('5.22', 'Ensure that the default seccomp profile is not disabled'),
+      CIS('5.31', "Ensure that the host's user namespaces are not shared"),
+      PSS('restricted', 'Seccomp'),
+      PSS('restricted', 'Capabilities'),
+    ],
     // unshare(CLONE_NEWUSER|CLONE_NEWNS) + mount() need either unprivileged user namespaces or
     // CAP_SYS_ADMIN. Proven only by user.max_user_namespaces = 0. A seccomp filter is in force,
     // but its rules cannot be read from inside (podman's default profile ALLOWS unshare): that
@@ -237,12 +323,18 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
       if (maxNs === '0') return [true, 'user.max_user_namespaces = 0'];
       const seccomp = c.status.get('Seccomp') === '2';
       const nnp = c.status.get('NoNewPrivs') === '1';
-      return seccomp && nnp ? ['unproven', `no CAP_SYS_ADMIN; a seccomp filter and no_new_privs are in force, but whether the filter denies unshare/clone(CLONE_NEWUSER) cannot be read from inside (max_user_namespaces ${maxNs ?? 'unknown'})`]
+      return seccomp && nnp
+        ? [
+            'unproven',
+            `no CAP_SYS_ADMIN; a seccomp filter and no_new_privs are in force, but whether the filter denies unshare/clone(CLONE_NEWUSER) cannot be read from inside (max_user_namespaces ${maxNs ?? 'unknown'})`,
+          ]
         : [false, `user namespaces available (max_user_namespaces ${maxNs ?? 'unknown'}) and no seccomp filter`];
     },
   },
   {
-    id: 'ptrace-restricted', severity: 'high', covers: ['RT-014'],
+    id: 'ptrace-restricted',
+    severity: 'high',
+    covers: ['RT-014'],
     references: [PSS('baseline', 'Capabilities (no SYS_PTRACE)'), CIS('5.22', 'Ensure that the default seccomp profile is not disabled')],
     evaluate: c => {
       const bnd = need(c.capMask('CapBnd'), 'CapBnd');
@@ -258,7 +350,9 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'pid-namespace-private', severity: 'high', covers: ['RT-015'],
+    id: 'pid-namespace-private',
+    severity: 'high',
+    covers: ['RT-015'],
     references: [CIS('5.16', "Do not share the host's process namespace"), PSS('baseline', 'Host Namespaces (hostPID: false)')],
     // Heuristics (documented in README "Runtime posture"): in any non-initial PID namespace the
     // kernel threads are invisible, so pid 2 named "kthreadd" means the host's namespace; and a
@@ -275,7 +369,9 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'pid-count', severity: 'low', covers: ['RT-015'],
+    id: 'pid-count',
+    severity: 'low',
+    covers: ['RT-015'],
     references: [CIS('5.3', 'Verify that containers are running only a single main process')],
     evaluate: c => {
       const pids = need(c.input.pids, 'the /proc pid list');
@@ -283,16 +379,22 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'service-account-token-absent', severity: 'high', covers: ['RT-016'],
-    references: ['CIS Kubernetes Benchmark §5.1.6 Ensure that Service Account Tokens are only mounted where necessary',
-      'Kubernetes automountServiceAccountToken: false'],
+    id: 'service-account-token-absent',
+    severity: 'high',
+    covers: ['RT-016'],
+    references: [
+      'CIS Kubernetes Benchmark §5.1.6 Ensure that Service Account Tokens are only mounted where necessary',
+      'Kubernetes automountServiceAccountToken: false',
+    ],
     evaluate: c => {
       const found = SERVICE_ACCOUNT_TOKEN_PATHS.filter(p => c.input.exists(p));
       return found.length === 0 ? [true, 'no service-account token mounted'] : [false, `present: ${found.join(', ')}`];
     },
   },
   {
-    id: 'no-host-devices', severity: 'high', covers: ['RT-017'],
+    id: 'no-host-devices',
+    severity: 'high',
+    covers: ['RT-017'],
     references: [CIS('5.18', 'Do not directly expose host devices to containers'), PSS('baseline', 'Privileged Containers')],
     evaluate: c => {
       const scan = need(c.input.scan, 'device scan');
@@ -301,45 +403,68 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'lsm-not-unconfined', severity: 'medium', covers: ['RT-018'],
-    references: [CIS('5.2', 'Verify AppArmor profile, if applicable'), CIS('5.3', 'Verify SELinux security options, if applicable'),
-      PSS('baseline', 'AppArmor'), PSS('baseline', 'SELinux')],
+    id: 'lsm-not-unconfined',
+    severity: 'medium',
+    covers: ['RT-018'],
+    references: [
+      CIS('5.2', 'Verify AppArmor profile, if applicable'),
+      CIS('5.3', 'Verify SELinux security options, if applicable'),
+      PSS('baseline', 'AppArmor'),
+      PSS('baseline', 'SELinux'),
+    ],
     evaluate: c => {
       const p = c.probe();
       const label = (p.readText('/proc/self/attr/apparmor/current') ?? p.readText('/proc/self/attr/current'))?.replace(/\0/g, '').trim();
       const apparmorOn = p.readText('/sys/module/apparmor/parameters/enabled')?.trim() === 'Y';
       if (label === undefined || label === '') {
-        return apparmorOn ? [false, 'AppArmor is enabled but the process label is unreadable'] : [true, 'no LSM label on this kernel (AppArmor/SELinux not enabled)'];
+        return apparmorOn
+          ? [false, 'AppArmor is enabled but the process label is unreadable']
+          : [true, 'no LSM label on this kernel (AppArmor/SELinux not enabled)'];
       }
       if (/^unconfined\b/.test(label) || /:(unconfined_t|spc_t|kernel_t|initrc_t):/.test(label)) return [false, `LSM label ${label}`];
       return [true, `LSM label ${label}`];
     },
   },
   {
-    id: 'no-setuid-binaries', severity: 'medium', covers: ['RT-019'],
+    id: 'no-setuid-binaries',
+    severity: 'medium',
+    covers: ['RT-019'],
     references: [CIS('4.8', 'Ensure setuid and setgid permissions are removed'), CIS('5.26', 'no-new-privileges')],
     evaluate: c => {
       const scan = need(c.input.scan, 'setuid scan');
-      if (scan.setuidFiles.length > 0) return [false, `setuid/setgid files on suid-honouring mounts: ${scan.setuidFiles.slice(0, 10).join(', ')}${scan.setuidFiles.length > 10 ? ` (+${scan.setuidFiles.length - 10})` : ''}`];
+      if (scan.setuidFiles.length > 0)
+        return [
+          false,
+          `setuid/setgid files on suid-honouring mounts: ${scan.setuidFiles.slice(0, 10).join(', ')}${scan.setuidFiles.length > 10 ? ` (+${scan.setuidFiles.length - 10})` : ''}`,
+        ];
       if (!scan.complete) return [false, `filesystem walk stopped at its budget after ${scan.visited} entries: setuid scan incomplete`];
       return [true, 'no setuid/setgid file on a mount that honours it'];
     },
   },
   {
-    id: 'env-no-secrets', severity: 'medium', covers: ['RT-020'],
+    id: 'env-no-secrets',
+    severity: 'medium',
+    covers: ['RT-020'],
     references: [CIS('4.10', 'Ensure secrets are not stored in Dockerfiles'), 'Kubernetes: prefer Secret volumes over environment variables'],
     evaluate: c => {
       const env = need(c.input.env, 'the process environment');
       const names = secretEnvNames(Object.entries(env));
       for (const text of c.input.otherEnvirons ?? []) {
-        const entries = text.split('\0').filter(x => x.includes('=')).map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string]);
+        const entries = text
+          .split('\0')
+          .filter(x => x.includes('='))
+          .map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)] as [string, string]);
         names.push(...secretEnvNames(entries).map(n => `${n} (another process)`));
       }
-      return names.length === 0 ? [true, 'no secret-looking variable in the environment'] : [false, `secret-looking variables: ${[...new Set(names)].join(', ')}`];
+      return names.length === 0
+        ? [true, 'no secret-looking variable in the environment']
+        : [false, `secret-looking variables: ${[...new Set(names)].join(', ')}`];
     },
   },
   {
-    id: 'route-localnet-off', severity: 'medium', covers: ['RT-021'],
+    id: 'route-localnet-off',
+    severity: 'medium',
+    covers: ['RT-021'],
     references: ['CVE-2020-8558 (net.ipv4.conf.all.route_localnet)', PSS('baseline', 'Sysctls (safe set only)')],
     evaluate: c => {
       const v = need(c.probe().readText('/proc/sys/net/ipv4/conf/all/route_localnet')?.trim(), 'net.ipv4.conf.all.route_localnet');
@@ -347,9 +472,14 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'cgroup-limits-set', severity: 'medium', covers: ['RT-022'],
-    references: [CIS('5.11', 'Limit memory usage for container'), CIS('5.29', "Ensure that the container's PIDs cgroup limit is used"),
-      'Kubernetes resources.limits'],
+    id: 'cgroup-limits-set',
+    severity: 'medium',
+    covers: ['RT-022'],
+    references: [
+      CIS('5.11', 'Limit memory usage for container'),
+      CIS('5.29', "Ensure that the container's PIDs cgroup limit is used"),
+      'Kubernetes resources.limits',
+    ],
     // A limit on an ancestor (the pod cgroup: kubelet podPidsLimit) bounds us too; ancestors
     // hidden by a cgroup namespace or a bind-mounted container cgroup make it `unproven`.
     evaluate: c => {
@@ -373,9 +503,13 @@ export const POSTURE_CHECKS: readonly PostureCheck[] = [
     },
   },
   {
-    id: 'writable-mounts-noexec', severity: 'medium', covers: ['RT-023'],
-    references: [CIS('5.13', "Mount container's root filesystem as read only (writable paths on tmpfs noexec,nosuid,nodev)"),
-      'Kubernetes emptyDir for /tmp'],
+    id: 'writable-mounts-noexec',
+    severity: 'medium',
+    covers: ['RT-023'],
+    references: [
+      CIS('5.13', "Mount container's root filesystem as read only (writable paths on tmpfs noexec,nosuid,nodev)"),
+      'Kubernetes emptyDir for /tmp',
+    ],
     evaluate: c => {
       const p = c.probe();
       const bad: string[] = [];

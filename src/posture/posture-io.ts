@@ -14,8 +14,17 @@ import path from 'node:path';
 import {AppError} from '../errors';
 import {audit, Logger} from '../logging/logger';
 import {
-  assessPosture, EntryType, FilesystemScan, MountEntry, mountOf, parseMountinfo, PostureInput, PostureOptions,
-  PostureProbe, PostureReport, walkPlan,
+  assessPosture,
+  EntryType,
+  FilesystemScan,
+  MountEntry,
+  mountOf,
+  parseMountinfo,
+  PostureInput,
+  PostureOptions,
+  PostureProbe,
+  PostureReport,
+  walkPlan,
 } from './posture';
 
 export type PostureMode = 'enforce' | 'warn' | 'off';
@@ -165,7 +174,10 @@ export function gatherPostureInput(opts: GatherOptions = {}): PostureInput {
   const scan = scanFilesystem(mounts, opts.maxEntries ?? 100_000);
   let pids: number[] | undefined;
   try {
-    pids = fs.readdirSync('/proc').filter(n => /^\d+$/.test(n)).map(Number);
+    pids = fs
+      .readdirSync('/proc')
+      .filter(n => /^\d+$/.test(n))
+      .map(Number);
   } catch {
     pids = undefined;
   }
@@ -226,7 +238,10 @@ export function gatherPostureInput(opts: GatherOptions = {}): PostureInput {
  * on any other id.
  */
 export function acceptUnprovenFromEnv(env: Readonly<Record<string, string | undefined>>): string[] {
-  return (env.POSTURE_ACCEPT_UNPROVEN ?? '').split(',').map(s => s.trim()).filter(s => s !== '');
+  return (env.POSTURE_ACCEPT_UNPROVEN ?? '')
+    .split(',')
+    .map(s => s.trim())
+    .filter(s => s !== '');
 }
 
 /** Gather + assess; a gathering error yields a non-compliant report (fail closed). */
@@ -239,7 +254,17 @@ export function runPostureCheck(opts: PostureOptions & GatherOptions = {}): Post
       compliant: false,
       unproven: [],
       failed: ['posture-gather'],
-      findings: [{id: 'posture-gather', ok: false, status: 'fail', severity: 'high', detail: `could not gather posture inputs: ${(e as Error).message}`, references: [], covers: []}],
+      findings: [
+        {
+          id: 'posture-gather',
+          ok: false,
+          status: 'fail',
+          severity: 'high',
+          detail: `could not gather posture inputs: ${(e as Error).message}`,
+          references: [],
+          covers: [],
+        },
+      ],
     };
   }
 }
@@ -268,7 +293,16 @@ export function checkPostureAtStartup(
     return report;
   }
   if (mode === 'warn') {
-    audit(logger, {event: 'posture.check', decision: 'warn', mode, code: 'POSTURE_NONCOMPLIANT', failed: report.failed, findings: failedFindings, advisories, acceptedUnproven: accepted});
+    audit(logger, {
+      event: 'posture.check',
+      decision: 'warn',
+      mode,
+      code: 'POSTURE_NONCOMPLIANT',
+      failed: report.failed,
+      findings: failedFindings,
+      advisories,
+      acceptedUnproven: accepted,
+    });
     return report;
   }
   audit(logger, {event: 'posture.check', decision: 'deny', mode, code: 'POSTURE_NONCOMPLIANT', failed: report.failed, findings: failedFindings});

@@ -135,23 +135,34 @@ export const PSS = (level: 'baseline' | 'restricted', control: string) => `Pod S
 
 /** Container-runtime API sockets (RT-007). `/run/user/<uid>/...` entries are added per uid. */
 export const RUNTIME_SOCKET_PATHS: readonly string[] = [
-  '/var/run/docker.sock', '/run/docker.sock',
-  '/run/containerd/containerd.sock', '/run/containerd/containerd.sock.ttrpc',
+  '/var/run/docker.sock',
+  '/run/docker.sock',
+  '/run/containerd/containerd.sock',
+  '/run/containerd/containerd.sock.ttrpc',
   '/var/run/containerd/containerd.sock',
-  '/var/run/crio/crio.sock', '/run/crio/crio.sock',
-  '/run/podman/podman.sock', '/var/run/podman/podman.sock',
-  '/var/run/cri-dockerd.sock', '/run/cri-dockerd.sock', '/var/run/dockershim.sock',
-  '/run/k3s/containerd/containerd.sock', '/run/buildkit/buildkitd.sock',
-  '/var/run/docker/containerd/containerd.sock', '/run/docker/containerd/containerd.sock',
-  '/run/firecracker-containerd/containerd.sock', '/var/snap/docker/common/run/docker.sock',
-  '/var/lib/kubelet/pod-resources/kubelet.sock', '/var/lib/kubelet/device-plugins/kubelet.sock',
+  '/var/run/crio/crio.sock',
+  '/run/crio/crio.sock',
+  '/run/podman/podman.sock',
+  '/var/run/podman/podman.sock',
+  '/var/run/cri-dockerd.sock',
+  '/run/cri-dockerd.sock',
+  '/var/run/dockershim.sock',
+  '/run/k3s/containerd/containerd.sock',
+  '/run/buildkit/buildkitd.sock',
+  '/var/run/docker/containerd/containerd.sock',
+  '/run/docker/containerd/containerd.sock',
+  '/run/firecracker-containerd/containerd.sock',
+  '/var/snap/docker/common/run/docker.sock',
+  '/var/lib/kubelet/pod-resources/kubelet.sock',
+  '/var/lib/kubelet/device-plugins/kubelet.sock',
 ];
 
 /** Per-user (rootless) runtime sockets, relative to /run/user/<uid>/. */
 export const USER_RUNTIME_SOCKETS = ['docker.sock', 'podman/podman.sock', 'containerd/containerd.sock', 'buildkit/buildkitd.sock'];
 
 /** Words in a mount path or socket name that betray a container runtime or the host's init/bus (RT-008). */
-export const RUNTIME_NAME_PATTERN = /docker\.sock|dockershim|cri-dockerd|containerd|crio\.sock|\/crio\/|podman\.sock|\/podman\/|buildkitd?\.sock|kubelet|firecracker/i;
+export const RUNTIME_NAME_PATTERN =
+  /docker\.sock|dockershim|cri-dockerd|containerd|crio\.sock|\/crio\/|podman\.sock|\/podman\/|buildkitd?\.sock|kubelet|firecracker/i;
 
 /** Host service sockets that only show in /proc/net/unix when the host's network namespace is shared. */
 export const HOST_NETNS_SOCKET_PATTERN = /docker|containerd|crio|podman|kubelet|dockershim|buildkit|systemd|dbus|snapd|journal|udev/i;
@@ -168,25 +179,107 @@ export const SERVICE_ACCOUNT_TOKEN_PATHS: readonly string[] = [
 
 /** Host directories that must not be bind-mounted into the container (RT-010; CIS 5.6). */
 export const SENSITIVE_HOST_PATHS: readonly string[] = [
-  '/', '/boot', '/dev', '/etc', '/lib', '/lib64', '/proc', '/sys', '/usr', '/bin', '/sbin', '/root', '/home',
-  '/run', '/var/run', '/var/lib/kubelet', '/var/log', '/var/lib/docker', '/var/lib/containers',
-  '/var/lib/containerd', '/etc/kubernetes',
+  '/',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/lib',
+  '/lib64',
+  '/proc',
+  '/sys',
+  '/usr',
+  '/bin',
+  '/sbin',
+  '/root',
+  '/home',
+  '/run',
+  '/var/run',
+  '/var/lib/kubelet',
+  '/var/log',
+  '/var/lib/docker',
+  '/var/lib/containers',
+  '/var/lib/containerd',
+  '/etc/kubernetes',
 ];
 
 /** Filesystem types backed by host storage: their root at a non-root mount point exposes the host. */
-export const HOST_BACKED_FS = new Set(['ext2', 'ext3', 'ext4', 'xfs', 'btrfs', 'zfs', 'f2fs', 'vfat', 'exfat', 'ntfs', 'ntfs3',
-  'jfs', 'reiserfs', 'devtmpfs', '9p', 'virtiofs', 'nfs', 'nfs4', 'cifs', 'fuse.sshfs']);
+export const HOST_BACKED_FS = new Set([
+  'ext2',
+  'ext3',
+  'ext4',
+  'xfs',
+  'btrfs',
+  'zfs',
+  'f2fs',
+  'vfat',
+  'exfat',
+  'ntfs',
+  'ntfs3',
+  'jfs',
+  'reiserfs',
+  'devtmpfs',
+  '9p',
+  'virtiofs',
+  'nfs',
+  'nfs4',
+  'cifs',
+  'fuse.sshfs',
+]);
 
 /** Kernel pseudo filesystems the filesystem walk does not enter. */
-export const PSEUDO_FS = new Set(['proc', 'sysfs', 'cgroup', 'cgroup2', 'devpts', 'mqueue', 'debugfs', 'tracefs',
-  'securityfs', 'pstore', 'bpf', 'configfs', 'fusectl', 'hugetlbfs', 'binfmt_misc', 'autofs', 'nsfs',
-  'efivarfs', 'selinuxfs', 'rpc_pipefs']);
+export const PSEUDO_FS = new Set([
+  'proc',
+  'sysfs',
+  'cgroup',
+  'cgroup2',
+  'devpts',
+  'mqueue',
+  'debugfs',
+  'tracefs',
+  'securityfs',
+  'pstore',
+  'bpf',
+  'configfs',
+  'fusectl',
+  'hugetlbfs',
+  'binfmt_misc',
+  'autofs',
+  'nsfs',
+  'efivarfs',
+  'selinuxfs',
+  'rpc_pipefs',
+]);
 
 /** System directories that must not be writable (RT-006). The working directory is added. */
-export const SYSTEM_DIRS: readonly string[] = ['/', '/etc', '/usr', '/usr/local', '/usr/bin', '/bin', '/sbin', '/lib', '/var', '/opt', '/root', '/home', '/app'];
+export const SYSTEM_DIRS: readonly string[] = [
+  '/',
+  '/etc',
+  '/usr',
+  '/usr/local',
+  '/usr/bin',
+  '/bin',
+  '/sbin',
+  '/lib',
+  '/var',
+  '/opt',
+  '/root',
+  '/home',
+  '/app',
+];
 
 /** pid 1 names that mean "the host's init", i.e. the host PID namespace is shared (RT-015). */
-export const HOST_INIT_NAMES = new Set(['systemd', 'init', 'upstart', 'launchd', 'openrc-init', 'runit', 'runit-init', 'busybox-init', 'process_api', 'firecracker-init']);
+export const HOST_INIT_NAMES = new Set([
+  'systemd',
+  'init',
+  'upstart',
+  'launchd',
+  'openrc-init',
+  'runit',
+  'runit-init',
+  'busybox-init',
+  'process_api',
+  'firecracker-init',
+]);
 
 /** Character devices a hardened container may have. */
 export const ALLOWED_CHAR_DEVICES = /^\/dev\/(null|zero|full|random|urandom|tty|console|ptmx|pts\/(ptmx|\d+))$/;
@@ -196,14 +289,32 @@ export const ALLOWED_CHAR_DEVICES = /^\/dev\/(null|zero|full|random|urandom|tty|
  * and camelCase) include one of these. *_FILE/_PATH/_DIR indirections are the recommended
  * pattern and are fine.
  */
-export const SECRET_ENV_WORDS = new Set(['pass', 'password', 'passwd', 'passphrase', 'pwd', 'secret', 'secrets', 'token', 'tokens',
-  'apikey', 'key', 'privatekey', 'credential', 'credentials']);
+export const SECRET_ENV_WORDS = new Set([
+  'pass',
+  'password',
+  'passwd',
+  'passphrase',
+  'pwd',
+  'secret',
+  'secrets',
+  'token',
+  'tokens',
+  'apikey',
+  'key',
+  'privatekey',
+  'credential',
+  'credentials',
+]);
 export const SECRET_ENV_INDIRECTION = /[_-](FILE|FILES|PATH|DIR)$/i;
 
 export function isSecretEnvName(name: string): boolean {
   if (SECRET_ENV_INDIRECTION.test(name)) return false;
   if (name === 'PWD' || name === 'OLDPWD') return false; // shell working directories
-  const words = name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().split(/[_\-.]+/).filter(w => w !== '');
+  const words = name
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .toLowerCase()
+    .split(/[_\-.]+/)
+    .filter(w => w !== '');
   return words.some(w => SECRET_ENV_WORDS.has(w));
 }
 
@@ -213,11 +324,46 @@ export function isSecretEnvName(name: string): boolean {
 
 /** Linux capability names by bit number (capability.h). */
 export const CAPABILITY_NAMES: readonly string[] = [
-  'CHOWN', 'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'KILL', 'SETGID', 'SETUID', 'SETPCAP',
-  'LINUX_IMMUTABLE', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_ADMIN', 'NET_RAW', 'IPC_LOCK', 'IPC_OWNER',
-  'SYS_MODULE', 'SYS_RAWIO', 'SYS_CHROOT', 'SYS_PTRACE', 'SYS_PACCT', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_NICE',
-  'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'MKNOD', 'LEASE', 'AUDIT_WRITE', 'AUDIT_CONTROL', 'SETFCAP',
-  'MAC_OVERRIDE', 'MAC_ADMIN', 'SYSLOG', 'WAKE_ALARM', 'BLOCK_SUSPEND', 'AUDIT_READ', 'PERFMON', 'BPF',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'SETGID',
+  'SETUID',
+  'SETPCAP',
+  'LINUX_IMMUTABLE',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_ADMIN',
+  'NET_RAW',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'SYS_MODULE',
+  'SYS_RAWIO',
+  'SYS_CHROOT',
+  'SYS_PTRACE',
+  'SYS_PACCT',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_NICE',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'MKNOD',
+  'LEASE',
+  'AUDIT_WRITE',
+  'AUDIT_CONTROL',
+  'SETFCAP',
+  'MAC_OVERRIDE',
+  'MAC_ADMIN',
+  'SYSLOG',
+  'WAKE_ALARM',
+  'BLOCK_SUSPEND',
+  'AUDIT_READ',
+  'PERFMON',
+  'BPF',
   'CHECKPOINT_RESTORE',
 ];
 export const CAP_NET_BIND_SERVICE = 10;
@@ -279,7 +425,8 @@ export function parseMountinfo(text: string): MountEntry[] {
     const parent = Number(left[1]);
     if (!Number.isInteger(id) || !Number.isInteger(parent)) throw new Error('mountinfo ids not numeric');
     out.push({
-      id, parent,
+      id,
+      parent,
       root: unescapeMount(left[3]),
       mountPoint: unescapeMount(left[4]),
       options: left[5].split(','),
@@ -381,9 +528,7 @@ export function cgroupDirs(mounts: readonly MountEntry[], lines: readonly Cgroup
   const v1 = lines.find(l => !l.v2 && l.controllers.includes(controller));
   const line = v1 ?? lines.find(l => l.v2);
   if (!line) return [];
-  const candidates = mounts.filter(m => (v1
-    ? m.fsType === 'cgroup' && m.superOptions.includes(controller)
-    : m.fsType === 'cgroup2'));
+  const candidates = mounts.filter(m => (v1 ? m.fsType === 'cgroup' && m.superOptions.includes(controller) : m.fsType === 'cgroup2'));
   const dirs: string[] = [];
   for (const m of candidates) {
     const root = m.root === '' ? '/' : m.root;
@@ -421,7 +566,12 @@ export type CgroupLimit =
  * (cgroup namespace, or the container's cgroup bind-mounted). For v1 memory (the root has
  * memory.limit_in_bytes) the mount's root says it.
  */
-export function cgroupLimit(probe: PostureProbe, mounts: readonly MountEntry[], lines: readonly CgroupLine[], controller: 'memory' | 'pids'): CgroupLimit {
+export function cgroupLimit(
+  probe: PostureProbe,
+  mounts: readonly MountEntry[],
+  lines: readonly CgroupLine[],
+  controller: 'memory' | 'pids',
+): CgroupLimit {
   const dirs = cgroupDirs(mounts, lines, controller);
   let seen = false;
   for (const [i, dir] of dirs.entries()) {
@@ -491,9 +641,7 @@ export function tcpListeners(text: string): {port: number; inode: number}[] {
 }
 
 export function secretEnvNames(entries: [string, string | undefined][]): string[] {
-  return entries
-    .filter(([k, v]) => v !== undefined && v !== '' && isSecretEnvName(k))
-    .map(([k]) => k);
+  return entries.filter(([k, v]) => v !== undefined && v !== '' && isSecretEnvName(k)).map(([k]) => k);
 }
 
 export function need<T>(v: T | undefined, what: string): T {

@@ -22,8 +22,20 @@
  */
 import {POSTURE_CHECKS} from './posture-checks';
 import {
-  CAP_NET_BIND_SERVICE, CheckContext, FindingStatus, hexMask, MountEntry, need, parseMountinfo, parseStatus, PostureCheck,
-  PostureFinding, PostureInput, PostureOptions, PostureReport, UNPROVABLE_CHECKS,
+  CAP_NET_BIND_SERVICE,
+  CheckContext,
+  FindingStatus,
+  hexMask,
+  MountEntry,
+  need,
+  parseMountinfo,
+  parseStatus,
+  PostureCheck,
+  PostureFinding,
+  PostureInput,
+  PostureOptions,
+  PostureReport,
+  UNPROVABLE_CHECKS,
 } from './posture-model';
 
 export * from './posture-model';
@@ -39,7 +51,15 @@ function run(check: PostureCheck, ctx: CheckContext, accept: ReadonlySet<string>
     status = 'fail';
     detail = `could not be assessed: ${(e as Error).message ?? String(e)}`;
   }
-  const f: PostureFinding = {id: check.id, ok: status === 'pass', status, severity: check.severity, detail, references: check.references, covers: check.covers};
+  const f: PostureFinding = {
+    id: check.id,
+    ok: status === 'pass',
+    status,
+    severity: check.severity,
+    detail,
+    references: check.references,
+    covers: check.covers,
+  };
   if (status === 'unproven' && accept.has(check.id)) f.accepted = true;
   return f;
 }
@@ -61,8 +81,14 @@ export function assessPosture(input: PostureInput, opts: PostureOptions = {}): P
   const badAccept = [...accept].filter(id => !UNPROVABLE_CHECKS.includes(id));
   if (badAccept.length > 0) {
     checks.push({
-      id: 'posture-options', severity: 'high', covers: [], references: ['POSTURE_ACCEPT_UNPROVEN'],
-      evaluate: () => [false, `acceptUnproven names checks that cannot be unproven: ${badAccept.join(', ')} (allowed: ${UNPROVABLE_CHECKS.join(', ')})`],
+      id: 'posture-options',
+      severity: 'high',
+      covers: [],
+      references: ['POSTURE_ACCEPT_UNPROVEN'],
+      evaluate: () => [
+        false,
+        `acceptUnproven names checks that cannot be unproven: ${badAccept.join(', ')} (allowed: ${UNPROVABLE_CHECKS.join(', ')})`,
+      ],
     });
   }
   const findings = checks.map(c => run(c, ctx, accept));
@@ -76,7 +102,9 @@ export const COVERED_RUNTIME_CASES: readonly string[] = Array.from({length: 23},
 
 /** Text rendering of a report (the CLI's default format). */
 export function formatReport(report: PostureReport): string {
-  const lines = [`posture: ${report.compliant ? 'COMPLIANT' : 'NON-COMPLIANT'}${report.failed.length ? ` (failed: ${report.failed.join(', ')})` : ''}`];
+  const lines = [
+    `posture: ${report.compliant ? 'COMPLIANT' : 'NON-COMPLIANT'}${report.failed.length ? ` (failed: ${report.failed.join(', ')})` : ''}`,
+  ];
   for (const f of report.findings) {
     const mark = f.ok ? 'ok  ' : f.status === 'unproven' ? (f.accepted ? 'acpt' : 'UNPR') : f.severity === 'low' ? 'warn' : 'FAIL';
     lines.push(`  [${mark}] ${f.id.padEnd(30)} ${f.detail}`);

@@ -40,7 +40,10 @@ export interface PeerInfo {
  * protocol version, cipher, timeout, reset, not TLS. The X509 verify name or the TLS error code
  * is mapped to the coded reason the audit line keeps (never a bare ECONNRESET).
  */
-export function handshakeRefusalCode(errCode: string | undefined, authorizationError: string | undefined): 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_EXPIRED' | 'AUTH_CERT_NOT_YET_VALID' | 'AUTH_CERT_UNTRUSTED' | 'TLS_HANDSHAKE_FAILED' {
+export function handshakeRefusalCode(
+  errCode: string | undefined,
+  authorizationError: string | undefined,
+): 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_EXPIRED' | 'AUTH_CERT_NOT_YET_VALID' | 'AUTH_CERT_UNTRUSTED' | 'TLS_HANDSHAKE_FAILED' {
   if (errCode === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return 'AUTH_NO_CLIENT_CERT';
   if (authorizationError === 'CERT_HAS_EXPIRED') return 'AUTH_CERT_EXPIRED';
   if (authorizationError === 'CERT_NOT_YET_VALID') return 'AUTH_CERT_NOT_YET_VALID';
@@ -81,8 +84,13 @@ export function handshakeFailureReason(errCode: string | undefined): string {
 
 /** The refusals the gate answers itself (status and doc from src/errors.ts). */
 export type GateRefusalCode =
-  | 'AUTH_NO_CLIENT_CERT' | 'AUTH_CERT_UNTRUSTED' | 'AUTH_CERT_EXPIRED' | 'AUTH_CERT_NOT_YET_VALID'
-  | 'AUTH_KEY_WEAK' | 'AUTH_EKU_NOT_CLIENT_AUTH' | 'AUTH_CERT_REVOKED';
+  | 'AUTH_NO_CLIENT_CERT'
+  | 'AUTH_CERT_UNTRUSTED'
+  | 'AUTH_CERT_EXPIRED'
+  | 'AUTH_CERT_NOT_YET_VALID'
+  | 'AUTH_KEY_WEAK'
+  | 'AUTH_EKU_NOT_CLIENT_AUTH'
+  | 'AUTH_CERT_REVOKED';
 
 /** What getPeerCertificate() tells about the leaf, plus OpenSSL's verify result. */
 export interface PeerFacts {
@@ -146,7 +154,9 @@ const GATE_MESSAGES: Record<GateRefusalCode, string> = {
 export function gateRefusalResponse(code: GateRefusalCode, headers: Readonly<Record<string, string>> = {}): string {
   const status = ERROR_CODES[code].status;
   const body = JSON.stringify({error: {code, message: GATE_MESSAGES[code]}});
-  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\n${extra}Connection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
@@ -297,7 +307,8 @@ export class ConnectionGate {
   private readonly onTlsClientError = (err: NodeJS.ErrnoException, socket: TLSSocket): void => {
     const authorizationError = (socket as TLSSocket & {authorizationError?: unknown}).authorizationError;
     audit(this.logger, {
-      event: 'tls.connection', decision: 'deny',
+      event: 'tls.connection',
+      decision: 'deny',
       code: handshakeRefusalCode(err.code, typeof authorizationError === 'string' ? authorizationError : undefined),
       reason: typeof authorizationError === 'string' ? authorizationError : handshakeFailureReason(err.code),
       tlsError: err.code,
@@ -323,16 +334,23 @@ export class ConnectionGate {
     const {leaf, cert} = peerOf(socket);
     const authorizationError = socket.authorized ? undefined : String(socket.authorizationError ?? 'UNSPECIFIED');
     const refusal = classifyPeer({
-      present: leaf !== undefined, authorizationError,
-      bits: cert?.bits, rsa: cert?.exponent !== undefined || cert?.modulus !== undefined, extKeyUsage: cert?.ext_key_usage,
+      present: leaf !== undefined,
+      authorizationError,
+      bits: cert?.bits,
+      rsa: cert?.exponent !== undefined || cert?.modulus !== undefined,
+      extKeyUsage: cert?.ext_key_usage,
     });
     if (refusal || !leaf) {
       const r = refusal ?? {code: 'AUTH_NO_CLIENT_CERT' as const, reason: 'NO_CLIENT_CERT'};
       // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
       audit(this.logger, {
-        event: 'tls.connection', decision: 'deny', code: r.code, reason: r.reason,
+        event: 'tls.connection',
+        decision: 'deny',
+        code: r.code,
+        reason: r.reason,
         ...(leaf ? {serial: leaf.serialNumber, subject: subjectOf(leaf), fingerprint: leaf.fingerprint256} : {}),
-        remote: socket.remoteAddress, resumed: socket.isSessionReused(),
+        remote: socket.remoteAddress,
+        resumed: socket.isSessionReused(),
       });
       this.refuse(socket, r.code);
       return;
@@ -340,8 +358,15 @@ export class ConnectionGate {
     const verdict = this.check(leaf);
     if (verdict === 'revoked') {
       audit(this.logger, {
-        event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED', reason: 'CERT_REVOKED', source: 'crl',
-        serial: leaf.serialNumber, subject: subjectOf(leaf), fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,
+        event: 'tls.connection',
+        decision: 'deny',
+        code: 'AUTH_CERT_REVOKED',
+        reason: 'CERT_REVOKED',
+        source: 'crl',
+        serial: leaf.serialNumber,
+        subject: subjectOf(leaf),
+        fingerprint: leaf.fingerprint256,
+        remote: socket.remoteAddress,
         resumed: socket.isSessionReused(),
       });
       this.refuse(socket, 'AUTH_CERT_REVOKED');
@@ -429,8 +454,13 @@ export class ConnectionGate {
       }
       if (revoked || !trusted) {
         audit(this.logger, {
-          event: 'tls.connection', decision: 'deny', code: revoked ? 'AUTH_CERT_REVOKED' : 'AUTH_CHAIN_INVALID',
-          reason: 'reload', serial: leaf.serialNumber, fingerprint: leaf.fingerprint256, remote: socket.remoteAddress,
+          event: 'tls.connection',
+          decision: 'deny',
+          code: revoked ? 'AUTH_CERT_REVOKED' : 'AUTH_CHAIN_INVALID',
+          reason: 'reload',
+          serial: leaf.serialNumber,
+          fingerprint: leaf.fingerprint256,
+          remote: socket.remoteAddress,
         });
         socket.destroy();
         this.open.delete(socket);

@@ -77,7 +77,11 @@ export async function loadTlsMaterial(cfg: TlsConfig, now: Date = new Date()): P
   }
   const validity = checkValidity(serverCert, now);
   if (validity !== 'ok') {
-    throw new AppError('TLS_CERT_EXPIRED', `the server certificate is ${validity}`, {file: cfg.certFile, validFrom: serverCert.validFrom, validTo: serverCert.validTo});
+    throw new AppError('TLS_CERT_EXPIRED', `the server certificate is ${validity}`, {
+      file: cfg.certFile,
+      validFrom: serverCert.validFrom,
+      validTo: serverCert.validTo,
+    });
   }
   if (!serverCert.checkPrivateKey(key)) {
     throw new AppError('TLS_KEY_MISMATCH', 'TLS_KEY_FILE does not match TLS_CERT_FILE', {certFile: cfg.certFile, keyFile: cfg.keyFile});
@@ -87,7 +91,8 @@ export async function loadTlsMaterial(cfg: TlsConfig, now: Date = new Date()): P
 
   const caCerts = parseCerts(caPem, cfg.caFile, 'TLS_CA_FILE');
   for (const ca of caCerts) {
-    if (!ca.ca) throw new AppError('TLS_MATERIAL_UNREADABLE', 'TLS_CA_FILE holds a certificate that is not a CA', {file: cfg.caFile, subject: ca.subject});
+    if (!ca.ca)
+      throw new AppError('TLS_MATERIAL_UNREADABLE', 'TLS_CA_FILE holds a certificate that is not a CA', {file: cfg.caFile, subject: ca.subject});
   }
   const material: TlsMaterial = {certPem, keyPem, caPem, serverCert, caCerts, loadedAt: now};
   // Let OpenSSL confirm the whole set is acceptable before anyone relies on it.

@@ -78,16 +78,22 @@ export function revocationRollback(current: RevocationIndex, next: RevocationInd
     if (!crlFiles.includes(cur.file) || !stillTrusted.has(cur.issuerFingerprint256)) continue;
     const n = nextByIssuer.get(key(cur));
     if (!n) {
-      return new AppError('CRL_ROLLBACK', 'the reload would drop the CRL of a CA that is still trusted', {issuer: cur.issuerFingerprint256, scope: cur.scope, file: cur.file});
+      return new AppError('CRL_ROLLBACK', 'the reload would drop the CRL of a CA that is still trusted', {
+        issuer: cur.issuerFingerprint256,
+        scope: cur.scope,
+        file: cur.file,
+      });
     }
-    const older = n.crlNumber !== undefined && cur.crlNumber !== undefined
-      ? n.crlNumber < cur.crlNumber
-      : n.thisUpdate.getTime() < cur.thisUpdate.getTime();
+    const older =
+      n.crlNumber !== undefined && cur.crlNumber !== undefined ? n.crlNumber < cur.crlNumber : n.thisUpdate.getTime() < cur.thisUpdate.getTime();
     if (older) {
       return new AppError('CRL_ROLLBACK', 'the reload would replace a CRL by an older one', {
-        issuer: cur.issuerFingerprint256, file: n.file,
-        crlNumber: n.crlNumber?.toString(), currentCrlNumber: cur.crlNumber?.toString(),
-        thisUpdate: n.thisUpdate.toISOString(), currentThisUpdate: cur.thisUpdate.toISOString(),
+        issuer: cur.issuerFingerprint256,
+        file: n.file,
+        crlNumber: n.crlNumber?.toString(),
+        currentCrlNumber: cur.crlNumber?.toString(),
+        thisUpdate: n.thisUpdate.toISOString(),
+        currentThisUpdate: cur.thisUpdate.toISOString(),
       });
     }
   }
@@ -144,7 +150,10 @@ export class TlsReloader {
       material = await loadTlsMaterial(this.config.tls);
     } catch (e) {
       const err = toAppError(e, 'TLS_RELOAD_FAILED');
-      this.logger.error({code: 'TLS_RELOAD_FAILED', cause: err.code, details: err.details, reason}, 'TLS reload refused; keeping the previous material');
+      this.logger.error(
+        {code: 'TLS_RELOAD_FAILED', cause: err.code, details: err.details, reason},
+        'TLS reload refused; keeping the previous material',
+      );
       return {ok: false, code: 'TLS_RELOAD_FAILED'};
     }
     let index: RevocationIndex;
@@ -152,12 +161,18 @@ export class TlsReloader {
       index = await RevocationIndex.load(this.config.tls.crlFiles, material.caCerts);
     } catch (e) {
       const err = toAppError(e, 'CRL_RELOAD_FAILED');
-      this.logger.error({code: 'CRL_RELOAD_FAILED', cause: err.code, details: err.details, reason}, 'CRL reload refused; keeping the last good revocation state and TLS material');
+      this.logger.error(
+        {code: 'CRL_RELOAD_FAILED', cause: err.code, details: err.details, reason},
+        'CRL reload refused; keeping the last good revocation state and TLS material',
+      );
       return {ok: false, code: 'CRL_RELOAD_FAILED'};
     }
     const rollback = revocationRollback(this.revocation.index, index, this.config.tls.crlFiles);
     if (rollback) {
-      this.logger.error({code: 'CRL_RELOAD_FAILED', cause: rollback.code, details: rollback.details, reason}, 'CRL reload refused; keeping the newer revocation state and TLS material');
+      this.logger.error(
+        {code: 'CRL_RELOAD_FAILED', cause: rollback.code, details: rollback.details, reason},
+        'CRL reload refused; keeping the newer revocation state and TLS material',
+      );
       return {ok: false, code: 'CRL_RELOAD_FAILED'};
     }
     try {
@@ -172,7 +187,10 @@ export class TlsReloader {
     this.rotateTicketKeys(reason);
     this.state.replace(material);
     const closedConnections = this.gate.sweep(leaf => issuedByOneOf(leaf, material.caCerts));
-    this.logger.info({event: 'tls.reload', reason, trustEpoch: this.state.epoch, revocationEpoch: this.revocation.epoch, closedConnections}, 'TLS material and CRLs reloaded');
+    this.logger.info(
+      {event: 'tls.reload', reason, trustEpoch: this.state.epoch, revocationEpoch: this.revocation.epoch, closedConnections},
+      'TLS material and CRLs reloaded',
+    );
     this.scheduleRefresh();
     return {ok: true, closedConnections};
   }

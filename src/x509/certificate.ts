@@ -53,7 +53,11 @@ export const OID = {
  * validation fail (RFC 5280 §6.1.4 (o) / §6.1.5 (f)); chain.ts enforces it.
  */
 export const RECOGNISED_EXTENSIONS: ReadonlySet<string> = new Set([
-  OID.subjectAltName, OID.keyUsage, OID.basicConstraints, OID.extKeyUsage, OID.crlDistributionPoints,
+  OID.subjectAltName,
+  OID.keyUsage,
+  OID.basicConstraints,
+  OID.extKeyUsage,
+  OID.crlDistributionPoints,
   OID.authorityInfoAccess,
   '2.5.29.14', // subjectKeyIdentifier
   '2.5.29.35', // authorityKeyIdentifier
@@ -65,8 +69,15 @@ export const RECOGNISED_EXTENSIONS: ReadonlySet<string> = new Set([
 ]);
 
 export const KEY_USAGE_BITS = [
-  'digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement',
-  'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly',
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
 ] as const;
 export type KeyUsageName = (typeof KEY_USAGE_BITS)[number];
 
@@ -200,8 +211,16 @@ function oidOf(b: asn1js.AsnType, what: string): string {
 // --- names ---------------------------------------------------------------------------------
 
 const SHORT_NAMES: Readonly<Record<string, string>> = {
-  '2.5.4.3': 'CN', '2.5.4.6': 'C', '2.5.4.7': 'L', '2.5.4.8': 'ST', '2.5.4.9': 'STREET', '2.5.4.10': 'O',
-  '2.5.4.11': 'OU', '2.5.4.5': 'serialNumber', '0.9.2342.19200300.100.1.25': 'DC', '0.9.2342.19200300.100.1.1': 'UID',
+  '2.5.4.3': 'CN',
+  '2.5.4.6': 'C',
+  '2.5.4.7': 'L',
+  '2.5.4.8': 'ST',
+  '2.5.4.9': 'STREET',
+  '2.5.4.10': 'O',
+  '2.5.4.11': 'OU',
+  '2.5.4.5': 'serialNumber',
+  '0.9.2342.19200300.100.1.25': 'DC',
+  '0.9.2342.19200300.100.1.1': 'UID',
   '1.2.840.113549.1.9.1': 'emailAddress',
 };
 
@@ -285,8 +304,12 @@ function parseSubjectAltName(value: Uint8Array): SubjectAltNames {
   const what = 'subjectAltName';
   const items = sequence(fromDer(value, what), what);
   if (items.length === 0) malformed(`${what}: empty`);
-  const dns: string[] = [], uris: string[] = [], emails: string[] = [], ips: string[] = [];
-  const directoryNames: Buffer[] = [], ipBytes: Buffer[] = [];
+  const dns: string[] = [],
+    uris: string[] = [],
+    emails: string[] = [],
+    ips: string[] = [];
+  const directoryNames: Buffer[] = [],
+    ipBytes: Buffer[] = [];
   const otherForms: NameForm[] = [];
   let otherCount = 0;
   for (const gn of generalNames(items, what)) {
@@ -546,14 +569,25 @@ function parseStrict(input: Uint8Array): ParsedClientCertificate {
     ocspUrls,
     selfIssued: namesMatch(subjectDer, issuerDer),
     nameConstraints,
-    constrainedNames: {subjectDer, dns: sans.dns, emails: sans.emails, uris: sans.uris, ipBytes: sans.ipBytes, directoryNames: sans.directoryNames, otherForms: sans.otherForms},
+    constrainedNames: {
+      subjectDer,
+      dns: sans.dns,
+      emails: sans.emails,
+      uris: sans.uris,
+      ipBytes: sans.ipBytes,
+      directoryNames: sans.directoryNames,
+      otherForms: sans.otherForms,
+    },
     criticalExtensions: critical,
     unrecognisedCriticalExtensions: unrecognisedCritical,
   });
 }
 
 /** Parse a leaf and its presented chain (each once). Throws AUTH_CERT_MALFORMED. */
-export function parseCertificateChain(leafDer: Uint8Array, chainDer: readonly Uint8Array[] = []): {
+export function parseCertificateChain(
+  leafDer: Uint8Array,
+  chainDer: readonly Uint8Array[] = [],
+): {
   leaf: ParsedClientCertificate;
   chain: ParsedClientCertificate[];
 } {

@@ -71,4 +71,3 @@ export function derTime(d: Date): Buffer {
   if (y >= 1950 && y < 2050) return derTlv(0x17, Buffer.from(`${pad(y % 100)}${rest}`, 'latin1'));
   return derTlv(0x18, Buffer.from(`${pad(y, 4)}${rest}`, 'latin1'));
 }
-

@@ -223,7 +223,9 @@ export class DerReader {
 }
 
 export function toHex(buf: Uint8Array, start = 0, end = buf.length): string {
-  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('hex').toUpperCase();
+  return Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
+    .toString('hex')
+    .toUpperCase();
 }
 
 /** AlgorithmIdentifier ::= SEQUENCE { algorithm OID, parameters ANY OPTIONAL }; TLV at [start,end). */

@@ -26,10 +26,27 @@ import type {ErrorCode} from '../errors';
 import {DerReader, TAG} from './der';
 import {CanonicalRdn, canonicalRdns, nameAttributes, OID_EMAIL_ADDRESS, withinDirectorySubtree} from './name';
 
-export type NameForm = 'otherName' | 'rfc822Name' | 'dNSName' | 'x400Address' | 'directoryName' | 'ediPartyName' | 'uniformResourceIdentifier' | 'iPAddress' | 'registeredID';
+export type NameForm =
+  | 'otherName'
+  | 'rfc822Name'
+  | 'dNSName'
+  | 'x400Address'
+  | 'directoryName'
+  | 'ediPartyName'
+  | 'uniformResourceIdentifier'
+  | 'iPAddress'
+  | 'registeredID';
 
 export const GENERAL_NAME_FORMS: readonly NameForm[] = [
-  'otherName', 'rfc822Name', 'dNSName', 'x400Address', 'directoryName', 'ediPartyName', 'uniformResourceIdentifier', 'iPAddress', 'registeredID',
+  'otherName',
+  'rfc822Name',
+  'dNSName',
+  'x400Address',
+  'directoryName',
+  'ediPartyName',
+  'uniformResourceIdentifier',
+  'iPAddress',
+  'registeredID',
 ];
 
 export interface Subtree {
@@ -238,7 +255,11 @@ function namesOf(c: ConstrainedNames): NameToCheck[] {
   for (const e of emails) out.push({form: 'rfc822Name', display: `rfc822Name ${safeText(e)}`, within: s => emailWithin(e, s.text!)});
   for (const u of c.uris) {
     const host = uriHost(u);
-    out.push({form: 'uniformResourceIdentifier', display: `URI ${safeText(u)}`, within: s => (host === undefined ? undefined : hostWithin(host, s.text!))});
+    out.push({
+      form: 'uniformResourceIdentifier',
+      display: `URI ${safeText(u)}`,
+      within: s => (host === undefined ? undefined : hostWithin(host, s.text!)),
+    });
   }
   for (const ip of c.ipBytes) out.push({form: 'iPAddress', display: `iPAddress ${displayIp(ip)}`, within: s => ipWithin(ip, s.ip!)});
   for (const form of c.otherForms) out.push({form, display: form, within: () => undefined});
@@ -299,7 +320,8 @@ export function checkNameConstraints(path: readonly PathCertificate[]): string |
               break;
             }
           }
-          if (!ok) return `${cert.subject}: ${n.display} is not within permitted subtree(s) ${subtrees.map(s => s.display).join(', ')} (from ${from})`;
+          if (!ok)
+            return `${cert.subject}: ${n.display} is not within permitted subtree(s) ${subtrees.map(s => s.display).join(', ')} (from ${from})`;
         }
       }
     }

@@ -25,11 +25,7 @@ const HASH_BY_OID: Readonly<Record<string, string>> = {
   '2.16.840.1.101.3.4.2.3': 'sha512',
 };
 
-type SigSpec =
-  | {kind: 'rsa'; hash: string}
-  | {kind: 'rsa-pss'}
-  | {kind: 'ecdsa'; hash: string}
-  | {kind: 'eddsa'};
+type SigSpec = {kind: 'rsa'; hash: string} | {kind: 'rsa-pss'} | {kind: 'ecdsa'; hash: string} | {kind: 'eddsa'};
 
 /** Signature algorithms accepted anywhere in the authenticator. Everything else is refused. */
 export const ACCEPTED_SIGNATURE_ALGORITHMS: Readonly<Record<string, SigSpec>> = {
@@ -53,7 +49,8 @@ function pssOptions(alg: pkijs.AlgorithmIdentifier): {hash: string; saltLength: 
   const params = new pkijs.RSASSAPSSParams({schema: alg.algorithmParams});
   const hash = HASH_BY_OID[params.hashAlgorithm.algorithmId];
   if (!hash) throw new WeakSignatureAlgorithmError(`1.2.840.113549.1.1.10 with hash ${params.hashAlgorithm.algorithmId}`);
-  if (params.maskGenAlgorithm.algorithmId !== '1.2.840.113549.1.1.8') throw new WeakSignatureAlgorithmError('1.2.840.113549.1.1.10 with a non-MGF1 mask');
+  if (params.maskGenAlgorithm.algorithmId !== '1.2.840.113549.1.1.8')
+    throw new WeakSignatureAlgorithmError('1.2.840.113549.1.1.10 with a non-MGF1 mask');
   const mgfHash = new pkijs.AlgorithmIdentifier({schema: params.maskGenAlgorithm.algorithmParams});
   if (HASH_BY_OID[mgfHash.algorithmId] !== hash) throw new WeakSignatureAlgorithmError('1.2.840.113549.1.1.10 with a mismatched MGF1 hash');
   if (params.trailerField !== 1) throw new WeakSignatureAlgorithmError('1.2.840.113549.1.1.10 with an unknown trailer');
@@ -65,12 +62,7 @@ function pssOptions(alg: pkijs.AlgorithmIdentifier): {hash: string; saltLength: 
  * Returns false when the signature does not verify; throws WeakSignatureAlgorithmError for a
  * refused algorithm and other errors for unusable keys.
  */
-export function verifySignature(
-  data: Uint8Array,
-  signature: Uint8Array,
-  spkiDer: Uint8Array,
-  algorithm: pkijs.AlgorithmIdentifier,
-): boolean {
+export function verifySignature(data: Uint8Array, signature: Uint8Array, spkiDer: Uint8Array, algorithm: pkijs.AlgorithmIdentifier): boolean {
   const spec = ACCEPTED_SIGNATURE_ALGORITHMS[algorithm.algorithmId];
   if (!spec || !Object.prototype.hasOwnProperty.call(ACCEPTED_SIGNATURE_ALGORITHMS, algorithm.algorithmId)) {
     throw new WeakSignatureAlgorithmError(algorithm.algorithmId);
@@ -110,9 +102,7 @@ class NodeVerifyingCryptoEngine extends pkijs.CryptoEngine {
     publicKeyInfo: pkijs.PublicKeyInfo,
     signatureAlgorithm: pkijs.AlgorithmIdentifier,
   ): Promise<boolean> {
-    const bytes = ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data as ArrayBuffer);
+    const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
     const spki = new Uint8Array(publicKeyInfo.toSchema().toBER(false));
     return verifySignature(bytes, bitStringBytes(signature), spki, signatureAlgorithm);
   }

@@ -34,15 +34,14 @@ export function normalizeSerial(hexOrBytes: string | Uint8Array, errorCode: Erro
 }
 
 /** Serial key of the DER INTEGER content at buf[start, end). */
-export function serialKeyOfDerInteger(
-  buf: Uint8Array,
-  start: number,
-  end: number,
-  errorCode: ErrorCode = 'CRL_INVALID',
-): string {
+export function serialKeyOfDerInteger(buf: Uint8Array, start: number, end: number, errorCode: ErrorCode = 'CRL_INVALID'): string {
   if (end <= start) throw new AppError(errorCode, 'serial number is empty');
   if ((buf[start] & 0x80) === 0) {
-    return stripZeros(Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString('hex').toUpperCase());
+    return stripZeros(
+      Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
+        .toString('hex')
+        .toUpperCase(),
+    );
   }
   // Negative: magnitude = two's complement negation (invert, add one).
   const mag = Buffer.alloc(end - start);

@@ -15,10 +15,30 @@ import {givenService, ServiceHandle} from '../fixtures/service';
 
 const execFileP = promisify(execFile);
 
-async function curl(pki: DevPkiManifest, port: number, extra: string[], url = `https://localhost:${port}/whoami`): Promise<{status: number; code?: string}> {
+async function curl(
+  pki: DevPkiManifest,
+  port: number,
+  extra: string[],
+  url = `https://localhost:${port}/whoami`,
+): Promise<{status: number; code?: string}> {
   const {stdout} = await execFileP('curl', [
-    '-sS', '--max-time', '15', '-o', '-', '-w', '\n%{http_code}', '--cacert', pki.caBundle,
-    '--cert', pki.clients.valid.cert, '--key', pki.clients.valid.key, '--resolve', `localhost:${port}:127.0.0.1`, ...extra, url,
+    '-sS',
+    '--max-time',
+    '15',
+    '-o',
+    '-',
+    '-w',
+    '\n%{http_code}',
+    '--cacert',
+    pki.caBundle,
+    '--cert',
+    pki.clients.valid.cert,
+    '--key',
+    pki.clients.valid.key,
+    '--resolve',
+    `localhost:${port}:127.0.0.1`,
+    ...extra,
+    url,
   ]);
   const i = stdout.lastIndexOf('\n');
   const body = stdout.slice(0, i);
@@ -72,13 +92,21 @@ describe('guards: Host / authority and forwarding headers (acceptance)', functio
     it('curl: a TLS SNI that disagrees with Host is refused (421); the matching SNI is the control', async () => {
       // SNI evil.test (curl sends the URL's host), Host localhost; the server certificate does not
       // name evil.test, so verification of the server is off for this one request only.
-      const fronted = await curl(pki, svc.port, ['-k', '--resolve', `evil.test:${svc.port}:127.0.0.1`, '-H', `Host: localhost:${svc.port}`], `https://evil.test:${svc.port}/whoami`);
+      const fronted = await curl(
+        pki,
+        svc.port,
+        ['-k', '--resolve', `evil.test:${svc.port}:127.0.0.1`, '-H', `Host: localhost:${svc.port}`],
+        `https://evil.test:${svc.port}/whoami`,
+      );
       assert.deepEqual(fronted, {status: 421, code: 'GUARD_HOST_NOT_ALLOWED'});
       assert.equal((await curl(pki, svc.port, ['-H', `Host: localhost:${svc.port}`])).status, 200);
     });
 
     it('Python ssl: Host 169.254.169.254 is 421, Host localhost is 200', async () => {
-      for (const [host, status] of [['169.254.169.254', 421], ['localhost', 200]] as const) {
+      for (const [host, status] of [
+        ['169.254.169.254', 421],
+        ['localhost', 200],
+      ] as const) {
         const py = givenPythonClient({port: svc.port, ca: pki.caBundle, cert: pki.clients.valid.cert, key: pki.clients.valid.key, host});
         try {
           const r = await py.request('new');

@@ -86,7 +86,10 @@ describe('demo: npm run demo (acceptance)', function () {
   });
 
   it('prints one result line per scenario, in order, each saying it behaved as narrated', () => {
-    const results = run.stdout.split('\n').filter(l => /^\s*\[(ok|FAIL)\] \d\d /.test(l)).map(l => l.trim());
+    const results = run.stdout
+      .split('\n')
+      .filter(l => /^\s*\[(ok|FAIL)\] \d\d /.test(l))
+      .map(l => l.trim());
     assert.deepEqual(
       results,
       SCENARIO_IDS.map((id, i) => `[ok] ${String(i + 1).padStart(2, '0')} ${id}: behaved as narrated`),
@@ -125,7 +128,10 @@ describe('demo: npm run demo (acceptance)', function () {
     const r = await givenCliRun(['--step'], envWithout('NO_COLOR'), {answerPrompts: true});
     assert.equal(r.code, 0, r.stdout.slice(-3000));
     // Prompt k appears after scenario k's header and before scenario k+1's.
-    assert.deepEqual(r.headersAtPrompt, SCENARIO_IDS.slice(1).map((_, i) => i + 1));
+    assert.deepEqual(
+      r.headersAtPrompt,
+      SCENARIO_IDS.slice(1).map((_, i) => i + 1),
+    );
   });
 
   it('refuses an unknown argument with exit status 2', async () => {
@@ -138,17 +144,54 @@ describe('demo: npm run demo (acceptance)', function () {
     const result = (o: Partial<CommandResult>): CommandResult => ({exitCode: 0, signal: null, stdout: '', stderr: '', timedOut: false, ...o});
     const http = (status: number, body: string) => result({stdout: `HTTP/1.1 ${status} X\r\ncontent-type: application/json\r\n\r\n${body}`});
     const cases: [string, Expectation, Observed, boolean][] = [
-      ['403 with the expected code', {kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED'}, observeCurl(http(403, '{"error":{"code":"AUTH_IDENTITY_NOT_ALLOWED","message":"m"}}')), true],
-      ['200 where a 403 was narrated', {kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED'}, observeCurl(http(200, '{"serial":"01"}')), false],
-      ['another refusal code', {kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED'}, observeCurl(http(403, '{"error":{"code":"AUTH_KEY_WEAK","message":"m"}}')), false],
+      [
+        '403 with the expected code',
+        {kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED'},
+        observeCurl(http(403, '{"error":{"code":"AUTH_IDENTITY_NOT_ALLOWED","message":"m"}}')),
+        true,
+      ],
+      [
+        '200 where a 403 was narrated',
+        {kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED'},
+        observeCurl(http(200, '{"serial":"01"}')),
+        false,
+      ],
+      [
+        'another refusal code',
+        {kind: 'http', status: 403, code: 'AUTH_IDENTITY_NOT_ALLOWED'},
+        observeCurl(http(403, '{"error":{"code":"AUTH_KEY_WEAK","message":"m"}}')),
+        false,
+      ],
       ['an error where 200 was narrated', {kind: 'http', status: 200}, observeCurl(http(200, '{"error":{"code":"X","message":"m"}}')), false],
-      ['a TLS alert as narrated', {kind: 'tls-alert', alert: 'certificate required'}, observeCurl(result({exitCode: 56, stderr: 'curl: (56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required, errno 0'})), true],
-      ['another TLS alert', {kind: 'tls-alert', alert: 'protocol version'}, observeSClient(result({exitCode: 1, stderr: 'error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:'})), false],
+      [
+        'a TLS alert as narrated',
+        {kind: 'tls-alert', alert: 'certificate required'},
+        observeCurl(
+          result({exitCode: 56, stderr: 'curl: (56) OpenSSL SSL_read: error:0A00045C:SSL routines::tlsv13 alert certificate required, errno 0'}),
+        ),
+        true,
+      ],
+      [
+        'another TLS alert',
+        {kind: 'tls-alert', alert: 'protocol version'},
+        observeSClient(result({exitCode: 1, stderr: 'error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure:'})),
+        false,
+      ],
       ['an HTTP answer where a handshake refusal was narrated', {kind: 'refused-before-http'}, observeCurl(http(200, '{}')), false],
-      ['connection refused (service down) is not a TLS refusal', {kind: 'refused-before-http'}, observeCurl(result({exitCode: 7, stderr: 'curl: (7) Failed to connect to 127.0.0.1 port 1: Connection refused'})), false],
+      [
+        'connection refused (service down) is not a TLS refusal',
+        {kind: 'refused-before-http'},
+        observeCurl(result({exitCode: 7, stderr: 'curl: (7) Failed to connect to 127.0.0.1 port 1: Connection refused'})),
+        false,
+      ],
       ['a timeout is not a TLS refusal', {kind: 'refused-before-http'}, observeCurl(result({exitCode: null, timedOut: true})), false],
       ['curl missing', {kind: 'http', status: 200}, observeCurl(result({exitCode: null, spawnError: 'spawn curl ENOENT'})), false],
-      ['an empty reply after the handshake', {kind: 'refused-before-http'}, observeCurl(result({exitCode: 52, stderr: 'curl: (52) Empty reply from server'})), true],
+      [
+        'an empty reply after the handshake',
+        {kind: 'refused-before-http'},
+        observeCurl(result({exitCode: 52, stderr: 'curl: (52) Empty reply from server'})),
+        true,
+      ],
     ];
     for (const [what, expect, observed, same] of cases) {
       it(`${what}: ${same ? 'behaved as narrated' : 'reported as a difference'}`, () => {
@@ -187,7 +230,10 @@ describe('demo: npm run demo (acceptance)', function () {
     });
 
     it('prints commands a shell runs as shown', () => {
-      assert.equal(formatCommand(['curl', '--cert', '/tmp/a b/c.crt', "it's"], {stdinDevNull: true}), `curl --cert '/tmp/a b/c.crt' 'it'\\''s' </dev/null`);
+      assert.equal(
+        formatCommand(['curl', '--cert', '/tmp/a b/c.crt', "it's"], {stdinDevNull: true}),
+        `curl --cert '/tmp/a b/c.crt' 'it'\\''s' </dev/null`,
+      );
     });
   });
 });

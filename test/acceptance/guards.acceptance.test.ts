@@ -55,9 +55,9 @@ describe('guards: against the running mTLS service (acceptance)', function () {
     const env = givenMtlsEnv(pki, {OUTBOUND_ALLOW_HTTP: 'true', OUTBOUND_ALLOWED_PORTS: '80,443', LOG_LEVEL: 'info'});
     service = await startService(env, log.logger);
     port = Number(new URL(service.url).port);
-    service.app.bind(GuardsBindings.OUTBOUND_CLIENT).to(
-      new OutboundClient(service.config.outbound, log.logger, {lookup: h.lookup, connectShim: h.connectShim, ca: h.ca}),
-    );
+    service.app
+      .bind(GuardsBindings.OUTBOUND_CLIENT)
+      .to(new OutboundClient(service.config.outbound, log.logger, {lookup: h.lookup, connectShim: h.connectShim, ca: h.ca}));
   });
   after(async () => {
     conn?.close();
@@ -130,7 +130,8 @@ describe('guards: against the running mTLS service (acceptance)', function () {
         if (r.status !== 200 || r.json?.status !== 200) failures.push(`${c.id}: benign control got ${r.status} ${code} upstream=${r.json?.status}`);
         if (h.upstream.requests.length !== 1) failures.push(`${c.id}: the fake upstream saw ${h.upstream.requests.length} requests`);
       } else if (c.expect_detail === '4xx|no-follow') {
-        const passedBack = r.status === 200 && (r.json?.status ?? 0) >= 300 && (r.json?.status ?? 0) < 400 && r.json?.location === c.upstream?.location?.split(' ')[0];
+        const passedBack =
+          r.status === 200 && (r.json?.status ?? 0) >= 300 && (r.json?.status ?? 0) < 400 && r.json?.location === c.upstream?.location?.split(' ')[0];
         const refused = r.status >= 400 && r.status <= 499 && /^(GUARD|SSRF)_/.test(code);
         if (!passedBack && !refused) failures.push(`${c.id}: redirect neither passed back as is nor refused: ${r.status} ${r.body.slice(0, 120)}`);
         if (h.upstream.requests.length > 1) failures.push(`${c.id}: the redirect was followed`);

@@ -107,7 +107,13 @@ for (const trigger of ['SIGHUP', 'file rewrite'] as const) {
       await svc.waitForLog(l => l.code === 'CRL_RELOAD_FAILED');
       // Still serving the still-valid client, still refusing the revoked one.
       assert.equal(((await tlsRequest({port: svc.port, ...givenClient(pki, 'valid2')}, {target: '/ping'})) as HttpResult).status, 200);
-      assert.equal((((await tlsRequest({port: svc.port, ...givenClient(pki, 'valid')}, {target: '/ping'})) as HttpResult).json as {error?: {code?: string}} | undefined)?.error?.code, 'AUTH_CERT_REVOKED');
+      assert.equal(
+        (
+          ((await tlsRequest({port: svc.port, ...givenClient(pki, 'valid')}, {target: '/ping'})) as HttpResult).json as
+            {error?: {code?: string}} | undefined
+        )?.error?.code,
+        'AUTH_CERT_REVOKED',
+      );
       assert.equal(svc.child.exitCode, null, 'the process stays up');
     });
   });

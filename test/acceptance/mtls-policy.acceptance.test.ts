@@ -88,7 +88,7 @@ describe('tls: mTLS policy with real clients (acceptance)', function () {
       });
     }
 
-    it('the RSA-1024 client reached the server: the connection gate logs AUTH_KEY_WEAK with OpenSSL\'s reason', async () => {
+    it("the RSA-1024 client reached the server: the connection gate logs AUTH_KEY_WEAK with OpenSSL's reason", async () => {
       const before = svc.logs.length;
       const r = await tlsRequest({port: svc.port, ...givenClient(pki, 'rsa-1024'), ciphers: 'DEFAULT@SECLEVEL=0'}, whoami);
       assert.equal(r.outcome, 'response');
@@ -99,7 +99,9 @@ describe('tls: mTLS policy with real clients (acceptance)', function () {
 
     it('the revoked client is logged by the connection gate with AUTH_CERT_REVOKED', async () => {
       await tlsRequest({port: svc.port, ...givenClient(pki, 'revoked')}, whoami);
-      const line = await svc.waitForLog(l => l.event === 'tls.connection' && l.code === 'AUTH_CERT_REVOKED' && l.serial === pki.clients.revoked.serialHex);
+      const line = await svc.waitForLog(
+        l => l.event === 'tls.connection' && l.code === 'AUTH_CERT_REVOKED' && l.serial === pki.clients.revoked.serialHex,
+      );
       assert.equal(line.decision, 'deny');
     });
 
@@ -160,11 +162,15 @@ describe('tls: mTLS policy with real clients (acceptance)', function () {
       return sClientRun(args).stdout;
     }
     function sClientRun(args: string[]): {stdout: string; stderr: string} {
-      const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${svc.port}`, '-servername', 'localhost', '-CAfile', pki.caBundle, '-quiet', ...args], {
-        input: 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
-        timeout: 10000,
-        encoding: 'utf8',
-      });
+      const r = spawnSync(
+        'openssl',
+        ['s_client', '-connect', `127.0.0.1:${svc.port}`, '-servername', 'localhost', '-CAfile', pki.caBundle, '-quiet', ...args],
+        {
+          input: 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+          timeout: 10000,
+          encoding: 'utf8',
+        },
+      );
       if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('openssl binary not found');
       return {stdout: r.stdout ?? '', stderr: r.stderr ?? ''};
     }

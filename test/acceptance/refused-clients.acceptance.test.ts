@@ -40,8 +40,17 @@ const CAUSES: Cause[] = [
 ];
 
 /** openssl s_client -brief: the handshake summary (stderr) and the HTTP answer (stdout). */
-function sClientBrief(port: number, ca: string, args: string[], input = 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'): {summary: string; out: string} {
-  const r = spawnSync('openssl', ['s_client', '-brief', '-ign_eof', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', ca, '-tls1_3', ...args], {input, timeout: 15000, encoding: 'utf8'});
+function sClientBrief(
+  port: number,
+  ca: string,
+  args: string[],
+  input = 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+): {summary: string; out: string} {
+  const r = spawnSync(
+    'openssl',
+    ['s_client', '-brief', '-ign_eof', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', ca, '-tls1_3', ...args],
+    {input, timeout: 15000, encoding: 'utf8'},
+  );
   if (r.error) throw r.error;
   return {summary: r.stderr ?? '', out: r.stdout ?? ''};
 }
@@ -83,33 +92,67 @@ describe('refused clients learn why: the connection gate with real clients (acce
   const weakOpensslConf = (): string => {
     if (!weakConf) {
       weakConf = path.join(givenTempDir('hmtls-ossl-'), 'openssl.cnf');
-      fs.writeFileSync(weakConf, [
-        'openssl_conf = default_conf', '[default_conf]', 'ssl_conf = ssl_sect', '[ssl_sect]',
-        'system_default = system_default_sect', '[system_default_sect]', 'CipherString = DEFAULT@SECLEVEL=0', '',
-      ].join('\n'));
+      fs.writeFileSync(
+        weakConf,
+        [
+          'openssl_conf = default_conf',
+          '[default_conf]',
+          'ssl_conf = ssl_sect',
+          '[ssl_sect]',
+          'system_default = system_default_sect',
+          '[system_default_sect]',
+          'CipherString = DEFAULT@SECLEVEL=0',
+          '',
+        ].join('\n'),
+      );
     }
     return weakConf;
   };
 
   const curlArgs = (c: Cause) => [
-    '-sS', '--max-time', '15', '-i', '--cacert', pki.caBundle, '--resolve', `localhost:${svc.port}:127.0.0.1`,
+    '-sS',
+    '--max-time',
+    '15',
+    '-i',
+    '--cacert',
+    pki.caBundle,
+    '--resolve',
+    `localhost:${svc.port}:127.0.0.1`,
     ...(c.client ? ['--cert', pki.clients[c.client].cert, '--key', pki.clients[c.client].key] : []),
     `https://localhost:${svc.port}/whoami`,
   ];
 
   function sClient(c: Cause | undefined, args: string[], input = 'GET /whoami HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'): string {
-    const r = spawnSync('openssl', [
-      's_client', '-connect', `127.0.0.1:${svc.port}`, '-servername', 'localhost', '-CAfile', pki.caBundle, '-quiet', '-ign_eof',
-      ...(c?.client ? ['-cert', pki.clients[c.client].cert, '-key', pki.clients[c.client].key] : []),
-      ...(c?.weakKey ? ['-cipher', 'DEFAULT@SECLEVEL=0'] : []),
-      ...args,
-    ], {input, timeout: 15000, encoding: 'utf8'});
+    const r = spawnSync(
+      'openssl',
+      [
+        's_client',
+        '-connect',
+        `127.0.0.1:${svc.port}`,
+        '-servername',
+        'localhost',
+        '-CAfile',
+        pki.caBundle,
+        '-quiet',
+        '-ign_eof',
+        ...(c?.client ? ['-cert', pki.clients[c.client].cert, '-key', pki.clients[c.client].key] : []),
+        ...(c?.weakKey ? ['-cipher', 'DEFAULT@SECLEVEL=0'] : []),
+        ...args,
+      ],
+      {input, timeout: 15000, encoding: 'utf8'},
+    );
     if (r.error) throw r.error;
     return r.stdout ?? '';
   }
 
   const denials = (c: Cause): LogLine[] =>
-    svc.logs.filter(l => l.event === 'tls.connection' && l.code === c.code && l.reason === c.reason && (c.client ? l.serial === pki.clients[c.client].serialHex : l.serial === undefined));
+    svc.logs.filter(
+      l =>
+        l.event === 'tls.connection' &&
+        l.code === c.code &&
+        l.reason === c.reason &&
+        (c.client ? l.serial === pki.clients[c.client].serialHex : l.serial === undefined),
+    );
 
   for (const c of CAUSES) {
     describe(c.what, () => {
@@ -131,7 +174,9 @@ describe('refused clients learn why: the connection gate with real clients (acce
 
       it(`Python ssl receives ${ERROR_CODES[c.code].status} ${c.code}`, async () => {
         const py = givenPythonClient({
-          port: svc.port, ca: pki.caBundle, servername: 'localhost',
+          port: svc.port,
+          ca: pki.caBundle,
+          servername: 'localhost',
           ...(c.client ? {cert: pki.clients[c.client].cert, key: pki.clients[c.client].key} : {}),
           ...(c.weakKey ? {ciphers: 'DEFAULT@SECLEVEL=0'} : {}),
         });
@@ -208,7 +253,14 @@ describe('refused clients learn why: the connection gate with real clients (acce
     });
 
     it('the default profile refuses a client offering only TLS_AES_128_GCM_SHA256 in the handshake', () => {
-      const r = sClientBrief(svc.port, pki.caBundle, ['-ciphersuites', 'TLS_AES_128_GCM_SHA256', '-cert', pki.clients.valid.cert, '-key', pki.clients.valid.key]);
+      const r = sClientBrief(svc.port, pki.caBundle, [
+        '-ciphersuites',
+        'TLS_AES_128_GCM_SHA256',
+        '-cert',
+        pki.clients.valid.cert,
+        '-key',
+        pki.clients.valid.key,
+      ]);
       assert.doesNotMatch(r.summary, /Ciphersuite:/);
       assert.match(r.summary, /handshake failure|alert/i);
       assert.equal(r.out, '');
@@ -231,7 +283,14 @@ describe('the modern cipher profile and session-ticket rotation (acceptance)', f
   });
 
   it('modern: a client offering only TLS_AES_128_GCM_SHA256 negotiates it and is served', () => {
-    const r = sClientBrief(svc.port, pki.caBundle, ['-ciphersuites', 'TLS_AES_128_GCM_SHA256', '-cert', pki.clients.valid.cert, '-key', pki.clients.valid.key]);
+    const r = sClientBrief(svc.port, pki.caBundle, [
+      '-ciphersuites',
+      'TLS_AES_128_GCM_SHA256',
+      '-cert',
+      pki.clients.valid.cert,
+      '-key',
+      pki.clients.valid.key,
+    ]);
     assert.match(r.summary, /Ciphersuite: TLS_AES_128_GCM_SHA256/);
     assert.match(r.out, /^HTTP\/1\.1 200/);
   });

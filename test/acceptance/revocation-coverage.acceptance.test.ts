@@ -31,15 +31,23 @@ describe('revocation: coverage of the trust bundle at production start-up (accep
   });
 
   it('the root CRL missing but the root exempted by fingerprint: exempt, the service listens', async () => {
-    service = await givenService(givenMtlsEnv(pki, {
-      NODE_ENV: 'production', POSTURE_MODE: 'warn', PORT: '0', TLS_CRL_FILES: pki.crls.intermediate, MTLS_REVOCATION_EXEMPT: pki.rootCa.fingerprint256,
-    }));
+    service = await givenService(
+      givenMtlsEnv(pki, {
+        NODE_ENV: 'production',
+        POSTURE_MODE: 'warn',
+        PORT: '0',
+        TLS_CRL_FILES: pki.crls.intermediate,
+        MTLS_REVOCATION_EXEMPT: pki.rootCa.fingerprint256,
+      }),
+    );
     await service.waitForLog(l => l.event === 'listening');
     assert.deepEqual(coverage(service.logs), {[pki.rootCa.fingerprint256]: 'exempt', [pki.intermediateCa.fingerprint256]: 'crl'});
   });
 
   it('MTLS_REVOCATION=none stated: every CA is none-stated, the service listens', async () => {
-    service = await givenService(givenMtlsEnv(pki, {NODE_ENV: 'production', POSTURE_MODE: 'warn', PORT: '0', TLS_CRL_FILES: undefined, MTLS_REVOCATION: 'none'}));
+    service = await givenService(
+      givenMtlsEnv(pki, {NODE_ENV: 'production', POSTURE_MODE: 'warn', PORT: '0', TLS_CRL_FILES: undefined, MTLS_REVOCATION: 'none'}),
+    );
     await service.waitForLog(l => l.event === 'listening');
     assert.deepEqual(Object.values(coverage(service.logs)), ['none-stated', 'none-stated']);
   });

@@ -12,7 +12,14 @@ import {givenTempDir} from '../fixtures/pki';
 import {baseEnv, ENTRY, givenService, PROJECT_ROOT} from '../fixtures/service';
 
 /** Posture checks whose outcome depends on other processes or files on the machine, not on this process. */
-const MACHINE_WIDE_CHECKS = ['env-no-secrets', 'no-unix-sockets', 'network-namespace-private', 'no-setuid-binaries', 'foreign-listeners', 'pid-count'];
+const MACHINE_WIDE_CHECKS = [
+  'env-no-secrets',
+  'no-unix-sockets',
+  'network-namespace-private',
+  'no-setuid-binaries',
+  'foreign-listeners',
+  'pid-count',
+];
 
 interface TerminalRun {
   /** Everything the service wrote to its terminal (stdout and stderr), CR LF -> LF. */
@@ -59,10 +66,16 @@ describe('start-up: the start-up screen (acceptance)', function () {
 
   it('development on a terminal: one readable posture summary naming exactly the checks `npm run posture` fails, no posture JSON line', async () => {
     // The posture CLI exits 1 on a non-compliant posture; its JSON report is on stdout either way.
-    const cli = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'posture', 'cli.js'), '--format', 'json'], {encoding: 'utf8', timeout: 60_000});
+    const cli = spawnSync(process.execPath, [path.join(PROJECT_ROOT, 'dist', 'src', 'posture', 'cli.js'), '--format', 'json'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(cli.status, 1, cli.stderr);
     const oracle = JSON.parse(cli.stdout) as {findings: Array<{id: string; ok: boolean; severity: string}>};
-    const expected = oracle.findings.filter(f => !f.ok && f.severity !== 'low').map(f => f.id).sort();
+    const expected = oracle.findings
+      .filter(f => !f.ok && f.severity !== 'low')
+      .map(f => f.id)
+      .sort();
     assert.ok(expected.length > 0, 'this machine is not the hardened container: some checks fail');
 
     const {output} = await runOnTerminal(devEnv());

@@ -25,17 +25,19 @@ export type Vars = Readonly<Record<string, string | undefined>>;
 
 /** Compose variable interpolation ($$ escapes a dollar). Throws on `${VAR:?msg}` when unset/empty. */
 export function interpolate(text: string, vars: Vars): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+  return text.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
     (m, name?: string, op?: string, arg?: string, bare?: string) => {
       if (m === '$$') return '$';
       const n = (name ?? bare)!;
       const v = vars[n];
       if (op === undefined) return v ?? '';
       const unsetOrEmpty = v === undefined || (op.startsWith(':') && v === '');
-      if (op.endsWith('-')) return unsetOrEmpty ? arg ?? '' : v!;
+      if (op.endsWith('-')) return unsetOrEmpty ? (arg ?? '') : v!;
       if (unsetOrEmpty) throw new Error(`compose variable ${n}: ${arg || 'required'}`);
       return v!;
-    });
+    },
+  );
 }
 
 export interface ComposeDoc {
@@ -168,10 +170,10 @@ export function podmanRunArgs(service: Record<string, unknown>, o: TranslateOpti
       case 'environment': {
         const entries: [string, string][] = Array.isArray(value)
           ? (value as unknown[]).map(e => {
-            const s = asString(e, key);
-            const i = s.indexOf('=');
-            return i < 0 ? [s, ''] as [string, string] : [s.slice(0, i), s.slice(i + 1)] as [string, string];
-          })
+              const s = asString(e, key);
+              const i = s.indexOf('=');
+              return i < 0 ? ([s, ''] as [string, string]) : ([s.slice(0, i), s.slice(i + 1)] as [string, string]);
+            })
           : Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, v === null ? '' : asString(v, key)] as [string, string]);
         for (const [k, v] of entries) args.push('--env', `${k}=${v}`);
         break;

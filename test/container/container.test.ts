@@ -96,7 +96,12 @@ describe('container tier: the hardened image under podman + runc (container)', f
     put(pki.clientCert, path.join(healthDir, 'client.crt'), 0o444);
     put(pki.clientKey, path.join(healthDir, 'client.key'), 0o400);
 
-    const compose = loadCompose({TLS_DIR: tlsDir, HEALTH_CLIENT_DIR: healthDir, MTLS_ALLOWED_SUBJECTS: `uri:${pki.clientUri}`, TLS_CRL_FILES: '/etc/hardened-mtls/tls/ca.crl'});
+    const compose = loadCompose({
+      TLS_DIR: tlsDir,
+      HEALTH_CLIENT_DIR: healthDir,
+      MTLS_ALLOWED_SUBJECTS: `uri:${pki.clientUri}`,
+      TLS_CRL_FILES: '/etc/hardened-mtls/tls/ca.crl',
+    });
     const hostPort = await freePort();
     const args = podmanRunArgs(compose.services[SERVICE], {network: names.network, name: names.container, hostPort: () => hostPort});
     await podman.ok(['run', '--detach', ...args, '--volume', `${probe}:${SYSCALL_PROBE_PATH}:ro`, names.app]);
@@ -141,10 +146,18 @@ describe('container tier: the hardened image under podman + runc (container)', f
   });
 
   it('an mTLS request from the host succeeds (into the container network namespace, to its loopback)', async () => {
-    const r = await runHost('nsenter', ['-t', String(containerPid), '-n', '--', process.execPath, path.join(REPO_ROOT, 'dist', 'src', 'posture', 'healthcheck.js')], {
-      PORT: '8443', HEALTHCHECK_CERT_FILE: pki.clientCert, HEALTHCHECK_KEY_FILE: pki.clientKey, HEALTHCHECK_CA_FILE: pki.caCert,
-      HEALTHCHECK_SERVERNAME: 'localhost', HEALTHCHECK_PATH: '/whoami',
-    });
+    const r = await runHost(
+      'nsenter',
+      ['-t', String(containerPid), '-n', '--', process.execPath, path.join(REPO_ROOT, 'dist', 'src', 'posture', 'healthcheck.js')],
+      {
+        PORT: '8443',
+        HEALTHCHECK_CERT_FILE: pki.clientCert,
+        HEALTHCHECK_KEY_FILE: pki.clientKey,
+        HEALTHCHECK_CA_FILE: pki.caCert,
+        HEALTHCHECK_SERVERNAME: 'localhost',
+        HEALTHCHECK_PATH: '/whoami',
+      },
+    );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /HTTP 200/);
   });
@@ -167,7 +180,10 @@ describe('container tier: the hardened image under podman + runc (container)', f
   it('the posture check inside the container reports compliant', async () => {
     const r = await exec(['/app/dist/src/posture/cli.js', '--format', 'json']);
     const report = JSON.parse(r.stdout) as PostureReport;
-    assert.deepEqual(report.failed.map(id => `${id}: ${report.findings.find(f => f.id === id)?.detail}`), []);
+    assert.deepEqual(
+      report.failed.map(id => `${id}: ${report.findings.find(f => f.id === id)?.detail}`),
+      [],
+    );
     // what it cannot prove it says: the seccomp-dependent findings are unproven (accepted by the
     // compose file's POSTURE_ACCEPT_UNPROVEN), never passed on the assumption
     assert.deepEqual(report.unproven.slice().sort(), ['ptrace-restricted', 'userns-restricted']);
@@ -187,7 +203,7 @@ describe('container tier: the hardened image under podman + runc (container)', f
     const r = await exec(['-e', script]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
-    for (const p of ["/probe", "/etc/probe", "/app/probe", "/app/dist/src/probe", "/nodejs/probe"]) assert.equal(out[p], 'EROFS', p);
+    for (const p of ['/probe', '/etc/probe', '/app/probe', '/app/dist/src/probe', '/nodejs/probe']) assert.equal(out[p], 'EROFS', p);
     assert.equal(out.owner, 0);
     assert.equal(out.appWritable, false);
   });
@@ -214,7 +230,11 @@ describe('container tier: the hardened image under podman + runc (container)', f
     // built with --format docker: the HEALTHCHECK is in the image config (OCI drops it)
     assert.equal(img.ManifestType, 'application/vnd.docker.distribution.manifest.v2+json');
     const hc = img.Healthcheck ?? img.HealthCheck ?? img.Config.Healthcheck;
-    assert.deepEqual(hc?.Test, ['CMD', '/nodejs/bin/node', '/app/dist/src/posture/healthcheck.js'], `Healthcheck in the image config: ${JSON.stringify(Object.keys(img))}`);
+    assert.deepEqual(
+      hc?.Test,
+      ['CMD', '/nodejs/bin/node', '/app/dist/src/posture/healthcheck.js'],
+      `Healthcheck in the image config: ${JSON.stringify(Object.keys(img))}`,
+    );
     const labels = img.Config.Labels as Record<string, string>;
     const {version} = await givenBuiltImage();
     assert.equal(labels['org.opencontainers.image.version'], version);
@@ -226,9 +246,12 @@ describe('container tier: the hardened image under podman + runc (container)', f
     assert.ok((img.Config.Env as string[]).includes('POSTURE_MODE=enforce'));
     assert.ok(!(img.Config.Env as string[]).some(e => /NODE_EXTRA_CA_CERTS/.test(e)), 'build arguments are not kept');
     // no test files, keys or dev dependencies in the image
-    const r = await exec(['-e', `const fs=require("fs");process.stdout.write(JSON.stringify({
+    const r = await exec([
+      '-e',
+      `const fs=require("fs");process.stdout.write(JSON.stringify({
       test: fs.existsSync("/app/dist/test"), ts: fs.existsSync("/app/node_modules/typescript"), mocha: fs.existsSync("/app/node_modules/mocha"),
-      certs: fs.existsSync("/app/certs")}))`]);
+      certs: fs.existsSync("/app/certs")}))`,
+    ]);
     assert.deepEqual(JSON.parse(r.stdout), {test: false, ts: false, mocha: false, certs: false});
   });
 
@@ -257,13 +280,18 @@ describe('container tier: the hardened image under podman + runc (container)', f
 
   it('under the shipped seccomp profile every escape syscall returns EPERM/ENOSYS (probe bind-mounted, run as uid 10001)', async () => {
     const c = JSON.parse(await podman.ok(['inspect', names.container]))[0];
-    assert.ok(JSON.stringify(c.HostConfig.SecurityOpt ?? []).includes('seccomp') || /hardened-mtls\.json$/.test(String(c.SeccompProfilePath ?? '')),
-      `the container runs with the project's profile: ${JSON.stringify({so: c.HostConfig.SecurityOpt, p: c.SeccompProfilePath})}`);
+    assert.ok(
+      JSON.stringify(c.HostConfig.SecurityOpt ?? []).includes('seccomp') || /hardened-mtls\.json$/.test(String(c.SeccompProfilePath ?? '')),
+      `the container runs with the project's profile: ${JSON.stringify({so: c.HostConfig.SecurityOpt, p: c.SeccompProfilePath})}`,
+    );
     const r = await podman.run(['exec', names.container, SYSCALL_PROBE_PATH], {timeoutMs: 120_000});
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const attempts = (JSON.parse(r.stdout) as {attempts: SyscallAttempt[]}).attempts;
     assert.ok(attempts.length >= 20);
-    assert.deepEqual(attempts.filter(a => !syscallBlocked(a.errno)).map(a => `${a.name}: ${a.errno} ${a.error}`), []);
+    assert.deepEqual(
+      attempts.filter(a => !syscallBlocked(a.errno)).map(a => `${a.name}: ${a.errno} ${a.error}`),
+      [],
+    );
   });
 
   it("control: under podman's default seccomp profile the same probe gets unshare(CLONE_NEWUSER) and keyctl through", async () => {
@@ -272,8 +300,25 @@ describe('container tier: the hardened image under podman + runc (container)', f
     fs.mkdirSync(path.join(root, 'tmp'), {mode: 0o1777});
     fs.copyFileSync(probe, path.join(root, 'escape-probe', 'syscall-probe'));
     fs.chmodSync(path.join(root, 'escape-probe', 'syscall-probe'), 0o755);
-    const r = await podman.run(['run', '--rm', '--network', 'none', '--user', '10001:10001', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
-      '--init', '--rootfs', root, SYSCALL_PROBE_PATH], {timeoutMs: 120_000});
+    const r = await podman.run(
+      [
+        'run',
+        '--rm',
+        '--network',
+        'none',
+        '--user',
+        '10001:10001',
+        '--cap-drop',
+        'ALL',
+        '--security-opt',
+        'no-new-privileges',
+        '--init',
+        '--rootfs',
+        root,
+        SYSCALL_PROBE_PATH,
+      ],
+      {timeoutMs: 120_000},
+    );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const attempts = (JSON.parse(r.stdout) as {attempts: SyscallAttempt[]}).attempts;
     const byName = new Map(attempts.map(a => [a.name, a]));
@@ -298,19 +343,38 @@ describe('container tier: the hardened image under podman + runc (container)', f
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {pids: number; states: string[]; pid1: string};
     assert.equal(out.pids, 8);
-    assert.deepEqual(out.states.filter(s => s !== 'gone'), [], `orphans left: ${out.states.join(',')} (pid 1 ${out.pid1})`);
+    assert.deepEqual(
+      out.states.filter(s => s !== 'gone'),
+      [],
+      `orphans left: ${out.states.join(',')} (pid 1 ${out.pid1})`,
+    );
     assert.notEqual(out.pid1, 'node');
   });
 
   it("the image's own tini is PID 1 and reaps orphans without an outer init (as Kubernetes runs it)", async () => {
-    const base = ['run', '--rm', '--network', 'none', '--read-only', '--read-only-tmpfs=false', '--user', '10001:10001', '--cap-drop', 'ALL',
-      '--security-opt', 'no-new-privileges'];
+    const base = [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--read-only',
+      '--read-only-tmpfs=false',
+      '--user',
+      '10001:10001',
+      '--cap-drop',
+      'ALL',
+      '--security-opt',
+      'no-new-privileges',
+    ];
     const withTini = await podman.run([...base, names.app, '/nodejs/bin/node', '-e', ORPHANS], {timeoutMs: 120_000});
     assert.equal(withTini.code, 0, withTini.stderr);
     const t = JSON.parse(withTini.stdout) as {pids: number; states: string[]; pid1: string};
     assert.equal(t.pid1, 'tini');
     assert.equal(t.pids, 8);
-    assert.deepEqual(t.states.filter(s => s !== 'gone'), []);
+    assert.deepEqual(
+      t.states.filter(s => s !== 'gone'),
+      [],
+    );
     // Control: without an init (node itself PID 1, as the image ran before) the same orphans stay
     // zombies, so the check above can tell reaping from its absence.
     const noInit = await podman.run([...base, '--entrypoint', '/nodejs/bin/node', names.app, '-e', ORPHANS], {timeoutMs: 120_000});
@@ -324,10 +388,15 @@ describe('container tier: the hardened image under podman + runc (container)', f
     const before = (await podman.run(['logs', names.container])).stdout;
     const count = (text: string) => (text.match(/"event":"tls\.reload\.requested"/g) ?? []).length;
     await podman.ok(['kill', '--signal', 'HUP', names.container]);
-    await waitFor('the reload log line', async () => {
-      const logs = await podman.run(['logs', names.container]);
-      return count(logs.stdout + logs.stderr) > count(before) ? true : undefined;
-    }, 60, 500);
+    await waitFor(
+      'the reload log line',
+      async () => {
+        const logs = await podman.run(['logs', names.container]);
+        return count(logs.stdout + logs.stderr) > count(before) ? true : undefined;
+      },
+      60,
+      500,
+    );
     const state = (await podman.ok(['inspect', '--format', '{{.State.Status}}', names.container])).trim();
     assert.equal(state, 'running');
   });

@@ -54,17 +54,27 @@ describe('container tier: the escape catalog against the built image (container)
     const args = podmanRunArgs(compose.services[SERVICE], {network: names.network, name: names.container, hostPort: () => hostPort});
     // The image ships no escape suite: the harness mounts the runtime probe (the host's build of
     // dist/src/escape) and the static syscall probe, read-only.
-    await podman.ok(['run', '--detach', ...args, '--volume', `${image.syscallProbe}:${SYSCALL_PROBE_PATH}:ro`,
-      '--volume', `${path.join(REPO_ROOT, 'dist', 'src', 'escape')}:/app/dist/src/escape:ro`,
+    await podman.ok([
+      'run',
+      '--detach',
+      ...args,
+      '--volume',
+      `${image.syscallProbe}:${SYSCALL_PROBE_PATH}:ro`,
+      '--volume',
+      `${path.join(REPO_ROOT, 'dist', 'src', 'escape')}:/app/dist/src/escape:ro`,
       // the suite's benign targets (GET /search, POST /echo): not booted in production otherwise
-      '--env', 'DEMO_ROUTES=true', image.names.app]);
+      '--env',
+      'DEMO_ROUTES=true',
+      image.names.app,
+    ]);
     created.container = true;
 
     for (let i = 0; ; i++) {
       const logs = await podman.run(['logs', names.container]);
       if (/"event":"listening"/.test(logs.stdout + logs.stderr)) break;
       const st = (await podman.ok(['inspect', '--format', '{{.State.Status}}', names.container])).trim();
-      if (st !== 'running' || i >= 120) throw new Error(`container ${st}, no listening line: ${logs.stdout.slice(-4000)} ${logs.stderr.slice(-4000)}`);
+      if (st !== 'running' || i >= 120)
+        throw new Error(`container ${st}, no listening line: ${logs.stdout.slice(-4000)} ${logs.stderr.slice(-4000)}`);
       await new Promise(r => setTimeout(r, 500));
     }
     const containerPid = Number((await podman.ok(['inspect', '--format', '{{.State.Pid}}', names.container])).trim());
@@ -88,24 +98,41 @@ describe('container tier: the escape catalog against the built image (container)
     const r = run.result;
     assert.equal(r.target.kind, 'remote');
     const ran = new Set(r.results.map(x => x.id));
-    assert.deepEqual(loadCatalog().cases.filter(c => !ran.has(c.id)).map(c => c.id), []);
-    assert.deepEqual(r.results.filter(x => x.status === 'failed').map(x => `${x.id} [${x.payload}]: ${x.reason}`), []);
+    assert.deepEqual(
+      loadCatalog()
+        .cases.filter(c => !ran.has(c.id))
+        .map(c => c.id),
+      [],
+    );
+    assert.deepEqual(
+      r.results.filter(x => x.status === 'failed').map(x => `${x.id} [${x.payload}]: ${x.reason}`),
+      [],
+    );
     assert.equal(r.totals.failed, 0);
     assert.equal(run.code, 0, run.stderr.slice(-3000));
   });
 
   it('only the harness-dependent (url-param) cases are "not applicable"; the rest are attacked and pass', () => {
     const r = run.result!;
-    assert.deepEqual(r.results.filter(x => x.status === 'not-applicable' && x.vector !== 'url-param').map(x => `${x.id}: ${x.reason}`), []);
+    assert.deepEqual(
+      r.results.filter(x => x.status === 'not-applicable' && x.vector !== 'url-param').map(x => `${x.id}: ${x.reason}`),
+      [],
+    );
     for (const v of ['tls', 'path', 'query', 'header', 'body']) {
-      assert.ok(r.results.some(x => x.vector === v && x.status === 'passed'), `no passed ${v} case`);
+      assert.ok(
+        r.results.some(x => x.vector === v && x.status === 'passed'),
+        `no passed ${v} case`,
+      );
     }
   });
 
   it('runs the runtime cases inside the container (podman exec) and they pass there', () => {
     const rt = run.result!.results.filter(x => x.vector === 'runtime');
     assert.equal(rt.length, loadCatalog().cases.filter(c => c.vector === 'runtime').length);
-    assert.deepEqual(rt.filter(x => x.status !== 'passed').map(x => `${x.id}: ${x.reason}`), []);
+    assert.deepEqual(
+      rt.filter(x => x.status !== 'passed').map(x => `${x.id}: ${x.reason}`),
+      [],
+    );
     for (const x of rt) assert.match(x.observed, new RegExp(`exec: podman exec ${names.container} `));
     // RT-013/RT-014 are judged on the real errno of each attempt, not on the posture's assumption
     for (const id of ['RT-013', 'RT-014']) {

@@ -40,21 +40,45 @@ async function build(): Promise<BuiltImage> {
   const probeDir = path.join(work, 'syscall-probe');
   fs.mkdirSync(probeDir, {mode: 0o755});
   const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string}).version;
-  state = {podman, work, runId, version, syscallProbe: buildSyscallProbe(probeDir), names: {
-    builder: `localhost/hmtls-standin-builder:${runId}`,
-    runtime: `localhost/hmtls-standin-runtime:${runId}`,
-    app: `localhost/hardened-mtls-test:${runId}`,
-  }};
+  state = {
+    podman,
+    work,
+    runId,
+    version,
+    syscallProbe: buildSyscallProbe(probeDir),
+    names: {
+      builder: `localhost/hmtls-standin-builder:${runId}`,
+      runtime: `localhost/hmtls-standin-runtime:${runId}`,
+      app: `localhost/hardened-mtls-test:${runId}`,
+    },
+  };
   const {names} = state;
   imagesBefore = await podman.imageIds();
 
   await buildRuntimeStandin(podman, names.runtime);
   await buildBuilderStandin(podman, names.builder);
   // --format docker: the OCI format has no HEALTHCHECK (podman/buildah drop it silently).
-  const args = ['build', '--format', 'docker', '--pull=never', '--network=host', '--layers=false', '--no-cache',
-    '--volume', `${hostNpmCache()}:/root/.npm`,
-    '--build-arg', `VERSION=${version}`, '--build-arg', `REVISION=test-${runId}`, '--build-arg', `CREATED=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-    '--build-arg', `BUILDER_IMAGE=${names.builder}`, '--build-arg', `RUNTIME_IMAGE=${names.runtime}`];
+  const args = [
+    'build',
+    '--format',
+    'docker',
+    '--pull=never',
+    '--network=host',
+    '--layers=false',
+    '--no-cache',
+    '--volume',
+    `${hostNpmCache()}:/root/.npm`,
+    '--build-arg',
+    `VERSION=${version}`,
+    '--build-arg',
+    `REVISION=test-${runId}`,
+    '--build-arg',
+    `CREATED=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    '--build-arg',
+    `BUILDER_IMAGE=${names.builder}`,
+    '--build-arg',
+    `RUNTIME_IMAGE=${names.runtime}`,
+  ];
   if (process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS)) {
     args.push('--build-arg', `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`);
   }
@@ -86,5 +110,9 @@ after('container tier: remove the shared image', async function () {
   const imgs = await podman.imageIds();
   fs.rmSync(work, {recursive: true, force: true});
   state = undefined;
-  assert.deepEqual([...imgs].filter(id => !imagesBefore?.has(id)), [], 'images removed');
+  assert.deepEqual(
+    [...imgs].filter(id => !imagesBefore?.has(id)),
+    [],
+    'images removed',
+  );
 });

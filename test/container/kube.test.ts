@@ -136,7 +136,8 @@ describe('container tier: the Kubernetes Deployment under podman kube play, post
       logs = r.stdout + r.stderr;
       if (/"event":"listening"/.test(logs)) break;
       const st = (await podman.run(['inspect', '--format', '{{.State.Status}}', ctr])).stdout.trim();
-      if ((st !== 'running' && st !== 'created' && st !== 'configured') || i >= 120) throw new Error(`pod container ${ctr} ${st}: ${logs.slice(-4000)}`);
+      if ((st !== 'running' && st !== 'created' && st !== 'configured') || i >= 120)
+        throw new Error(`pod container ${ctr} ${st}: ${logs.slice(-4000)}`);
       await new Promise(r2 => setTimeout(r2, 500));
     }
   });
@@ -152,23 +153,36 @@ describe('container tier: the Kubernetes Deployment under podman kube play, post
   });
 
   it('starts with POSTURE_MODE=enforce: the posture check allows, only the pod-level pids limit left unproven and accepted', () => {
-    const line = logs.split('\n').map(l => {
-      try {
-        return JSON.parse(l) as {event?: string; decision?: string; acceptedUnproven?: {id: string}[]};
-      } catch {
-        return {};
-      }
-    }).find(l => l.event === 'posture.check');
+    const line = logs
+      .split('\n')
+      .map(l => {
+        try {
+          return JSON.parse(l) as {event?: string; decision?: string; acceptedUnproven?: {id: string}[]};
+        } catch {
+          return {};
+        }
+      })
+      .find(l => l.event === 'posture.check');
     assert.equal(line?.decision, 'allow', logs.slice(-3000));
     const accepted = (line?.acceptedUnproven ?? []).map(a => a.id).sort();
-    assert.deepEqual(accepted.filter(id => !['cgroup-limits-set', 'ptrace-restricted', 'userns-restricted'].includes(id)), []);
+    assert.deepEqual(
+      accepted.filter(id => !['cgroup-limits-set', 'ptrace-restricted', 'userns-restricted'].includes(id)),
+      [],
+    );
     assert.ok(accepted.includes('userns-restricted') && accepted.includes('ptrace-restricted'), JSON.stringify(accepted));
   });
 
   it('runs as the manifest says: uid 10001, read-only root, no capabilities, no_new_privs, the Localhost seccomp profile', async () => {
-    const r = await podman.run(['exec', ctr, '/nodejs/bin/node', '-e',
-      'const s=require("fs").readFileSync("/proc/self/status","utf8");process.stdout.write(JSON.stringify({uid:process.getuid(),s:Object.fromEntries(s.split("\\n").filter(Boolean).map(l=>[l.slice(0,l.indexOf(":")),l.slice(l.indexOf(":")+1).trim()]))}))'],
-    {timeoutMs: 60_000});
+    const r = await podman.run(
+      [
+        'exec',
+        ctr,
+        '/nodejs/bin/node',
+        '-e',
+        'const s=require("fs").readFileSync("/proc/self/status","utf8");process.stdout.write(JSON.stringify({uid:process.getuid(),s:Object.fromEntries(s.split("\\n").filter(Boolean).map(l=>[l.slice(0,l.indexOf(":")),l.slice(l.indexOf(":")+1).trim()]))}))',
+      ],
+      {timeoutMs: 60_000},
+    );
     assert.equal(r.code, 0, r.stderr);
     const {uid, s} = JSON.parse(r.stdout) as {uid: number; s: Record<string, string>};
     assert.equal(uid, 10001);
@@ -184,15 +198,26 @@ describe('container tier: the Kubernetes Deployment under podman kube play, post
     assert.equal(p.code, 0, p.stdout + p.stderr);
     const attempts = (JSON.parse(p.stdout) as {attempts: SyscallAttempt[]}).attempts;
     assert.ok(attempts.length >= 20);
-    assert.deepEqual(attempts.filter(a => !syscallBlocked(a.errno)).map(a => `${a.name}: ${a.error || 'succeeded'}`), []);
+    assert.deepEqual(
+      attempts.filter(a => !syscallBlocked(a.errno)).map(a => `${a.name}: ${a.error || 'succeeded'}`),
+      [],
+    );
   });
 
   it('answers an mTLS request (into the pod network namespace, to its loopback)', async () => {
     const pid = Number((await podman.ok(['inspect', '--format', '{{.State.Pid}}', ctr])).trim());
-    const r = await runHost('nsenter', ['-t', String(pid), '-n', '--', process.execPath, path.join(REPO_ROOT, 'dist', 'src', 'posture', 'healthcheck.js')], {
-      PORT: '8443', HEALTHCHECK_CERT_FILE: pki.clientCert, HEALTHCHECK_KEY_FILE: pki.clientKey, HEALTHCHECK_CA_FILE: pki.caCert,
-      HEALTHCHECK_SERVERNAME: 'localhost', HEALTHCHECK_PATH: '/whoami',
-    });
+    const r = await runHost(
+      'nsenter',
+      ['-t', String(pid), '-n', '--', process.execPath, path.join(REPO_ROOT, 'dist', 'src', 'posture', 'healthcheck.js')],
+      {
+        PORT: '8443',
+        HEALTHCHECK_CERT_FILE: pki.clientCert,
+        HEALTHCHECK_KEY_FILE: pki.clientKey,
+        HEALTHCHECK_CA_FILE: pki.caCert,
+        HEALTHCHECK_SERVERNAME: 'localhost',
+        HEALTHCHECK_PATH: '/whoami',
+      },
+    );
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /HTTP 200/);
   });

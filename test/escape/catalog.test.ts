@@ -36,8 +36,11 @@ describe('escape: catalog data (escape)', () => {
     assert.equal(crypto.createHash('sha256').update(refRaw).digest('hex'), catalog.reference.sha256);
     assert.equal(reference.length, catalog.reference.cases);
     assert.equal(reference.length, 318);
-    const shared = [process.env.ESCAPE_REFERENCE, path.resolve(REPO, '..', 'shared', 'escape-reference', 'catalog.json'), path.resolve(REPO, '..', '..', 'shared', 'escape-reference', 'catalog.json')]
-      .filter((p): p is string => !!p && fs.existsSync(p));
+    const shared = [
+      process.env.ESCAPE_REFERENCE,
+      path.resolve(REPO, '..', 'shared', 'escape-reference', 'catalog.json'),
+      path.resolve(REPO, '..', '..', 'shared', 'escape-reference', 'catalog.json'),
+    ].filter((p): p is string => !!p && fs.existsSync(p));
     for (const p of shared) assert.ok(fs.readFileSync(p).equals(refRaw), `${p} differs from the vendored reference: re-map the catalog`);
   });
 
@@ -54,10 +57,32 @@ describe('escape: catalog data (escape)', () => {
       const c = byRef.get(r.id)![0];
       assert.equal(c.source, 'reference catalog', r.id);
       assert.deepEqual(
-        {category: c.category, vector: c.vector, payload: c.payload, expected: c.expected, expect_detail: c.expect_detail, reference: c.reference,
-          method: c.method, content_type: c.content_type, dns: c.dns, upstream: c.upstream, notes: c.notes},
-        {category: r.category, vector: r.vector, payload: r.payload, expected: r.expected, expect_detail: r.expect_detail, reference: r.source,
-          method: r.method, content_type: r.content_type, dns: r.dns, upstream: r.upstream, notes: r.notes},
+        {
+          category: c.category,
+          vector: c.vector,
+          payload: c.payload,
+          expected: c.expected,
+          expect_detail: c.expect_detail,
+          reference: c.reference,
+          method: c.method,
+          content_type: c.content_type,
+          dns: c.dns,
+          upstream: c.upstream,
+          notes: c.notes,
+        },
+        {
+          category: r.category,
+          vector: r.vector,
+          payload: r.payload,
+          expected: r.expected,
+          expect_detail: r.expect_detail,
+          reference: r.source,
+          method: r.method,
+          content_type: r.content_type,
+          dns: r.dns,
+          upstream: r.upstream,
+          notes: r.notes,
+        },
         r.id,
       );
     }
@@ -83,7 +108,10 @@ describe('escape: catalog data (escape)', () => {
     assert.ok(catalog.cases.some(c => c.vector === 'runtime' && c.runtime && 'probe' in c.runtime && c.runtime.probe === 'child-process'));
     for (let i = 1; i <= 23; i++) {
       const id = `RT-${String(i).padStart(3, '0')}`;
-      assert.ok(catalog.cases.some(c => c.runtime && 'covers' in c.runtime && c.runtime.covers === id), id);
+      assert.ok(
+        catalog.cases.some(c => c.runtime && 'covers' in c.runtime && c.runtime.covers === id),
+        id,
+      );
     }
   });
 
@@ -95,8 +123,15 @@ describe('escape: catalog data (escape)', () => {
   });
 
   const good: EscapeCase = {
-    id: 'HM-PT-999', refId: null, source: 'this project', category: 'path-traversal', vector: 'path', payload: '/static/../x',
-    expected: 'reject', expect_detail: '4xx', reference: 'test',
+    id: 'HM-PT-999',
+    refId: null,
+    source: 'this project',
+    category: 'path-traversal',
+    vector: 'path',
+    payload: '/static/../x',
+    expected: 'reject',
+    expect_detail: '4xx',
+    reference: 'test',
   };
   const bad: Array<[string, Record<string, unknown>]> = [
     ['unknown category', {category: 'nope'}],
@@ -134,7 +169,10 @@ describe('escape: catalog data (escape)', () => {
 
   it('selects by category, id (or reference id) and vector; unknown categories are an error', () => {
     assert.ok(selectCases(catalog.cases, {categories: ['mtls']}).every(c => c.category === 'mtls'));
-    assert.deepEqual(selectCases(catalog.cases, {ids: ['PT-001', 'HM-RT-001']}).map(c => c.id), ['PT-001', 'HM-RT-001']);
+    assert.deepEqual(
+      selectCases(catalog.cases, {ids: ['PT-001', 'HM-RT-001']}).map(c => c.id),
+      ['PT-001', 'HM-RT-001'],
+    );
     assert.ok(selectCases(catalog.cases, {vectors: ['query']}).every(c => c.vector === 'query'));
     assert.throws(() => selectCases(catalog.cases, {categories: ['nope']}), CatalogError);
   });

@@ -26,10 +26,38 @@ describe('escape: CLI arguments (escape)', () => {
 
   it('a remote target with its files, categories, cases, reports, spec and runtime command', () => {
     const a = parseEscapeArgs([
-      '--target', 'https://h.example:8443/', `--ca=${ca}`, '--cert', cert, '--key', key, '--scenario-certs', dir,
-      '--only', 'mtls,ssrf-dns', '--only', 'host-path', '--case', 'PT-001', '--report', 'junit', '--report=html',
-      '--out', dir, '--spec', 'target', '--runtime-exec', `podman exec "my app" node /app/dist/src/escape/runtime-probe.js`,
-      '--lenient-codes', '--servername', 'h', '--concurrency', '4', '--timeout-ms', '5000', '--quiet',
+      '--target',
+      'https://h.example:8443/',
+      `--ca=${ca}`,
+      '--cert',
+      cert,
+      '--key',
+      key,
+      '--scenario-certs',
+      dir,
+      '--only',
+      'mtls,ssrf-dns',
+      '--only',
+      'host-path',
+      '--case',
+      'PT-001',
+      '--report',
+      'junit',
+      '--report=html',
+      '--out',
+      dir,
+      '--spec',
+      'target',
+      '--runtime-exec',
+      `podman exec "my app" node /app/dist/src/escape/runtime-probe.js`,
+      '--lenient-codes',
+      '--servername',
+      'h',
+      '--concurrency',
+      '4',
+      '--timeout-ms',
+      '5000',
+      '--quiet',
     ]);
     assert.equal(a.run.target?.url, 'https://h.example:8443');
     assert.equal(a.run.target?.ca?.toString(), 'x');
@@ -48,10 +76,24 @@ describe('escape: CLI arguments (escape)', () => {
   });
 
   const bad: string[][] = [
-    ['--only', 'nope'], ['--report', 'xml'], ['--target', 'http://h:1'], ['--target', 'https://h:1'],
-    ['--target', 'https://h:1', '--cert', cert], ['--ca', ca], ['--scenario-certs', dir], ['--concurrency', '0'],
-    ['--timeout-ms', 'x'], ['--out'], ['--bogus'], ['--out', 'a', '--out', 'b'], ['--runtime-exec', ' '], ['--help'],
-    ['--runtime', 'container'], ['--runtime', 'exec:'], ['--runtime', 'exec: '], ['--runtime', 'sandbox', '--runtime-exec', 'x'],
+    ['--only', 'nope'],
+    ['--report', 'xml'],
+    ['--target', 'http://h:1'],
+    ['--target', 'https://h:1'],
+    ['--target', 'https://h:1', '--cert', cert],
+    ['--ca', ca],
+    ['--scenario-certs', dir],
+    ['--concurrency', '0'],
+    ['--timeout-ms', 'x'],
+    ['--out'],
+    ['--bogus'],
+    ['--out', 'a', '--out', 'b'],
+    ['--runtime-exec', ' '],
+    ['--help'],
+    ['--runtime', 'container'],
+    ['--runtime', 'exec:'],
+    ['--runtime', 'exec: '],
+    ['--runtime', 'sandbox', '--runtime-exec', 'x'],
     ['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime', 'sandbox'],
     ['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime', 'local'],
   ];
@@ -65,14 +107,21 @@ describe('escape: CLI arguments (escape)', () => {
     assert.equal(parseEscapeArgs([]).run.runtime, undefined);
     assert.deepEqual(parseEscapeArgs(['--runtime', 'sandbox']).run.runtime, {mode: 'sandbox'});
     assert.deepEqual(parseEscapeArgs(['--runtime=local']).run.runtime, {mode: 'in-process'});
-    assert.deepEqual(parseEscapeArgs(['--runtime', 'exec:podman exec "my app" node /app/dist/src/escape/runtime-probe.js']).run.runtime,
-      {mode: 'exec', command: ['podman', 'exec', 'my app', 'node', '/app/dist/src/escape/runtime-probe.js']});
-    assert.deepEqual(parseEscapeArgs(['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime=exec:kubectl exec app -- node p.js']).run.runtime,
-      {mode: 'exec', command: ['kubectl', 'exec', 'app', '--', 'node', 'p.js']});
+    assert.deepEqual(parseEscapeArgs(['--runtime', 'exec:podman exec "my app" node /app/dist/src/escape/runtime-probe.js']).run.runtime, {
+      mode: 'exec',
+      command: ['podman', 'exec', 'my app', 'node', '/app/dist/src/escape/runtime-probe.js'],
+    });
+    assert.deepEqual(
+      parseEscapeArgs(['--target', 'https://h:1', '--cert', cert, '--key', key, '--runtime=exec:kubectl exec app -- node p.js']).run.runtime,
+      {mode: 'exec', command: ['kubectl', 'exec', 'app', '--', 'node', 'p.js']},
+    );
   });
 
   it('an unreadable --ca names the option', () => {
-    assert.throws(() => parseEscapeArgs(['--target', 'https://h:1', '--ca', path.join(dir, 'missing'), '--cert', cert, '--key', key]), /--ca: cannot read .*ENOENT/);
+    assert.throws(
+      () => parseEscapeArgs(['--target', 'https://h:1', '--ca', path.join(dir, 'missing'), '--cert', cert, '--key', key]),
+      /--ca: cannot read .*ENOENT/,
+    );
   });
 
   it('splits a command line with quotes, without a shell', () => {

@@ -25,10 +25,18 @@ describe('escape: wire client (escape)', () => {
 
   /** A TLS 1.3 server that requires a client certificate and runs `onSocket` after the handshake. */
   async function givenTlsServer(onSocket: (s: tls.TLSSocket) => void, extra: tls.TlsOptions = {}): Promise<number> {
-    const server = tls.createServer({
-      cert: fs.readFileSync(pki.server.cert), key: fs.readFileSync(pki.server.key), ca,
-      requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', ...extra,
-    }, onSocket);
+    const server = tls.createServer(
+      {
+        cert: fs.readFileSync(pki.server.cert),
+        key: fs.readFileSync(pki.server.key),
+        ca,
+        requestCert: true,
+        rejectUnauthorized: true,
+        minVersion: 'TLSv1.3',
+        ...extra,
+      },
+      onSocket,
+    );
     servers.push(server);
     return listen(server);
   }
@@ -51,7 +59,9 @@ describe('escape: wire client (escape)', () => {
         const all = Buffer.concat(chunks);
         if (all.includes('\r\n\r\n')) {
           received.push(all);
-          s.end('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 49\r\n\r\n{"error":{"code":"GUARD_DENIED_REFERENCE","m":1}}');
+          s.end(
+            'HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 49\r\n\r\n{"error":{"code":"GUARD_DENIED_REFERENCE","m":1}}',
+          );
         }
       });
     });
@@ -60,7 +70,11 @@ describe('escape: wire client (escape)', () => {
     for (const id of ['PT-013', 'PT-003', 'PT-025', 'HP-023', 'HM-HP-001']) {
       received.length = 0;
       const c = pick(id);
-      const r = await sendOverTls({endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca}, credentials: {cert, key}, request: buildRequest(c, DEFAULT_ROUTES)});
+      const r = await sendOverTls({
+        endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca},
+        credentials: {cert, key},
+        request: buildRequest(c, DEFAULT_ROUTES),
+      });
       assert.equal(r.kind, 'http', id);
       assert.equal(r.kind === 'http' && r.code, 'GUARD_DENIED_REFERENCE');
       const line = received[0].toString('latin1').split('\r\n')[0];
@@ -75,7 +89,11 @@ describe('escape: wire client (escape)', () => {
 
   it('a server that closes after the handshake is "no-response" (secureConnected)', async () => {
     const port = await givenTlsServer(s => s.destroy());
-    const r = await sendOverTls({endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca}, credentials: {cert, key}, request: {method: 'GET', target: '/'}});
+    const r = await sendOverTls({
+      endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca},
+      credentials: {cert, key},
+      request: {method: 'GET', target: '/'},
+    });
     assert.equal(r.kind, 'no-response');
   });
 
@@ -87,20 +105,34 @@ describe('escape: wire client (escape)', () => {
 
   it('a TLS 1.2-only client against a TLS 1.3 server is "no-response" (protocol_version alert)', async () => {
     const port = await givenTlsServer(s => s.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
-    const r = await sendOverTls({endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca}, credentials: {cert, key}, tlsOptions: {maxVersion: 'TLSv1.2'}, request: {method: 'GET', target: '/'}});
+    const r = await sendOverTls({
+      endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca},
+      credentials: {cert, key},
+      tlsOptions: {maxVersion: 'TLSv1.2'},
+      request: {method: 'GET', target: '/'},
+    });
     assert.equal(r.kind, 'no-response');
   });
 
   it('a server certificate that does not verify against --ca is a client error, never a refusal', async () => {
     const port = await givenTlsServer(s => s.destroy());
     const wrongCa = fs.readFileSync(pki.untrustedCa.cert);
-    const r = await sendOverTls({endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca: wrongCa}, credentials: {cert, key}, request: {method: 'GET', target: '/'}});
+    const r = await sendOverTls({
+      endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca: wrongCa},
+      credentials: {cert, key},
+      request: {method: 'GET', target: '/'},
+    });
     assert.equal(r.kind, 'client-error');
   });
 
   it('a cipher list the client cannot use is a client error, never a refusal', async () => {
     const port = await givenTlsServer(s => s.destroy());
-    const r = await sendOverTls({endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca}, credentials: {cert, key}, tlsOptions: {maxVersion: 'TLSv1.2', ciphers: 'NO-SUCH-CIPHER'}, request: {method: 'GET', target: '/'}});
+    const r = await sendOverTls({
+      endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca},
+      credentials: {cert, key},
+      tlsOptions: {maxVersion: 'TLSv1.2', ciphers: 'NO-SUCH-CIPHER'},
+      request: {method: 'GET', target: '/'},
+    });
     assert.equal(r.kind, 'client-error');
   });
 
@@ -121,11 +153,17 @@ describe('escape: wire client (escape)', () => {
   });
 
   it('parses Content-Length, chunked, HEAD and HTTP-parser answers', () => {
-    const cl = parseResponse(Buffer.from('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{"error":{"code":"GUARD_X","m":""}}'), {headRequest: false, final: false});
+    const cl = parseResponse(
+      Buffer.from('HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 35\r\n\r\n{"error":{"code":"GUARD_X","m":""}}'),
+      {headRequest: false, final: false},
+    );
     assert.equal(cl?.status, 403);
     assert.equal(cl?.code, 'GUARD_X');
     assert.equal(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'), {headRequest: false, final: false}), undefined);
-    const ch = parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'), {headRequest: false, final: false});
+    const ch = parseResponse(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'), {
+      headRequest: false,
+      final: false,
+    });
     assert.equal(ch?.body, 'abc');
     const head = parseResponse(Buffer.from('HTTP/1.1 403 Forbidden\r\nContent-Length: 99\r\n\r\n'), {headRequest: true, final: false});
     assert.equal(head?.status, 403);
@@ -135,8 +173,14 @@ describe('escape: wire client (escape)', () => {
   });
 
   it('serialises exactly one request with Content-Length for bodies', () => {
-    const b = serializeRequest({method: 'POST', target: '/echo', headers: [['Content-Type', 'application/json']], body: Buffer.from('{"a":"é"}')}, 'h:1');
+    const b = serializeRequest(
+      {method: 'POST', target: '/echo', headers: [['Content-Type', 'application/json']], body: Buffer.from('{"a":"é"}')},
+      'h:1',
+    );
     const text = b.toString('utf8');
-    assert.match(text, /^POST \/echo HTTP\/1\.1\r\nHost: h:1\r\nContent-Type: application\/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n\{"a":"é"\}$/);
+    assert.match(
+      text,
+      /^POST \/echo HTTP\/1\.1\r\nHost: h:1\r\nContent-Type: application\/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n\{"a":"é"\}$/,
+    );
   });
 });

@@ -53,8 +53,14 @@ describe('escape: the whole catalog against the local instance (escape)', functi
 
   it('runs every catalog case against the local instance, with nothing left "not applicable"', () => {
     const ran = new Set(result.results.map(r => r.id));
-    assert.deepEqual(catalog.filter(c => !ran.has(c.id)).map(c => c.id), []);
-    assert.deepEqual(result.results.filter(r => r.status === 'not-applicable').map(r => `${r.id}: ${r.reason}`), []);
+    assert.deepEqual(
+      catalog.filter(c => !ran.has(c.id)).map(c => c.id),
+      [],
+    );
+    assert.deepEqual(
+      result.results.filter(r => r.status === 'not-applicable').map(r => `${r.id}: ${r.reason}`),
+      [],
+    );
     assert.equal(result.target.kind, 'local');
     assert.equal(progress.length, result.results.length, 'one progress event per case');
   });
@@ -64,14 +70,17 @@ describe('escape: the whole catalog against the local instance (escape)', functi
     assert.deepEqual(failed, []);
   });
 
-  it('attacks every operation of the service\'s own OpenAPI document (spec-driven, per operation)', () => {
+  it("attacks every operation of the service's own OpenAPI document (spec-driven, per operation)", () => {
     assert.equal(result.spec?.error, undefined);
     assert.ok(result.spec!.cases > 50, `${result.spec!.cases} spec cases`);
     for (const op of ['GET /search', 'POST /echo', 'POST /fetch', 'GET /products/{slug}', 'GET /static/{path}']) {
       assert.ok(result.byOperation[op]?.total > 0, `no spec case for ${op}`);
     }
     const fetchUrl = result.results.filter(r => r.operation === 'POST /fetch' && r.location === 'body:/url').map(r => r.id);
-    assert.ok(fetchUrl.some(id => id.endsWith(' SI-001')), 'the url field gets SSRF targets');
+    assert.ok(
+      fetchUrl.some(id => id.endsWith(' SI-001')),
+      'the url field gets SSRF targets',
+    );
   });
 
   it('writes JUnit XML, JSON and a self-contained HTML report, each well-formed', () => {
@@ -96,8 +105,20 @@ describe('escape CLI', function () {
     const out = path.join(givenTempDir('escape-cli-'), 'out');
     const s = target.scenarioDir;
     const r = await runCli([
-      '--target', target.url, '--ca', path.join(path.dirname(s), 'pki', 'ca-bundle.crt'), '--servername', 'localhost',
-      '--cert', path.join(s, 'valid.crt'), '--key', path.join(s, 'valid.key'), '--scenario-certs', s, '--out', out,
+      '--target',
+      target.url,
+      '--ca',
+      path.join(path.dirname(s), 'pki', 'ca-bundle.crt'),
+      '--servername',
+      'localhost',
+      '--cert',
+      path.join(s, 'valid.crt'),
+      '--key',
+      path.join(s, 'valid.key'),
+      '--scenario-certs',
+      s,
+      '--out',
+      out,
     ]);
     assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr);
     assert.match(r.stdout, /escape: running \d+ cases/);
@@ -106,10 +127,17 @@ describe('escape CLI', function () {
     assert.equal(j.target.kind, 'remote');
     const urlParam = j.results.filter(x => x.vector === 'url-param');
     assert.ok(urlParam.length > 100);
-    assert.deepEqual(urlParam.filter(x => x.status !== 'not-applicable').map(x => `${x.id}: ${x.status}`), []);
+    assert.deepEqual(
+      urlParam.filter(x => x.status !== 'not-applicable').map(x => `${x.id}: ${x.status}`),
+      [],
+    );
     assert.ok(j.results.filter(x => x.vector === 'runtime').every(x => x.status === 'not-applicable'));
     const tlsCases = j.results.filter(x => x.vector === 'tls');
-    assert.deepEqual(tlsCases.filter(x => x.status !== 'passed').map(x => `${x.id}: ${x.reason}`), [], 'every scenario supplied');
+    assert.deepEqual(
+      tlsCases.filter(x => x.status !== 'passed').map(x => `${x.id}: ${x.reason}`),
+      [],
+      'every scenario supplied',
+    );
     assert.ok(j.results.filter(x => ['path', 'query', 'header', 'body'].includes(x.vector)).every(x => x.status === 'passed'));
     assert.ok(fs.existsSync(path.join(out, REPORT_FILES.junit)) && fs.existsSync(path.join(out, REPORT_FILES.html)));
   });
@@ -118,7 +146,20 @@ describe('escape CLI', function () {
     const out = path.join(givenTempDir('escape-cli-'), 'out');
     const s = target.scenarioDir;
     const ca = path.join(path.dirname(s), 'pki', 'ca-bundle.crt');
-    const common = ['--ca', ca, '--servername', 'localhost', '--cert', path.join(s, 'valid.crt'), '--key', path.join(s, 'valid.key'), '--out', out, '--report', 'json'];
+    const common = [
+      '--ca',
+      ca,
+      '--servername',
+      'localhost',
+      '--cert',
+      path.join(s, 'valid.crt'),
+      '--key',
+      path.join(s, 'valid.key'),
+      '--out',
+      out,
+      '--report',
+      'json',
+    ];
     const r = await runCli(['--target', target.url, '--only', 'mtls,benign-control', ...common]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const j = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.json), 'utf8')) as SuiteResult;
@@ -133,7 +174,14 @@ describe('escape CLI', function () {
   });
 
   it('usage errors exit 2', async () => {
-    for (const args of [['--only', 'nope'], ['--report', 'pdf'], ['--target', 'http://x:1'], ['--target', 'https://127.0.0.1:1'], ['--cert', 'x'], ['--bogus']]) {
+    for (const args of [
+      ['--only', 'nope'],
+      ['--report', 'pdf'],
+      ['--target', 'http://x:1'],
+      ['--target', 'https://127.0.0.1:1'],
+      ['--cert', 'x'],
+      ['--bogus'],
+    ]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, args.join(' '));
       assert.match(r.stderr, /usage: npm run escape/);

@@ -71,30 +71,53 @@ describe('escape: harness (escape)', function () {
 
   it('the stub resolver answers the catalog, public.test, rebinding sequences, and NXDOMAIN', async () => {
     assert.deepEqual(await a.lookup('SM-005.invalid').catch((e: NodeJS.ErrnoException) => e.code), 'ENOTFOUND');
-    assert.deepEqual((await a.lookup('metadata.google.internal')).map(x => x.address), ['169.254.169.254']);
-    assert.deepEqual((await a.lookup('cdn.public.test')).map(x => x.address), ['93.184.215.14']);
-    assert.deepEqual((await a.lookup('ip6-localhost')).map(x => x.family), [6]);
-    assert.deepEqual((await b.lookup('rebind.test')).map(x => x.address), ['93.184.215.14']);
-    assert.deepEqual((await b.lookup('rebind.test')).map(x => x.address), ['127.0.0.1']);
+    assert.deepEqual(
+      (await a.lookup('metadata.google.internal')).map(x => x.address),
+      ['169.254.169.254'],
+    );
+    assert.deepEqual(
+      (await a.lookup('cdn.public.test')).map(x => x.address),
+      ['93.184.215.14'],
+    );
+    assert.deepEqual(
+      (await a.lookup('ip6-localhost')).map(x => x.family),
+      [6],
+    );
+    assert.deepEqual(
+      (await b.lookup('rebind.test')).map(x => x.address),
+      ['93.184.215.14'],
+    );
+    assert.deepEqual(
+      (await b.lookup('rebind.test')).map(x => x.address),
+      ['127.0.0.1'],
+    );
     assert.deepEqual(b.lookups, ['rebind.test', 'rebind.test']);
   });
 
   it('the fake upstream serves the redirect chain of a case and logs every request', async () => {
     const sr8 = loadCatalog().cases.find(c => c.id === 'SR-008')!;
-    assert.deepEqual(upstreamRoutesFor(sr8).map(([p, r]) => [p, r.status, r.headers?.location]), [
-      ['/redirect/8', 303, 'http://public.test/step2'],
-      ['/step2', 302, 'http://127.0.0.1/'],
-    ]);
+    assert.deepEqual(
+      upstreamRoutesFor(sr8).map(([p, r]) => [p, r.status, r.headers?.location]),
+      [
+        ['/redirect/8', 303, 'http://public.test/step2'],
+        ['/step2', 302, 'http://127.0.0.1/'],
+      ],
+    );
     a.prepare(sr8);
     const to = a.connectShim({hostname: 'public.test', address: '93.184.215.14', family: 4, port: 80});
     const status = await new Promise<number>((resolve, reject) => {
-      http.get({host: to.host, port: to.port, path: '/redirect/8', headers: {host: 'public.test'}}, res => {
-        res.resume();
-        resolve(res.statusCode!);
-      }).on('error', reject);
+      http
+        .get({host: to.host, port: to.port, path: '/redirect/8', headers: {host: 'public.test'}}, res => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+        .on('error', reject);
     });
     assert.equal(status, 303);
-    assert.deepEqual(a.upstream.requests.map(r => [r.method, r.path, r.host, r.tls]), [['GET', '/redirect/8', 'public.test', false]]);
+    assert.deepEqual(
+      a.upstream.requests.map(r => [r.method, r.path, r.host, r.tls]),
+      [['GET', '/redirect/8', 'public.test', false]],
+    );
     a.reset();
     assert.equal(a.upstream.requests.length, 0);
   });

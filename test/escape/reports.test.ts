@@ -24,16 +24,39 @@ const hostile = [
 function givenResult(): SuiteResult {
   const statuses: CaseResult['status'][] = ['passed', 'failed', 'not-applicable'];
   const results: CaseResult[] = hostile.map((payload, i) => ({
-    id: `HM-XX-${String(i + 1).padStart(3, '0')}`, refId: null, source: 'this project', category: i % 2 ? 'host-path' : 'ssrf-scheme',
-    vector: 'body', payload, expected: 'reject', expect_detail: '4xx', reference: `ref <b>${i}</b> & co`, status: statuses[i % 3],
-    reason: `because ${payload}`, observed: `HTTP 200 ${payload}`, durationMs: 3,
+    id: `HM-XX-${String(i + 1).padStart(3, '0')}`,
+    refId: null,
+    source: 'this project',
+    category: i % 2 ? 'host-path' : 'ssrf-scheme',
+    vector: 'body',
+    payload,
+    expected: 'reject',
+    expect_detail: '4xx',
+    reference: `ref <b>${i}</b> & co`,
+    status: statuses[i % 3],
+    reason: `because ${payload}`,
+    observed: `HTTP 200 ${payload}`,
+    durationMs: 3,
   }));
-  results.push({...results[0], id: 'SPEC POST /echo body:/value HP-038', category: 'spec', operation: 'POST /echo', location: 'body:/value', status: 'failed'});
+  results.push({
+    ...results[0],
+    id: 'SPEC POST /echo body:/value HP-038',
+    category: 'spec',
+    operation: 'POST /echo',
+    location: 'body:/value',
+    status: 'failed',
+  });
   const s = summarize(results);
   return {
-    tool: 'hardened-mtls escape suite', startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:01.000Z',
-    target: {kind: 'remote', url: 'https://example.test:8443/<x>'}, strictCodes: true, ...s, results,
-    notes: ['note with <b>markup</b>'], spec: {source: 'spec "file"', operations: 1, cases: 1},
+    tool: 'hardened-mtls escape suite',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    target: {kind: 'remote', url: 'https://example.test:8443/<x>'},
+    strictCodes: true,
+    ...s,
+    results,
+    notes: ['note with <b>markup</b>'],
+    spec: {source: 'spec "file"', operations: 1, cases: 1},
   };
 }
 
@@ -42,7 +65,10 @@ describe('escape: reports (escape)', () => {
 
   it('JUnit XML is well-formed: one testcase per case, failures and skips marked, payloads verbatim', () => {
     const root = assertJUnit(renderJUnit(result), result);
-    assert.deepEqual(root.children.map(s => s.attrs.name), ['escape.ssrf-scheme', 'escape.host-path', 'escape.spec']);
+    assert.deepEqual(
+      root.children.map(s => s.attrs.name),
+      ['escape.ssrf-scheme', 'escape.host-path', 'escape.spec'],
+    );
     const failure = root.children[0].children.find(tc => tc.children.some(c => c.name === 'failure'))!;
     assert.match(failure.children.find(c => c.name === 'failure')!.text, /observed: HTTP 200/);
   });

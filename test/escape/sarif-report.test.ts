@@ -20,18 +20,28 @@ describe('escape: SARIF report (escape)', function () {
   it('--report sarif against the local instance writes a schema-valid SARIF 2.1.0 log, one result per case', async () => {
     const out = path.join(givenTempDir('escape-sarif-'), 'out');
     const r = await new Promise<{code: number; text: string}>(resolve => {
-      execFile(process.execPath, [CLI, '--only', 'benign-control', '--spec', 'target', '--report', 'sarif,json', '--out', out, '--quiet'], {timeout: 240_000, maxBuffer: 32 * 1024 * 1024}, (err, stdout, stderr) => {
-        resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, text: stdout + stderr});
-      });
+      execFile(
+        process.execPath,
+        [CLI, '--only', 'benign-control', '--spec', 'target', '--report', 'sarif,json', '--out', out, '--quiet'],
+        {timeout: 240_000, maxBuffer: 32 * 1024 * 1024},
+        (err, stdout, stderr) => {
+          resolve({code: err ? ((err as {code?: number}).code ?? -1) : 0, text: stdout + stderr});
+        },
+      );
     });
     assert.equal(r.code, 0, r.text.slice(-3000));
-    const log = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.sarif), 'utf8')) as {runs: Array<{results: Array<{ruleId: string; kind: string; level: string}>; tool: {driver: {rules: unknown[]}}}>};
+    const log = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.sarif), 'utf8')) as {
+      runs: Array<{results: Array<{ruleId: string; kind: string; level: string}>; tool: {driver: {rules: unknown[]}}}>;
+    };
     const validate = givenSarifValidator();
     assert.ok(validate(log), validate.errorsText());
     const j = JSON.parse(fs.readFileSync(path.join(out, REPORT_FILES.json), 'utf8')) as SuiteResult;
     const caseResults = log.runs[0].results.filter(x => !x.ruleId.startsWith('OA-'));
     assert.equal(caseResults.length, j.results.length);
     assert.equal(caseResults.filter(x => x.kind === 'fail').length, j.totals.failed);
-    assert.ok(caseResults.some(x => x.ruleId.startsWith('spec/')), 'spec-driven cases present');
+    assert.ok(
+      caseResults.some(x => x.ruleId.startsWith('spec/')),
+      'spec-driven cases present',
+    );
   });
 });

@@ -71,7 +71,10 @@ describe('escape: spec-driven cases (escape)', () => {
     fs.writeFileSync(file, JSON.stringify(oas3));
     const {document} = await loadSpecDocument({kind: 'file', file}, {endpoint: {host: '127.0.0.1', port: 1}, credentials: {}, timeoutMs: 1000});
     const ops = listOperations(document);
-    assert.deepEqual(ops.map(o => `${o.method} ${o.path}`), ['GET /items/{id}', 'POST /jobs']);
+    assert.deepEqual(
+      ops.map(o => `${o.method} ${o.path}`),
+      ['GET /items/{id}', 'POST /jobs'],
+    );
     const job = ops[1].body!.schema;
     const fields = stringFields(job).map(f => f.join('/'));
     assert.ok(fields.includes('kind'));
@@ -101,14 +104,31 @@ describe('escape: spec-driven cases (escape)', () => {
     assert.deepEqual(JSON.parse(b.request.body!.toString()), {kind: 'copy', options: {socketPath: '/var/run/docker.sock'}});
     assert.deepEqual(b.request.headers, [['Content-Type', 'application/json']]);
     const h = cases.filter(c => c.location === 'header:X-Trace');
-    assert.ok(h.every(c => !/[\r\n\0]/.test(c.payload)), 'no control characters in header values');
+    assert.ok(
+      h.every(c => !/[\r\n\0]/.test(c.payload)),
+      'no control characters in header values',
+    );
   });
 
   it('gives URL-like fields (format uri, url/callback/endpoint names) the SSRF targets too', () => {
-    const doc = {openapi: '3.0.0', paths: {'/hook': {post: {
-      parameters: [{name: 'callbackUrl', in: 'query', schema: {type: 'string'}}, {name: 'note', in: 'query', schema: {type: 'string'}}],
-      requestBody: {content: {'application/json': {schema: {type: 'object', properties: {target: {type: 'string', format: 'uri'}, title: {type: 'string'}}}}}},
-    }}}};
+    const doc = {
+      openapi: '3.0.0',
+      paths: {
+        '/hook': {
+          post: {
+            parameters: [
+              {name: 'callbackUrl', in: 'query', schema: {type: 'string'}},
+              {name: 'note', in: 'query', schema: {type: 'string'}},
+            ],
+            requestBody: {
+              content: {
+                'application/json': {schema: {type: 'object', properties: {target: {type: 'string', format: 'uri'}, title: {type: 'string'}}}},
+              },
+            },
+          },
+        },
+      },
+    };
     const {cases} = buildSpecCases(doc, catalog);
     const ids = (loc: string) => cases.filter(c => c.location === loc).map(c => c.payloadId);
     for (const loc of ['query:callbackUrl', 'body:/target']) assert.ok(ids(loc).includes('SI-001') && ids(loc).includes('SU-002'), loc);
@@ -119,7 +139,14 @@ describe('escape: spec-driven cases (escape)', () => {
     const doc = {
       swagger: '2.0',
       paths: {
-        '/upload': {post: {parameters: [{name: 'path', in: 'formData', type: 'string', required: true}, {name: 'n', in: 'formData', type: 'integer'}]}},
+        '/upload': {
+          post: {
+            parameters: [
+              {name: 'path', in: 'formData', type: 'string', required: true},
+              {name: 'n', in: 'formData', type: 'integer'},
+            ],
+          },
+        },
         '/conf': {put: {parameters: [{name: 'body', in: 'body', schema: {type: 'object', properties: {dockerHost: {type: 'string'}}}}]}},
       },
     };
@@ -143,7 +170,11 @@ describe('escape: spec-driven cases (escape)', () => {
     await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
     try {
       const port = (server.address() as net.AddressInfo).port;
-      const target = {endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle)}, credentials: {}, timeoutMs: 5000};
+      const target = {
+        endpoint: {host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle)},
+        credentials: {},
+        timeoutMs: 5000,
+      };
       // A served document may not use external $refs at all: a coded refusal, nothing read.
       await assert.rejects(loadSpecDocument({kind: 'target'}, target), (e: unknown) => {
         assert.ok(isAppError(e) && e.code === 'OPENAPI_SPEC_REFUSED' && e.details.reason === 'external-disabled', String(e));

@@ -5,7 +5,13 @@ import type {HttpObservation} from '../../src/escape/client';
 import {HarnessEvidence, isPassedBackRedirect, judge, JudgedCase, Observation, VerdictContext} from '../../src/escape/verdict';
 
 const http = (status: number, code?: string, extra: Partial<HttpObservation> = {}): Observation => ({
-  kind: 'http', status, code, headers: {}, body: '', httpParser: false, ...extra,
+  kind: 'http',
+  status,
+  code,
+  headers: {},
+  body: '',
+  httpParser: false,
+  ...extra,
 });
 const parser400: Observation = {kind: 'http', status: 400, headers: {connection: 'close'}, body: '', httpParser: true};
 const noResp: Observation = {kind: 'no-response', secureConnected: true, error: 'ECONNRESET'};
@@ -16,7 +22,10 @@ const clean: HarnessEvidence = {internalConnections: {}, internalTotal: 0, upstr
 const hit: HarnessEvidence = {internalConnections: {'127.0.0.1:2375': 1}, internalTotal: 1, upstreamRequests: 0};
 const up = (n: number): HarnessEvidence => ({internalConnections: {}, internalTotal: 0, upstreamRequests: n});
 const rt = (findings: Array<[boolean, string?]>, error?: string): Observation => ({
-  kind: 'runtime', where: 'test', error, findings: findings.map(([ok, severity], i) => ({id: `f${i}`, ok, severity: severity ?? 'high', detail: ''})),
+  kind: 'runtime',
+  where: 'test',
+  error,
+  findings: findings.map(([ok, severity], i) => ({id: `f${i}`, ok, severity: severity ?? 'high', detail: ''})),
 });
 
 const c = (vector: Vector, expect_detail: ExpectDetail, expected: 'reject' | 'allow' = 'reject'): JudgedCase => ({vector, expect_detail, expected});
@@ -33,8 +42,20 @@ const table: Array<[string, JudgedCase, Observation, VerdictContext, string]> = 
   ['routing 404 counts when lenient', c('path', '4xx'), http(404, 'NOT_FOUND'), lenient, 'passed'],
   ['validation 400 is not a guard refusal (strict)', c('body', '4xx'), http(400, 'BAD_REQUEST'), strict, 'failed'],
   ['200', c('header', '4xx'), http(200), strict, 'failed'],
-  ['HEAD 403 without body (JSON error type)', {...c('path', '4xx'), method: 'HEAD'}, http(403, undefined, {headers: {'content-type': 'application/json'}}), strict, 'passed'],
-  ['HEAD 404 without body', {...c('path', '4xx'), method: 'HEAD'}, http(404, undefined, {headers: {'content-type': 'application/json'}}), strict, 'failed'],
+  [
+    'HEAD 403 without body (JSON error type)',
+    {...c('path', '4xx'), method: 'HEAD'},
+    http(403, undefined, {headers: {'content-type': 'application/json'}}),
+    strict,
+    'passed',
+  ],
+  [
+    'HEAD 404 without body',
+    {...c('path', '4xx'), method: 'HEAD'},
+    http(404, undefined, {headers: {'content-type': 'application/json'}}),
+    strict,
+    'failed',
+  ],
   ['GET 403 without a code (strict)', c('path', '4xx'), http(403, undefined, {headers: {'content-type': 'application/json'}}), strict, 'failed'],
   ['500 is never a refusal', c('body', '4xx'), http(500, 'INTERNAL_ERROR'), lenient, 'failed'],
   ['no response is not a 4xx', c('path', '4xx'), noResp, strict, 'failed'],
@@ -53,11 +74,41 @@ const table: Array<[string, JudgedCase, Observation, VerdictContext, string]> = 
   ['no response', c('tls', 'handshake'), noResp, strict, 'passed'],
   ['handshake case answered with 200', c('tls', 'handshake'), http(200), strict, 'failed'],
   ['handshake case answered with 403', c('tls', 'handshake'), http(403, 'AUTH_CERT_IS_CA'), strict, 'failed'],
-  ['handshake case: the connection gate\'s coded answer (401 AUTH_*, Connection: close)', c('tls', 'handshake'), http(401, 'AUTH_CERT_EXPIRED', {headers: {connection: 'close'}}), strict, 'passed'],
-  ['handshake case: 403 AUTH_* with Connection: close (gate, wrong EKU)', c('tls', 'handshake'), http(403, 'AUTH_EKU_NOT_CLIENT_AUTH', {headers: {connection: 'close'}}), strict, 'passed'],
-  ['handshake case: 401 AUTH_* on a kept-alive connection is an application answer', c('tls', 'handshake'), http(401, 'AUTH_CERT_EXPIRED', {headers: {connection: 'keep-alive'}}), strict, 'failed'],
-  ['handshake case: 400 with Connection: close is no gate answer', c('tls', 'handshake'), http(400, 'BAD_REQUEST', {headers: {connection: 'close'}}), strict, 'failed'],
-  ['handshake case: 401 without a code is no gate answer', c('tls', 'handshake'), http(401, undefined, {headers: {connection: 'close'}}), strict, 'failed'],
+  [
+    "handshake case: the connection gate's coded answer (401 AUTH_*, Connection: close)",
+    c('tls', 'handshake'),
+    http(401, 'AUTH_CERT_EXPIRED', {headers: {connection: 'close'}}),
+    strict,
+    'passed',
+  ],
+  [
+    'handshake case: 403 AUTH_* with Connection: close (gate, wrong EKU)',
+    c('tls', 'handshake'),
+    http(403, 'AUTH_EKU_NOT_CLIENT_AUTH', {headers: {connection: 'close'}}),
+    strict,
+    'passed',
+  ],
+  [
+    'handshake case: 401 AUTH_* on a kept-alive connection is an application answer',
+    c('tls', 'handshake'),
+    http(401, 'AUTH_CERT_EXPIRED', {headers: {connection: 'keep-alive'}}),
+    strict,
+    'failed',
+  ],
+  [
+    'handshake case: 400 with Connection: close is no gate answer',
+    c('tls', 'handshake'),
+    http(400, 'BAD_REQUEST', {headers: {connection: 'close'}}),
+    strict,
+    'failed',
+  ],
+  [
+    'handshake case: 401 without a code is no gate answer',
+    c('tls', 'handshake'),
+    http(401, undefined, {headers: {connection: 'close'}}),
+    strict,
+    'failed',
+  ],
   ['client could not load the scenario', c('tls', 'handshake'), clientErr, strict, 'failed'],
   ['target down is not a refusal', c('tls', 'handshake'), unreachable, strict, 'failed'],
   ['handshake|4xx: no response', c('tls', 'handshake|4xx'), noResp, strict, 'passed'],
@@ -66,7 +117,13 @@ const table: Array<[string, JudgedCase, Observation, VerdictContext, string]> = 
   ['handshake|4xx: 200', c('tls', 'handshake|4xx'), http(200), strict, 'failed'],
   // redirects
   ['no-follow: 4xx', c('url-param', '4xx|no-follow'), http(403, 'SSRF_REDIRECT_DENIED'), local(up(1)), 'passed'],
-  ['no-follow: 3xx passed back in JSON', c('url-param', '4xx|no-follow'), http(200, undefined, {body: '{"status":302,"location":"http://127.0.0.1/"}'}), local(up(1)), 'passed'],
+  [
+    'no-follow: 3xx passed back in JSON',
+    c('url-param', '4xx|no-follow'),
+    http(200, undefined, {body: '{"status":302,"location":"http://127.0.0.1/"}'}),
+    local(up(1)),
+    'passed',
+  ],
   ['no-follow: relayed 302', c('url-param', '4xx|no-follow'), http(302), local(up(1)), 'passed'],
   ['no-follow: followed (upstream saw 2)', c('url-param', '4xx|no-follow'), http(200, undefined, {body: '{"status":200}'}), local(up(2)), 'failed'],
   ['no-follow: 200 with the final page', c('url-param', '4xx|no-follow'), http(200, undefined, {body: '{"status":200}'}), local(up(1)), 'failed'],

@@ -49,13 +49,14 @@ function parseArgs(argv: string[]): Options {
       const v = Number(argv[++i]);
       if (!Number.isInteger(v) || v < 0) throw new Error('--heap-mb needs a whole number (0 = Node default)');
       o.heapMb = v;
-    }
-    else if (a === '--sample-seconds') o.sampleSeconds = num();
+    } else if (a === '--sample-seconds') o.sampleSeconds = num();
     else if (a === '--reload-seconds') o.reloadSeconds = num();
     else if (a === '--max-rss-slope-mb-per-min') o.maxRssSlopeMbPerMin = num();
     else if (a === '--no-report') o.report = false;
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('npm run soak -- [--minutes 10] [--heap-mb 160] [--workers 24] [--sample-seconds 5] [--reload-seconds 60] [--max-rss-slope-mb-per-min 2] [--no-report]\n');
+      process.stdout.write(
+        'npm run soak -- [--minutes 10] [--heap-mb 160] [--workers 24] [--sample-seconds 5] [--reload-seconds 60] [--max-rss-slope-mb-per-min 2] [--no-report]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
@@ -97,7 +98,9 @@ async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const log = (s: string) => process.stdout.write(`[soak] ${s}\n`);
   const pki = await givenTestPki();
-  const svc = await givenService(givenMtlsEnv(pki, {TLS_WATCH: 'false', ...(o.heapMb > 0 ? {NODE_OPTIONS: `--max-old-space-size=${o.heapMb}`} : {})}));
+  const svc = await givenService(
+    givenMtlsEnv(pki, {TLS_WATCH: 'false', ...(o.heapMb > 0 ? {NODE_OPTIONS: `--max-old-space-size=${o.heapMb}`} : {})}),
+  );
   const pid = svc.child.pid!;
   log(`service pid ${pid} on port ${svc.port}; ${o.minutes} min, ${o.workers} workers, heap cap ${o.heapMb || 'default'} MB`);
 
@@ -120,22 +123,47 @@ async function main(): Promise<void> {
   const as = (name: Parameters<typeof givenClient>[1]) => ({port: svc.port, ...givenClient(pki, name)});
   const json: [string, string][] = [['Content-Type', 'application/json']];
   const validMix = (n: number) =>
-    n % 4 === 0 ? {target: '/whoami'}
-      : n % 4 === 1 ? {target: `/search?q=soak-${n}`}
-        : n % 4 === 2 ? {method: 'POST', target: '/echo', headers: json, body: JSON.stringify({n, pad: 'x'.repeat(n % 2048)})}
+    n % 4 === 0
+      ? {target: '/whoami'}
+      : n % 4 === 1
+        ? {target: `/search?q=soak-${n}`}
+        : n % 4 === 2
+          ? {method: 'POST', target: '/echo', headers: json, body: JSON.stringify({n, pad: 'x'.repeat(n % 2048)})}
           : {target: '/ping'};
   const validWorkers = Math.max(4, o.workers - 8);
   const workers: LoadWorkerSpec[] = [
-    ...Array.from({length: Math.ceil(validWorkers * 0.7)}, (): LoadWorkerSpec => ({group: 'valid (keep-alive)', tls: as('valid'), mode: 'keep-alive', request: validMix})),
-    ...Array.from({length: Math.floor(validWorkers * 0.3)}, (): LoadWorkerSpec => ({group: 'valid (new connections)', tls: as('valid2'), mode: 'new-connection', request: validMix})),
+    ...Array.from({length: Math.ceil(validWorkers * 0.7)}, (): LoadWorkerSpec => ({
+      group: 'valid (keep-alive)',
+      tls: as('valid'),
+      mode: 'keep-alive',
+      request: validMix,
+    })),
+    ...Array.from({length: Math.floor(validWorkers * 0.3)}, (): LoadWorkerSpec => ({
+      group: 'valid (new connections)',
+      tls: as('valid2'),
+      mode: 'new-connection',
+      request: validMix,
+    })),
     {group: 'wrong SAN (403)', tls: as('wrong-san'), mode: 'keep-alive', request: () => ({target: '/whoami'}), pauseMs: 20},
     {group: 'unknown route (404)', tls: as('valid'), mode: 'keep-alive', request: n => ({target: `/no/such/route/${n}`}), pauseMs: 20},
-    {group: 'oversized body (413)', tls: as('valid'), mode: 'keep-alive', request: () => ({method: 'POST', target: '/echo', headers: json, body: `{"a":"${'x'.repeat(1_100_000)}"}`}), pauseMs: 200},
+    {
+      group: 'oversized body (413)',
+      tls: as('valid'),
+      mode: 'keep-alive',
+      request: () => ({method: 'POST', target: '/echo', headers: json, body: `{"a":"${'x'.repeat(1_100_000)}"}`}),
+      pauseMs: 200,
+    },
     {group: 'revoked (cut at the gate)', tls: as('revoked'), mode: 'new-connection', request: () => ({target: '/whoami'}), pauseMs: 50},
     {group: 'untrusted CA (handshake)', tls: as('untrusted'), mode: 'new-connection', request: () => ({target: '/whoami'}), pauseMs: 50},
     {group: 'no certificate (handshake)', tls: as('anonymous'), mode: 'new-connection', request: () => ({target: '/whoami'}), pauseMs: 50},
     {group: 'expired (handshake)', tls: as('expired'), mode: 'new-connection', request: () => ({target: '/whoami'}), pauseMs: 50},
-    {group: 'TLS 1.2 client (handshake)', tls: {...as('valid'), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2'}, mode: 'new-connection', request: () => ({target: '/ping'}), pauseMs: 50},
+    {
+      group: 'TLS 1.2 client (handshake)',
+      tls: {...as('valid'), minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2'},
+      mode: 'new-connection',
+      request: () => ({target: '/ping'}),
+      pauseMs: 50,
+    },
   ];
   const load = Load.start(workers, {keepRecords: false});
   const t0 = Date.now();
@@ -190,21 +218,26 @@ async function main(): Promise<void> {
   const validFailures = validGroups.reduce((n, g) => n + load.group(g).requests - load.group(g).ok, 0);
   // A refused client gets the connection gate's coded 401/403 (docs/architecture.md, "Refused
   // clients learn why") or no response (a TLS 1.2 client): any other answer means it was served.
-  const servedWhenRefusalExpected = groups.filter(g => /handshake|revoked/.test(g)).reduce((n, g) => {
-    const c = load.group(g);
-    return n + (c.byKind.response ?? 0) - (c.byStatus['401'] ?? 0) - (c.byStatus['403'] ?? 0);
-  }, 0);
+  const servedWhenRefusalExpected = groups
+    .filter(g => /handshake|revoked/.test(g))
+    .reduce((n, g) => {
+      const c = load.group(g);
+      return n + (c.byKind.response ?? 0) - (c.byStatus['401'] ?? 0) - (c.byStatus['403'] ?? 0);
+    }, 0);
   const fdLeak = afterIdle.fds - baseline.fds;
   const problems: string[] = crashed ? [crashed] : [];
   if (validFailures > 0) problems.push(`${validFailures} valid requests failed`);
   if (servedWhenRefusalExpected > 0) problems.push(`${servedWhenRefusalExpected} refused clients got an HTTP response`);
   if (fdLeak > 2) problems.push(`${fdLeak} file descriptors more after the traffic than before it`);
-  if (rssSlope > o.maxRssSlopeMbPerMin) problems.push(`the RSS floor grows ${round(rssSlope, 2)} MB/min over the second half (bound ${o.maxRssSlopeMbPerMin})`);
+  if (rssSlope > o.maxRssSlopeMbPerMin)
+    problems.push(`the RSS floor grows ${round(rssSlope, 2)} MB/min over the second half (bound ${o.maxRssSlopeMbPerMin})`);
   if (serviceErrors.length > 0) problems.push(`${serviceErrors.length} error lines in the service log`);
   if (alive() && exitCode !== 0) problems.push(`service exit code ${exitCode}`);
 
   const total = load.total;
-  log(`requests ${total.requests}, connections ${total.connections}, RSS ${round(baseline.rssMb)} -> ${round(atEnd.rssMb)} MB (max ${round(maxRss)}), slope ${round(rssSlope, 2)} MB/min, fds ${baseline.fds} -> ${atEnd.fds} -> ${afterIdle.fds}`);
+  log(
+    `requests ${total.requests}, connections ${total.connections}, RSS ${round(baseline.rssMb)} -> ${round(atEnd.rssMb)} MB (max ${round(maxRss)}), slope ${round(rssSlope, 2)} MB/min, fds ${baseline.fds} -> ${atEnd.fds} -> ${afterIdle.fds}`,
+  );
   for (const p of problems) log(`PROBLEM: ${p}`);
   for (const e of serviceErrors) log(`service error: ${e}`);
 
@@ -233,13 +266,34 @@ async function main(): Promise<void> {
         'service error lines': serviceErrors.length,
       },
       tables: [
-        {columns: ['traffic', 'requests', 'outcomes'], rows: groups.map(g => {
-          const c = load.group(g);
-          return [g, c.requests, [...Object.entries(c.byStatus).map(([s, n]) => `${s}: ${n}`), ...Object.entries(c.byKind).filter(([k]) => k !== 'response').map(([k, n]) => `${k}: ${n}`)].join(', ')];
-        })},
-        {columns: ['minute', 'RSS (MB)', 'open descriptors', 'requests so far'], rows: samples.filter((_, i) => i % Math.max(1, Math.round(60 / o.sampleSeconds)) === 0 || i === samples.length - 1).map(s => [round(s.atSec / 60, 2), round(s.rssMb), s.fds, s.requests])},
+        {
+          columns: ['traffic', 'requests', 'outcomes'],
+          rows: groups.map(g => {
+            const c = load.group(g);
+            return [
+              g,
+              c.requests,
+              [
+                ...Object.entries(c.byStatus).map(([s, n]) => `${s}: ${n}`),
+                ...Object.entries(c.byKind)
+                  .filter(([k]) => k !== 'response')
+                  .map(([k, n]) => `${k}: ${n}`),
+              ].join(', '),
+            ];
+          }),
+        },
+        {
+          columns: ['minute', 'RSS (MB)', 'open descriptors', 'requests so far'],
+          rows: samples
+            .filter((_, i) => i % Math.max(1, Math.round(60 / o.sampleSeconds)) === 0 || i === samples.length - 1)
+            .map(s => [round(s.atSec / 60, 2), round(s.rssMb), s.fds, s.requests]),
+        },
       ],
-      notes: problems.length ? problems : ['No leak found: descriptors return to the baseline once the traffic stops, and the RSS floor (per-minute minimum) is flat over the second half.'],
+      notes: problems.length
+        ? problems
+        : [
+            'No leak found: descriptors return to the baseline once the traffic stops, and the RSS floor (per-minute minimum) is flat over the second half.',
+          ],
     });
     const file = writeReliabilityReport();
     if (file) log(`wrote ${file}`);

@@ -110,7 +110,13 @@ export async function startCanaries(opts: CanaryOptions): Promise<Canaries> {
             if (opts.strictPorts) throw new Error(`canary ${key}: ${describeBindError(e as NodeJS.ErrnoException)}`, {cause: e});
             await listen(server, {host, port: 0, exclusive: true, ipv6Only: v6});
             servers.push(server);
-            list.push({key, host, port: (server.address() as net.AddressInfo).port, bound: 'ephemeral', fallbackReason: describeBindError(e as NodeJS.ErrnoException)});
+            list.push({
+              key,
+              host,
+              port: (server.address() as net.AddressInfo).port,
+              bound: 'ephemeral',
+              fallbackReason: describeBindError(e as NodeJS.ErrnoException),
+            });
             continue;
           }
         }

@@ -71,11 +71,19 @@ function listenEphemeral(server: net.Server): Promise<number> {
 
 export async function startFakeUpstream(): Promise<FakeUpstream> {
   const now = Date.now();
-  const ca = await createRootCa({name: 'escape-upstream-ca', cn: 'Escape Harness Upstream CA', notBefore: new Date(now - 60_000), notAfter: new Date(now + 7 * 24 * 3600_000)});
+  const ca = await createRootCa({
+    name: 'escape-upstream-ca',
+    cn: 'Escape Harness Upstream CA',
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 7 * 24 * 3600_000),
+  });
   const leaf = await issueCertificate(ca, {
-    name: 'public.test', cn: 'public.test', eku: [OID.serverAuth],
+    name: 'public.test',
+    cn: 'public.test',
+    eku: [OID.serverAuth],
     sans: {dns: ['public.test', '*.public.test'], ip: [...FAKE_PUBLIC_ADDRESSES]},
-    notBefore: new Date(now - 60_000), notAfter: new Date(now + 7 * 24 * 3600_000),
+    notBefore: new Date(now - 60_000),
+    notAfter: new Date(now + 7 * 24 * 3600_000),
   });
   const requests: UpstreamRequest[] = [];
   const routes = new Map<string, UpstreamAnswer>();
@@ -87,7 +95,11 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
       if (record.body.length < 65536) record.body += d;
     });
     req.on('end', () => {
-      const answer = routes.get((req.url ?? '/').split('?')[0]) ?? {status: 200, headers: {'content-type': 'application/json'}, body: DEFAULT_UPSTREAM_BODY};
+      const answer = routes.get((req.url ?? '/').split('?')[0]) ?? {
+        status: 200,
+        headers: {'content-type': 'application/json'},
+        body: DEFAULT_UPSTREAM_BODY,
+      };
       if (answer.hang) return;
       res.writeHead(answer.status, answer.headers ?? {});
       res.end(answer.body ?? '');

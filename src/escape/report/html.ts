@@ -24,8 +24,10 @@ pre{white-space:pre-wrap;word-break:break-all;background:#f7f7f9;padding:6px 8px
 `;
 
 function totalsRow(label: string, t: Totals, doc?: string): string {
-  return `<tr><td>${h(label)}${doc ? `<div class="muted">${h(doc)}</div>` : ''}</td><td class="n">${t.total}</td>` +
-    `<td class="n pass">${t.passed}</td><td class="n ${t.failed ? 'fail' : ''}">${t.failed}</td><td class="n na">${t.notApplicable}</td></tr>`;
+  return (
+    `<tr><td>${h(label)}${doc ? `<div class="muted">${h(doc)}</div>` : ''}</td><td class="n">${t.total}</td>` +
+    `<td class="n pass">${t.passed}</td><td class="n ${t.failed ? 'fail' : ''}">${t.failed}</td><td class="n na">${t.notApplicable}</td></tr>`
+  );
 }
 
 function caseBlock(r: CaseResult): string {
@@ -42,8 +44,10 @@ function caseBlock(r: CaseResult): string {
 
 function allRow(r: CaseResult): string {
   const cls = r.status === 'passed' ? 'pass' : r.status === 'failed' ? 'fail' : 'na';
-  return `<tr><td>${h(r.id)}</td><td>${h(r.category)}</td><td>${h(r.vector)}${r.method ? ` ${h(r.method)}` : ''}</td><td><pre>${h(r.payload)}</pre></td>` +
-    `<td>${h(r.expect_detail)}</td><td class="${cls}">${h(r.status)}</td><td>${h(r.observed)}</td></tr>`;
+  return (
+    `<tr><td>${h(r.id)}</td><td>${h(r.category)}</td><td>${h(r.vector)}${r.method ? ` ${h(r.method)}` : ''}</td><td><pre>${h(r.payload)}</pre></td>` +
+    `<td>${h(r.expect_detail)}</td><td class="${cls}">${h(r.status)}</td><td>${h(r.observed)}</td></tr>`
+  );
 }
 
 export function renderHtml(result: SuiteResult): string {
@@ -70,25 +74,52 @@ ${result.notes.map(n => `<tr><th>Note</th><td>${h(n)}</td></tr>`).join('\n')}
 </table>
 <h2>Per category</h2>
 <table><tr><th>Category</th><th>Cases</th><th>Passed</th><th>Failed</th><th>N/A</th></tr>
-${Object.entries(result.byCategory).map(([c, tt]) => totalsRow(c, tt, CATEGORY_DOC[c as keyof typeof CATEGORY_DOC] ?? (c === 'spec' ? 'Spec-driven: catalog payloads injected into every string parameter of every operation.' : undefined))).join('\n')}
+${Object.entries(result.byCategory)
+  .map(([c, tt]) =>
+    totalsRow(
+      c,
+      tt,
+      CATEGORY_DOC[c as keyof typeof CATEGORY_DOC] ??
+        (c === 'spec' ? 'Spec-driven: catalog payloads injected into every string parameter of every operation.' : undefined),
+    ),
+  )
+  .join('\n')}
 ${totalsRow('all', t)}
 </table>
-${ops.length ? `<h2>Per operation (spec-driven)</h2>
+${
+  ops.length
+    ? `<h2>Per operation (spec-driven)</h2>
 <table><tr><th>Operation</th><th>Cases</th><th>Passed</th><th>Failed</th><th>N/A</th></tr>
 ${ops.map(([o, tt]) => totalsRow(o, tt)).join('\n')}
-</table>` : ''}
-${result.spec?.audit ? `<h2>OpenAPI audit of the same document</h2>
-<p>${Object.entries(result.spec.audit.counts).map(([k, n]) => `${h(k)}: ${n}`).join(', ')}</p>
-${result.spec.audit.findings.length ? `<table><tr><th>Rule</th><th>Severity</th><th>Operation</th><th>Location</th></tr>
+</table>`
+    : ''
+}
+${
+  result.spec?.audit
+    ? `<h2>OpenAPI audit of the same document</h2>
+<p>${Object.entries(result.spec.audit.counts)
+        .map(([k, n]) => `${h(k)}: ${n}`)
+        .join(', ')}</p>
+${
+  result.spec.audit.findings.length
+    ? `<table><tr><th>Rule</th><th>Severity</th><th>Operation</th><th>Location</th></tr>
 ${result.spec.audit.findings.map(f => `<tr><td>${h(f.ruleId)}</td><td>${h(f.severity)}</td><td>${h(f.operation)}</td><td>${h(f.location)}</td></tr>`).join('\n')}
-</table>` : '<p class="pass">No findings.</p>'}` : ''}
+</table>`
+    : '<p class="pass">No findings.</p>'
+}`
+    : ''
+}
 <h2>Failed cases (${failed.length})</h2>
 ${failed.length ? failed.map(caseBlock).join('\n') : '<p class="pass">None.</p>'}
 <h2>Not applicable (${na.length})</h2>
-${na.length ? `<details><summary>${na.length} cases need what this run did not have</summary>
+${
+  na.length
+    ? `<details><summary>${na.length} cases need what this run did not have</summary>
 <table><tr><th>Case</th><th>Category</th><th>Why</th></tr>
 ${na.map(r => `<tr><td>${h(r.id)}</td><td>${h(r.category)}</td><td>${h(r.reason)}</td></tr>`).join('\n')}
-</table></details>` : '<p>None.</p>'}
+</table></details>`
+    : '<p>None.</p>'
+}
 <h2>All cases</h2>
 <details><summary>${t.total} cases</summary>
 <table><tr><th>Case</th><th>Category</th><th>Vector</th><th>Payload</th><th>Expected</th><th>Result</th><th>Observed</th></tr>

@@ -17,14 +17,23 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 /** Written when no --report is given (SARIF on request: --report sarif). */
 export const DEFAULT_REPORT_FORMATS: readonly ReportFormat[] = ['junit', 'json', 'html'];
 
-export const REPORT_FILES: Readonly<Record<ReportFormat, string>> = {junit: 'escape-junit.xml', json: 'escape-report.json', html: 'escape-report.html', sarif: 'escape-report.sarif'};
+export const REPORT_FILES: Readonly<Record<ReportFormat, string>> = {
+  junit: 'escape-junit.xml',
+  json: 'escape-report.json',
+  html: 'escape-report.html',
+  sarif: 'escape-report.sarif',
+};
 
 export function renderJson(result: SuiteResult): string {
   return JSON.stringify(result, null, 2) + '\n';
 }
 
 /** Writes the requested reports into `outDir`; returns the files written. */
-export function writeReports(result: SuiteResult, outDir: string, formats: readonly ReportFormat[] = DEFAULT_REPORT_FORMATS): Record<ReportFormat, string> {
+export function writeReports(
+  result: SuiteResult,
+  outDir: string,
+  formats: readonly ReportFormat[] = DEFAULT_REPORT_FORMATS,
+): Record<ReportFormat, string> {
   fs.mkdirSync(outDir, {recursive: true});
   const written = {} as Record<ReportFormat, string>;
   for (const f of formats) {

@@ -21,7 +21,8 @@ function testcase(r: CaseResult): string {
     `reference: ${r.reference}`,
   ].join('\n');
   let inner = '';
-  if (r.status === 'failed') inner = `<failure message="${escapeXml(truncate(r.reason, 500))}" type="${escapeXml(r.expect_detail)}">${escapeXml(details)}</failure>`;
+  if (r.status === 'failed')
+    inner = `<failure message="${escapeXml(truncate(r.reason, 500))}" type="${escapeXml(r.expect_detail)}">${escapeXml(details)}</failure>`;
   else if (r.status === 'not-applicable') inner = `<skipped message="${escapeXml(truncate(`not applicable: ${r.reason}`, 500))}"/>`;
   inner += `<system-out>${escapeXml(details)}</system-out>`;
   return `    <testcase classname="escape.${escapeXml(r.category)}" name="${escapeXml(name)}" time="${seconds(r.durationMs)}">${inner}</testcase>`;

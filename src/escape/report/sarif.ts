@@ -53,7 +53,14 @@ export function renderSarif(result: SuiteResult): string {
   for (const f of result.spec?.audit?.findings ?? []) {
     const rule = OPENAPI_AUDIT_RULES[f.ruleId as keyof typeof OPENAPI_AUDIT_RULES];
     if (!rule) continue;
-    if (!rules.has(rule.id)) rules.set(rule.id, {id: rule.id, description: rule.description, level: AUDIT_LEVEL[rule.severity], securitySeverity: AUDIT_SEVERITY[rule.severity], tags: ['openapi']});
+    if (!rules.has(rule.id))
+      rules.set(rule.id, {
+        id: rule.id,
+        description: rule.description,
+        level: AUDIT_LEVEL[rule.severity],
+        securitySeverity: AUDIT_SEVERITY[rule.severity],
+        tags: ['openapi'],
+      });
     results.push({
       ruleId: rule.id,
       level: AUDIT_LEVEL[rule.severity],

@@ -2,16 +2,18 @@
 
 /** Control characters shown as escapes (\r, \n, \t, \u0000 ...), so CRLF or NUL payloads stay visible. */
 export function visible(s: string): string {
-  return s
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, ch => {
-      if (ch === '\r') return '\\r';
-      if (ch === '\n') return '\\n';
-      if (ch === '\t') return '\\t';
-      return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
-    })
-    // Lone surrogates cannot be encoded (UTF-8, XML): show them as escapes too.
-    .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, ch => `\\u${ch.charCodeAt(0).toString(16)}`);
+  return (
+    s
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/g, ch => {
+        if (ch === '\r') return '\\r';
+        if (ch === '\n') return '\\n';
+        if (ch === '\t') return '\\t';
+        return `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+      })
+      // Lone surrogates cannot be encoded (UTF-8, XML): show them as escapes too.
+      .replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, ch => `\\u${ch.charCodeAt(0).toString(16)}`)
+  );
 }
 
 export function escapeHtml(s: string): string {

@@ -64,7 +64,8 @@ export interface SandboxResult {
 }
 
 /** How to get the sandbox's tools (said in every prerequisite error). */
-export const SANDBOX_INSTALL_HINT = 'install bubblewrap and util-linux: bash .ci/install-system-deps.sh (as root), or apt-get install -y bubblewrap util-linux';
+export const SANDBOX_INSTALL_HINT =
+  'install bubblewrap and util-linux: bash .ci/install-system-deps.sh (as root), or apt-get install -y bubblewrap util-linux';
 
 /** Why the sandbox cannot run here (missing tool, not root, missing helper script), or undefined when it can. */
 export function sandboxUnavailableReason(): string | undefined {
@@ -77,7 +78,8 @@ export function sandboxUnavailableReason(): string | undefined {
     }
   }
   if (missing.length > 0) return `sandbox: missing ${missing.join(', ')} (${SANDBOX_INSTALL_HINT})`;
-  if (process.getuid?.() !== 0) return `sandbox: must run as root (it drops to uid 10001 itself; CI runs as root); bubblewrap must be installed (${SANDBOX_INSTALL_HINT})`;
+  if (process.getuid?.() !== 0)
+    return `sandbox: must run as root (it drops to uid 10001 itself; CI runs as root); bubblewrap must be installed (${SANDBOX_INSTALL_HINT})`;
   if (!fs.existsSync(SANDBOX_EXEC)) return `sandbox: ${SANDBOX_EXEC} missing (run from a checkout of this project)`;
   return undefined;
 }
@@ -123,10 +125,14 @@ interface SandboxCgroups {
 /** Creates memory+pids limited cgroups (v1 or v2) for one sandbox run, nested under this process's own. */
 export function createSandboxCgroups(memoryBytes = 512 * 1024 * 1024, pidsMax = 512): SandboxCgroups {
   const name = `posture-sandbox-${process.pid}-${++cgroupSeq}`;
-  const lines = fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').map(l => {
-    const [, , ctrls, p] = /^(\d+):([^:]*):(.*)$/.exec(l) ?? [];
-    return {ctrls: (ctrls ?? '').split(','), path: p ?? '/'};
-  });
+  const lines = fs
+    .readFileSync('/proc/self/cgroup', 'utf8')
+    .trim()
+    .split('\n')
+    .map(l => {
+      const [, , ctrls, p] = /^(\d+):([^:]*):(.*)$/.exec(l) ?? [];
+      return {ctrls: (ctrls ?? '').split(','), path: p ?? '/'};
+    });
   const dirs: string[] = [];
   const binds: Bind[] = [];
   const v1 = ['memory', 'pids'].every(c => lines.some(l => l.ctrls.includes(c)) && fs.existsSync(`/sys/fs/cgroup/${c}`));
@@ -232,8 +238,17 @@ export class Sandbox {
       for (const lib of librariesOf(exe)) files.set(lib, fs.realpathSync(lib));
     }
     for (const [dest, src] of files) args.push('--ro-bind', reachable(src), dest);
-    args.push('--ro-bind', path.join(etc, 'passwd'), '/etc/passwd', '--ro-bind', path.join(etc, 'group'), '/etc/group',
-      '--ro-bind', path.join(etc, 'hosts'), '/etc/hosts');
+    args.push(
+      '--ro-bind',
+      path.join(etc, 'passwd'),
+      '/etc/passwd',
+      '--ro-bind',
+      path.join(etc, 'group'),
+      '/etc/group',
+      '--ro-bind',
+      path.join(etc, 'hosts'),
+      '/etc/hosts',
+    );
     for (const p of ['dist', 'node_modules', 'package.json']) args.push('--ro-bind', reachable(path.join(REPO_ROOT, p)), `${APP_DIR}/${p}`);
     if (opts.hostPid) args.push('--ro-bind', '/proc', '/proc');
     else args.push('--proc', '/proc');
@@ -261,8 +276,11 @@ export class Sandbox {
     args.push('--', ...opts.command);
 
     const mode = user === 'root' ? 'keep-root' : 'drop';
-    this.child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', SANDBOX_EXEC, tmpfsDir,
-      (cg?.procsFiles ?? []).join(':'), mode, '--', ...args], {stdio, env: {...process.env, SANDBOX_PREBINDS: prebinds.join('\n')}});
+    this.child = spawn(
+      'unshare',
+      ['--mount', '--propagation', 'private', '--', 'sh', SANDBOX_EXEC, tmpfsDir, (cg?.procsFiles ?? []).join(':'), mode, '--', ...args],
+      {stdio, env: {...process.env, SANDBOX_PREBINDS: prebinds.join('\n')}},
+    );
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdoutText += d));
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderrText += d));
     const info = this.child.stdio[4] as NodeJS.ReadableStream;

@@ -307,8 +307,7 @@ async function parseDer(der: Buffer, slicer: Slicer): Promise<ParsedCrl> {
 
   const innerAlgStart = p;
   const innerAlgEnd = r.expect(p, tbsEnd, TAG.SEQUENCE, 'signature');
-  if (innerAlgEnd - innerAlgStart !== outerAlgEnd - outerAlgStart
-      || der.compare(der, innerAlgStart, innerAlgEnd, outerAlgStart, outerAlgEnd) !== 0) {
+  if (innerAlgEnd - innerAlgStart !== outerAlgEnd - outerAlgStart || der.compare(der, innerAlgStart, innerAlgEnd, outerAlgStart, outerAlgEnd) !== 0) {
     r.fail('TBSCertList.signature differs from signatureAlgorithm', innerAlgStart);
   }
   const {oid: signatureAlgorithmOid, params: signatureAlgorithmParams} = readAlgorithmIdentifier(r, innerAlgStart, innerAlgEnd);
@@ -480,7 +479,7 @@ function readIssuingDistributionPoint(r: DerReader, start: number, end: number):
   flags.attr = bool(0x85);
   if (p !== seqEnd) r.fail('unexpected data in IssuingDistributionPoint', p);
   if ([flags.user, flags.ca, flags.attr].filter(Boolean).length > 1) r.fail('IssuingDistributionPoint with more than one onlyContains flag', start);
-  if (flags.indirect) throw new AppError('CRL_INDIRECT_UNSUPPORTED', 'indirect CRLs are not supported; load each CA\'s own CRL');
+  if (flags.indirect) throw new AppError('CRL_INDIRECT_UNSUPPORTED', "indirect CRLs are not supported; load each CA's own CRL");
   const scope = {
     distributionPoints,
     hasDistributionPoint,
@@ -596,8 +595,7 @@ function checkEntryExtensions(r: DerReader, start: number, end: number, entryUns
     const {oidStart, oidEnd, critical} = entryExtension;
     if (n === MAX_ENTRY_EXTENSIONS) r.fail('too many entry extensions', p);
     for (let i = 0; i < n; i++) {
-      if (entryExtEnds[i] - entryExtStarts[i] === oidEnd - oidStart
-          && der.compare(der, entryExtStarts[i], entryExtEnds[i], oidStart, oidEnd) === 0) {
+      if (entryExtEnds[i] - entryExtStarts[i] === oidEnd - oidStart && der.compare(der, entryExtStarts[i], entryExtEnds[i], oidStart, oidEnd) === 0) {
         r.fail('duplicate entry extension', p);
       }
     }

@@ -70,12 +70,7 @@ export function crlSignatureAlgorithm(crl: ParsedCrl): SignatureAlgorithm {
   return alg;
 }
 
-function verifyAsync(
-  hash: string | null,
-  data: Buffer,
-  key: crypto.KeyObject | crypto.VerifyKeyObjectInput,
-  signature: Buffer,
-): Promise<boolean> {
+function verifyAsync(hash: string | null, data: Buffer, key: crypto.KeyObject | crypto.VerifyKeyObjectInput, signature: Buffer): Promise<boolean> {
   return new Promise(resolve => {
     try {
       crypto.verify(hash, data, key, signature, (err, ok) => resolve(!err && ok === true));
@@ -145,12 +140,11 @@ export async function verifyCrlSignature(crl: ParsedCrl, issuer: crypto.X509Cert
   const key = issuer.publicKey;
   if (key.asymmetricKeyType !== alg.keyType) return false;
   const keyInput: crypto.KeyObject | crypto.VerifyKeyObjectInput =
-    alg.keyType === 'rsa' ? {key, padding: crypto.constants.RSA_PKCS1_PADDING}
-      : alg.keyType === 'ec' ? {key, dsaEncoding: 'der'}
-        : key;
-  const ok = crl.tbsDer.length < WORKER_VERIFY_THRESHOLD_BYTES
-    ? await verifyAsync(alg.hash, crl.tbsDer, keyInput, crl.signature)
-    : await verifyInWorker(alg, key, crl.tbsDer, crl.signature);
+    alg.keyType === 'rsa' ? {key, padding: crypto.constants.RSA_PKCS1_PADDING} : alg.keyType === 'ec' ? {key, dsaEncoding: 'der'} : key;
+  const ok =
+    crl.tbsDer.length < WORKER_VERIFY_THRESHOLD_BYTES
+      ? await verifyAsync(alg.hash, crl.tbsDer, keyInput, crl.signature)
+      : await verifyInWorker(alg, key, crl.tbsDer, crl.signature);
   if (!ok) return false;
   if (fields.keyUsage && !fields.keyUsage.cRLSign) {
     throw new AppError('CRL_ISSUER_NOT_CRLSIGN', "the CRL issuer's keyUsage does not allow cRLSign", {

@@ -21,9 +21,7 @@ function run(input: VerifyWorkerInput): boolean {
     const key = crypto.createPublicKey({key: Buffer.from(input.spki), format: 'der', type: 'spki'});
     if (key.asymmetricKeyType !== input.keyType) return false;
     const keyInput: crypto.KeyObject | crypto.VerifyKeyObjectInput =
-      input.keyType === 'rsa' ? {key, padding: crypto.constants.RSA_PKCS1_PADDING}
-        : input.keyType === 'ec' ? {key, dsaEncoding: 'der'}
-          : key;
+      input.keyType === 'rsa' ? {key, padding: crypto.constants.RSA_PKCS1_PADDING} : input.keyType === 'ec' ? {key, dsaEncoding: 'der'} : key;
     const data = Buffer.from(input.sab, input.offset, input.length);
     return crypto.verify(input.hash, data, keyInput, Buffer.from(input.signature)) === true;
   } catch {

@@ -50,6 +50,11 @@ export function requireRevocationCoverage(coverage: readonly CaCoverage[]): void
   throw new AppError(
     'CONFIG_MISSING',
     'a CA of TLS_CA_FILE has no revocation source: load its CRL (TLS_CRL_FILES), set MTLS_CRL_FETCH=true or MTLS_REVOCATION=ocsp, or exempt it by fingerprint (MTLS_REVOCATION_EXEMPT)',
-    {variable: 'MTLS_REVOCATION_EXEMPT', subject: missing[0].subject.slice(0, 200), fingerprint256: missing[0].fingerprint256, uncovered: missing.length},
+    {
+      variable: 'MTLS_REVOCATION_EXEMPT',
+      subject: missing[0].subject.slice(0, 200),
+      fingerprint256: missing[0].fingerprint256,
+      uncovered: missing.length,
+    },
   );
 }

@@ -288,7 +288,12 @@ export class RevocationIndex {
   }
 
   /** The status from an issuer's scoped CRLs (only issuers that have some). */
-  private scopedStatus(list: readonly Installed[], cert: ScopeInfo, serial: string, now: Date): {status: RevocationStatus; file: string; reason?: string} {
+  private scopedStatus(
+    list: readonly Installed[],
+    cert: ScopeInfo,
+    serial: string,
+    now: Date,
+  ): {status: RevocationStatus; file: string; reason?: string} {
     const t = now.getTime();
     let good: Installed | undefined;
     let applicable: Installed | undefined;
@@ -300,8 +305,13 @@ export class RevocationIndex {
       if (!e.crlScope!.onlySomeReasons) good ??= e;
     }
     if (good) return {status: 'good', file: good.file};
-    if (applicable) return {status: 'unknown', file: applicable.file, reason: applicable.crlScope!.onlySomeReasons ? 'only CRLs for some reasons cover it' : 'its CRL is not current'};
-    return {status: 'unknown', file: list[0].file, reason: "outside the scope of every CRL of its issuer (issuingDistributionPoint)"};
+    if (applicable)
+      return {
+        status: 'unknown',
+        file: applicable.file,
+        reason: applicable.crlScope!.onlySomeReasons ? 'only CRLs for some reasons cover it' : 'its CRL is not current',
+      };
+    return {status: 'unknown', file: list[0].file, reason: 'outside the scope of every CRL of its issuer (issuingDistributionPoint)'};
   }
 
   /**

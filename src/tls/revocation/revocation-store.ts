@@ -28,17 +28,16 @@ export class RevocationStore extends EventEmitter<RevocationStoreEvents> {
   private currentEpoch = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(initial: RevocationIndex = RevocationIndex.empty(), private readonly logger?: Logger) {
+  constructor(
+    initial: RevocationIndex = RevocationIndex.empty(),
+    private readonly logger?: Logger,
+  ) {
     super();
     this.current = initial;
   }
 
   /** Load the start-up index; rejects like RevocationIndex.load() (the service must not start). */
-  static async load(
-    files: readonly string[],
-    trustedCas: readonly crypto.X509Certificate[],
-    logger?: Logger,
-  ): Promise<RevocationStore> {
+  static async load(files: readonly string[], trustedCas: readonly crypto.X509Certificate[], logger?: Logger): Promise<RevocationStore> {
     return new RevocationStore(await RevocationIndex.load(files, trustedCas), logger);
   }
 
@@ -68,7 +67,14 @@ export class RevocationStore extends EventEmitter<RevocationStoreEvents> {
         const cause = toAppError(e, 'CRL_INVALID');
         const error = new AppError('CRL_RELOAD_FAILED', ERROR_MESSAGE, {...cause.details, causeCode: cause.code}, {cause});
         if (this.logger) {
-          audit(this.logger, {event: 'crl.reload', decision: 'deny', code: error.code, causeCode: cause.code, file: cause.details.file, epoch: this.currentEpoch});
+          audit(this.logger, {
+            event: 'crl.reload',
+            decision: 'deny',
+            code: error.code,
+            causeCode: cause.code,
+            file: cause.details.file,
+            epoch: this.currentEpoch,
+          });
         }
         return {ok: false, error};
       }

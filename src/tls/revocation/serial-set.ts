@@ -122,7 +122,8 @@ export class SerialSet {
       }
     }
     const b = new SerialSetBuilder(normalised.length - negatives, Math.min(width, MAX_TABLE_SERIAL_BYTES), true, {
-      count: negatives, maxMagnitudeBytes: Math.min(negWidth, MAX_TABLE_SERIAL_BYTES),
+      count: negatives,
+      maxMagnitudeBytes: Math.min(negWidth, MAX_TABLE_SERIAL_BYTES),
     });
     for (const k of normalised) b.addKey(k);
     return b.build();
@@ -214,7 +215,12 @@ export class SerialSetBuilder {
    * @param zeroFilled false leaves the tables uninitialised: the caller must run zeroFill()
    *   before adding (lets a large table be zeroed, i.e. its pages faulted in, in slices).
    */
-  constructor(expectedTableCount: number, maxMagnitudeBytes: number, zeroFilled = true, negative: NegativeSerials = {count: 0, maxMagnitudeBytes: 1}) {
+  constructor(
+    expectedTableCount: number,
+    maxMagnitudeBytes: number,
+    zeroFilled = true,
+    negative: NegativeSerials = {count: 0, maxMagnitudeBytes: 1},
+  ) {
     for (const n of [expectedTableCount, negative.count]) {
       if (!Number.isSafeInteger(n) || n < 0) throw new AppError('INTERNAL_ERROR', 'invalid SerialSet size');
     }

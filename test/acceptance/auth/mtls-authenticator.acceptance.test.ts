@@ -25,7 +25,11 @@ function indexTime(d: Date): string {
 /** An `openssl ca` index line for a certificate made by the project's factory. */
 function indexLine(c: IssuedCert, revokedAt?: Date): string {
   const serial = c.serialHex.length % 2 === 1 ? `0${c.serialHex}` : c.serialHex;
-  return [revokedAt ? 'R' : 'V', indexTime(c.notAfter), revokedAt ? `${indexTime(revokedAt)},keyCompromise` : '', serial, 'unknown', `/CN=${c.name}`].join('\t') + '\n';
+  return (
+    [revokedAt ? 'R' : 'V', indexTime(c.notAfter), revokedAt ? `${indexTime(revokedAt)},keyCompromise` : '', serial, 'unknown', `/CN=${c.name}`].join(
+      '\t',
+    ) + '\n'
+  );
 }
 
 function codeOf(r: HttpResult | NoResponse): string {
@@ -105,7 +109,9 @@ describe('auth: MtlsAuthenticator with real peers (acceptance)', function () {
     it('unknown to the responder but good on the CRL: 200 with source crl (one definitive good answer suffices)', async () => {
       const r = await tlsRequest({port: svc.port, ca, ...asClient(fresh['not-in-index'])}, whoami);
       assert.equal(codeOf(r), '200');
-      const line = await svc.waitForLog(l => l.audit === true && l.event === 'auth.decision' && l.fingerprint === fresh['not-in-index'].fingerprint256);
+      const line = await svc.waitForLog(
+        l => l.audit === true && l.event === 'auth.decision' && l.fingerprint === fresh['not-in-index'].fingerprint256,
+      );
       assert.equal(line.source, 'crl');
     });
 
@@ -135,7 +141,10 @@ describe('auth: MtlsAuthenticator with real peers (acceptance)', function () {
       }
       assert.equal(responder.requests.length - before, 1);
       await svc.waitForLog(() => auditLines(svc, fresh.keepalive.fingerprint256).length >= 5);
-      assert.deepEqual(auditLines(svc, fresh.keepalive.fingerprint256).map(l => l.cached), [false, 'connection', 'connection', 'connection', 'connection']);
+      assert.deepEqual(
+        auditLines(svc, fresh.keepalive.fingerprint256).map(l => l.cached),
+        [false, 'connection', 'connection', 'connection', 'connection'],
+      );
     });
 
     it('two concurrent new connections for the same certificate: one OCSP query', async () => {
@@ -154,14 +163,23 @@ describe('auth: MtlsAuthenticator with real peers (acceptance)', function () {
     });
 
     it('fail closed (default): 401 AUTH_REVOCATION_UNKNOWN', async () => {
-      const svc = await givenAuthService({MTLS_REVOCATION: 'ocsp', MTLS_OCSP_URL: await givenClosedPort(), OUTBOUND_ALLOWED_CIDRS: LOOPBACK_RESPONDER});
+      const svc = await givenAuthService({
+        MTLS_REVOCATION: 'ocsp',
+        MTLS_OCSP_URL: await givenClosedPort(),
+        OUTBOUND_ALLOWED_CIDRS: LOOPBACK_RESPONDER,
+      });
       assert.equal(codeOf(await tlsRequest({port: svc.port, ...clientOf('valid')}, whoami)), '401 AUTH_REVOCATION_UNKNOWN');
       const line = await svc.waitForLog(l => l.audit === true && l.event === 'auth.decision' && l.code === 'AUTH_REVOCATION_UNKNOWN');
       assert.equal(line.decision, 'deny');
     });
 
     it('MTLS_REVOCATION_FAIL=open: 200, audited as a warning with AUTH_REVOCATION_SOFT_FAIL', async () => {
-      const svc = await givenAuthService({MTLS_REVOCATION: 'ocsp', MTLS_OCSP_URL: await givenClosedPort(), OUTBOUND_ALLOWED_CIDRS: LOOPBACK_RESPONDER, MTLS_REVOCATION_FAIL: 'open'});
+      const svc = await givenAuthService({
+        MTLS_REVOCATION: 'ocsp',
+        MTLS_OCSP_URL: await givenClosedPort(),
+        OUTBOUND_ALLOWED_CIDRS: LOOPBACK_RESPONDER,
+        MTLS_REVOCATION_FAIL: 'open',
+      });
       assert.equal(codeOf(await tlsRequest({port: svc.port, ...clientOf('valid')}, whoami)), '200');
       const line = await svc.waitForLog(l => l.audit === true && l.event === 'auth.decision' && l.code === 'AUTH_REVOCATION_SOFT_FAIL');
       assert.equal(line.decision, 'warn');

@@ -101,7 +101,12 @@ describe('auth: revocation transport in the running service (acceptance)', funct
       const intermediate = await givenTestIntermediateCa();
       const issue = async (key: string, dpPath: string) => {
         const name = `crl-dp-${++n}`;
-        leaves[key] = await issueCertificate(intermediate, {name, cn: name, sans: {uri: [`spiffe://hardened-mtls.test/client/${name}`]}, crlUrl: dp.url(dpPath)});
+        leaves[key] = await issueCertificate(intermediate, {
+          name,
+          cn: name,
+          sans: {uri: [`spiffe://hardened-mtls.test/client/${name}`]},
+          crlUrl: dp.url(dpPath),
+        });
       };
       await issue('failing', 'failing.crl');
       await issue('revoked', 'int.crl');

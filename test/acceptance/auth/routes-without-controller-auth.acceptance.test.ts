@@ -43,7 +43,13 @@ describe('auth: routes without a controller are authenticated (acceptance)', fun
   async function decisionsDuring<T>(fn: () => Promise<T>): Promise<{result: T; decisions: unknown[][]}> {
     const from = lines.length;
     const result = await fn();
-    return {result, decisions: lines.slice(from).filter(l => l.event === 'auth.decision').map(l => [l.decision, l.code])};
+    return {
+      result,
+      decisions: lines
+        .slice(from)
+        .filter(l => l.event === 'auth.decision')
+        .map(l => [l.decision, l.code]),
+    };
   }
 
   const cases: {route: string; target: string; body: string; allowedStatus: number}[] = [

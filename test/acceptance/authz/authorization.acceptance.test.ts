@@ -74,7 +74,12 @@ describe('authz: authorization per operation (acceptance)', function () {
   }
 
   async function send(who: Who, request: Omit<RawRequest, 'method'> & {method?: string}, onPort = port): Promise<Answer> {
-    const o = await sendOverTls({endpoint: {host: '127.0.0.1', port: onPort, ca, servername: 'localhost'}, credentials: credentials(who), request: {method: 'GET', ...request}, timeoutMs: 10_000});
+    const o = await sendOverTls({
+      endpoint: {host: '127.0.0.1', port: onPort, ca, servername: 'localhost'},
+      credentials: credentials(who),
+      request: {method: 'GET', ...request},
+      timeoutMs: 10_000,
+    });
     if (o.kind !== 'http') throw new Error(`no HTTP answer: ${JSON.stringify(o)}`);
     return {status: o.status, code: o.code, body: o.body, headers: o.headers};
   }
@@ -87,7 +92,12 @@ describe('authz: authorization per operation (acceptance)', function () {
     return {result, decisions: lines.slice(from).filter(l => l.event === 'authz.decision')};
   }
 
-  const fetchBody = (): RawRequest => ({method: 'POST', target: '/fetch', headers: [['Content-Type', 'application/json']], body: Buffer.from('{"url":"https://public.example/"}')});
+  const fetchBody = (): RawRequest => ({
+    method: 'POST',
+    target: '/fetch',
+    headers: [['Content-Type', 'application/json']],
+    body: Buffer.from('{"url":"https://public.example/"}'),
+  });
   const spec: RawRequest = {method: 'GET', target: '/openapi.json'};
 
   describe('decisions by identity', () => {
@@ -107,7 +117,10 @@ describe('authz: authorization per operation (acceptance)', function () {
       assert.ok(!r.code?.startsWith('AUTHZ_'), r.code);
     });
 
-    for (const [what, req] of [['GET /openapi.json', spec], ['POST /fetch', fetchBody()]] as const) {
+    for (const [what, req] of [
+      ['GET /openapi.json', spec],
+      ['POST /fetch', fetchBody()],
+    ] as const) {
       it(`identity B (admitted, no operator role) gets 403 AUTHZ_DENIED on ${what}, one deny line with the reason`, async () => {
         const {result, decisions} = await decisionsDuring(() => send('valid2', req));
         assert.equal(result.status, 403);
@@ -158,7 +171,10 @@ describe('authz: authorization per operation (acceptance)', function () {
         assert.equal(result.status, 403);
         assert.equal(result.code, 'AUTHZ_NO_POLICY');
         assert.ok(!result.body.includes('says hi'));
-        assert.deepEqual(decisions.map(d => [d.decision, d.code]), [['deny', 'AUTHZ_NO_POLICY']]);
+        assert.deepEqual(
+          decisions.map(d => [d.decision, d.code]),
+          [['deny', 'AUTHZ_NO_POLICY']],
+        );
       });
     }
   });
@@ -172,13 +188,34 @@ describe('authz: authorization per operation (acceptance)', function () {
       ['encoded slash', {target: '/x%2F..%2Fopenapi.json'}],
       ['double slash', {target: '//openapi.json'}],
       ['; parameter', {target: '/openapi.json;x=1'}],
-      ['X-HTTP-Method-Override on a POST', {method: 'POST', target: '/openapi.json', headers: [['X-HTTP-Method-Override', 'GET'], ['Content-Type', 'application/json']], body: Buffer.from('{}')}],
+      [
+        'X-HTTP-Method-Override on a POST',
+        {
+          method: 'POST',
+          target: '/openapi.json',
+          headers: [
+            ['X-HTTP-Method-Override', 'GET'],
+            ['Content-Type', 'application/json'],
+          ],
+          body: Buffer.from('{}'),
+        },
+      ],
       ['fetch: trailing slash', {...fetchBody(), target: '/fetch/'}],
       ['fetch: upper case', {...fetchBody(), target: '/FETCH'}],
       ['fetch: ; parameter', {...fetchBody(), target: '/fetch;a=b'}],
       ['fetch: percent-encoded letter', {...fetchBody(), target: '/%66etch'}],
       ['fetch: GET with X-HTTP-Method-Override: POST', {method: 'GET', target: '/fetch', headers: [['X-HTTP-Method-Override', 'POST']]}],
-      ['fetch: POST /ping with X-HTTP-Method-Override', {...fetchBody(), target: '/ping', headers: [['X-HTTP-Method-Override', 'POST'], ['Content-Type', 'application/json']]}],
+      [
+        'fetch: POST /ping with X-HTTP-Method-Override',
+        {
+          ...fetchBody(),
+          target: '/ping',
+          headers: [
+            ['X-HTTP-Method-Override', 'POST'],
+            ['Content-Type', 'application/json'],
+          ],
+        },
+      ],
     ];
     for (const [what, req] of variants) {
       it(`${what}: identity B (denied on the canonical request) is refused, the protected handler never answers`, async () => {
@@ -192,7 +229,11 @@ describe('authz: authorization per operation (acceptance)', function () {
       it(`${what}: identity A gets either the canonical decision (allow, role operator) or a refusal`, async () => {
         const {result, decisions} = await decisionsDuring(() => send('valid', req));
         // Anything but a 4xx refusal means a handler answered: only after an allow decision.
-        if (result.status < 400 || result.status >= 500) assert.ok(decisions.some(d => d.decision === 'allow'), `${result.status} ${JSON.stringify(decisions)}`);
+        if (result.status < 400 || result.status >= 500)
+          assert.ok(
+            decisions.some(d => d.decision === 'allow'),
+            `${result.status} ${JSON.stringify(decisions)}`,
+          );
       });
     }
   });
@@ -231,11 +272,24 @@ describe('authz: authorization per operation (acceptance)', function () {
     it('off by default: no Access-Control-* header on an answer, a preflight is an unknown operation (403 AUTHZ_NO_POLICY)', async () => {
       const r = await send('valid', {target: '/ping', headers: [['Origin', 'https://app.example']]});
       assert.equal(r.status, 200);
-      assert.deepEqual(Object.keys(r.headers).filter(h => h.startsWith('access-control-')), []);
-      const pre = await send('valid', {method: 'OPTIONS', target: '/ping', headers: [['Origin', 'https://app.example'], ['Access-Control-Request-Method', 'GET']]});
+      assert.deepEqual(
+        Object.keys(r.headers).filter(h => h.startsWith('access-control-')),
+        [],
+      );
+      const pre = await send('valid', {
+        method: 'OPTIONS',
+        target: '/ping',
+        headers: [
+          ['Origin', 'https://app.example'],
+          ['Access-Control-Request-Method', 'GET'],
+        ],
+      });
       assert.equal(pre.status, 403);
       assert.equal(pre.code, 'AUTHZ_NO_POLICY');
-      assert.deepEqual(Object.keys(pre.headers).filter(h => h.startsWith('access-control-')), []);
+      assert.deepEqual(
+        Object.keys(pre.headers).filter(h => h.startsWith('access-control-')),
+        [],
+      );
     });
 
     describe('with CORS_ALLOWED_ORIGINS', () => {
@@ -247,7 +301,13 @@ describe('authz: authorization per operation (acceptance)', function () {
         await cors?.service.stop();
       });
       const preflight = (origin: string, method: string, target: string): RawRequest => ({
-        method: 'OPTIONS', target, headers: [['Origin', origin], ['Access-Control-Request-Method', method], ['Access-Control-Request-Headers', 'content-type']],
+        method: 'OPTIONS',
+        target,
+        headers: [
+          ['Origin', origin],
+          ['Access-Control-Request-Method', method],
+          ['Access-Control-Request-Headers', 'content-type'],
+        ],
       });
 
       it('a preflight of the operator for POST /fetch: 204 with that exact origin and credentials, never *', async () => {
@@ -271,7 +331,10 @@ describe('authz: authorization per operation (acceptance)', function () {
       it('a preflight from an origin not listed: 403 CORS_ORIGIN_DENIED, with its deny line', async () => {
         const {result: r, decisions} = await decisionsDuring(() => send('valid', preflight('https://evil.example', 'GET', '/ping'), cors.port));
         assert.equal(r.code, 'CORS_ORIGIN_DENIED');
-        assert.deepEqual(decisions.map(d => [d.decision, d.code]), [['deny', 'CORS_ORIGIN_DENIED']]);
+        assert.deepEqual(
+          decisions.map(d => [d.decision, d.code]),
+          [['deny', 'CORS_ORIGIN_DENIED']],
+        );
       });
       it('an allowed request from a listed origin carries the exact origin; another origin gets none', async () => {
         const ok = await send('valid', {target: '/ping', headers: [['Origin', 'https://app.example']]}, cors.port);

@@ -32,11 +32,41 @@ describe('authz: policy file, real process (acceptance)', function () {
 
   const refusals: [string, () => Record<string, string>, string][] = [
     ['bad YAML', () => ({MTLS_POLICY_FILE: write('bad.yaml', 'version: 1\nroles: [\n')}), 'AUTHZ_POLICY_INVALID'],
-    ['an unknown key', () => ({MTLS_POLICY_FILE: write('unknown.yaml', 'version: 1\nroles:\n  operator: {rules: [], allow: []}\n  spec-reader: {rules: []}\n')}), 'AUTHZ_POLICY_INVALID'],
-    ['an empty rule', () => ({MTLS_POLICY_FILE: write('empty.yaml', 'version: 1\nroles:\n  operator: {rules: [""]}\n  spec-reader: {rules: []}\n')}), 'AUTHZ_POLICY_INVALID'],
-    ['a role a decorator names but the policy lacks (operator)', () => ({MTLS_POLICY_FILE: write('norole.json', '{"version":1,"roles":{"spec-reader":{"rules":[]}}}')}), 'AUTHZ_POLICY_INVALID'],
-    ['a malformed issuer fingerprint', () => ({MTLS_POLICY_FILE: write('issuer.yaml', 'version: 1\nroles:\n  operator: {rules: ["dns:a.example"], issuers: ["sha256:12"]}\n  spec-reader: {rules: []}\n')}), 'AUTHZ_POLICY_INVALID'],
-    ['a trust-domain bundle that does not exist', () => ({MTLS_POLICY_FILE: write('td.yaml', 'version: 1\nroles:\n  operator: {rules: []}\n  spec-reader: {rules: []}\ntrustDomains:\n  td.example: {bundle: missing.pem}\n')}), 'AUTHZ_POLICY_INVALID'],
+    [
+      'an unknown key',
+      () => ({MTLS_POLICY_FILE: write('unknown.yaml', 'version: 1\nroles:\n  operator: {rules: [], allow: []}\n  spec-reader: {rules: []}\n')}),
+      'AUTHZ_POLICY_INVALID',
+    ],
+    [
+      'an empty rule',
+      () => ({MTLS_POLICY_FILE: write('empty.yaml', 'version: 1\nroles:\n  operator: {rules: [""]}\n  spec-reader: {rules: []}\n')}),
+      'AUTHZ_POLICY_INVALID',
+    ],
+    [
+      'a role a decorator names but the policy lacks (operator)',
+      () => ({MTLS_POLICY_FILE: write('norole.json', '{"version":1,"roles":{"spec-reader":{"rules":[]}}}')}),
+      'AUTHZ_POLICY_INVALID',
+    ],
+    [
+      'a malformed issuer fingerprint',
+      () => ({
+        MTLS_POLICY_FILE: write(
+          'issuer.yaml',
+          'version: 1\nroles:\n  operator: {rules: ["dns:a.example"], issuers: ["sha256:12"]}\n  spec-reader: {rules: []}\n',
+        ),
+      }),
+      'AUTHZ_POLICY_INVALID',
+    ],
+    [
+      'a trust-domain bundle that does not exist',
+      () => ({
+        MTLS_POLICY_FILE: write(
+          'td.yaml',
+          'version: 1\nroles:\n  operator: {rules: []}\n  spec-reader: {rules: []}\ntrustDomains:\n  td.example: {bundle: missing.pem}\n',
+        ),
+      }),
+      'AUTHZ_POLICY_INVALID',
+    ],
     ['a missing policy file', () => ({MTLS_POLICY_FILE: path.join(dir, 'nope.yaml')}), 'AUTHZ_POLICY_INVALID'],
     ['MTLS_ROLES with an empty rule', () => ({MTLS_POLICY_FILE: '', MTLS_ROLES: 'operator=dns:a.example,'}), 'CONFIG_INVALID'],
     ['both MTLS_POLICY_FILE and MTLS_ROLES', () => ({MTLS_ROLES: 'operator=dns:a.example'}), 'CONFIG_INVALID'],

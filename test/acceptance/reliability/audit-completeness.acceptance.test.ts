@@ -44,23 +44,112 @@ interface Kind {
 
 const AUTH_ALLOW: Expected = {event: 'auth.decision', decision: 'allow'};
 
-const withSecrets = (r: RawRequest): RawRequest => ({...r, headers: [...(r.headers ?? []), ['Authorization', SECRET_BEARER], ['Cookie', SECRET_COOKIE]]});
+const withSecrets = (r: RawRequest): RawRequest => ({
+  ...r,
+  headers: [...(r.headers ?? []), ['Authorization', SECRET_BEARER], ['Cookie', SECRET_COOKIE]],
+});
 
 function kinds(): Kind[] {
   const json: [string, string][] = [['Content-Type', 'application/json']];
   return [
-    {name: 'valid, GET /whoami, new connections', client: 'valid', request: () => withSecrets({target: '/whoami'}), count: 8, expect: [AUTH_ALLOW], status: 200},
-    {name: 'valid, POST /echo, kept-alive connection', client: 'valid2', keepAlive: true, request: n => withSecrets({method: 'POST', target: '/echo', headers: json, body: JSON.stringify({n, password: 'hunter2-body-secret'})}), count: 8, expect: [AUTH_ALLOW], status: 200},
-    {name: 'valid, unknown route', client: 'valid', request: n => withSecrets({target: `/no/such/route/${n}`}), count: 6, expect: [AUTH_ALLOW], status: 404},
-    {name: 'outside the allow-list (wrong SAN)', client: 'wrong-san', request: () => withSecrets({target: '/whoami'}), count: 6, expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
-    {name: 'outside the allow-list, unknown route', client: 'wrong-san', request: n => ({target: `/no/such/route/${n}`}), count: 4, expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}], status: 403},
-    {name: 'refused by the request guard (container runtime socket in the query)', client: 'valid', request: () => withSecrets({target: '/search?q=/var/run/docker.sock'}), count: 5, expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE'}], status: 403},
-    {name: 'refused by the request guard (prototype key in the body)', client: 'valid2', keepAlive: true, request: () => withSecrets({method: 'POST', target: '/echo', headers: json, body: '{"__proto__": {"admin": true}}'}), count: 3, expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_MALFORMED_INPUT'}], status: 400},
-    {name: 'revoked (connection gate)', client: 'revoked', request: () => withSecrets({target: '/whoami'}), count: 5, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED'}], status: 401},
-    {name: 'untrusted CA (connection gate)', client: 'untrusted', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED'}], status: 401},
-    {name: 'expired certificate (connection gate)', client: 'expired', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_EXPIRED'}], status: 401},
-    {name: 'no client certificate (connection gate)', client: 'anonymous', request: () => ({target: '/whoami'}), count: 4, expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_NO_CLIENT_CERT'}], status: 401},
-    {name: 'TLS 1.2 client (handshake)', client: 'valid', tls: {maxVersion: 'TLSv1.2'}, request: () => ({target: '/ping'}), count: 3, expect: [{event: 'tls.connection', decision: 'deny', code: 'TLS_HANDSHAKE_FAILED'}]},
+    {
+      name: 'valid, GET /whoami, new connections',
+      client: 'valid',
+      request: () => withSecrets({target: '/whoami'}),
+      count: 8,
+      expect: [AUTH_ALLOW],
+      status: 200,
+    },
+    {
+      name: 'valid, POST /echo, kept-alive connection',
+      client: 'valid2',
+      keepAlive: true,
+      request: n => withSecrets({method: 'POST', target: '/echo', headers: json, body: JSON.stringify({n, password: 'hunter2-body-secret'})}),
+      count: 8,
+      expect: [AUTH_ALLOW],
+      status: 200,
+    },
+    {
+      name: 'valid, unknown route',
+      client: 'valid',
+      request: n => withSecrets({target: `/no/such/route/${n}`}),
+      count: 6,
+      expect: [AUTH_ALLOW],
+      status: 404,
+    },
+    {
+      name: 'outside the allow-list (wrong SAN)',
+      client: 'wrong-san',
+      request: () => withSecrets({target: '/whoami'}),
+      count: 6,
+      expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}],
+      status: 403,
+    },
+    {
+      name: 'outside the allow-list, unknown route',
+      client: 'wrong-san',
+      request: n => ({target: `/no/such/route/${n}`}),
+      count: 4,
+      expect: [{event: 'auth.decision', decision: 'deny', code: 'AUTH_IDENTITY_NOT_ALLOWED'}],
+      status: 403,
+    },
+    {
+      name: 'refused by the request guard (container runtime socket in the query)',
+      client: 'valid',
+      request: () => withSecrets({target: '/search?q=/var/run/docker.sock'}),
+      count: 5,
+      expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_DENIED_REFERENCE'}],
+      status: 403,
+    },
+    {
+      name: 'refused by the request guard (prototype key in the body)',
+      client: 'valid2',
+      keepAlive: true,
+      request: () => withSecrets({method: 'POST', target: '/echo', headers: json, body: '{"__proto__": {"admin": true}}'}),
+      count: 3,
+      expect: [{event: 'guard.decision', decision: 'deny', code: 'GUARD_MALFORMED_INPUT'}],
+      status: 400,
+    },
+    {
+      name: 'revoked (connection gate)',
+      client: 'revoked',
+      request: () => withSecrets({target: '/whoami'}),
+      count: 5,
+      expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_REVOKED'}],
+      status: 401,
+    },
+    {
+      name: 'untrusted CA (connection gate)',
+      client: 'untrusted',
+      request: () => ({target: '/whoami'}),
+      count: 4,
+      expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_UNTRUSTED'}],
+      status: 401,
+    },
+    {
+      name: 'expired certificate (connection gate)',
+      client: 'expired',
+      request: () => ({target: '/whoami'}),
+      count: 4,
+      expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_CERT_EXPIRED'}],
+      status: 401,
+    },
+    {
+      name: 'no client certificate (connection gate)',
+      client: 'anonymous',
+      request: () => ({target: '/whoami'}),
+      count: 4,
+      expect: [{event: 'tls.connection', decision: 'deny', code: 'AUTH_NO_CLIENT_CERT'}],
+      status: 401,
+    },
+    {
+      name: 'TLS 1.2 client (handshake)',
+      client: 'valid',
+      tls: {maxVersion: 'TLSv1.2'},
+      request: () => ({target: '/ping'}),
+      count: 3,
+      expect: [{event: 'tls.connection', decision: 'deny', code: 'TLS_HANDSHAKE_FAILED'}],
+    },
   ];
 }
 
@@ -121,7 +210,8 @@ describe('reliability: audit completeness (acceptance)', function () {
     recordSection({
       id: 'audit',
       title: 'Audit completeness',
-      claim: 'A scripted run of mixed requests (valid on new and kept-alive connections, unknown routes, outside the allow-list, refused by the request guard, revoked, untrusted, expired, no certificate, TLS 1.2), most carrying an Authorization and a Cookie header, then the log read back after shutdown (LOG_LEVEL=debug): exactly one decision line per request (tls.connection for a refused connection; a guard.decision deny line for a request the guard refused, else one auth.decision line), every line parseable JSON, no secret material.',
+      claim:
+        'A scripted run of mixed requests (valid on new and kept-alive connections, unknown routes, outside the allow-list, refused by the request guard, revoked, untrusted, expired, no certificate, TLS 1.2), most carrying an Authorization and a Cookie header, then the log read back after shutdown (LOG_LEVEL=debug): exactly one decision line per request (tls.connection for a refused connection; a guard.decision deny line for a request the guard refused, else one auth.decision line), every line parseable JSON, no secret material.',
       source: 'test/acceptance/reliability/audit-completeness.acceptance.test.ts',
       figures: {
         cases: ks.length,
@@ -133,7 +223,11 @@ describe('reliability: audit completeness (acceptance)', function () {
         'log lines scanned for secrets': allLines.length,
       },
       tables: [
-        {caption: 'decision lines expected (one per request) vs found, by event, decision and code', columns: ['event decision code', 'expected', 'found'], rows},
+        {
+          caption: 'decision lines expected (one per request) vs found, by event, decision and code',
+          columns: ['event decision code', 'expected', 'found'],
+          rows,
+        },
         {caption: 'what the clients saw', columns: ['requests', 'answers'], rows: ks.map(k => [k.name, (statuses.get(k.name) ?? []).join(' ')])},
       ],
     });
@@ -161,7 +255,10 @@ describe('reliability: audit completeness (acceptance)', function () {
     }
     // Nothing but the start-up banner is written outside the JSON log.
     const other = svc.stdout.filter(l => !l.startsWith('{') && l.trim() !== '');
-    assert.ok(other.every(l => /^(hardened-mtls listening on |try:| {2}curl )/.test(l)), other.join('\n'));
+    assert.ok(
+      other.every(l => /^(hardened-mtls listening on |try:| {2}curl )/.test(l)),
+      other.join('\n'),
+    );
   });
 
   it('decision lines carry what (decision, code) and, for connections and authentication, where (remote), never a payload', () => {
@@ -175,10 +272,24 @@ describe('reliability: audit completeness (acceptance)', function () {
   });
 
   it('no secret material in any log line', () => {
-    const keyBody = (f: string) => readFileSync(f, 'utf8').split('\n').filter(l => l && !l.startsWith('-----')).join('').slice(0, 48);
+    const keyBody = (f: string) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter(l => l && !l.startsWith('-----'))
+        .join('')
+        .slice(0, 48);
     const secrets = [
-      '-----BEGIN', 'PRIVATE KEY', SECRET_BEARER, 's3cr3t-audit-token', SECRET_COOKIE, 'c00kie-audit-secret', 'hunter2-body-secret',
-      keyBody(pki.clients.valid.key), keyBody(pki.clients.valid2.key), keyBody(pki.server.key), keyBody(pki.clients.valid.cert),
+      '-----BEGIN',
+      'PRIVATE KEY',
+      SECRET_BEARER,
+      's3cr3t-audit-token',
+      SECRET_COOKIE,
+      'c00kie-audit-secret',
+      'hunter2-body-secret',
+      keyBody(pki.clients.valid.key),
+      keyBody(pki.clients.valid2.key),
+      keyBody(pki.server.key),
+      keyBody(pki.clients.valid.cert),
     ];
     for (const line of allLines) {
       for (const s of secrets) assert.ok(!line.includes(s), `a log line carries secret material (${s.slice(0, 12)}...): ${line.slice(0, 200)}`);

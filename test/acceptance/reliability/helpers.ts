@@ -73,7 +73,9 @@ export async function waitForLogAfter(svc: ServiceHandle, mark: number, pred: (l
   for (;;) {
     for (; cursor < svc.logs.length; cursor++) if (pred(svc.logs[cursor])) return svc.logs[cursor];
     if (svc.child.exitCode !== null || svc.child.signalCode !== null) {
-      throw new Error(`service exited (${svc.child.exitCode ?? svc.child.signalCode}) before the log line; output:\n${svc.stdout.slice(-20).join('\n')}`);
+      throw new Error(
+        `service exited (${svc.child.exitCode ?? svc.child.signalCode}) before the log line; output:\n${svc.stdout.slice(-20).join('\n')}`,
+      );
     }
     if (Date.now() > deadline) throw new Error(`log line not seen within ${timeoutMs} ms; output:\n${svc.stdout.slice(-20).join('\n')}`);
     await new Promise(r => setTimeout(r, 20));

@@ -37,8 +37,19 @@ import {fatalLines, logMark, seededBytes, stderrLines, waitForLogAfter} from './
 const OCSP_TIMEOUT_MS = 800;
 
 type Mode =
-  | 'good' | 'down' | 'reset' | 'hang' | 'http500' | 'redirect' | 'garbage' | 'truncated' | 'huge'
-  | 'other-certificate' | 'wrong-content-type' | 'try-later' | 'unauthorised-signer';
+  | 'good'
+  | 'down'
+  | 'reset'
+  | 'hang'
+  | 'http500'
+  | 'redirect'
+  | 'garbage'
+  | 'truncated'
+  | 'huge'
+  | 'other-certificate'
+  | 'wrong-content-type'
+  | 'try-later'
+  | 'unauthorised-signer';
 
 function indexTime(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
@@ -48,7 +59,11 @@ function indexTime(d: Date): string {
 /** An `openssl ca` index line for a certificate made by the project's factory. */
 function indexLine(c: IssuedCert, revokedAt?: Date): string {
   const serial = c.serialHex.length % 2 === 1 ? `0${c.serialHex}` : c.serialHex;
-  return [revokedAt ? 'R' : 'V', indexTime(c.notAfter), revokedAt ? `${indexTime(revokedAt)},keyCompromise` : '', serial, 'unknown', `/CN=${c.name}`].join('\t') + '\n';
+  return (
+    [revokedAt ? 'R' : 'V', indexTime(c.notAfter), revokedAt ? `${indexTime(revokedAt)},keyCompromise` : '', serial, 'unknown', `/CN=${c.name}`].join(
+      '\t',
+    ) + '\n'
+  );
 }
 
 function post(url: string, body: Buffer): Promise<{status: number; body: Buffer}> {
@@ -84,7 +99,11 @@ class SwitchableResponder {
   private readonly sockets = new Set<net.Socket>();
   port = 0;
 
-  constructor(private readonly real: LoopbackResponder, private readonly unauthorised: LoopbackResponder, private readonly otherCertificate: (nonce: Buffer | undefined) => Promise<Buffer>) {
+  constructor(
+    private readonly real: LoopbackResponder,
+    private readonly unauthorised: LoopbackResponder,
+    private readonly otherCertificate: (nonce: Buffer | undefined) => Promise<Buffer>,
+  ) {
     this.server = this.create();
   }
 
@@ -238,9 +257,21 @@ describe('reliability: OCSP responder faults, fail closed and fail open (accepta
     copyFileSync(pki.opensslIndex, index);
     for (const name of ['good-baseline', 'cached', ...FAULTS.map(f => `fault-${f.mode}`)]) appendFileSync(index, indexLine(await issue(name)));
     appendFileSync(index, indexLine(await issue('ocsp-revoked'), new Date(Date.now() - 60_000)));
-    real = await givenOcspResponder({indexFile: index, caCert: pki.intermediateCa.cert, rsignerCert: pki.ocspResponder.cert, rsignerKey: pki.ocspResponder.key, nmin: 60});
+    real = await givenOcspResponder({
+      indexFile: index,
+      caCert: pki.intermediateCa.cert,
+      rsignerCert: pki.ocspResponder.cert,
+      rsignerKey: pki.ocspResponder.key,
+      nmin: 60,
+    });
     // The server certificate's key is no OCSP signer of the intermediate's.
-    unauthorised = await givenOcspResponder({indexFile: index, caCert: pki.intermediateCa.cert, rsignerCert: pki.server.cert, rsignerKey: pki.server.key, nmin: 60});
+    unauthorised = await givenOcspResponder({
+      indexFile: index,
+      caCert: pki.intermediateCa.cert,
+      rsignerCert: pki.server.cert,
+      rsignerKey: pki.server.key,
+      nmin: 60,
+    });
     const issuer = parseCertificate(new X509Certificate(readFileSync(pki.intermediateCa.cert)).raw);
     const other = parseCertificate(certs.get('good-baseline')!.certDer);
     proxy = new SwitchableResponder(real, unauthorised, async nonce => {
@@ -268,14 +299,17 @@ describe('reliability: OCSP responder faults, fail closed and fail open (accepta
       figures: {
         cases: faultsTried,
         requests: probes + cached.length,
-        failures: cached.filter(r => r.kind !== 'response' || r.status !== 200).length + [...rows.values()].filter(r => r[r.length - 1] !== 'yes').length,
+        failures:
+          cached.filter(r => r.kind !== 'response' || r.status !== 200).length + [...rows.values()].filter(r => r[r.length - 1] !== 'yes').length,
         'requests of the client with a cached good answer (all 200)': cached.length,
         'OCSP requests the proxy received': proxy?.requests ?? 0,
       },
-      tables: [{
-        columns: ['fault', 'fail closed: answer', 'audit (closed)', 'OCSP reason logged', 'fail open: answer', 'audit (open)', 'as expected'],
-        rows: [...rows.values()],
-      }],
+      tables: [
+        {
+          columns: ['fault', 'fail closed: answer', 'audit (closed)', 'OCSP reason logged', 'fail open: answer', 'audit (open)', 'as expected'],
+          rows: [...rows.values()],
+        },
+      ],
     });
   });
 
@@ -286,18 +320,35 @@ describe('reliability: OCSP responder faults, fail closed and fail open (accepta
 
       before(async () => {
         await proxy.switchTo('good');
-        svc = await givenService(givenMtlsEnv(pki, {
-          MTLS_REVOCATION: 'ocsp', MTLS_OCSP_URL: proxy.url, OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
-          MTLS_OCSP_TIMEOUT_MS: String(OCSP_TIMEOUT_MS), MTLS_REVOCATION_FAIL: mode,
-        }));
+        svc = await givenService(
+          givenMtlsEnv(pki, {
+            MTLS_REVOCATION: 'ocsp',
+            MTLS_OCSP_URL: proxy.url,
+            OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
+            MTLS_OCSP_TIMEOUT_MS: String(OCSP_TIMEOUT_MS),
+            MTLS_REVOCATION_FAIL: mode,
+          }),
+        );
         services[mode] = svc;
         const cached = certs.get('cached')!;
         const ca = givenClient(pki, 'valid').ca;
         // Its good answer is fetched once, then served from the cache through every fault.
         assert.equal(codeOf(await tlsRequest({port: svc.port, ca, cert: cached.certPem, key: cached.keyPem}, {target: '/whoami'})), '200');
         load = Load.start([
-          {group: 'cached', tls: {port: svc.port, ca, cert: cached.certPem, key: cached.keyPem}, mode: 'keep-alive', request: () => ({target: '/whoami'}), pauseMs: 20},
-          {group: 'cached', tls: {port: svc.port, ca, cert: cached.certPem, key: cached.keyPem}, mode: 'new-connection', request: () => ({target: '/ping'}), pauseMs: 20},
+          {
+            group: 'cached',
+            tls: {port: svc.port, ca, cert: cached.certPem, key: cached.keyPem},
+            mode: 'keep-alive',
+            request: () => ({target: '/whoami'}),
+            pauseMs: 20,
+          },
+          {
+            group: 'cached',
+            tls: {port: svc.port, ca, cert: cached.certPem, key: cached.keyPem},
+            mode: 'new-connection',
+            request: () => ({target: '/ping'}),
+            pauseMs: 20,
+          },
         ]);
         loads[mode] = load;
         await load.progress(['cached'], 3);
@@ -308,7 +359,10 @@ describe('reliability: OCSP responder faults, fail closed and fail open (accepta
         const good = certs.get('good-baseline')!;
         const revoked = certs.get('ocsp-revoked')!;
         assert.equal(codeOf(await tlsRequest({port: svc.port, ca, cert: good.certPem, key: good.keyPem}, {target: '/whoami'})), '200');
-        assert.equal(codeOf(await tlsRequest({port: svc.port, ca, cert: revoked.certPem, key: revoked.keyPem}, {target: '/whoami'})), '401 AUTH_CERT_REVOKED');
+        assert.equal(
+          codeOf(await tlsRequest({port: svc.port, ca, cert: revoked.certPem, key: revoked.keyPem}, {target: '/whoami'})),
+          '401 AUTH_CERT_REVOKED',
+        );
         probes += 2;
       });
 
@@ -320,12 +374,25 @@ describe('reliability: OCSP responder faults, fail closed and fail open (accepta
           const cert = certs.get(`fault-${fault.mode}`)!;
           await proxy.switchTo(fault.mode);
           const mark = logMark(svc);
-          const r = await tlsRequest({port: svc.port, ca: givenClient(pki, 'valid').ca, cert: cert.certPem, key: cert.keyPem}, {target: '/whoami'}, 30_000);
-          const line = await waitForLogAfter(svc, mark, l => l.audit === true && l.event === 'auth.decision' && l.fingerprint === cert.fingerprint256);
+          const r = await tlsRequest(
+            {port: svc.port, ca: givenClient(pki, 'valid').ca, cert: cert.certPem, key: cert.keyPem},
+            {target: '/whoami'},
+            30_000,
+          );
+          const line = await waitForLogAfter(
+            svc,
+            mark,
+            l => l.audit === true && l.event === 'auth.decision' && l.fingerprint === cert.fingerprint256,
+          );
           await proxy.switchTo('good');
           const lines = svc.logs.slice(mark).filter(l => l.audit === true && l.event === 'auth.decision' && l.fingerprint === cert.fingerprint256);
-          const expectedLine = mode === 'closed' ? {decision: 'deny', code: 'AUTH_REVOCATION_UNKNOWN'} : {decision: 'warn', code: 'AUTH_REVOCATION_SOFT_FAIL'};
-          const ok = codeOf(r) === expected && line.decision === expectedLine.decision && line.code === expectedLine.code && lines.length === 1 &&
+          const expectedLine =
+            mode === 'closed' ? {decision: 'deny', code: 'AUTH_REVOCATION_UNKNOWN'} : {decision: 'warn', code: 'AUTH_REVOCATION_SOFT_FAIL'};
+          const ok =
+            codeOf(r) === expected &&
+            line.decision === expectedLine.decision &&
+            line.code === expectedLine.code &&
+            lines.length === 1 &&
             (mode === 'open' || ocspReason(line) === fault.reason);
           const row = rows.get(fault.name) ?? [fault.name, '', '', '', '', '', ''];
           if (mode === 'closed') {

@@ -24,7 +24,6 @@ import {fatalLines, givenWritablePki, isServed, logMark, seededBytes, stderrLine
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 
-
 interface Fault {
   name: string;
   apply: () => void | Promise<void>;
@@ -52,8 +51,11 @@ describe('reliability: revocation and TLS material faults under traffic (accepta
       {group: 'valid', tls: as('valid'), mode: 'keep-alive', request: () => ({target: '/whoami'})},
       {group: 'valid', tls: as('valid'), mode: 'new-connection', request: () => ({target: '/ping'})},
       {
-        group: 'valid2', tls: as('valid2'), mode: 'keep-alive',
-        request: n => (n % 2 ? {target: '/ping'} : {method: 'POST', target: '/echo', headers: [['Content-Type', 'application/json']], body: JSON.stringify({n})}),
+        group: 'valid2',
+        tls: as('valid2'),
+        mode: 'keep-alive',
+        request: n =>
+          n % 2 ? {target: '/ping'} : {method: 'POST', target: '/echo', headers: [['Content-Type', 'application/json']], body: JSON.stringify({n})},
       },
       {group: 'revoked', tls: as('revoked'), mode: 'new-connection', request: () => ({target: '/whoami'})},
     ]);
@@ -69,21 +71,27 @@ describe('reliability: revocation and TLS material faults under traffic (accepta
     recordSection({
       id: 'revocation-faults',
       title: 'Revocation and TLS material faults while traffic flows',
-      claim: 'Each fault is written to the files of the running service and a reload is requested (SIGHUP) while four clients send requests in a loop. The reload is refused with a coded error, the last good state stays in force, valid clients keep succeeding and the revoked client stays refused.',
+      claim:
+        'Each fault is written to the files of the running service and a reload is requested (SIGHUP) while four clients send requests in a loop. The reload is refused with a coded error, the last good state stays in force, valid clients keep succeeding and the revoked client stays refused.',
       source: 'test/acceptance/reliability/revocation-faults.acceptance.test.ts',
       figures: {
         cases: faultsTried,
         requests: load.total.requests,
-        failures: valid.filter(r => r.kind !== 'response' || r.status !== 200).length + revoked.filter(r => r.kind === 'response').length + load.total.serverErrors,
+        failures:
+          valid.filter(r => r.kind !== 'response' || r.status !== 200).length +
+          revoked.filter(r => r.kind === 'response').length +
+          load.total.serverErrors,
         'valid-client requests': valid.length,
         'revoked-client attempts (all refused)': revoked.length,
         '5xx responses': load.total.serverErrors,
         'service exit code after SIGTERM': String(code),
       },
-      tables: [{
-        columns: ['fault', 'logged code', 'cause', 'requests during the fault', 'valid-client failures', 'revoked client served', '5xx'],
-        rows,
-      }],
+      tables: [
+        {
+          columns: ['fault', 'logged code', 'cause', 'requests during the fault', 'valid-client failures', 'revoked client served', '5xx'],
+          rows,
+        },
+      ],
     });
   });
 
@@ -105,9 +113,25 @@ describe('reliability: revocation and TLS material faults under traffic (accepta
     const validFailures = VALID_GROUPS.flatMap(g => during(g)).filter(r => r.kind !== 'response' || r.status !== 200);
     const revokedServed = during('revoked').filter(r => isServed(r));
     const serverErrors = [...VALID_GROUPS, 'revoked'].flatMap(g => during(g)).filter(r => (r.status ?? 0) >= 500);
-    rows.push([fault.name, fault.code, fault.cause, [...VALID_GROUPS, 'revoked'].flatMap(g => during(g)).length, validFailures.length, revokedServed.length, serverErrors.length]);
-    assert.deepEqual(validFailures.map(r => `${r.group}:${r.kind}:${r.status ?? ''}:${r.error ?? ''}`), [], 'valid clients failed during the fault');
-    assert.deepEqual(revokedServed.map(r => r.status), [], 'the revoked client was served');
+    rows.push([
+      fault.name,
+      fault.code,
+      fault.cause,
+      [...VALID_GROUPS, 'revoked'].flatMap(g => during(g)).length,
+      validFailures.length,
+      revokedServed.length,
+      serverErrors.length,
+    ]);
+    assert.deepEqual(
+      validFailures.map(r => `${r.group}:${r.kind}:${r.status ?? ''}:${r.error ?? ''}`),
+      [],
+      'valid clients failed during the fault',
+    );
+    assert.deepEqual(
+      revokedServed.map(r => r.status),
+      [],
+      'the revoked client was served',
+    );
     assert.equal(serverErrors.length, 0);
     assert.equal(svc.child.exitCode, null, 'the process stays up');
   }
@@ -121,63 +145,113 @@ describe('reliability: revocation and TLS material faults under traffic (accepta
         const pem = readFileSync(pki.crls.intermediate);
         writeAtomically(files.intermediateCrl, pem.subarray(0, pem.length >> 1));
       },
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_INVALID',
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_INVALID',
     },
     {
       name: 'CRL truncated (DER, last byte cut)',
       apply: () => {
-        const der = opensslGenCrl({caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key, revokedCertFiles: [pki.clients.revoked.cert], format: 'DER'});
+        const der = opensslGenCrl({
+          caCertFile: pki.intermediateCa.cert,
+          caKeyFile: pki.intermediateCa.key,
+          revokedCertFiles: [pki.clients.revoked.cert],
+          format: 'DER',
+        });
         writeAtomically(files.intermediateCrl, der.subarray(0, der.length - 1));
       },
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_INVALID',
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_INVALID',
     },
-    {name: 'CRL replaced by 4 KiB of garbage', apply: () => writeAtomically(files.intermediateCrl, seededBytes(4096)), code: 'CRL_RELOAD_FAILED', cause: 'CRL_INVALID'},
+    {
+      name: 'CRL replaced by 4 KiB of garbage',
+      apply: () => writeAtomically(files.intermediateCrl, seededBytes(4096)),
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_INVALID',
+    },
     {
       name: 'CRL replaced by garbage inside PEM armour',
-      apply: () => writeAtomically(files.intermediateCrl, `-----BEGIN X509 CRL-----\n${seededBytes(300, 7).toString('base64')}\n-----END X509 CRL-----\n`),
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_INVALID',
+      apply: () =>
+        writeAtomically(files.intermediateCrl, `-----BEGIN X509 CRL-----\n${seededBytes(300, 7).toString('base64')}\n-----END X509 CRL-----\n`),
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_INVALID',
     },
     {
       name: 'stale CRL (past nextUpdate, revokes nobody)',
-      apply: () => writeAtomically(files.intermediateCrl, opensslGenCrl({
-        caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key,
-        lastUpdate: new Date(Date.now() - 3 * DAY), nextUpdate: new Date(Date.now() - DAY),
-      })),
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_EXPIRED',
+      apply: () =>
+        writeAtomically(
+          files.intermediateCrl,
+          opensslGenCrl({
+            caCertFile: pki.intermediateCa.cert,
+            caKeyFile: pki.intermediateCa.key,
+            lastUpdate: new Date(Date.now() - 3 * DAY),
+            nextUpdate: new Date(Date.now() - DAY),
+          }),
+        ),
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_EXPIRED',
     },
     {
       name: 'CRL from the future (thisUpdate tomorrow, revokes nobody)',
-      apply: () => writeAtomically(files.intermediateCrl, opensslGenCrl({
-        caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key,
-        lastUpdate: new Date(Date.now() + DAY), nextUpdate: new Date(Date.now() + 8 * DAY),
-      })),
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_EXPIRED',
+      apply: () =>
+        writeAtomically(
+          files.intermediateCrl,
+          opensslGenCrl({
+            caCertFile: pki.intermediateCa.cert,
+            caKeyFile: pki.intermediateCa.key,
+            lastUpdate: new Date(Date.now() + DAY),
+            nextUpdate: new Date(Date.now() + 8 * DAY),
+          }),
+        ),
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_EXPIRED',
     },
     {
       name: 'CRL signed by another key with the same issuer name (revokes nobody)',
       apply: () => writeAtomically(files.intermediateCrl, opensslGenCrl({caCertFile: pki.untrustedCa.cert, caKeyFile: pki.untrustedCa.key})),
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_SIGNATURE_INVALID',
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_SIGNATURE_INVALID',
     },
     {
       name: 'CRL rolled back to an older one (lower cRLNumber, earlier thisUpdate, omits the revoked client)',
       apply: async () => {
         const generated = Date.parse(pki.generatedAt);
-        const older = await createCrl(await givenTestIntermediateCa(), [], {thisUpdate: new Date(generated - 2 * HOUR), nextUpdate: new Date(generated + 20 * DAY), crlNumber: 0});
+        const older = await createCrl(await givenTestIntermediateCa(), [], {
+          thisUpdate: new Date(generated - 2 * HOUR),
+          nextUpdate: new Date(generated + 20 * DAY),
+          crlNumber: 0,
+        });
         writeAtomically(files.intermediateCrl, older.pem);
       },
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_ROLLBACK',
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_ROLLBACK',
     },
     {
       name: "intermediate CRL replaced by the root CA's CRL (the intermediate loses its CRL)",
       apply: () => writeAtomically(files.intermediateCrl, readFileSync(pki.crls.root)),
-      code: 'CRL_RELOAD_FAILED', cause: 'CRL_ROLLBACK',
+      code: 'CRL_RELOAD_FAILED',
+      cause: 'CRL_ROLLBACK',
     },
   ];
 
   const materialFaults = (): Fault[] => [
-    {name: 'server key replaced by a key that does not match', apply: () => writeAtomically(files.key, readFileSync(pki.clients.valid2.key)), code: 'TLS_RELOAD_FAILED', cause: 'TLS_KEY_MISMATCH'},
-    {name: 'server certificate truncated', apply: () => writeAtomically(files.cert, readFileSync(pki.server.cert).subarray(0, 200)), code: 'TLS_RELOAD_FAILED', cause: 'TLS_MATERIAL_UNREADABLE'},
-    {name: 'CA bundle replaced by garbage', apply: () => writeAtomically(files.ca, seededBytes(2048, 11)), code: 'TLS_RELOAD_FAILED', cause: 'TLS_MATERIAL_UNREADABLE'},
+    {
+      name: 'server key replaced by a key that does not match',
+      apply: () => writeAtomically(files.key, readFileSync(pki.clients.valid2.key)),
+      code: 'TLS_RELOAD_FAILED',
+      cause: 'TLS_KEY_MISMATCH',
+    },
+    {
+      name: 'server certificate truncated',
+      apply: () => writeAtomically(files.cert, readFileSync(pki.server.cert).subarray(0, 200)),
+      code: 'TLS_RELOAD_FAILED',
+      cause: 'TLS_MATERIAL_UNREADABLE',
+    },
+    {
+      name: 'CA bundle replaced by garbage',
+      apply: () => writeAtomically(files.ca, seededBytes(2048, 11)),
+      code: 'TLS_RELOAD_FAILED',
+      cause: 'TLS_MATERIAL_UNREADABLE',
+    },
   ];
 
   // The faults only touch `pki`/`files` when applied (after before() ran).
@@ -187,7 +261,10 @@ describe('reliability: revocation and TLS material faults under traffic (accepta
 
   it('a good CRL afterwards is installed, and over the whole run no valid request failed and the revoked client was never served', async () => {
     const mark = logMark(svc);
-    writeAtomically(files.intermediateCrl, opensslGenCrl({caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key, revokedCertFiles: [pki.clients.revoked.cert]}));
+    writeAtomically(
+      files.intermediateCrl,
+      opensslGenCrl({caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key, revokedCertFiles: [pki.clients.revoked.cert]}),
+    );
     svc.signal('SIGHUP');
     const line = await waitForLogAfter(svc, mark, l => l.event === 'tls.reload' || l.code === 'CRL_RELOAD_FAILED');
     assert.equal(line.event, 'tls.reload', JSON.stringify(line));
@@ -197,7 +274,11 @@ describe('reliability: revocation and TLS material faults under traffic (accepta
     const valid = VALID_GROUPS.flatMap(g => load.of(g));
     assert.ok(valid.length > 0);
     assert.deepEqual(tally(valid), {200: valid.length}, 'every request of a valid client succeeded');
-    assert.equal(load.of('revoked').filter(r => isServed(r)).length, 0, 'the revoked client never got an HTTP response other than the gate\'s coded refusal');
+    assert.equal(
+      load.of('revoked').filter(r => isServed(r)).length,
+      0,
+      "the revoked client never got an HTTP response other than the gate's coded refusal",
+    );
     assert.equal(load.total.serverErrors, 0);
     assert.equal(load.unsolicitedBytes.total, 0);
     assert.deepEqual(fatalLines(svc), []);

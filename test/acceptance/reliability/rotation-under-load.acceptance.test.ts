@@ -14,7 +14,15 @@ import {Load, LoadWorkerSpec, tally} from '../../fixtures/load';
 import {givenClient, givenMtlsEnv} from '../../fixtures/mtls-env';
 import {opensslGenCrl} from '../../fixtures/openssl-ca';
 import {
-  DevPkiManifest, givenTestIntermediateCa, givenTestPki, givenTestRootCa, issueCertificate, KeyUsage, OID, randomSerialHex, x509,
+  DevPkiManifest,
+  givenTestIntermediateCa,
+  givenTestPki,
+  givenTestRootCa,
+  issueCertificate,
+  KeyUsage,
+  OID,
+  randomSerialHex,
+  x509,
 } from '../../fixtures/pki';
 import {recordSection} from '../../fixtures/reliability-report';
 import {givenService, ServiceHandle} from '../../fixtures/service';
@@ -76,9 +84,15 @@ describe('reliability: certificate rotation under load, 50 connections (acceptan
     files = givenWritablePki(pki);
     svc = await givenService(givenMtlsEnv(pki, {...files.env, TLS_WATCH: 'false'}));
     const as = (name: 'valid' | 'valid2' | 'revoked') => ({port: svc.port, ...givenClient(pki, name)});
-    const mixed = (n: number) => (n % 3 === 0
-      ? {method: 'POST', target: '/echo', headers: [['Content-Type', 'application/json']] as [string, string][], body: JSON.stringify({n, pad: 'x'.repeat(n % 512)})}
-      : {target: n % 3 === 1 ? '/whoami' : '/ping'});
+    const mixed = (n: number) =>
+      n % 3 === 0
+        ? {
+            method: 'POST',
+            target: '/echo',
+            headers: [['Content-Type', 'application/json']] as [string, string][],
+            body: JSON.stringify({n, pad: 'x'.repeat(n % 512)}),
+          }
+        : {target: n % 3 === 1 ? '/whoami' : '/ping'};
     // Each connection pauses a little between requests: 50 connections still keep the service
     // busy on 2 cores, without turning every event-loop turn (and so the reload) into seconds.
     const workers: LoadWorkerSpec[] = [
@@ -101,22 +115,35 @@ describe('reliability: certificate rotation under load, 50 connections (acceptan
     recordSection({
       id: 'rotation',
       title: 'Certificate rotation under load',
-      claim: '50 client connections send requests while the server certificate, the CA bundle (the intermediate CA re-issued) and the CRL are rotated one after the other (file rewrite + SIGHUP). Clients that stay valid see no failure; the client the new CRL revokes is cut at once.',
+      claim:
+        '50 client connections send requests while the server certificate, the CA bundle (the intermediate CA re-issued) and the CRL are rotated one after the other (file rewrite + SIGHUP). Clients that stay valid see no failure; the client the new CRL revokes is cut at once.',
       source: 'test/acceptance/reliability/rotation-under-load.acceptance.test.ts',
       figures: {
         cases: steps.length,
         requests: load.total.requests,
-        failures: valid.filter(r => r.kind !== 'response' || r.status !== 200).length
-          + valid2Before.filter(r => r.kind !== 'response' || r.status !== 200).length
-          + load.of('revoked').filter(isServed).length
-          + load.of('valid2', revokedAt).filter(isServed).length,
+        failures:
+          valid.filter(r => r.kind !== 'response' || r.status !== 200).length +
+          valid2Before.filter(r => r.kind !== 'response' || r.status !== 200).length +
+          load.of('revoked').filter(isServed).length +
+          load.of('valid2', revokedAt).filter(isServed).length,
         'client connections': 50,
         'TLS connections opened': load.total.connections,
         'valid-client requests (all 200)': valid.length,
         'newly revoked client: kept-alive connections swept by the CRL reload': sweptValid2,
         'newly revoked client: requests after the reload served': load.of('valid2', revokedAt).filter(isServed).length,
       },
-      tables: [{columns: ['rotation', 'reload', 'requests completed before it', 'connections closed by the reload', 'SIGHUP to reload logged (ms, informative)'], rows: steps.map(s => [s.step, s.reload, s.requestsBefore, s.closedConnections, s.reloadMs])}],
+      tables: [
+        {
+          columns: [
+            'rotation',
+            'reload',
+            'requests completed before it',
+            'connections closed by the reload',
+            'SIGHUP to reload logged (ms, informative)',
+          ],
+          rows: steps.map(s => [s.step, s.reload, s.requestsBefore, s.closedConnections, s.reloadMs]),
+        },
+      ],
     });
   });
 
@@ -126,7 +153,12 @@ describe('reliability: certificate rotation under load, 50 connections (acceptan
     await write();
     svc.signal('SIGHUP');
     const t0 = Date.now();
-    const line = await waitForLogAfter(svc, mark, l => l.event === 'tls.reload' || l.code === 'CRL_RELOAD_FAILED' || l.code === 'TLS_RELOAD_FAILED', 120_000);
+    const line = await waitForLogAfter(
+      svc,
+      mark,
+      l => l.event === 'tls.reload' || l.code === 'CRL_RELOAD_FAILED' || l.code === 'TLS_RELOAD_FAILED',
+      120_000,
+    );
     const reloadMs = Date.now() - t0;
     assert.equal(line.event, 'tls.reload', `the rotation was refused: ${JSON.stringify(line)}`);
     steps.push({step, reload: 'SIGHUP, accepted', requestsBefore, closedConnections: Number(line.closedConnections), reloadMs});
@@ -136,7 +168,12 @@ describe('reliability: certificate rotation under load, 50 connections (acceptan
 
   it('rotates the server certificate: new handshakes get the new certificate, no request fails', async () => {
     const inter = await givenTestIntermediateCa();
-    const server = await issueCertificate(inter, {name: 'server-rotated', cn: 'localhost', sans: {dns: ['localhost'], ip: ['127.0.0.1', '::1']}, eku: [OID.serverAuth]});
+    const server = await issueCertificate(inter, {
+      name: 'server-rotated',
+      cn: 'localhost',
+      sans: {dns: ['localhost'], ip: ['127.0.0.1', '::1']},
+      eku: [OID.serverAuth],
+    });
     assert.notEqual(await servedCertificateFingerprint(svc.port, pki), server.fingerprint256);
     const closed = await rotate('server certificate and key', () => {
       writeAtomically(files.key, server.keyPem);
@@ -160,18 +197,32 @@ describe('reliability: certificate rotation under load, 50 connections (acceptan
     const mark = logMark(svc);
     crlRotationStart = load.now();
     const closed = await rotate('CRL (now also revokes valid2)', () => {
-      writeAtomically(files.intermediateCrl, opensslGenCrl({
-        caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key,
-        revokedCertFiles: [pki.clients.revoked.cert, pki.clients.valid2.cert],
-      }));
+      writeAtomically(
+        files.intermediateCrl,
+        opensslGenCrl({
+          caCertFile: pki.intermediateCa.cert,
+          caKeyFile: pki.intermediateCa.key,
+          revokedCertFiles: [pki.clients.revoked.cert, pki.clients.valid2.cert],
+        }),
+      );
     });
     revokedAt = load.now();
-    sweptValid2 = logsAfter(svc, mark, l => l.event === 'tls.connection' && l.reason === 'reload' && l.serial === pki.clients.valid2.serialHex).length;
+    sweptValid2 = logsAfter(
+      svc,
+      mark,
+      l => l.event === 'tls.connection' && l.reason === 'reload' && l.serial === pki.clients.valid2.serialHex,
+    ).length;
     assert.equal(closed, sweptValid2, 'only the newly revoked client lost connections');
     assert.ok(sweptValid2 >= 1, 'the kept-alive connections of the newly revoked client were swept');
     await load.progress(['valid', 'valid2'], 8, 120_000);
     // A fresh connection of the newly revoked client is never served (the gate's coded 401 at most).
-    assert.deepEqual(load.of('valid2', revokedAt).filter(isServed).map(r => r.status), []);
+    assert.deepEqual(
+      load
+        .of('valid2', revokedAt)
+        .filter(isServed)
+        .map(r => r.status),
+      [],
+    );
   });
 
   it('over the whole run: zero failed requests from clients that stayed valid, no 5xx, nothing cut', async () => {

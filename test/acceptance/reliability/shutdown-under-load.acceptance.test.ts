@@ -36,15 +36,23 @@ describe('reliability: graceful shutdown under load (acceptance)', function () {
 
   before(async () => {
     pki = await givenTestPki();
-    svc = await givenService(givenMtlsEnv(pki, {
-      SHUTDOWN_TIMEOUT_MS: String(BOUND_MS),
-      // The stalled body must be ended by the shutdown bound, not by the request timeout.
-      HTTP_REQUEST_TIMEOUT_MS: '120000',
-    }));
+    svc = await givenService(
+      givenMtlsEnv(pki, {
+        SHUTDOWN_TIMEOUT_MS: String(BOUND_MS),
+        // The stalled body must be ended by the shutdown bound, not by the request timeout.
+        HTTP_REQUEST_TIMEOUT_MS: '120000',
+      }),
+    );
     const as = (name: 'valid' | 'valid2' | 'health' | 'rsa-2048') => ({port: svc.port, ...givenClient(pki, name)});
-    const request = (n: number) => (n % 2 === 0
-      ? {target: `/search?q=${'q'.repeat(4096 + (n % 4096))}`}
-      : {method: 'POST', target: '/echo', headers: [['Content-Type', 'application/json']] as [string, string][], body: JSON.stringify({n, pad: 'p'.repeat(8192)})});
+    const request = (n: number) =>
+      n % 2 === 0
+        ? {target: `/search?q=${'q'.repeat(4096 + (n % 4096))}`}
+        : {
+            method: 'POST',
+            target: '/echo',
+            headers: [['Content-Type', 'application/json']] as [string, string][],
+            body: JSON.stringify({n, pad: 'p'.repeat(8192)}),
+          };
     const workers: LoadWorkerSpec[] = [
       ...Array.from({length: 16}, (): LoadWorkerSpec => ({group: 'valid', tls: as('valid'), mode: 'keep-alive', request})),
       ...Array.from({length: 4}, (): LoadWorkerSpec => ({group: 'valid', tls: as('valid'), mode: 'new-connection', request})),
@@ -58,7 +66,9 @@ describe('reliability: graceful shutdown under load (acceptance)', function () {
     // authentication, so no audit line can mark that point.
     const startBody = async (conn: TlsHttpConnection, length: number) => {
       const interim = conn.awaitResponse(30_000);
-      conn.write(`POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`);
+      conn.write(
+        `POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`,
+      );
       const r = await interim;
       assert.equal(r.outcome === 'response' && r.status, 100, `no 100 Continue: ${JSON.stringify(r)}`);
     };
@@ -110,17 +120,20 @@ describe('reliability: graceful shutdown under load (acceptance)', function () {
       figures: {
         cases: 5,
         requests: records.length + 2,
-        failures: cut.length + records.filter(r => r.kind === 'response' && r.status !== 200).length + Math.abs(allowed - ok) + (exit?.code === 0 ? 0 : 1),
+        failures:
+          cut.length + records.filter(r => r.kind === 'response' && r.status !== 200).length + Math.abs(allowed - ok) + (exit?.code === 0 ? 0 : 1),
         'requests accepted by the service (audit allow lines)': allowed,
         'responses received whole (Content-Length matched)': ok,
         'responses cut mid-body or mid-headers': cut.length,
         'exit code': String(exit?.code),
         'SIGTERM to exit (ms, informative)': exitAfterMs,
       },
-      tables: [{
-        columns: ['client outcome', 'count'],
-        rows: Object.entries(tally(records)).map(([k, v]) => [k === '200' ? 'HTTP 200, complete' : k, v]),
-      }],
+      tables: [
+        {
+          columns: ['client outcome', 'count'],
+          rows: Object.entries(tally(records)).map(([k, v]) => [k === '200' ? 'HTTP 200, complete' : k, v]),
+        },
+      ],
       notes: [
         'closed-before-response: the server closed the kept-alive connection before the request was read (clean close, nothing processed); connect-failed: refused after the listener closed.',
         `client mid-body at SIGTERM: ${midBody && midBody.outcome === 'response' ? `HTTP ${midBody.status}, Connection: ${midBody.headers.connection}` : 'no response'}; client with a stalled body: ${stalled?.outcome ?? '?'}.`,
@@ -138,8 +151,14 @@ describe('reliability: graceful shutdown under load (acceptance)', function () {
   it('no response was cut: every response arrived whole, every other request saw a clean close', () => {
     const records = load.of('valid');
     const allowedKinds: OutcomeKind[] = ['response', 'closed-before-response', 'connect-failed'];
-    assert.deepEqual(records.filter(r => !allowedKinds.includes(r.kind)).map(r => `${r.kind} ${r.receivedBytes}/${r.expectedBytes}`), []);
-    assert.deepEqual(records.filter(r => r.kind === 'response' && r.status !== 200).map(r => r.status), []);
+    assert.deepEqual(
+      records.filter(r => !allowedKinds.includes(r.kind)).map(r => `${r.kind} ${r.receivedBytes}/${r.expectedBytes}`),
+      [],
+    );
+    assert.deepEqual(
+      records.filter(r => r.kind === 'response' && r.status !== 200).map(r => r.status),
+      [],
+    );
     assert.equal(load.unsolicitedBytes.total, 0);
   });
 

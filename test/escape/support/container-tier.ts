@@ -62,11 +62,33 @@ export function runEscapeInContainerNetns(o: {
 }): Promise<{code: number | null; stdout: string; stderr: string; result?: SuiteResult}> {
   const cli = path.resolve(__dirname, '..', '..', '..', 'src', 'escape', 'cli.js');
   const s = o.t.scenarioDir;
-  const args = ['-t', String(o.containerPid), '-n', '--', process.execPath, cli,
-    '--target', `https://127.0.0.1:${o.port ?? 8443}`, '--servername', 'localhost', '--ca', o.t.pki.caBundle,
-    '--cert', path.join(s, 'valid.crt'), '--key', path.join(s, 'valid.key'), '--scenario-certs', s, '--spec', 'target',
-    '--quiet', '--out', o.outDir,
-    '--runtime', `exec:podman exec ${o.container} /nodejs/bin/node /app/dist/src/escape/runtime-probe.js`];
+  const args = [
+    '-t',
+    String(o.containerPid),
+    '-n',
+    '--',
+    process.execPath,
+    cli,
+    '--target',
+    `https://127.0.0.1:${o.port ?? 8443}`,
+    '--servername',
+    'localhost',
+    '--ca',
+    o.t.pki.caBundle,
+    '--cert',
+    path.join(s, 'valid.crt'),
+    '--key',
+    path.join(s, 'valid.key'),
+    '--scenario-certs',
+    s,
+    '--spec',
+    'target',
+    '--quiet',
+    '--out',
+    o.outDir,
+    '--runtime',
+    `exec:podman exec ${o.container} /nodejs/bin/node /app/dist/src/escape/runtime-probe.js`,
+  ];
   return new Promise((resolve, reject) => {
     const c = spawn('nsenter', args, {stdio: ['ignore', 'pipe', 'pipe'], env: o.podmanEnv ?? process.env});
     let stdout = '';

@@ -44,13 +44,39 @@ export function assertJsonReport(text: string, result: SuiteResult): void {
 export function assertHtml(html: string, result: SuiteResult): void {
   assert.match(html, /^<!DOCTYPE html>/);
   assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
-  const allowedTags = new Set(['html', 'head', 'meta', 'title', 'style', 'body', 'h1', 'h2', 'p', 'span', 'table', 'tr', 'th', 'td',
-    'div', 'strong', 'pre', 'details', 'summary']);
+  const allowedTags = new Set([
+    'html',
+    'head',
+    'meta',
+    'title',
+    'style',
+    'body',
+    'h1',
+    'h2',
+    'p',
+    'span',
+    'table',
+    'tr',
+    'th',
+    'td',
+    'div',
+    'strong',
+    'pre',
+    'details',
+    'summary',
+  ]);
   for (const m of html.matchAll(/<\/?([A-Za-z][\w-]*)([^>]*)>/g)) {
     const tag = m[1].toLowerCase();
     assert.ok(allowedTags.has(tag), `unexpected <${tag}>`);
     const attrs = [...m[2].matchAll(/([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/g)].map(a => [a[1].toLowerCase(), a[2]]);
-    assert.equal(m[2].replace(/([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/g, '').trim().replace(/\/$/, ''), '', `<${tag}${m[2]}> has stray attribute text`);
+    assert.equal(
+      m[2]
+        .replace(/([\w-]+)\s*=\s*("[^"]*"|'[^']*'|[^\s>]+)/g, '')
+        .trim()
+        .replace(/\/$/, ''),
+      '',
+      `<${tag}${m[2]}> has stray attribute text`,
+    );
     for (const [a, v] of attrs) {
       assert.ok(['class', 'id', 'lang', 'charset', 'http-equiv', 'content', 'name', 'style'].includes(a), `<${tag} ${a}=...>`);
       assert.doesNotMatch(v, /https?:|\/\/|javascript:|url\(/i, `<${tag} ${a}=${v}> holds a URL`);

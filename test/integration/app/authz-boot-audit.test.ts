@@ -44,7 +44,10 @@ class UnknownRoleController {
 
 const silent = createLogger({level: 'silent'});
 
-async function givenBootedApp(env: Record<string, string>, ...controllers: Constructor<unknown>[]): Promise<{app: HardenedMtlsApplication; store: PolicyStore}> {
+async function givenBootedApp(
+  env: Record<string, string>,
+  ...controllers: Constructor<unknown>[]
+): Promise<{app: HardenedMtlsApplication; store: PolicyStore}> {
   const pki = await givenTestPki();
   const config = parseConfig(givenMtlsEnv(pki, env));
   const material = await loadTlsMaterial(config.tls);
@@ -69,7 +72,10 @@ describe('authz: start-up audit and default deny (integration)', function () {
   it('an undecorated method and @authorize.skip() are high findings: enforce refuses with OPENAPI_AUDIT_FAILED', async () => {
     const {app, store} = await givenBootedApp({}, UndecoratedController, SkippedController);
     const spec = await app.restServer.getApiSpec();
-    assert.throws(() => auditAuthorization(app, spec, store, 'enforce', silent), (e: unknown) => e instanceof AppError && e.code === 'OPENAPI_AUDIT_FAILED');
+    assert.throws(
+      () => auditAuthorization(app, spec, store, 'enforce', silent),
+      (e: unknown) => e instanceof AppError && e.code === 'OPENAPI_AUDIT_FAILED',
+    );
     const r = auditAuthorization(app, spec, store, 'warn', silent);
     assert.deepEqual(r.findings.map(f => `${f.method} ${f.path} ${f.operation}`).sort(), [
       'GET /skipped SkippedController.hello',
@@ -96,7 +102,10 @@ describe('authz: start-up audit and default deny (integration)', function () {
 
   it('production: an undecorated controller method answers 403 AUTHZ_NO_POLICY (the handler never runs); test mode only warns', async () => {
     const pki = await givenTestPki();
-    for (const [env, want] of [['production', 403], ['test', 200]] as const) {
+    for (const [env, want] of [
+      ['production', 403],
+      ['test', 200],
+    ] as const) {
       const {app} = await givenBootedApp({NODE_ENV: env, AUDIT_MODE: 'warn'}, UndecoratedController);
       await app.start();
       try {

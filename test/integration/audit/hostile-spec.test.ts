@@ -65,12 +65,18 @@ describe('audit: hostile specs, confined resolver (integration)', function () {
           assert.ok(r.stdout.includes(spec.expect), `${what}: expected ${spec.expect} in\n${r.stdout.slice(0, 2000)}`);
           if (format === 'json') {
             const j = JSON.parse(r.stdout) as {findings: Array<{ruleId: string}>};
-            assert.ok(j.findings.some(f => f.ruleId === spec.expect), what);
+            assert.ok(
+              j.findings.some(f => f.ruleId === spec.expect),
+              what,
+            );
           }
           if (format === 'sarif') {
             const j = JSON.parse(r.stdout) as {runs: Array<{results: Array<{ruleId: string}>}>};
             assert.ok(validSarif(j), `${what}: ${validSarif.errorsText()}`);
-            assert.ok(j.runs[0].results.some(x => x.ruleId === spec.expect), what);
+            assert.ok(
+              j.runs[0].results.some(x => x.ruleId === spec.expect),
+              what,
+            );
           }
         }
       }

@@ -15,7 +15,13 @@ import {LABELLED_DIR, LabelledScore, scoreLabelledFixtures} from '../../../bench
 
 const fx = (n: string) => path.join(LABELLED_DIR, n);
 const has = (r: AuditReport, ruleId: string, method?: string, p?: string, loc?: RegExp) =>
-  r.findings.some(f => f.ruleId === ruleId && (method === undefined || f.method === method) && (p === undefined || f.path === p) && (loc === undefined || loc.test(f.location)));
+  r.findings.some(
+    f =>
+      f.ruleId === ruleId &&
+      (method === undefined || f.method === method) &&
+      (p === undefined || f.path === p) &&
+      (loc === undefined || loc.test(f.location)),
+  );
 
 describe('audit: labelled real-shaped fixtures (integration)', function () {
   this.timeout(60_000);
@@ -49,7 +55,14 @@ describe('audit: labelled real-shaped fixtures (integration)', function () {
 
   it('unanchored shapes: libpod, other version prefixes, build, commit, DELETE images, plugin upgrade, service update, network connect, watch, /logs/{logpath}', () => {
     const d = s.reports['docker-engine-swagger2.yaml'];
-    for (const [m, p] of [['POST', '/build'], ['POST', '/commit'], ['DELETE', '/images/{name}'], ['POST', '/plugins/{name}/upgrade'], ['POST', '/services/{id}/update'], ['POST', '/networks/{id}/connect']]) {
+    for (const [m, p] of [
+      ['POST', '/build'],
+      ['POST', '/commit'],
+      ['DELETE', '/images/{name}'],
+      ['POST', '/plugins/{name}/upgrade'],
+      ['POST', '/services/{id}/update'],
+      ['POST', '/networks/{id}/connect'],
+    ]) {
       assert.ok(has(d, 'OA-CONTAINER-MGMT-PATH', m, `/v1.45${p}`), `${m} ${p}`);
     }
     const lp = s.reports['libpod.yaml'];
@@ -63,7 +76,11 @@ describe('audit: labelled real-shaped fixtures (integration)', function () {
   it('benign look-alikes get no container-management finding: /events, /apis, /v2/keys, shipping /containers/{id}, photo /images/{id}/tag, /run/{id}', () => {
     for (const f of ['code-hosting.yaml', 'shipping.yaml', 'photos.yaml', 'ordinary-app.yaml']) {
       const hits = s.reports[f].findings.filter(x => x.ruleId === 'OA-CONTAINER-MGMT-PATH');
-      assert.deepEqual(hits.map(x => `${x.method} ${x.path}`), [], f);
+      assert.deepEqual(
+        hits.map(x => `${x.method} ${x.path}`),
+        [],
+        f,
+      );
     }
   });
 
@@ -109,7 +126,13 @@ describe('audit: labelled real-shaped fixtures (integration)', function () {
     let deep: Record<string, unknown> = {type: 'object', properties: {leafUrl: {type: 'string'}}};
     for (let i = 0; i < 80; i++) deep = {type: 'object', properties: {[`n${i}`]: deep}};
     (deep.properties as Record<string, unknown>).callbackUrl = {type: 'string'};
-    const doc = {openapi: '3.0.3', info: {title: 'x', version: '1'}, security: [{m: []}], components: {securitySchemes: {m: {type: 'mutualTLS'}}}, paths: {'/d': {post: {requestBody: {content: {'application/json': {schema: deep}}}, responses: {}}}}};
+    const doc = {
+      openapi: '3.0.3',
+      info: {title: 'x', version: '1'},
+      security: [{m: []}],
+      components: {securitySchemes: {m: {type: 'mutualTLS'}}},
+      paths: {'/d': {post: {requestBody: {content: {'application/json': {schema: deep}}}, responses: {}}}},
+    };
     const r = auditOpenApi(doc);
     assert.ok(has(r, 'OA-SCHEMA-DEPTH', 'POST', '/d'));
     assert.ok(has(r, 'OA-URL-PARAM-UNGUARDED', 'POST', '/d', /callbackUrl$/));
@@ -129,7 +152,10 @@ describe('audit: labelled real-shaped fixtures (integration)', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-json-'));
     try {
       const file = path.join(dir, 'spec.json');
-      fs.writeFileSync(file, '{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"responses": {}}}, "/a": {"put": {"responses": {}}}}}');
+      fs.writeFileSync(
+        file,
+        '{"openapi": "3.0.3", "info": {"title": "t", "version": "1"}, "paths": {"/a": {"get": {"responses": {}}}, "/a": {"put": {"responses": {}}}}}',
+      );
       const r = await resolveSpecFile(file);
       assert.deepEqual(Object.keys((r.document as {paths: Record<string, Record<string, unknown>>}).paths['/a']), ['put']);
       assert.equal((await resolveSpecFile(fx('docker-engine-oas3.json'))).issues.length, 0);

@@ -137,7 +137,10 @@ const CLEAN_JSON = {
 
 function has(r: AuditReport, ruleId: string, method?: string, p?: string, location?: string | RegExp): boolean {
   return r.findings.some(
-    f => f.ruleId === ruleId && (method === undefined || f.method === method) && (p === undefined || f.path === p) &&
+    f =>
+      f.ruleId === ruleId &&
+      (method === undefined || f.method === method) &&
+      (p === undefined || f.path === p) &&
       (location === undefined || (typeof location === 'string' ? f.location === location : location.test(f.location))),
   );
 }
@@ -166,11 +169,24 @@ describe('audit: OpenAPI audit (integration)', () => {
 
   it('classifies field names and schemas', () => {
     const cases: Array<[string, unknown, string | null]> = [
-      ['url', undefined, 'url'], ['callbackURL', undefined, 'url'], ['webhook_target', undefined, 'url'], ['link', {format: 'uri'}, 'url'],
-      ['redirectUri', undefined, 'url'], ['hostname', undefined, 'url'], ['ghost', undefined, null],
-      ['socketPath', undefined, 'socket'], ['dockerHost', undefined, 'socket'], ['containerId', undefined, 'container-id'], ['podName', undefined, 'container-id'],
-      ['filePath', undefined, 'host-path'], ['mountPath', undefined, 'host-path'], ['logDir', undefined, 'host-path'], ['hostPath', undefined, 'host-path'],
-      ['description', undefined, null], ['process', undefined, null], ['productId', undefined, null],
+      ['url', undefined, 'url'],
+      ['callbackURL', undefined, 'url'],
+      ['webhook_target', undefined, 'url'],
+      ['link', {format: 'uri'}, 'url'],
+      ['redirectUri', undefined, 'url'],
+      ['hostname', undefined, 'url'],
+      ['ghost', undefined, null],
+      ['socketPath', undefined, 'socket'],
+      ['dockerHost', undefined, 'socket'],
+      ['containerId', undefined, 'container-id'],
+      ['podName', undefined, 'container-id'],
+      ['filePath', undefined, 'host-path'],
+      ['mountPath', undefined, 'host-path'],
+      ['logDir', undefined, 'host-path'],
+      ['hostPath', undefined, 'host-path'],
+      ['description', undefined, null],
+      ['process', undefined, null],
+      ['productId', undefined, null],
     ];
     for (const [name, schema, kind] of cases) assert.equal(classifyField(name, schema), kind, name);
   });
@@ -186,7 +202,10 @@ describe('audit: OpenAPI audit (integration)', () => {
     assert.ok(has(r, 'OA-CONTAINER-MGMT-PATH', 'POST', '/containers/{id}/exec'));
     assert.ok(has(r, 'OA-CONTAINER-ID-PARAM', 'POST', '/containers/{id}/exec', 'parameter:query:containerId'), 'internal parameter $ref');
     assert.ok(has(r, 'OA-SOCKET-PARAM', 'POST', '/trees', /properties\/agent\/properties\/socketPath$/), 'cyclic schema');
-    assert.ok(has(r, 'OA-HOST-PATH-PARAM', 'POST', '/folders', 'requestBody:application/json#/properties/mountPath'), 'cycle inside the external file');
+    assert.ok(
+      has(r, 'OA-HOST-PATH-PARAM', 'POST', '/folders', 'requestBody:application/json#/properties/mountPath'),
+      'cycle inside the external file',
+    );
     assert.ok(has(r, 'OA-SOCKET-PARAM', 'POST', '/folders', /owner\/properties\/agent\/properties\/socketPath$/), 'cycle across files');
     assert.ok(!r.findings.some(f => f.path === '/products/{productId}'), 'benign operation has no finding');
     assert.ok(!has(r, 'OA-UNRESOLVED-REF'));
@@ -211,7 +230,12 @@ describe('audit: OpenAPI audit (integration)', () => {
     const tree: Record<string, unknown> = {type: 'object', properties: {}};
     (tree.properties as Record<string, unknown>).self = tree;
     (tree.properties as Record<string, unknown>).webhook = {type: 'string'};
-    const doc = {openapi: '3.0.0', info: {title: 'x', version: '1'}, security: [{m: []}], paths: {'/t': {put: {requestBody: {content: {'application/json': {schema: tree}}}, responses: {}}}}};
+    const doc = {
+      openapi: '3.0.0',
+      info: {title: 'x', version: '1'},
+      security: [{m: []}],
+      paths: {'/t': {put: {requestBody: {content: {'application/json': {schema: tree}}}, responses: {}}}},
+    };
     const r = auditOpenApi(doc);
     assert.ok(has(r, 'OA-URL-PARAM-UNGUARDED', 'PUT', '/t', 'requestBody:application/json#/properties/webhook'));
     assert.ok(has(r, 'OA-AUTH-UNDECLARED') === false);
@@ -228,7 +252,11 @@ describe('audit: OpenAPI audit (integration)', () => {
     await new Promise<void>(r => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as net.AddressInfo).port;
     try {
-      const doc = {openapi: '3.0.0', info: {title: 'x', version: '1'}, paths: {'/x': {post: {requestBody: {content: {'application/json': {schema: {$ref: `http://127.0.0.1:${port}/s.json`}}}}, responses: {}}}}};
+      const doc = {
+        openapi: '3.0.0',
+        info: {title: 'x', version: '1'},
+        paths: {'/x': {post: {requestBody: {content: {'application/json': {schema: {$ref: `http://127.0.0.1:${port}/s.json`}}}}, responses: {}}}},
+      };
       await assert.rejects(resolveOpenApi(doc));
       assert.equal(connections, 0);
     } finally {
@@ -240,7 +268,10 @@ describe('audit: OpenAPI audit (integration)', () => {
     const exempt = {openapi: '3.0.0', info: {title: 'app', version: '1'}, paths: {'/ping': {get: {security: [], responses: {}}}}};
     it('enforce: refuses to start on a high finding (OPENAPI_AUDIT_FAILED) with one audit line', async () => {
       const log = givenCapturingLogger();
-      await assert.rejects(auditApplicationSpec(exempt, 'enforce', log.logger), (e: unknown) => isAppError(e) && e.code === 'OPENAPI_AUDIT_FAILED' && e.exitCode === 78);
+      await assert.rejects(
+        auditApplicationSpec(exempt, 'enforce', log.logger),
+        (e: unknown) => isAppError(e) && e.code === 'OPENAPI_AUDIT_FAILED' && e.exitCode === 78,
+      );
       assert.equal(log.lines.filter(l => l.event === 'openapi.audit' && l.decision === 'deny').length, 1);
     });
     it('warn: logs and carries on; off: skips', async () => {

@@ -155,7 +155,12 @@ describe('auth: certificate parsing, openssl-made certificates (integration)', f
       ['larger than the bound', () => Buffer.alloc(MAX_CERTIFICATE_BYTES + 1, 0x30)],
     ];
     for (const [name, der] of cases) {
-      it(name, () => assert.equal(codeOf(() => parseCertificate(der())), 'AUTH_CERT_MALFORMED'));
+      it(name, () =>
+        assert.equal(
+          codeOf(() => parseCertificate(der())),
+          'AUTH_CERT_MALFORMED',
+        ),
+      );
     }
   });
 

@@ -165,8 +165,20 @@ describe('auth: chain re-verification with pkijs (integration)', function () {
       assert.equal(t.anchors.length, 1);
       assert.equal(t.intermediates.length, 1);
     });
-    it('refuses a non-CA certificate in the trust file', () => assert.equal(codeOf(() => buildTrustAnchors([root.cert.der, leaves.direct.der])), 'TLS_MATERIAL_UNREADABLE'));
-    it('refuses a trust file without a self-signed CA', () => assert.equal(codeOf(() => buildTrustAnchors([i1.cert.der])), 'TLS_MATERIAL_UNREADABLE'));
-    it('refuses garbage', () => assert.equal(codeOf(() => buildTrustAnchors([Buffer.from('nope')])), 'TLS_MATERIAL_UNREADABLE'));
+    it('refuses a non-CA certificate in the trust file', () =>
+      assert.equal(
+        codeOf(() => buildTrustAnchors([root.cert.der, leaves.direct.der])),
+        'TLS_MATERIAL_UNREADABLE',
+      ));
+    it('refuses a trust file without a self-signed CA', () =>
+      assert.equal(
+        codeOf(() => buildTrustAnchors([i1.cert.der])),
+        'TLS_MATERIAL_UNREADABLE',
+      ));
+    it('refuses garbage', () =>
+      assert.equal(
+        codeOf(() => buildTrustAnchors([Buffer.from('nope')])),
+        'TLS_MATERIAL_UNREADABLE',
+      ));
   });
 });

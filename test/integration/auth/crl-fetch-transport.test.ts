@@ -90,8 +90,7 @@ describe('auth: revocation transport, SSRF-safe client, real openssl ocsp, LoopB
     return {transport, lines};
   }
 
-  const ocspVia = (transport: RevocationTransport, url: string, timeoutMs = 2000) =>
-    new OcspClient({url, timeoutMs, transport: transport.ocsp});
+  const ocspVia = (transport: RevocationTransport, url: string, timeoutMs = 2000) => new OcspClient({url, timeoutMs, transport: transport.ocsp});
 
   async function givenBad(b: Misbehaviour): Promise<LoopbackResponder> {
     const r = await givenMisbehavingResponder(b);
@@ -104,7 +103,11 @@ describe('auth: revocation transport, SSRF-safe client, real openssl ocsp, LoopB
       ['defaults', {}, {ports: [80, 443], cidrs: [], timeoutMs: 2000}],
       ['MTLS_OCSP_URL port is added', {MTLS_OCSP_URL: 'http://ocsp.example.com:8888/'}, {ports: [80, 443, 8888], cidrs: [], timeoutMs: 2000}],
       ['MTLS_OCSP_URL default https port', {MTLS_OCSP_URL: 'https://ocsp.example.com/'}, {ports: [80, 443], cidrs: [], timeoutMs: 2000}],
-      ['OUTBOUND_ALLOWED_PORTS and _CIDRS are the operator exceptions', {OUTBOUND_ALLOWED_PORTS: '8443,9000', OUTBOUND_ALLOWED_CIDRS: '10.1.0.0/16'}, {ports: [80, 443, 8443, 9000], cidrs: ['10.1.0.0/16'], timeoutMs: 2000}],
+      [
+        'OUTBOUND_ALLOWED_PORTS and _CIDRS are the operator exceptions',
+        {OUTBOUND_ALLOWED_PORTS: '8443,9000', OUTBOUND_ALLOWED_CIDRS: '10.1.0.0/16'},
+        {ports: [80, 443, 8443, 9000], cidrs: ['10.1.0.0/16'], timeoutMs: 2000},
+      ],
       ['MTLS_OCSP_TIMEOUT_MS is the time bound', {MTLS_OCSP_TIMEOUT_MS: '750'}, {ports: [80, 443], cidrs: [], timeoutMs: 750}],
     ];
     for (const [name, env, want] of cases) {
@@ -163,7 +166,11 @@ describe('auth: revocation transport, SSRF-safe client, real openssl ocsp, LoopB
 
     it('a responder that never answers: unknown/timeout', async () => {
       const bad = await givenBad({kind: 'hang'});
-      const {transport} = givenTransport({OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32', OUTBOUND_ALLOWED_PORTS: String(bad.port), MTLS_OCSP_TIMEOUT_MS: '300'});
+      const {transport} = givenTransport({
+        OUTBOUND_ALLOWED_CIDRS: '127.0.0.1/32',
+        OUTBOUND_ALLOWED_PORTS: String(bad.port),
+        MTLS_OCSP_TIMEOUT_MS: '300',
+      });
       assert.equal(summary(await ocspVia(transport, bad.url, 300).check(leaf, issuer)), 'unknown/timeout');
     });
 

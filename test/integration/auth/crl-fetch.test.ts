@@ -83,7 +83,9 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
     lastDecision(leaf: IssuedCert): LogLine;
   }
 
-  async function givenHarness(o: {cidrs?: string | null; ports?: number[]; fail?: 'open'; timeoutMs?: number; crlFiles?: string[]} = {}): Promise<Harness> {
+  async function givenHarness(
+    o: {cidrs?: string | null; ports?: number[]; fail?: 'open'; timeoutMs?: number; crlFiles?: string[]} = {},
+  ): Promise<Harness> {
     const closedPort = Number(new URL(closedPortUrl).port);
     const config = parseConfig(
       givenMtlsEnv(pki, {
@@ -105,11 +107,17 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
     transports.push(transport);
     const fetcher = new CrlFetcher({fetchCrl: url => transport.fetchCrl(url), store, logger, clock});
     const auth = new MtlsAuthenticator(
-      mtlsAuthenticatorOptions(config.mtls, material.caCerts.map(c => c.raw)),
+      mtlsAuthenticatorOptions(
+        config.mtls,
+        material.caCerts.map(c => c.raw),
+      ),
       {logger, revocation: revocationLookupFromStore(store), crlFetcher: fetcher, clock},
     );
     return {
-      auth, store, fetcher, lines,
+      auth,
+      store,
+      fetcher,
+      lines,
       advance: ms => void (offset += ms),
       check: leaf => auth.authenticate({leafDer: leaf.certDer, tlsAuthorized: true, remoteAddress: '127.0.0.1'}),
       lastDecision: leaf => {
@@ -131,7 +139,10 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
       assert.equal(verdict(await h.check(good)), 'ok/crl');
       assert.equal(dp.hits('revoked-case.crl'), 1, 'the installed CRL answers for every certificate of the issuer');
       const fetched = h.lines.filter(l => l.audit === true && l.event === 'crl.fetch');
-      assert.deepEqual(fetched.map(l => [l.decision, l.url]), [['allow', dp.url('revoked-case.crl')]]);
+      assert.deepEqual(
+        fetched.map(l => [l.decision, l.url]),
+        [['allow', dp.url('revoked-case.crl')]],
+      );
       assert.equal(h.store.index.crls.length, 1);
       assert.equal(h.store.index.crls[0].file, `fetched:${dp.url('revoked-case.crl')}`);
     });
@@ -148,7 +159,10 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
       dp.serve('coalesce.crl', {kind: 'body', body: intermediateCrl()});
       const h = await givenHarness();
       const results = await Promise.all(leaves.map(l => h.check(l)));
-      assert.deepEqual(results.map(verdict), leaves.map(() => 'ok/crl'));
+      assert.deepEqual(
+        results.map(verdict),
+        leaves.map(() => 'ok/crl'),
+      );
       assert.equal(dp.hits('coalesce.crl'), 1);
       assert.equal(h.fetcher.stats.fetches, 1);
       for (const l of leaves) assert.equal(verdict(await h.check(l)), 'ok/crl');
@@ -171,7 +185,10 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
       assert.equal(verdict(await h.check(leaf)), 'ok/crl');
       assert.equal(dp.hits('rolling.crl'), 1);
       // The CA publishes the next CRL; two hours later the first one is stale.
-      dp.serve('rolling.crl', {kind: 'body', body: intermediateCrl([leaf], {lastUpdate: new Date(t0 + 90 * 60_000), nextUpdate: new Date(t0 + DAY), crlNumber: 0x2000})});
+      dp.serve('rolling.crl', {
+        kind: 'body',
+        body: intermediateCrl([leaf], {lastUpdate: new Date(t0 + 90 * 60_000), nextUpdate: new Date(t0 + DAY), crlNumber: 0x2000}),
+      });
       h.advance(2 * HOUR);
       assert.equal(verdict(await h.check(leaf)), 'AUTH_CERT_REVOKED');
       assert.equal(dp.hits('rolling.crl'), 2);
@@ -192,7 +209,13 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
   });
 
   describe('every failure leaves the status unknown: AUTH_REVOCATION_UNKNOWN with the reason in the audit line', () => {
-    const cases: Array<{name: string; setup: (path: string) => void | Promise<void>; reason: RegExp; url?: () => string; opts?: Parameters<typeof givenHarness>[0]}> = [
+    const cases: Array<{
+      name: string;
+      setup: (path: string) => void | Promise<void>;
+      reason: RegExp;
+      url?: () => string;
+      opts?: Parameters<typeof givenHarness>[0];
+    }> = [
       {name: 'DP down (nothing listens)', setup: () => undefined, url: () => `${closedPortUrl}down.crl`, reason: /SSRF_UPSTREAM_ERROR/},
       {name: 'HTTP 500', setup: p => dp.serve(p, {kind: 'status', status: 500}), reason: /SSRF_UPSTREAM_ERROR http-status:500/},
       {name: 'HTTP 404', setup: () => undefined, reason: /SSRF_UPSTREAM_ERROR http-status:404/},
@@ -210,12 +233,29 @@ describe('auth: CRL fetching from distribution points, openssl CRLs, loopback DP
       },
       {
         name: 'stale CRL (past nextUpdate)',
-        setup: p => dp.serve(p, {kind: 'body', body: intermediateCrl([], {lastUpdate: new Date(Date.now() - 2 * DAY), nextUpdate: new Date(Date.now() - DAY)})}),
+        setup: p =>
+          dp.serve(p, {
+            kind: 'body',
+            body: intermediateCrl([], {lastUpdate: new Date(Date.now() - 2 * DAY), nextUpdate: new Date(Date.now() - DAY)}),
+          }),
         reason: /CRL_EXPIRED/,
       },
-      {name: 'redirect (never followed)', setup: p => dp.serve(p, {kind: 'redirect', location: dp.url('redirect-target.crl')}), reason: /SSRF_REDIRECT_DENIED/},
-      {name: 'declared larger than 64 MiB', setup: p => dp.serve(p, {kind: 'declared-large', bytes: 64 * 1024 * 1024 + 1}), reason: /SSRF_RESPONSE_TOO_LARGE/},
-      {name: 'never answers (time bound MTLS_OCSP_TIMEOUT_MS)', setup: p => dp.serve(p, {kind: 'hang'}), reason: /SSRF_UPSTREAM_TIMEOUT/, opts: {timeoutMs: 300}},
+      {
+        name: 'redirect (never followed)',
+        setup: p => dp.serve(p, {kind: 'redirect', location: dp.url('redirect-target.crl')}),
+        reason: /SSRF_REDIRECT_DENIED/,
+      },
+      {
+        name: 'declared larger than 64 MiB',
+        setup: p => dp.serve(p, {kind: 'declared-large', bytes: 64 * 1024 * 1024 + 1}),
+        reason: /SSRF_RESPONSE_TOO_LARGE/,
+      },
+      {
+        name: 'never answers (time bound MTLS_OCSP_TIMEOUT_MS)',
+        setup: p => dp.serve(p, {kind: 'hang'}),
+        reason: /SSRF_UPSTREAM_TIMEOUT/,
+        opts: {timeoutMs: 300},
+      },
     ];
     for (const c of cases) {
       it(`${c.name}: AUTH_REVOCATION_UNKNOWN`, async () => {

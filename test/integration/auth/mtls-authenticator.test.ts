@@ -5,7 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import {MtlsAuthenticator, MtlsAuthenticatorOptions, revocationLookupFromStore, RevocationLookup, AuthResult, TrustSource} from '../../../src/auth/mtls-authenticator';
+import {
+  MtlsAuthenticator,
+  MtlsAuthenticatorOptions,
+  revocationLookupFromStore,
+  RevocationLookup,
+  AuthResult,
+  TrustSource,
+} from '../../../src/auth/mtls-authenticator';
 import {OcspClient, OcspClientOptions} from '../../../src/auth/ocsp-client';
 import {parseIdentityRules} from '../../../src/identity/identity-rules';
 import {createLogger} from '../../../src/logging/logger';
@@ -109,7 +116,13 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
   }
 
   async function givenResponder(): Promise<LoopbackResponder> {
-    const r = await givenOcspResponder({indexFile: int.indexFile, caCert: int.cert.certPath, rsignerCert: int.cert.certPath, rsignerKey: int.cert.keyPath, nmin: 60});
+    const r = await givenOcspResponder({
+      indexFile: int.indexFile,
+      caCert: int.cert.certPath,
+      rsignerCert: int.cert.certPath,
+      rsignerKey: int.cert.keyPath,
+      nmin: 60,
+    });
     stops.push(() => r.stop());
     return r;
   }
@@ -148,10 +161,20 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
       ['EC P-384', () => input('p384'), 'ok/none'],
       ['Ed25519', () => input('ed25519'), 'ok/none'],
       ['identity outside the allow-list', () => input('wrongSan'), 'AUTH_IDENTITY_NOT_ALLOWED'],
-      ['a SAN smuggling a second name', () => input('smuggle'), 'AUTH_IDENTITY_NOT_ALLOWED', {allowedSubjects: parseIdentityRules('dns:good.example')}],
+      [
+        'a SAN smuggling a second name',
+        () => input('smuggle'),
+        'AUTH_IDENTITY_NOT_ALLOWED',
+        {allowedSubjects: parseIdentityRules('dns:good.example')},
+      ],
       ['CN ignored without a cn: rule', () => input('cnAlice'), 'AUTH_IDENTITY_NOT_ALLOWED', {allowedSubjects: parseIdentityRules('dns:alice')}],
       ['CN matched by a cn: rule', () => input('cnAlice'), 'ok/none', {allowedSubjects: parseIdentityRules('cn:alice')}],
-      ['CN with a control character never matches', () => input('cnCtrl'), 'AUTH_IDENTITY_NOT_ALLOWED', {allowedSubjects: parseIdentityRules('cn:alice')}],
+      [
+        'CN with a control character never matches',
+        () => input('cnCtrl'),
+        'AUTH_IDENTITY_NOT_ALLOWED',
+        {allowedSubjects: parseIdentityRules('cn:alice')},
+      ],
       ['no allow-list configured (development)', () => input('wrongSan'), 'ok/none', {allowedSubjects: null}],
     ];
     for (const [name, inp, expected, opts] of cases) {
@@ -198,14 +221,17 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
       const {auth} = givenAuthenticator();
       const r = await auth.authenticate(input('noEku'), {explain: true});
       assert.equal(verdict(r), 'AUTH_EKU_NOT_CLIENT_AUTH');
-      assert.deepEqual(r.checks?.map(x => x.check), ['tls', 'parse', 'chain', 'validity', 'extendedKeyUsage', 'basicConstraints', 'keyUsage', 'keyStrength', 'identity', 'revocation']);
+      assert.deepEqual(
+        r.checks?.map(x => x.check),
+        ['tls', 'parse', 'chain', 'validity', 'extendedKeyUsage', 'basicConstraints', 'keyUsage', 'keyStrength', 'identity', 'revocation'],
+      );
     });
   });
 
   describe('CRL (the service RevocationIndex over openssl ca -gencrl)', () => {
     const crlDeps = async (file = crlPath) => ({revocation: await RevocationIndex.load([file], trustCas())});
 
-    describe('issuing CAs on the path, by their issuer\'s CRL', () => {
+    describe("issuing CAs on the path, by their issuer's CRL", () => {
       let revokedInt: OpensslCa;
       let rootCrl: string;
       let revokedIntCrl: string;
@@ -268,7 +294,7 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
         assert.equal(verdict(await auth.authenticate(input('good'))), 'AUTH_REVOCATION_UNKNOWN');
       });
 
-      it('without the issuer\'s CRL the intermediate is not judged (documented limit)', async () => {
+      it("without the issuer's CRL the intermediate is not judged (documented limit)", async () => {
         const index = await RevocationIndex.load([revokedIntCrl], trustWith());
         const {auth} = givenAuthenticator({revocation: ['crl']}, {revocation: index});
         assert.equal(verdict(await auth.authenticate(input('underRevokedInt', [revokedInt]))), 'ok/crl');
@@ -387,7 +413,15 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
       const lines = (await import('node:fs/promises')).readFile;
       const text = await lines(int.indexFile, 'utf8');
       const serial = stranger.x509.serialNumber.toUpperCase();
-      await (await import('node:fs/promises')).writeFile(int.indexFile, text.split('\n').filter(l => !l.toUpperCase().includes(`\t${serial}\t`)).join('\n'));
+      await (
+        await import('node:fs/promises')
+      ).writeFile(
+        int.indexFile,
+        text
+          .split('\n')
+          .filter(l => !l.toUpperCase().includes(`\t${serial}\t`))
+          .join('\n'),
+      );
       c.stranger = stranger;
       const {auth} = givenAuthenticator({revocation: ['ocsp']}, {ocsp: givenOcsp(r.url)});
       assert.equal(verdict(await auth.authenticate(input('stranger'))), 'AUTH_REVOCATION_UNKNOWN');
@@ -395,7 +429,13 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
 
     it('response signed by an unauthorised key -> AUTH_REVOCATION_UNKNOWN', async () => {
       const rogue = await otherRoot.issueOcspSigner('rogue-signer');
-      const r = await givenOcspResponder({indexFile: int.indexFile, caCert: int.cert.certPath, rsignerCert: rogue.certPath, rsignerKey: rogue.keyPath, nmin: 60});
+      const r = await givenOcspResponder({
+        indexFile: int.indexFile,
+        caCert: int.cert.certPath,
+        rsignerCert: rogue.certPath,
+        rsignerKey: rogue.keyPath,
+        nmin: 60,
+      });
       stops.push(() => r.stop());
       const {auth} = givenAuthenticator({revocation: ['ocsp']}, {ocsp: givenOcsp(r.url)});
       assert.equal(verdict(await auth.authenticate(input('good'))), 'AUTH_REVOCATION_UNKNOWN');
@@ -403,13 +443,19 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
 
     it('crl,ocsp: OCSP revoked wins over a good CRL', async () => {
       const r = await givenResponder();
-      const {auth} = givenAuthenticator({revocation: ['crl', 'ocsp']}, {revocation: await RevocationIndex.load([crlPath], trustCas()), ocsp: givenOcsp(r.url)});
+      const {auth} = givenAuthenticator(
+        {revocation: ['crl', 'ocsp']},
+        {revocation: await RevocationIndex.load([crlPath], trustCas()), ocsp: givenOcsp(r.url)},
+      );
       assert.equal(verdict(await auth.authenticate(input('ocspRevoked'))), 'AUTH_CERT_REVOKED');
       assert.equal(verdict(await auth.authenticate(input('good'))), 'ok/crl,ocsp');
     });
 
     it('crl,ocsp: one good source is enough when the other is unknown', async () => {
-      const {auth} = givenAuthenticator({revocation: ['crl', 'ocsp']}, {revocation: await RevocationIndex.load([crlPath], trustCas()), ocsp: givenOcsp(await givenClosedPort())});
+      const {auth} = givenAuthenticator(
+        {revocation: ['crl', 'ocsp']},
+        {revocation: await RevocationIndex.load([crlPath], trustCas()), ocsp: givenOcsp(await givenClosedPort())},
+      );
       assert.equal(verdict(await auth.authenticate(input('good'))), 'ok/crl');
     });
   });
@@ -422,7 +468,10 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
       const results = [];
       for (let i = 0; i < 5; i++) results.push(await auth.authenticate({...input('good'), connection: conn}));
       assert.deepEqual(results.map(verdict), Array(5).fill('ok/ocsp'));
-      assert.deepEqual(results.map(x => x.cached), [false, 'connection', 'connection', 'connection', 'connection']);
+      assert.deepEqual(
+        results.map(x => x.cached),
+        [false, 'connection', 'connection', 'connection', 'connection'],
+      );
       assert.equal(r.requests.length, 1);
       assert.equal(log.decisions().length, 5);
     });
@@ -430,7 +479,10 @@ describe('auth: MtlsAuthenticator, openssl PKI, real CRL index, real openssl ocs
     it('two concurrent new connections for the same certificate -> one OCSP query', async () => {
       const r = await givenResponder();
       const {auth} = givenAuthenticator({revocation: ['ocsp']}, {ocsp: givenOcsp(r.url)});
-      const [a, b] = await Promise.all([auth.authenticate({...input('good'), connection: {}}), auth.authenticate({...input('good'), connection: {}})]);
+      const [a, b] = await Promise.all([
+        auth.authenticate({...input('good'), connection: {}}),
+        auth.authenticate({...input('good'), connection: {}}),
+      ]);
       assert.deepEqual([verdict(a), verdict(b)], ['ok/ocsp', 'ok/ocsp']);
       assert.equal(r.requests.length, 1);
     });

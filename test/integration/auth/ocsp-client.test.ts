@@ -8,7 +8,14 @@ import {parseCertificate, ParsedClientCertificate} from '../../../src/x509/certi
 import {OcspClient, OcspClientOptions} from '../../../src/auth/ocsp-client';
 import {defaultOcspTransport, OcspTransport} from '../../../src/auth/ocsp-transport';
 import type {OcspResult} from '../../../src/auth/ocsp-verify';
-import {givenClosedPort, givenMisbehavingResponder, givenOcspResponder, LoopbackResponder, Misbehaviour, OcspResponderOptions} from '../../fixtures/ocsp-responder';
+import {
+  givenClosedPort,
+  givenMisbehavingResponder,
+  givenOcspResponder,
+  LoopbackResponder,
+  Misbehaviour,
+  OcspResponderOptions,
+} from '../../fixtures/ocsp-responder';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
 import {IssuedCert, OpensslCa} from './support/openssl-pki';
 
@@ -69,7 +76,10 @@ describe('auth: OCSP client, real openssl ocsp responder (integration)', functio
     const lines = (await fs.readFile(root.indexFile, 'utf8')).split('\n').filter(l => !l.split('\t')[3]?.toUpperCase().endsWith(serial));
     await fs.writeFile(root.indexFile, lines.join('\n'));
     certs.signer = await root.issueOcspSigner('delegated-signer');
-    certs.expiredSigner = await root.issueOcspSigner('expired-signer', {startDate: new Date(Date.now() - 10 * DAY), endDate: new Date(Date.now() - DAY)});
+    certs.expiredSigner = await root.issueOcspSigner('expired-signer', {
+      startDate: new Date(Date.now() - 10 * DAY),
+      endDate: new Date(Date.now() - DAY),
+    });
     certs.foreignSigner = await otherRoot.issueOcspSigner('foreign-signer');
     certs.noEkuSigner = await root.issue('no-ocsp-eku', {eku: 'clientAuth'});
     certs.later = await root.issue('revoked-later');
@@ -141,10 +151,26 @@ describe('auth: OCSP client, real openssl ocsp responder (integration)', functio
 
   describe('responses that must not be trusted', () => {
     const signerCases: Array<[string, () => Partial<OcspResponderOptions>, string]> = [
-      ['signed by a delegated responder of ANOTHER CA', () => ({rsignerCert: certs.foreignSigner.certPath, rsignerKey: certs.foreignSigner.keyPath}), 'unknown/responder_not_authorized'],
-      ['signed by a certificate of the CA without id-kp-OCSPSigning', () => ({rsignerCert: certs.noEkuSigner.certPath, rsignerKey: certs.noEkuSigner.keyPath}), 'unknown/responder_not_authorized'],
-      ['signed by an expired delegated responder', () => ({rsignerCert: certs.expiredSigner.certPath, rsignerKey: certs.expiredSigner.keyPath}), 'unknown/responder_not_authorized'],
-      ['delegated responder certificate not included (-resp_no_certs)', () => ({rsignerCert: certs.signer.certPath, rsignerKey: certs.signer.keyPath, extraArgs: ['-resp_no_certs']}), 'unknown/responder_not_authorized'],
+      [
+        'signed by a delegated responder of ANOTHER CA',
+        () => ({rsignerCert: certs.foreignSigner.certPath, rsignerKey: certs.foreignSigner.keyPath}),
+        'unknown/responder_not_authorized',
+      ],
+      [
+        'signed by a certificate of the CA without id-kp-OCSPSigning',
+        () => ({rsignerCert: certs.noEkuSigner.certPath, rsignerKey: certs.noEkuSigner.keyPath}),
+        'unknown/responder_not_authorized',
+      ],
+      [
+        'signed by an expired delegated responder',
+        () => ({rsignerCert: certs.expiredSigner.certPath, rsignerKey: certs.expiredSigner.keyPath}),
+        'unknown/responder_not_authorized',
+      ],
+      [
+        'delegated responder certificate not included (-resp_no_certs)',
+        () => ({rsignerCert: certs.signer.certPath, rsignerKey: certs.signer.keyPath, extraArgs: ['-resp_no_certs']}),
+        'unknown/responder_not_authorized',
+      ],
       ['corrupted signature (-badsig)', () => ({extraArgs: ['-badsig']}), 'unknown/signature_invalid'],
       ['signed with SHA-1 (-rmd sha1)', () => ({extraArgs: ['-rmd', 'sha1']}), 'unknown/weak_signature_algorithm'],
     ];
@@ -248,7 +274,10 @@ describe('auth: OCSP client, real openssl ocsp responder (integration)', functio
 
     it('a transport that ignores the timeout is cut by the client deadline', async () => {
       const never: OcspTransport = () => new Promise(() => undefined);
-      assert.equal(summary(await givenClient('http://127.0.0.1:9/', {timeoutMs: 100, transport: never}).check(leaf('good'), issuer)), 'unknown/timeout');
+      assert.equal(
+        summary(await givenClient('http://127.0.0.1:9/', {timeoutMs: 100, transport: never}).check(leaf('good'), issuer)),
+        'unknown/timeout',
+      );
     });
 
     it('a transport that throws is unknown, never good', async () => {

@@ -47,7 +47,15 @@ async function opensslVerify(dir: string, c: Case): Promise<{verdict: 'ok' | 're
   const stem = path.join(dir, `verify-${crypto.randomBytes(4).toString('hex')}`);
   const untrusted = `${stem}-untrusted.pem`;
   await fs.writeFile(untrusted, c.chain.map(x => x.cert.pem).join(''));
-  const args = ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', c.anchor.cert.certPath, ...(c.chain.length ? ['-untrusted', untrusted] : [])];
+  const args = [
+    'verify',
+    '-x509_strict',
+    '-purpose',
+    'sslclient',
+    '-CAfile',
+    c.anchor.cert.certPath,
+    ...(c.chain.length ? ['-untrusted', untrusted] : []),
+  ];
   if (c.crls?.length) {
     args.push('-crl_check_all');
     for (const f of c.crls) args.push('-CRLfile', f);
@@ -94,17 +102,38 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
 
   /** An intermediate under the root carrying `nameConstraints = <nc>` (openssl syntax) and extra sections. */
   const constrained = async (nc: string, sections: string[] = [], o: {subject?: string} = {}) =>
-    root.createIntermediate(n('NC Int '), {extraExtensions: [`nameConstraints = critical,${nc}`, ...sections], ...(o.subject ? {subject: o.subject} : {})});
-  const leafUnder = async (ca: OpensslCa, o: Parameters<OpensslCa['issue']>[1] = {}) => ({leaf: await ca.issue(n('leaf'), o), chain: [ca], anchor: root});
+    root.createIntermediate(n('NC Int '), {
+      extraExtensions: [`nameConstraints = critical,${nc}`, ...sections],
+      ...(o.subject ? {subject: o.subject} : {}),
+    });
+  const leafUnder = async (ca: OpensslCa, o: Parameters<OpensslCa['issue']>[1] = {}) => ({
+    leaf: await ca.issue(n('leaf'), o),
+    chain: [ca],
+    anchor: root,
+  });
 
   const rows: Row[] = [
     {rule: 'baseline', name: 'leaf <- intermediate <- root', expected: 'ok', build: async () => leafUnder(await root.createIntermediate(n('Int ')))},
 
     // --- validity (RFC 5280 §6.1.3 (a)(2)) ---
-    {rule: 'validity', name: 'expired leaf', expected: 'AUTH_CERT_EXPIRED', build: async () => leafUnder(await root.createIntermediate(n('Int ')), {startDate: new Date(Date.now() - 10 * DAY), endDate: new Date(Date.now() - DAY)})},
-    {rule: 'validity', name: 'leaf not yet valid', expected: 'AUTH_CERT_NOT_YET_VALID', build: async () => leafUnder(await root.createIntermediate(n('Int ')), {startDate: new Date(Date.now() + DAY), endDate: new Date(Date.now() + 10 * DAY)})},
     {
-      rule: 'validity', name: 'expired intermediate', expected: 'AUTH_CHAIN_INVALID',
+      rule: 'validity',
+      name: 'expired leaf',
+      expected: 'AUTH_CERT_EXPIRED',
+      build: async () =>
+        leafUnder(await root.createIntermediate(n('Int ')), {startDate: new Date(Date.now() - 10 * DAY), endDate: new Date(Date.now() - DAY)}),
+    },
+    {
+      rule: 'validity',
+      name: 'leaf not yet valid',
+      expected: 'AUTH_CERT_NOT_YET_VALID',
+      build: async () =>
+        leafUnder(await root.createIntermediate(n('Int ')), {startDate: new Date(Date.now() + DAY), endDate: new Date(Date.now() + 10 * DAY)}),
+    },
+    {
+      rule: 'validity',
+      name: 'expired intermediate',
+      expected: 'AUTH_CHAIN_INVALID',
       build: async () => {
         const int = await root.createIntermediate(n('Int '), {startDate: new Date(Date.now() - 10 * DAY), endDate: new Date(Date.now() - DAY)});
         return leafUnder(int, {startDate: new Date(Date.now() - 5 * DAY)});
@@ -112,10 +141,22 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
     },
 
     // --- basic constraints and pathLen (§4.2.1.9, §6.1.4 (k)(l)(m)) ---
-    {rule: 'basic constraints', name: 'issuer with CA:FALSE', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await root.createIntermediate(n('Int '), {basicConstraints: 'critical,CA:FALSE'}))},
-    {rule: 'basic constraints', name: 'issuer without basicConstraints', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await root.createIntermediate(n('Int '), {basicConstraints: null}))},
     {
-      rule: 'pathLen', name: 'pathlen:0 intermediate above another intermediate', expected: 'AUTH_CHAIN_INVALID',
+      rule: 'basic constraints',
+      name: 'issuer with CA:FALSE',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await root.createIntermediate(n('Int '), {basicConstraints: 'critical,CA:FALSE'})),
+    },
+    {
+      rule: 'basic constraints',
+      name: 'issuer without basicConstraints',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await root.createIntermediate(n('Int '), {basicConstraints: null})),
+    },
+    {
+      rule: 'pathLen',
+      name: 'pathlen:0 intermediate above another intermediate',
+      expected: 'AUTH_CHAIN_INVALID',
       build: async () => {
         const int = await root.createIntermediate(n('Int '), {pathlen: 0});
         const sub = await int.createIntermediate(n('Sub '));
@@ -123,7 +164,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
       },
     },
     {
-      rule: 'pathLen', name: 'pathlen:1 intermediate above one intermediate', expected: 'ok',
+      rule: 'pathLen',
+      name: 'pathlen:1 intermediate above one intermediate',
+      expected: 'ok',
       build: async () => {
         const int = await root.createIntermediate(n('Int '), {pathlen: 1});
         const sub = await int.createIntermediate(n('Sub '));
@@ -132,34 +175,133 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
     },
 
     // --- key usage (§4.2.1.3, §6.1.4 (n)) ---
-    {rule: 'key usage', name: 'issuer without keyCertSign', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await root.createIntermediate(n('Int '), {keyUsage: 'critical,cRLSign,digitalSignature'}))},
-    {rule: 'key usage', name: 'leaf keyUsage keyEncipherment only', expected: 'AUTH_KEY_USAGE_INVALID', build: async () => leafUnder(await root.createIntermediate(n('Int ')), {keyUsage: 'critical,keyEncipherment'})},
+    {
+      rule: 'key usage',
+      name: 'issuer without keyCertSign',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await root.createIntermediate(n('Int '), {keyUsage: 'critical,cRLSign,digitalSignature'})),
+    },
+    {
+      rule: 'key usage',
+      name: 'leaf keyUsage keyEncipherment only',
+      expected: 'AUTH_KEY_USAGE_INVALID',
+      build: async () => leafUnder(await root.createIntermediate(n('Int ')), {keyUsage: 'critical,keyEncipherment'}),
+    },
 
     // --- name constraints, each form (§4.2.1.10) ---
-    {rule: 'nc dNSName', name: 'permitted, name below the subtree', expected: 'ok', build: async () => leafUnder(await constrained('permitted;DNS:good.example'), {san: 'DNS:svc.good.example'})},
-    {rule: 'nc dNSName', name: 'permitted, name outside', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('permitted;DNS:good.example'), {san: 'DNS:evil.example'})},
-    {rule: 'nc dNSName', name: 'permitted, a look-alike suffix (notgood.example)', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('permitted;DNS:good.example'), {san: 'DNS:notgood.example'})},
-    {rule: 'nc dNSName', name: 'excluded subtree', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('excluded;DNS:bad.example'), {san: 'DNS:x.bad.example'})},
-    {rule: 'nc rfc822Name', name: 'permitted host, mailbox at it', expected: 'ok', build: async () => leafUnder(await constrained('permitted;email:good.example'), {san: 'email:alice@good.example'})},
-    {rule: 'nc rfc822Name', name: 'permitted host, mailbox elsewhere', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('permitted;email:good.example'), {san: 'email:alice@evil.example'})},
-    {rule: 'nc rfc822Name', name: 'excluded domain (.bad.example)', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('excluded;email:.bad.example'), {san: 'email:bob@mail.bad.example'})},
-    {rule: 'nc URI', name: 'permitted .good.example, URI host below it', expected: 'ok', build: async () => leafUnder(await constrained('permitted;URI:.good.example'), {san: 'URI:https://svc.good.example/path'})},
-    {rule: 'nc URI', name: 'permitted .good.example, URI host outside', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('permitted;URI:.good.example'), {san: 'URI:spiffe://evil.example/client/x'})},
-    {rule: 'nc URI', name: 'excluded host', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('excluded;URI:evil.example'), {san: 'URI:spiffe://evil.example/client/x'})},
-    {rule: 'nc iPAddress', name: 'permitted 10.0.0.0/8, address inside', expected: 'ok', build: async () => leafUnder(await constrained('permitted;IP:10.0.0.0/255.0.0.0'), {san: 'IP:10.1.2.3'})},
-    {rule: 'nc iPAddress', name: 'permitted 10.0.0.0/8, address outside', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('permitted;IP:10.0.0.0/255.0.0.0'), {san: 'IP:192.0.2.1'})},
-    {rule: 'nc iPAddress', name: 'excluded IPv6 prefix', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('excluded;IP:2001:db8::/ffff:ffff::'), {san: 'IP:2001:db8::7'})},
-    {rule: 'nc directoryName', name: 'permitted O=Good, subject inside', expected: 'ok', build: async () => leafUnder(await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']), {subject: '/O=Good/CN=leaf'})},
-    {rule: 'nc directoryName', name: 'permitted O=Good, subject outside', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']), {subject: '/O=Evil/CN=leaf'})},
     {
-      rule: 'nc directoryName', name: 'permitted O=Good, subject inside but a directoryName SAN outside', expected: 'AUTH_CHAIN_INVALID',
-      build: async () => leafUnder(await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']), {subject: '/O=Good/CN=leaf', san: 'dirName:dir_evil', extraExtensions: ['[dir_evil]', 'O = Evil', 'CN = other']}),
+      rule: 'nc dNSName',
+      name: 'permitted, name below the subtree',
+      expected: 'ok',
+      build: async () => leafUnder(await constrained('permitted;DNS:good.example'), {san: 'DNS:svc.good.example'}),
     },
-    {rule: 'nc directoryName', name: 'excluded O=Evil', expected: 'AUTH_CHAIN_INVALID', build: async () => leafUnder(await constrained('excluded;dirName:dir_evil', ['[dir_evil]', 'O = Evil']), {subject: '/O=Evil/CN=leaf'})},
+    {
+      rule: 'nc dNSName',
+      name: 'permitted, name outside',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('permitted;DNS:good.example'), {san: 'DNS:evil.example'}),
+    },
+    {
+      rule: 'nc dNSName',
+      name: 'permitted, a look-alike suffix (notgood.example)',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('permitted;DNS:good.example'), {san: 'DNS:notgood.example'}),
+    },
+    {
+      rule: 'nc dNSName',
+      name: 'excluded subtree',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('excluded;DNS:bad.example'), {san: 'DNS:x.bad.example'}),
+    },
+    {
+      rule: 'nc rfc822Name',
+      name: 'permitted host, mailbox at it',
+      expected: 'ok',
+      build: async () => leafUnder(await constrained('permitted;email:good.example'), {san: 'email:alice@good.example'}),
+    },
+    {
+      rule: 'nc rfc822Name',
+      name: 'permitted host, mailbox elsewhere',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('permitted;email:good.example'), {san: 'email:alice@evil.example'}),
+    },
+    {
+      rule: 'nc rfc822Name',
+      name: 'excluded domain (.bad.example)',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('excluded;email:.bad.example'), {san: 'email:bob@mail.bad.example'}),
+    },
+    {
+      rule: 'nc URI',
+      name: 'permitted .good.example, URI host below it',
+      expected: 'ok',
+      build: async () => leafUnder(await constrained('permitted;URI:.good.example'), {san: 'URI:https://svc.good.example/path'}),
+    },
+    {
+      rule: 'nc URI',
+      name: 'permitted .good.example, URI host outside',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('permitted;URI:.good.example'), {san: 'URI:spiffe://evil.example/client/x'}),
+    },
+    {
+      rule: 'nc URI',
+      name: 'excluded host',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('excluded;URI:evil.example'), {san: 'URI:spiffe://evil.example/client/x'}),
+    },
+    {
+      rule: 'nc iPAddress',
+      name: 'permitted 10.0.0.0/8, address inside',
+      expected: 'ok',
+      build: async () => leafUnder(await constrained('permitted;IP:10.0.0.0/255.0.0.0'), {san: 'IP:10.1.2.3'}),
+    },
+    {
+      rule: 'nc iPAddress',
+      name: 'permitted 10.0.0.0/8, address outside',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('permitted;IP:10.0.0.0/255.0.0.0'), {san: 'IP:192.0.2.1'}),
+    },
+    {
+      rule: 'nc iPAddress',
+      name: 'excluded IPv6 prefix',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('excluded;IP:2001:db8::/ffff:ffff::'), {san: 'IP:2001:db8::7'}),
+    },
+    {
+      rule: 'nc directoryName',
+      name: 'permitted O=Good, subject inside',
+      expected: 'ok',
+      build: async () => leafUnder(await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']), {subject: '/O=Good/CN=leaf'}),
+    },
+    {
+      rule: 'nc directoryName',
+      name: 'permitted O=Good, subject outside',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']), {subject: '/O=Evil/CN=leaf'}),
+    },
+    {
+      rule: 'nc directoryName',
+      name: 'permitted O=Good, subject inside but a directoryName SAN outside',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () =>
+        leafUnder(await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']), {
+          subject: '/O=Good/CN=leaf',
+          san: 'dirName:dir_evil',
+          extraExtensions: ['[dir_evil]', 'O = Evil', 'CN = other'],
+        }),
+    },
+    {
+      rule: 'nc directoryName',
+      name: 'excluded O=Evil',
+      expected: 'AUTH_CHAIN_INVALID',
+      build: async () => leafUnder(await constrained('excluded;dirName:dir_evil', ['[dir_evil]', 'O = Evil']), {subject: '/O=Evil/CN=leaf'}),
+    },
 
     // --- permitted subtrees intersect along the path (§6.1.4 (g)) ---
     {
-      rule: 'nc intersection', name: 'root permits a.example, intermediate permits b.example: nothing is permitted', expected: 'AUTH_CHAIN_INVALID',
+      rule: 'nc intersection',
+      name: 'root permits a.example, intermediate permits b.example: nothing is permitted',
+      expected: 'AUTH_CHAIN_INVALID',
       build: async () => {
         const r = await OpensslCa.createRoot(tmp, n('NC Root '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
         const int = await r.createIntermediate(n('NC Int '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:b.example']});
@@ -167,7 +309,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
       },
     },
     {
-      rule: 'nc intersection', name: 'root permits a.example, intermediate narrows to sub.a.example: a name inside both', expected: 'ok',
+      rule: 'nc intersection',
+      name: 'root permits a.example, intermediate narrows to sub.a.example: a name inside both',
+      expected: 'ok',
       build: async () => {
         const r = await OpensslCa.createRoot(tmp, n('NC Root '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
         const int = await r.createIntermediate(n('NC Int '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:sub.a.example']});
@@ -175,7 +319,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
       },
     },
     {
-      rule: 'nc intersection', name: 'two intermediates: the lower one permits more than the upper one', expected: 'AUTH_CHAIN_INVALID',
+      rule: 'nc intersection',
+      name: 'two intermediates: the lower one permits more than the upper one',
+      expected: 'AUTH_CHAIN_INVALID',
       build: async () => {
         const int = await constrained('permitted;DNS:sub.a.example');
         const lower = await int.createIntermediate(n('NC Lower '), {extraExtensions: ['nameConstraints = critical,permitted;DNS:a.example']});
@@ -185,7 +331,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
 
     // --- self-issued intermediates are exempt (§6.1.3 (b)) ---
     {
-      rule: 'nc self-issued', name: 'a self-issued intermediate (key rollover) outside O=Good is exempt; its leaf inside', expected: 'ok',
+      rule: 'nc self-issued',
+      name: 'a self-issued intermediate (key rollover) outside O=Good is exempt; its leaf inside',
+      expected: 'ok',
       build: async () => {
         const int = await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good'], {subject: `/CN=${n('Rollover CA ')}`});
         const subject = `/CN=${int.cert.x509.subject.replace(/^CN=/, '')}`;
@@ -194,7 +342,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
       },
     },
     {
-      rule: 'nc self-issued', name: 'control: a non-self-issued intermediate outside O=Good is constrained', expected: 'AUTH_CHAIN_INVALID',
+      rule: 'nc self-issued',
+      name: 'control: a non-self-issued intermediate outside O=Good is constrained',
+      expected: 'AUTH_CHAIN_INVALID',
       build: async () => {
         const int = await constrained('permitted;dirName:dir_good', ['[dir_good]', 'O = Good']);
         const sub = await int.createIntermediate(n('Other Sub '));
@@ -204,7 +354,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
 
     // --- issuer names compared per §7.1 ---
     {
-      rule: '§7.1 issuer matching', name: 'CA subject PrintableString, leaf issuer the same name as UTF8String in other case and spacing', expected: 'ok',
+      rule: '§7.1 issuer matching',
+      name: 'CA subject PrintableString, leaf issuer the same name as UTF8String in other case and spacing',
+      expected: 'ok',
       build: async () => {
         const r = await OpensslCa.createRoot(tmp, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
         const twin = await r.twin('/O=EXAMPLE   org/CN=example ca');
@@ -212,7 +364,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
       },
     },
     {
-      rule: '§7.1 issuer matching', name: 'CRL whose issuer is the CA name as UTF8String in other case and spacing: loaded, leaf good', expected: 'ok',
+      rule: '§7.1 issuer matching',
+      name: 'CRL whose issuer is the CA name as UTF8String in other case and spacing: loaded, leaf good',
+      expected: 'ok',
       build: async () => {
         const r = await OpensslCa.createRoot(tmp, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
         const leaf = await r.issue(n('leaf'));
@@ -221,7 +375,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
       },
     },
     {
-      rule: '§7.1 issuer matching', name: 'CRL whose issuer is the CA name as UTF8String in other case and spacing: leaf revoked', expected: 'AUTH_CERT_REVOKED',
+      rule: '§7.1 issuer matching',
+      name: 'CRL whose issuer is the CA name as UTF8String in other case and spacing: leaf revoked',
+      expected: 'AUTH_CERT_REVOKED',
       build: async () => {
         const r = await OpensslCa.createRoot(tmp, n('Printable Root '), {subject: '/O=Example Org/CN=Example CA', stringMask: 'nombstr'});
         const leaf = await r.issue(n('leaf'));
@@ -234,7 +390,9 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
     ...idpRows(),
 
     {
-      rule: 'CRL', name: 'baseline: CRLs of root and intermediate, leaf revoked', expected: 'AUTH_CERT_REVOKED',
+      rule: 'CRL',
+      name: 'baseline: CRLs of root and intermediate, leaf revoked',
+      expected: 'AUTH_CERT_REVOKED',
       build: async () => {
         const int = await root.createIntermediate(n('Int '));
         const leaf = await int.issue(n('leaf'));
@@ -257,15 +415,47 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
   function idpRows(): Row[] {
     const DP = 'http://crl.test.example/part-1.crl';
     return [
-      {rule: 'IDP scope', name: 'distributionPoint matches the leaf CRL DP, not revoked', expected: 'ok', build: idpCase({idp: [`fullname = URI:${DP}`], leafDp: DP})},
-      {rule: 'IDP scope', name: 'distributionPoint matches the leaf CRL DP, revoked', expected: 'AUTH_CERT_REVOKED', build: idpCase({idp: [`fullname = URI:${DP}`], leafDp: DP, revoke: true})},
-      {rule: 'IDP scope', name: 'distributionPoint is another partition: the leaf is outside every CRL (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: ['fullname = URI:http://crl.test.example/part-2.crl'], leafDp: DP})},
-      {rule: 'IDP scope', name: 'distributionPoint present, leaf without CRL DP: outside (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: [`fullname = URI:${DP}`]})},
-      {rule: 'IDP scope', name: 'onlyContainsUserCerts covers a leaf', expected: 'ok', build: idpCase({idp: ['onlyuser = TRUE']})},
-      {rule: 'IDP scope', name: 'onlyContainsCACerts does not cover a leaf (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: ['onlyCA = TRUE']})},
-      {rule: 'IDP scope', name: 'onlySomeReasons: not listed proves nothing (unknown)', expected: 'AUTH_REVOCATION_UNKNOWN', build: idpCase({idp: ['onlysomereasons = keyCompromise']})},
       {
-        rule: 'IDP scope', name: "onlyContainsUserCerts root CRL does not cover the intermediate (unknown)", expected: 'AUTH_REVOCATION_UNKNOWN',
+        rule: 'IDP scope',
+        name: 'distributionPoint matches the leaf CRL DP, not revoked',
+        expected: 'ok',
+        build: idpCase({idp: [`fullname = URI:${DP}`], leafDp: DP}),
+      },
+      {
+        rule: 'IDP scope',
+        name: 'distributionPoint matches the leaf CRL DP, revoked',
+        expected: 'AUTH_CERT_REVOKED',
+        build: idpCase({idp: [`fullname = URI:${DP}`], leafDp: DP, revoke: true}),
+      },
+      {
+        rule: 'IDP scope',
+        name: 'distributionPoint is another partition: the leaf is outside every CRL (unknown)',
+        expected: 'AUTH_REVOCATION_UNKNOWN',
+        build: idpCase({idp: ['fullname = URI:http://crl.test.example/part-2.crl'], leafDp: DP}),
+      },
+      {
+        rule: 'IDP scope',
+        name: 'distributionPoint present, leaf without CRL DP: outside (unknown)',
+        expected: 'AUTH_REVOCATION_UNKNOWN',
+        build: idpCase({idp: [`fullname = URI:${DP}`]}),
+      },
+      {rule: 'IDP scope', name: 'onlyContainsUserCerts covers a leaf', expected: 'ok', build: idpCase({idp: ['onlyuser = TRUE']})},
+      {
+        rule: 'IDP scope',
+        name: 'onlyContainsCACerts does not cover a leaf (unknown)',
+        expected: 'AUTH_REVOCATION_UNKNOWN',
+        build: idpCase({idp: ['onlyCA = TRUE']}),
+      },
+      {
+        rule: 'IDP scope',
+        name: 'onlySomeReasons: not listed proves nothing (unknown)',
+        expected: 'AUTH_REVOCATION_UNKNOWN',
+        build: idpCase({idp: ['onlysomereasons = keyCompromise']}),
+      },
+      {
+        rule: 'IDP scope',
+        name: 'onlyContainsUserCerts root CRL does not cover the intermediate (unknown)',
+        expected: 'AUTH_REVOCATION_UNKNOWN',
         build: async () => {
           const int = await root.createIntermediate(n('IDP Int '));
           const leaf = await int.issue(n('leaf'));
@@ -274,16 +464,29 @@ describe('x509: RFC 5280 conformance table, the project and `openssl verify -x50
         },
       },
       {
-        rule: 'delta CRL', name: 'a delta CRL (deltaCRLIndicator) is refused with its own code', expected: 'CRL_DELTA_UNSUPPORTED',
-        localPolicy: {openssl: 'ok', why: 'OpenSSL 3.0 without -use_deltas used the delta as if it were complete; the project refuses a delta CRL at load rather than read a partial list as complete'},
+        rule: 'delta CRL',
+        name: 'a delta CRL (deltaCRLIndicator) is refused with its own code',
+        expected: 'CRL_DELTA_UNSUPPORTED',
+        localPolicy: {
+          openssl: 'ok',
+          why: 'OpenSSL 3.0 without -use_deltas used the delta as if it were complete; the project refuses a delta CRL at load rather than read a partial list as complete',
+        },
         build: async () => {
           const int = await root.createIntermediate(n('Delta Int '));
           const leaf = await int.issue(n('leaf'));
-          return {leaf, chain: [int], anchor: root, crls: [await root.gencrl(), await int.gencrl({crlExtensions: ['2.5.29.27 = critical,ASN1:INTEGER:1']})]};
+          return {
+            leaf,
+            chain: [int],
+            anchor: root,
+            crls: [await root.gencrl(), await int.gencrl({crlExtensions: ['2.5.29.27 = critical,ASN1:INTEGER:1']})],
+          };
         },
       },
       {
-        rule: 'indirect CRL', name: 'an indirect CRL is refused with its own code', expected: 'CRL_INDIRECT_UNSUPPORTED', build: idpCase({idp: ['indirectCRL = TRUE']}),
+        rule: 'indirect CRL',
+        name: 'an indirect CRL is refused with its own code',
+        expected: 'CRL_INDIRECT_UNSUPPORTED',
+        build: idpCase({idp: ['indirectCRL = TRUE']}),
       },
     ];
   }

@@ -90,7 +90,12 @@ describe('auth: verify-cert CLI (integration)', function () {
       ['--max-depth 0', () => ['--max-depth', '0', c.good.certPath, intPem], 1, 'AUTH_CHAIN_TOO_DEEP'],
       ['--at after notAfter', () => ['--at', new Date(Date.now() + 30 * DAY).toISOString(), c.good.certPath, intPem], 1, 'AUTH_CERT_EXPIRED'],
       ['not yet valid', () => [c.future.certPath, intPem], 1, 'AUTH_CERT_NOT_YET_VALID'],
-      ['not yet valid, --at inside its window', () => ['--at', new Date(Date.now() + 2 * DAY).toISOString(), c.future.certPath, intPem], 0, 'accepted'],
+      [
+        'not yet valid, --at inside its window',
+        () => ['--at', new Date(Date.now() + 2 * DAY).toISOString(), c.future.certPath, intPem],
+        0,
+        'accepted',
+      ],
       // As in the service, a CRL counts only when its issuer is a configured CA (TLS_CA_FILE = root + intermediate).
       ['--crl, not revoked', () => ['--ca', intPem, '--crl', crl, c.good.certPath, intPem], 0, 'accepted'],
       ['--crl, revoked', () => ['--ca', intPem, '--crl', crl, c.revoked.certPath, intPem], 1, 'AUTH_CERT_REVOKED'],
@@ -111,7 +116,13 @@ describe('auth: verify-cert CLI (integration)', function () {
   });
 
   it('--ocsp-url asks a real responder (good, revoked), through the SSRF-safe transport (--allow-cidr for loopback)', async () => {
-    responder = await givenOcspResponder({indexFile: int.indexFile, caCert: int.cert.certPath, rsignerCert: int.cert.certPath, rsignerKey: int.cert.keyPath, nmin: 60});
+    responder = await givenOcspResponder({
+      indexFile: int.indexFile,
+      caCert: int.cert.certPath,
+      rsignerCert: int.cert.certPath,
+      rsignerKey: int.cert.keyPath,
+      nmin: 60,
+    });
     const allow = ['--allow-cidr', '127.0.0.1/32'];
     const good = await verifyCert([...base(), '--ocsp-url', responder.url, ...allow, '--format', 'json', c.good.certPath, intPem]);
     assert.equal(good.code, 0, good.stderr);
@@ -123,7 +134,13 @@ describe('auth: verify-cert CLI (integration)', function () {
   });
 
   it('a responder on a loopback address is not asked without --allow-cidr (fail closed: AUTH_REVOCATION_UNKNOWN)', async () => {
-    responder = await givenOcspResponder({indexFile: int.indexFile, caCert: int.cert.certPath, rsignerCert: int.cert.certPath, rsignerKey: int.cert.keyPath, nmin: 60});
+    responder = await givenOcspResponder({
+      indexFile: int.indexFile,
+      caCert: int.cert.certPath,
+      rsignerCert: int.cert.certPath,
+      rsignerKey: int.cert.keyPath,
+      nmin: 60,
+    });
     const r = await verifyCert([...base(), '--ocsp-url', responder.url, '--format', 'json', c.good.certPath, intPem]);
     assert.equal(r.code, 1);
     assert.equal(JSON.parse(r.stdout).code, 'AUTH_REVOCATION_UNKNOWN');
@@ -140,7 +157,18 @@ describe('auth: verify-cert CLI (integration)', function () {
     const r = await verifyCert([...base(), '--explain', c.noEku.certPath, intPem]);
     assert.equal(r.code, 1);
     assert.match(r.stdout, /^REFUSED AUTH_EKU_NOT_CLIENT_AUTH/);
-    for (const check of ['tls', 'parse', 'chain', 'validity', 'extendedKeyUsage', 'basicConstraints', 'keyUsage', 'keyStrength', 'identity', 'revocation']) {
+    for (const check of [
+      'tls',
+      'parse',
+      'chain',
+      'validity',
+      'extendedKeyUsage',
+      'basicConstraints',
+      'keyUsage',
+      'keyStrength',
+      'identity',
+      'revocation',
+    ]) {
       assert.match(r.stdout, new RegExp(`\\] ${check}\\b`), check);
     }
     const json = await verifyCert([...base(), '--explain', '--format', 'json', c.noEku.certPath, intPem]);
@@ -152,7 +180,10 @@ describe('auth: verify-cert CLI (integration)', function () {
     assert.equal(r.code, 1);
     assert.match(r.stdout, /\n {2}RFC 5280 path: valid\n/);
     assert.match(r.stdout, /\n {2}local policy: refused \(AUTH_EKU_NOT_CLIENT_AUTH/);
-    const json = JSON.parse((await verifyCert([...base(), '--explain', '--format', 'json', c.isCa.certPath, intPem])).stdout) as {path: {valid: boolean}; policy: {accepted: boolean; failed: {code: string}}};
+    const json = JSON.parse((await verifyCert([...base(), '--explain', '--format', 'json', c.isCa.certPath, intPem])).stdout) as {
+      path: {valid: boolean};
+      policy: {accepted: boolean; failed: {code: string}};
+    };
     assert.deepEqual([json.path.valid, json.policy.accepted, json.policy.failed.code], [true, false, 'AUTH_CERT_IS_CA']);
   });
 

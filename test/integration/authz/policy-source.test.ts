@@ -35,7 +35,9 @@ describe('policy source: files and trust-domain bundles (integration)', function
 
   it('a trust domain bound to a bundle: only the bundle CA vouches for its SPIFFE IDs (fingerprint = openssl)', async () => {
     const fp = opensslFingerprint(secondCa);
-    const p = await load('version: 1\nroles:\n  partner: {rules: ["uri:spiffe://partner.example/qa"]}\ntrustDomains:\n  partner.example: {bundle: partner/second-ca.pem}\n');
+    const p = await load(
+      'version: 1\nroles:\n  partner: {rules: ["uri:spiffe://partner.example/qa"]}\ntrustDomains:\n  partner.example: {bundle: partner/second-ca.pem}\n',
+    );
     assert.deepEqual([...p.roles.get('partner')!.rules[0].issuers!], [fp]);
     assert.equal(evaluatePolicy(p, id([fp]), ['partner']).allow, true);
     const other = evaluatePolicy(p, id(['00'.repeat(32)]), ['partner']);
@@ -43,7 +45,10 @@ describe('policy source: files and trust-domain bundles (integration)', function
   });
 
   it('an explicit issuer (openssl fingerprint text, with colons) matches the same CA', async () => {
-    const text = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', secondCa], {timeout: 10_000}).toString().trim().split('=')[1];
+    const text = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', secondCa], {timeout: 10_000})
+      .toString()
+      .trim()
+      .split('=')[1];
     const p = await load(`version: 1\nroles:\n  partner:\n    rules: ['uri:spiffe://partner.example/qa']\n    issuers: ['sha256:${text}']\n`);
     assert.equal(evaluatePolicy(p, id([fingerprintKey(text)]), ['partner']).allow, true);
   });
@@ -58,6 +63,9 @@ describe('policy source: files and trust-domain bundles (integration)', function
   });
 
   it('a policy file larger than 1 MiB is refused before parsing', async () => {
-    await assert.rejects(load(`version: 1\nroles: {}\n#${'x'.repeat(1024 * 1024)}\n`), (e: unknown) => e instanceof PolicyError && /larger than/.test(e.message));
+    await assert.rejects(
+      load(`version: 1\nroles: {}\n#${'x'.repeat(1024 * 1024)}\n`),
+      (e: unknown) => e instanceof PolicyError && /larger than/.test(e.message),
+    );
   });
 });

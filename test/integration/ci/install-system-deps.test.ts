@@ -42,7 +42,10 @@ function givenPathWithout(without: string[], extra: Record<string, string> = {})
 
 function run(bin: string, args: string[], asUser?: number): {status: number | null; stdout: string; stderr: string} {
   const bash = which('bash');
-  const argv = asUser === undefined ? [bash, SCRIPT, ...args] : [which('setpriv'), `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', bash, SCRIPT, ...args];
+  const argv =
+    asUser === undefined
+      ? [bash, SCRIPT, ...args]
+      : [which('setpriv'), `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', bash, SCRIPT, ...args];
   const r = spawnSync(argv[0], argv.slice(1), {env: {PATH: bin}, encoding: 'utf8', timeout: 30_000});
   if (r.error) throw r.error;
   return {status: r.status, stdout: r.stdout, stderr: r.stderr};

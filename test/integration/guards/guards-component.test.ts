@@ -51,7 +51,9 @@ class TestController {
   @post('/fetch', {'x-outbound-client': true, responses: {'200': {description: 'fetched'}}})
   async fetch(
     @requestBody({content: {'application/json': {schema: {type: 'object', properties: {url: {type: 'string', format: 'uri'}}, required: ['url']}}}})
-    body: {url: string},
+    body: {
+      url: string;
+    },
   ): Promise<object> {
     invocations.push('fetch');
     const r = await this.outbound.fetch(body.url, {purpose: 'test-fetch', overflow: 'truncate', maxBytes: 256});
@@ -77,7 +79,13 @@ interface RawResponse {
   json: {error?: {code: string; message: string}; [k: string]: unknown} | null;
 }
 
-function send(port: number, method: string, target: string, headers: Record<string, string | number> = {}, body?: string | Buffer): Promise<RawResponse> {
+function send(
+  port: number,
+  method: string,
+  target: string,
+  headers: Record<string, string | number> = {},
+  body?: string | Buffer,
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = http.request({host: '127.0.0.1', port, method, path: target, headers, agent: false}, res => {
       const chunks: Buffer[] = [];
@@ -104,7 +112,14 @@ describe('guards: GuardsComponent in a RestApplication (integration)', function 
   let port: number;
   let h: EscapeHarness;
   let log: CapturedLog;
-  const outbound: AppConfig['outbound'] = {allowedHosts: null, allowHttp: true, allowedPorts: [80, 443], allowedCidrs: [], timeoutMs: 5000, maxResponseBytes: 65536};
+  const outbound: AppConfig['outbound'] = {
+    allowedHosts: null,
+    allowHttp: true,
+    allowedPorts: [80, 443],
+    allowedCidrs: [],
+    timeoutMs: 5000,
+    maxResponseBytes: 65536,
+  };
 
   before(async () => {
     h = await givenEscapeHarness();
@@ -152,7 +167,8 @@ describe('guards: GuardsComponent in a RestApplication (integration)', function 
       const method = input.body ? 'POST' : (c.method ?? 'GET');
       const r = await send(port, method === 'HEAD' ? 'GET' : method, input.rawTarget, headers, body);
       if (c.expected === 'allow') {
-        if (r.status !== 200 && !(c.vector === 'path' && r.status === 404 && r.json?.error?.code === 'NOT_FOUND')) failures.push(`${c.id}: ${r.status} ${JSON.stringify(r.json)}`);
+        if (r.status !== 200 && !(c.vector === 'path' && r.status === 404 && r.json?.error?.code === 'NOT_FOUND'))
+          failures.push(`${c.id}: ${r.status} ${JSON.stringify(r.json)}`);
       } else if (!(r.status >= 400 && r.status < 500 && /^GUARD_/.test(r.json?.error?.code ?? ''))) {
         failures.push(`${c.id}: ${r.status} ${JSON.stringify(r.json)}`);
       }
@@ -199,7 +215,10 @@ describe('guards: GuardsComponent in a RestApplication (integration)', function 
 
   it('answers 413 for a declared or streamed body over the limit, 415 for what it cannot read', async () => {
     const big = Buffer.alloc(5000, 0x61);
-    assert.equal((await send(port, 'POST', '/echo', {'content-type': 'text/plain', 'content-length': 5000}, big)).json?.error?.code, 'GUARD_BODY_TOO_LARGE');
+    assert.equal(
+      (await send(port, 'POST', '/echo', {'content-type': 'text/plain', 'content-length': 5000}, big)).json?.error?.code,
+      'GUARD_BODY_TOO_LARGE',
+    );
     const chunked = await send(port, 'POST', '/echo', {'content-type': 'text/plain', 'transfer-encoding': 'chunked'}, big);
     assert.equal(chunked.status, 413);
     assert.equal(chunked.json?.error?.code, 'GUARD_BODY_TOO_LARGE');
@@ -212,7 +231,13 @@ describe('guards: GuardsComponent in a RestApplication (integration)', function 
   });
 
   it('refuses duplicate and prototype keys with 400', async () => {
-    const dup = await send(port, 'POST', '/fetch', {'content-type': 'application/json'}, '{"url":"https://public.test/","url":"http://127.0.0.1:2375/"}');
+    const dup = await send(
+      port,
+      'POST',
+      '/fetch',
+      {'content-type': 'application/json'},
+      '{"url":"https://public.test/","url":"http://127.0.0.1:2375/"}',
+    );
     assert.equal(dup.status, 400);
     assert.equal(dup.json?.error?.code, 'GUARD_MALFORMED_INPUT');
     const proto = await send(port, 'POST', '/echo', {'content-type': 'application/json'}, '{"__proto__":{"polluted":true}}');
@@ -221,7 +246,13 @@ describe('guards: GuardsComponent in a RestApplication (integration)', function 
   });
 
   it('the URL-parameter interceptor refuses an internal URL before the controller runs', async () => {
-    const r = await send(port, 'POST', '/fetch', {'content-type': 'application/json'}, JSON.stringify({url: 'http://127.0.0.1:2375/containers/json'}));
+    const r = await send(
+      port,
+      'POST',
+      '/fetch',
+      {'content-type': 'application/json'},
+      JSON.stringify({url: 'http://127.0.0.1:2375/containers/json'}),
+    );
     assert.equal(r.status, 403);
     assert.equal(r.json?.error?.code, 'SSRF_ADDRESS_DENIED');
     assert.deepEqual(invocations, []);
@@ -232,7 +263,13 @@ describe('guards: GuardsComponent in a RestApplication (integration)', function 
   });
 
   it('fetches a public URL through the bound outbound client', async () => {
-    const r = await send(port, 'POST', '/fetch', {'content-type': 'application/json'}, JSON.stringify({url: 'https://public.test/items?ref=127.0.0.1'}));
+    const r = await send(
+      port,
+      'POST',
+      '/fetch',
+      {'content-type': 'application/json'},
+      JSON.stringify({url: 'https://public.test/items?ref=127.0.0.1'}),
+    );
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(r.json, {status: 200, contentType: 'application/json', preview: '{"upstream":"fake-public"}'});
     assert.equal(h.upstream.requests.length, 1);

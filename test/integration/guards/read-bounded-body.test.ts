@@ -83,7 +83,10 @@ describe('guards: readBoundedBody (integration)', () => {
 
   it('a streamed body over the bound: too-large, and the response is still written', async () => {
     const chunk = 'x'.repeat(600);
-    const answer = await raw([`POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${(600).toString(16)}\r\n${chunk}\r\n`, `${(600).toString(16)}\r\n${chunk}\r\n`]);
+    const answer = await raw([
+      `POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${(600).toString(16)}\r\n${chunk}\r\n`,
+      `${(600).toString(16)}\r\n${chunk}\r\n`,
+    ]);
     assert.deepEqual(results[0], {kind: 'too-large'});
     assert.match(answer, /^HTTP\/1\.1 200 [\s\S]*read:too-large$/);
   });

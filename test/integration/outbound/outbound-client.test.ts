@@ -154,7 +154,10 @@ describe('outbound: OutboundClient with the escape harness (integration)', funct
       const res = await client.fetch('http://rebind.test/', {purpose: 'SD-010'});
       assert.equal(res.status, 200);
       assert.equal(h.upstream.requests.length, 1);
-      assert.deepEqual(h.lookups.filter(n => n === 'rebind.test'), ['rebind.test']);
+      assert.deepEqual(
+        h.lookups.filter(n => n === 'rebind.test'),
+        ['rebind.test'],
+      );
       assert.equal(h.totalCanaryConnections(), 0);
     });
 

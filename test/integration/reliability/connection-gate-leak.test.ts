@@ -20,8 +20,12 @@ describe('reliability: the connection gate reads the peer certificate without th
   it('keeps the leaf from getPeerCertificate() and never calls getPeerX509Certificate()', async () => {
     const pki = await givenTestPki();
     const server = tls.createServer({
-      cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key), ca: readFileSync(pki.caBundle),
-      requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3',
+      cert: readFileSync(pki.server.cert),
+      key: readFileSync(pki.server.key),
+      ca: readFileSync(pki.caBundle),
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
     });
     const seen = new Promise<PeerLeaf | undefined>(resolve => {
       server.once('secureConnection', (socket: tls.TLSSocket) => {
@@ -32,7 +36,14 @@ describe('reliability: the connection gate reads the peer certificate without th
     });
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as {port: number}).port;
-    const client = tls.connect({port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.caBundle), cert: readFileSync(pki.clients.valid.cert), key: readFileSync(pki.clients.valid.key)});
+    const client = tls.connect({
+      port,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: readFileSync(pki.caBundle),
+      cert: readFileSync(pki.clients.valid.cert),
+      key: readFileSync(pki.clients.valid.key),
+    });
     client.on('error', () => undefined);
     try {
       const leaf = await seen;
@@ -75,21 +86,35 @@ describe('reliability: the connection gate reads the peer certificate without th
     const gate = new ConnectionGate(() => ({statusOfCertificate: () => ({status: 'good' as const})}), logger);
     const strategy = new MtlsAuthenticationStrategy(authenticator, gate);
     const server = tls.createServer({
-      cert: readFileSync(pki.server.cert), key: readFileSync(pki.server.key), ca: readFileSync(pki.caBundle),
-      requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3',
+      cert: readFileSync(pki.server.cert),
+      key: readFileSync(pki.server.key),
+      ca: readFileSync(pki.caBundle),
+      requestCert: true,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.3',
     });
     const refused = new Promise<unknown>(resolve => {
       server.once('secureConnection', (socket: tls.TLSSocket) => {
         socket.getPeerX509Certificate = () => assert.fail('getPeerX509Certificate() leaks native memory; the strategy must not call it');
-        strategy.authenticate({socket} as never).then(
-          () => resolve(new Error('accepted')),
-          e => resolve(e),
-        ).finally(() => socket.destroy());
+        strategy
+          .authenticate({socket} as never)
+          .then(
+            () => resolve(new Error('accepted')),
+            e => resolve(e),
+          )
+          .finally(() => socket.destroy());
       });
     });
     await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as {port: number}).port;
-    const client = tls.connect({port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.caBundle), cert: readFileSync(pki.clients.valid.cert), key: readFileSync(pki.clients.valid.key)});
+    const client = tls.connect({
+      port,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: readFileSync(pki.caBundle),
+      cert: readFileSync(pki.clients.valid.cert),
+      key: readFileSync(pki.clients.valid.key),
+    });
     client.on('error', () => undefined);
     try {
       const e = await refused;

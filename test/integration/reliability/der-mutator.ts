@@ -129,7 +129,28 @@ const MUTATIONS: Record<string, Mutation> = {
     if (!ts.length) return d;
     const t = r.pick(ts);
     const b = Buffer.from(d);
-    b[t.start] = r.pick([0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x0c, 0x13, 0x17, 0x18, 0x1f, 0x30, 0x31, 0xa0, 0xa3, 0x80, 0xff, b[t.start] ^ 0x20, r.int(256)]);
+    b[t.start] = r.pick([
+      0x00,
+      0x01,
+      0x02,
+      0x03,
+      0x04,
+      0x05,
+      0x06,
+      0x0c,
+      0x13,
+      0x17,
+      0x18,
+      0x1f,
+      0x30,
+      0x31,
+      0xa0,
+      0xa3,
+      0x80,
+      0xff,
+      b[t.start] ^ 0x20,
+      r.int(256),
+    ]);
     return b;
   },
   relength: (d, r) => {
@@ -144,10 +165,14 @@ const MUTATIONS: Record<string, Mutation> = {
     const tagBytes = d.subarray(t.start, t.start + tagLen);
     const choice = r.int(8);
     let len: Buffer;
-    if (choice === 0) len = Buffer.from([0x80]); // indefinite (BER only)
-    else if (choice === 1) len = Buffer.from([0x84, 0xff, 0xff, 0xff, 0xff]); // huge
-    else if (choice === 2) len = Buffer.from([0x89, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // longer than any length field
-    else if (choice === 3) len = Buffer.concat([Buffer.from([0x82]), Buffer.from([0, t.length & 0xff])]); // non-minimal
+    if (choice === 0)
+      len = Buffer.from([0x80]); // indefinite (BER only)
+    else if (choice === 1)
+      len = Buffer.from([0x84, 0xff, 0xff, 0xff, 0xff]); // huge
+    else if (choice === 2)
+      len = Buffer.from([0x89, 1, 2, 3, 4, 5, 6, 7, 8, 9]); // longer than any length field
+    else if (choice === 3)
+      len = Buffer.concat([Buffer.from([0x82]), Buffer.from([0, t.length & 0xff])]); // non-minimal
     else if (choice === 4) len = encodeLength(t.length + 1 + r.int(3));
     else if (choice === 5) len = encodeLength(Math.max(0, t.length - 1 - r.int(3)));
     else if (choice === 6) len = Buffer.from([0x00]);
@@ -173,7 +198,13 @@ const MUTATIONS: Record<string, Mutation> = {
     let b = r.pick(ts);
     if (a.start > b.start) [a, b] = [b, a];
     if (a.end > b.start) return d; // nested or equal
-    return Buffer.concat([d.subarray(0, a.start), d.subarray(b.start, b.end), d.subarray(a.end, b.start), d.subarray(a.start, a.end), d.subarray(b.end)]);
+    return Buffer.concat([
+      d.subarray(0, a.start),
+      d.subarray(b.start, b.end),
+      d.subarray(a.end, b.start),
+      d.subarray(a.start, a.end),
+      d.subarray(b.end),
+    ]);
   },
   nestTlv: (d, r) => {
     const ts = tlvs(d);

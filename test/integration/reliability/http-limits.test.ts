@@ -32,11 +32,15 @@ describe('reliability: HTTP limits (integration)', () => {
     }
   });
 
-  it('TLS_HANDSHAKE_TIMEOUT_MS defaults to 10 s (not Node\'s 120 s), is bounded and reaches the server options', () => {
+  it("TLS_HANDSHAKE_TIMEOUT_MS defaults to 10 s (not Node's 120 s), is bounded and reaches the server options", () => {
     assert.equal(parseConfig({}).http.handshakeTimeoutMs, 10_000);
     const cfg = parseConfig({TLS_HANDSHAKE_TIMEOUT_MS: '1500'});
-    assert.equal(buildServerTlsOptions(cfg.tls, cfg.http, {certPem: Buffer.from('C'), keyPem: Buffer.from('K'), caPem: Buffer.from('A')}).handshakeTimeout, 1500);
-    for (const bad of ['0', '99', '120001', 'x']) assert.equal(configError({TLS_HANDSHAKE_TIMEOUT_MS: bad}).details.variable, 'TLS_HANDSHAKE_TIMEOUT_MS', bad);
+    assert.equal(
+      buildServerTlsOptions(cfg.tls, cfg.http, {certPem: Buffer.from('C'), keyPem: Buffer.from('K'), caPem: Buffer.from('A')}).handshakeTimeout,
+      1500,
+    );
+    for (const bad of ['0', '99', '120001', 'x'])
+      assert.equal(configError({TLS_HANDSHAKE_TIMEOUT_MS: bad}).details.variable, 'TLS_HANDSHAKE_TIMEOUT_MS', bad);
   });
 
   it('a headers timeout above the request timeout is a coded config error, not a start-up crash', () => {
@@ -55,7 +59,7 @@ describe('reliability: HTTP limits (integration)', () => {
   const table: [string, ReturnType<typeof req>, string | undefined][] = [
     ['10 header fields', req(10), undefined],
     ['11 header fields', req(11), 'HTTP_HEADERS_TOO_LARGE'],
-    ['a body far over HTTP_MAX_BODY_BYTES (the request guard\'s limit, not this one)', req(2, '99999999999999999999'), undefined],
+    ["a body far over HTTP_MAX_BODY_BYTES (the request guard's limit, not this one)", req(2, '99999999999999999999'), undefined],
     ['HTTP/1.1 without Host', req(2, undefined, '1.1', null), 'BAD_REQUEST'],
     ['HTTP/1.0 without Host', req(2, undefined, '1.0', null), undefined],
   ];
@@ -69,7 +73,8 @@ describe('reliability: HTTP limits (integration)', () => {
 
   it('TLS-layer errors reaching clientError get no HTTP answer, parser errors do', () => {
     const e = (code: string) => Object.assign(new Error(code), {code});
-    for (const c of ['HPE_INVALID_METHOD', 'HPE_HEADER_OVERFLOW', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'ERR_HTTP_REQUEST_TIMEOUT']) assert.equal(isHttpParserError(e(c)), true, c);
+    for (const c of ['HPE_INVALID_METHOD', 'HPE_HEADER_OVERFLOW', 'HPE_UNEXPECTED_CONTENT_LENGTH', 'ERR_HTTP_REQUEST_TIMEOUT'])
+      assert.equal(isHttpParserError(e(c)), true, c);
     for (const c of ['ERR_TLS_HANDSHAKE_TIMEOUT', 'ECONNRESET', 'ERR_SSL_WRONG_VERSION_NUMBER']) assert.equal(isHttpParserError(e(c)), false, c);
     assert.equal(isHttpParserError(new Error('no code')), false);
   });

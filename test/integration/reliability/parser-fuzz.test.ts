@@ -31,7 +31,16 @@ import {buildOcspRequest} from '../../../src/auth/ocsp-request';
 import {OcspVerifyContext, verifyOcspResponse} from '../../../src/auth/ocsp-verify';
 import {givenOcspResponder, LoopbackResponder} from '../../fixtures/ocsp-responder';
 import {opensslGenCrl} from '../../fixtures/openssl-ca';
-import {buildLargeCrlDer, createCrl, DevPkiManifest, givenTempDir, givenTestIntermediateCa, givenTestPki, givenTestRootCa, issueCertificate} from '../../fixtures/pki';
+import {
+  buildLargeCrlDer,
+  createCrl,
+  DevPkiManifest,
+  givenTempDir,
+  givenTestIntermediateCa,
+  givenTestPki,
+  givenTestRootCa,
+  issueCertificate,
+} from '../../fixtures/pki';
 import {Cell, recordSection} from '../../fixtures/reliability-report';
 import {DerMutator, fuzzSettings, MutatedInput, Rng, tlvs, toPem} from './der-mutator';
 
@@ -76,7 +85,10 @@ function describeReencoding(seed: Buffer, mutant: Buffer): string {
   let d = 0;
   while (d < seed.length && seed[d] === mutant[d]) d++;
   // Certificate ::= SEQUENCE { tbs, signatureAlgorithm, signatureValue BIT STRING }: the BIT STRING is the last top-level child.
-  const top = seedCert.filter(t => t.start > outer.start && t.end <= outer.end && !seedCert.some(p => p !== outer && p.start < t.start && t.end <= p.end && p.start > outer.start));
+  const top = seedCert.filter(
+    t =>
+      t.start > outer.start && t.end <= outer.end && !seedCert.some(p => p !== outer && p.start < t.start && t.end <= p.end && p.start > outer.start),
+  );
   const sig = top[top.length - 1];
   if (sig && seed[sig.start] === 0x03 && d === sig.start + sig.headerLength) return `signature BIT STRING unused bits ${seed[d]} -> ${mutant[d]}`;
   return `byte ${d} changed`;
@@ -84,7 +96,11 @@ function describeReencoding(seed: Buffer, mutant: Buffer): string {
 
 /** A client certificate the OCSP responder's index does not list. */
 async function issueUnknown() {
-  return issueCertificate(await givenTestIntermediateCa(), {name: 'fuzz-unknown', cn: 'fuzz-unknown', sans: {uri: ['spiffe://hardened-mtls.test/client/fuzz-unknown']}});
+  return issueCertificate(await givenTestIntermediateCa(), {
+    name: 'fuzz-unknown',
+    cn: 'fuzz-unknown',
+    sans: {uri: ['spiffe://hardened-mtls.test/client/fuzz-unknown']},
+  });
 }
 
 function pemToDer(pem: Buffer): Buffer {
@@ -132,7 +148,9 @@ async function campaign(
         v = {outcome: 'refused', code: e.code, message: typeof e.details.why === 'string' ? e.details.why : e.message};
       } else {
         if (res.failures.length < 10) {
-          res.failures.push(`seed ${SEED} input ${i} (${input.ops.join('+')} on seed input ${input.seedIndex}): ${e instanceof AppError ? `AppError ${e.code}` : `non-AppError ${String(e)}`}`);
+          res.failures.push(
+            `seed ${SEED} input ${i} (${input.ops.join('+')} on seed input ${input.seedIndex}): ${e instanceof AppError ? `AppError ${e.code}` : `non-AppError ${String(e)}`}`,
+          );
         }
         continue;
       }
@@ -179,10 +197,23 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
         seed: `0x${SEED.toString(16)}`,
         'inputs per parser (minimum)': RUNS,
       },
-      tables: [{
-        columns: ['parser', 'inputs', 'accepted', 'refused', 'refusal codes', 'distinct refusal messages', 'failures', 'ms (informative)'],
-        rows: results.map((r): Cell[] => [r.parser, r.inputs, r.accepted, r.refused, Object.entries(r.codes).map(([c, n]) => `${c}: ${n}`).join(', '), r.distinctMessages, r.failures.length, r.ms]),
-      }],
+      tables: [
+        {
+          columns: ['parser', 'inputs', 'accepted', 'refused', 'refusal codes', 'distinct refusal messages', 'failures', 'ms (informative)'],
+          rows: results.map((r): Cell[] => [
+            r.parser,
+            r.inputs,
+            r.accepted,
+            r.refused,
+            Object.entries(r.codes)
+              .map(([c, n]) => `${c}: ${n}`)
+              .join(', '),
+            r.distinctMessages,
+            r.failures.length,
+            r.ms,
+          ]),
+        },
+      ],
       notes: [
         'Replay a failure with FUZZ_SEED=<seed> and the input index printed by the test (the seed inputs are made per run, so replay within the same test run); FUZZ_RUNS raises the count.',
         `Fixed finding (src/x509/certificate.ts): a signature BIT STRING whose unused-bits octet is not 0 is refused (AUTH_CERT_MALFORMED), so a valid certificate can no longer be re-encoded under another fingerprint and still chain. Re-encodings that chained in this run: ${reencoded.length}${reencoded.length ? ` (${[...new Set(reencoded.map(r => r.replace(/ on seed \d+/, '')))].join('; ')})` : ''}.`,
@@ -195,9 +226,18 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
     const root = await givenTestRootCa();
     const now = Date.now();
     const seeds: Buffer[] = [
-      opensslGenCrl({caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key, revokedCertFiles: [pki.clients.revoked.cert, pki.clients.valid2.cert], format: 'DER'}),
+      opensslGenCrl({
+        caCertFile: pki.intermediateCa.cert,
+        caKeyFile: pki.intermediateCa.key,
+        revokedCertFiles: [pki.clients.revoked.cert, pki.clients.valid2.cert],
+        format: 'DER',
+      }),
       opensslGenCrl({caCertFile: pki.rootCa.cert, caKeyFile: pki.rootCa.key, format: 'DER'}),
-      (await createCrl(inter, [{serialHex: '01'}, {serialHex: '9F01', reason: 1}, {serialHex: 'FF00FF00FF00FF00FF00FF00FF00FF00', reason: 4}], {crlNumber: 7})).der,
+      (
+        await createCrl(inter, [{serialHex: '01'}, {serialHex: '9F01', reason: 1}, {serialHex: 'FF00FF00FF00FF00FF00FF00FF00FF00', reason: 4}], {
+          crlNumber: 7,
+        })
+      ).der,
       (await createCrl(root, [], {crlNumber: 2, nextUpdate: new Date(now + 86400_000)})).der,
       buildLargeCrlDer({certPem: inter.certPem, keyPem: inter.keyPem}, 40, {seed: 'fuzz'}),
     ];
@@ -228,8 +268,14 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
   });
 
   it(`certificate-fields parser (CA certificates of the revocation index): ${RUNS} mutated certificates, only TLS_MATERIAL_UNREADABLE`, async () => {
-    const seeds = [pki.rootCa.cert, pki.intermediateCa.cert, pki.server.cert, pki.clients.valid.cert, pki.clients['rsa-2048'].cert, pki.clients['no-eku'].cert]
-      .map(f => pemToDer(readFileSync(f)));
+    const seeds = [
+      pki.rootCa.cert,
+      pki.intermediateCa.cert,
+      pki.server.cert,
+      pki.clients.valid.cert,
+      pki.clients['rsa-2048'].cert,
+      pki.clients['no-eku'].cert,
+    ].map(f => pemToDer(readFileSync(f)));
     const mutator = new DerMutator(seeds, SEED ^ 0xc3c3);
     const res = await campaign('parseCertificateFields', mutator, RUNS, ['TLS_MATERIAL_UNREADABLE'], async input => {
       const fields = parseCertificateFields(input.bytes, 'TLS_MATERIAL_UNREADABLE');
@@ -250,7 +296,8 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
       .concat([pemToDer(readFileSync(pki.server.cert)), caDers[1]]);
     const seedSet = new Set(seeds.map(d => d.toString('hex')));
     /** What the issuer signed: the TBS bytes and the signature value bits. */
-    const signedOf = (c: ParsedClientCertificate) => Buffer.from(c.pkijs.tbsView).toString('hex') + ':' + Buffer.from(c.pkijs.signatureValue.valueBlock.valueHexView).toString('hex');
+    const signedOf = (c: ParsedClientCertificate) =>
+      Buffer.from(c.pkijs.tbsView).toString('hex') + ':' + Buffer.from(c.pkijs.signatureValue.valueBlock.valueHexView).toString('hex');
     const seedSigned = new Set(seeds.map(d => signedOf(parseCertificate(d))));
     const mutator = new DerMutator(seeds, SEED ^ 0xa5a5);
     let chained = 0;
@@ -285,18 +332,40 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
     const leafOf = (name: 'valid' | 'revoked' | 'wrong-san') => parseCertificate(pemToDer(readFileSync(pki.clients[name].cert)));
     const responders: LoopbackResponder[] = [];
     try {
-      responders.push(await givenOcspResponder({indexFile: pki.opensslIndex, caCert: pki.intermediateCa.cert, rsignerCert: pki.ocspResponder.cert, rsignerKey: pki.ocspResponder.key, nmin: 60}));
-      responders.push(await givenOcspResponder({indexFile: pki.opensslIndex, caCert: pki.intermediateCa.cert, rsignerCert: pki.intermediateCa.cert, rsignerKey: pki.intermediateCa.key, ndays: 1, extraArgs: ['-resp_key_id']}));
-      const post = (url: string, body: Buffer) => new Promise<Buffer>((resolve, reject) => {
-        const req = http.request(url, {method: 'POST', headers: {'content-type': 'application/ocsp-request', 'content-length': body.length}}, res => {
-          const parts: Buffer[] = [];
-          res.on('data', (d: Buffer) => parts.push(d));
-          res.on('end', () => resolve(Buffer.concat(parts)));
-          res.on('error', reject);
+      responders.push(
+        await givenOcspResponder({
+          indexFile: pki.opensslIndex,
+          caCert: pki.intermediateCa.cert,
+          rsignerCert: pki.ocspResponder.cert,
+          rsignerKey: pki.ocspResponder.key,
+          nmin: 60,
+        }),
+      );
+      responders.push(
+        await givenOcspResponder({
+          indexFile: pki.opensslIndex,
+          caCert: pki.intermediateCa.cert,
+          rsignerCert: pki.intermediateCa.cert,
+          rsignerKey: pki.intermediateCa.key,
+          ndays: 1,
+          extraArgs: ['-resp_key_id'],
+        }),
+      );
+      const post = (url: string, body: Buffer) =>
+        new Promise<Buffer>((resolve, reject) => {
+          const req = http.request(
+            url,
+            {method: 'POST', headers: {'content-type': 'application/ocsp-request', 'content-length': body.length}},
+            res => {
+              const parts: Buffer[] = [];
+              res.on('data', (d: Buffer) => parts.push(d));
+              res.on('end', () => resolve(Buffer.concat(parts)));
+              res.on('error', reject);
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
         });
-        req.on('error', reject);
-        req.end(body);
-      });
       // Seeds: good (delegated signer, with nonce), revoked, unknown certificate, no nonce, CA-signed by key id.
       const cases: {leaf: ParsedClientCertificate; nonce: boolean; responder: number}[] = [
         {leaf: leafOf('valid'), nonce: true, responder: 0},
@@ -315,10 +384,19 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
       // Judged at one instant after every response was made (thisUpdate is never in the future).
       const now = new Date();
       const contexts: OcspVerifyContext[] = cases.map((c, i) => ({
-        leaf: c.leaf, issuer, ...(nonces[i] ? {nonceExtnValue: nonces[i]} : {}), now, clockSkewSec: 0, maxAgeWithoutNextUpdateSec: 3600,
+        leaf: c.leaf,
+        issuer,
+        ...(nonces[i] ? {nonceExtnValue: nonces[i]} : {}),
+        now,
+        clockSkewSec: 0,
+        maxAgeWithoutNextUpdateSec: 3600,
       }));
       const signed = seeds.map(signedPart);
-      assert.deepEqual(seeds.map((b, i) => verifyOcspResponse(b, contexts[i]).status), ['good', 'revoked', 'unknown', 'good', 'good'], 'the seed responses verify as expected');
+      assert.deepEqual(
+        seeds.map((b, i) => verifyOcspResponse(b, contexts[i]).status),
+        ['good', 'revoked', 'unknown', 'good', 'good'],
+        'the seed responses verify as expected',
+      );
       const mutator = new DerMutator(seeds, SEED ^ 0x0c5f, [...seeds, intermediateDer]);
       const reasons: Record<string, number> = {};
       const res = await campaign('verifyOcspResponse', mutator, RUNS, [], async input => {
@@ -343,7 +421,12 @@ describe('reliability: malformed certificate material, seeded DER fuzzing (integ
   it('the CRL reload path (file -> RevocationIndex.load): 1,000 mutated CRL files refused with a CRL code, a mutant never loads', async () => {
     const dir = givenTempDir('hmtls-fuzz-');
     const file = path.join(dir, 'fuzz.crl');
-    const good = opensslGenCrl({caCertFile: pki.intermediateCa.cert, caKeyFile: pki.intermediateCa.key, revokedCertFiles: [pki.clients.revoked.cert], format: 'DER'});
+    const good = opensslGenCrl({
+      caCertFile: pki.intermediateCa.cert,
+      caKeyFile: pki.intermediateCa.key,
+      revokedCertFiles: [pki.clients.revoked.cert],
+      format: 'DER',
+    });
     const goodCrl = await parseCrl(good);
     const mutator = new DerMutator([good, toPem(good, 'X509 CRL')], SEED ^ 0x1d1d);
     const allowed: ErrorCode[] = ['CRL_INVALID', 'CRL_SIGNATURE_INVALID', 'CRL_ISSUER_NOT_CRLSIGN', 'CRL_EXPIRED', 'TLS_MATERIAL_UNREADABLE'];

@@ -135,12 +135,15 @@ describe('revocation: large CRLs (integration)', function () {
       assert.ok(max.best < MAX_BLOCK_MS, `event loop blocked for ${max.all.join(' / ')} ms`);
       assert.ok(index);
       const fp = ca.cert.fingerprint256;
-      assert.deepEqual(index.crls.map(c => [c.entryCount, c.crlNumber]), [[count, 42n]]);
+      assert.deepEqual(
+        index.crls.map(c => [c.entryCount, c.crlNumber]),
+        [[count, 42n]],
+      );
       for (let i = 0; i < count; i += 997) assert.equal(index.status(fp, largeCrlSerialKey(i), now), 'revoked', `entry ${i}`);
       assert.equal(index.status(fp, largeCrlSerialKey(count - 1), now), 'revoked');
       for (let i = count; i < count + 2000; i++) assert.equal(index.status(fp, largeCrlSerialKey(i), now), 'good', `non-entry ${i}`);
       // A serial differing from a listed one in the last octet only.
-      const near = largeCrlSerialKey(5).slice(0, -2) + (((parseInt(largeCrlSerialKey(5).slice(-2), 16) + 1) & 0xff).toString(16).padStart(2, '0'));
+      const near = largeCrlSerialKey(5).slice(0, -2) + ((parseInt(largeCrlSerialKey(5).slice(-2), 16) + 1) & 0xff).toString(16).padStart(2, '0');
       assert.equal(index.status(fp, near, now), 'good');
     });
 

@@ -10,7 +10,7 @@ import {verifyCrlSignature} from '../../../src/tls/revocation/crl-signature';
 import {RevocationIndex} from '../../../src/tls/revocation/revocation-index';
 import {normalizeSerial} from '../../../src/x509/serial';
 import {givenTempDir, removeTempDir} from '../../fixtures/temp-dir';
-import {expectAppError, givenOpensslCa, KeyAlg, LeafCert, OpensslCa, opensslTime, } from '../../unit/revocation/fixtures/openssl-ca';
+import {expectAppError, givenOpensslCa, KeyAlg, LeafCert, OpensslCa, opensslTime} from '../../unit/revocation/fixtures/openssl-ca';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -65,7 +65,10 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
   });
   after(() => removeTempDir(tmp));
 
-  const trusted = () => Object.values(issuers).map(i => i.ca.cert).concat(noCrlSign.cert, noKeyUsage.cert, pss.cert);
+  const trusted = () =>
+    Object.values(issuers)
+      .map(i => i.ca.cert)
+      .concat(noCrlSign.cert, noKeyUsage.cert, pss.cert);
   const file = (ca: OpensslCa, name: string) => path.join(ca.dir, name);
 
   for (const alg of ['rsa', 'rsa512', 'ec256', 'ec384', 'ed25519']) {
@@ -85,7 +88,10 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
         assert.deepEqual(index.statusOfCertificate(fx.good.cert), {status: 'good', issuerFingerprint256: fp, crlFile});
         // Another issuer's leaf: its CA is trusted but has no CRL in this index.
         const other = alg === 'ec256' ? issuers.rsa : issuers.ec256;
-        assert.deepEqual(index.statusOfCertificate(other.revokedLeadingZero.cert), {status: 'unknown', issuerFingerprint256: other.ca.cert.fingerprint256});
+        assert.deepEqual(index.statusOfCertificate(other.revokedLeadingZero.cert), {
+          status: 'unknown',
+          issuerFingerprint256: other.ca.cert.fingerprint256,
+        });
         assert.equal(index.status(other.ca.cert.fingerprint256, '9F01'), 'unknown');
         const [record] = index.crls;
         assert.equal(index.crls.length, 1);
@@ -114,7 +120,10 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
     const extra = ca.issueLeaf('ec256-late');
     ca.revoke(extra.certFile);
     const newer = ca.genCrl({out: 'crl-newer.pem'});
-    for (const order of [[older, newer], [newer, older]]) {
+    for (const order of [
+      [older, newer],
+      [newer, older],
+    ]) {
       const index = await RevocationIndex.load(order, trusted());
       assert.equal(index.crls.length, 1);
       assert.equal(index.crls[0].file, newer);
@@ -137,7 +146,11 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
     it('rejects a CRL past its nextUpdate with CRL_EXPIRED; status is unknown once stale', async () => {
       const now = Date.now();
       const ca = issuers.rsa.ca;
-      const expired = ca.genCrl({out: 'crl-expired.pem', lastUpdate: opensslTime(new Date(now - 2 * DAY)), nextUpdate: opensslTime(new Date(now - DAY))});
+      const expired = ca.genCrl({
+        out: 'crl-expired.pem',
+        lastUpdate: opensslTime(new Date(now - 2 * DAY)),
+        nextUpdate: opensslTime(new Date(now - DAY)),
+      });
       const err = await expectAppError(RevocationIndex.load([expired], trusted()), 'CRL_EXPIRED');
       assert.equal(err.details.file, expired);
       // Loaded while it was current, then queried after nextUpdate.
@@ -152,7 +165,11 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
     it('rejects a CRL whose thisUpdate is in the future with CRL_EXPIRED; status is unknown before thisUpdate', async () => {
       const now = Date.now();
       const ca = issuers.ec256.ca;
-      const future = ca.genCrl({out: 'crl-future.pem', lastUpdate: opensslTime(new Date(now + DAY)), nextUpdate: opensslTime(new Date(now + 2 * DAY))});
+      const future = ca.genCrl({
+        out: 'crl-future.pem',
+        lastUpdate: opensslTime(new Date(now + DAY)),
+        nextUpdate: opensslTime(new Date(now + 2 * DAY)),
+      });
       await expectAppError(RevocationIndex.load([future], trusted()), 'CRL_EXPIRED');
       const index = await RevocationIndex.load([future], trusted(), new Date(now + 1.5 * DAY));
       assert.equal(index.status(ca.cert.fingerprint256, '9F01'), 'unknown');
@@ -204,7 +221,7 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
       await expectAppError(RevocationIndex.load([f], trusted()), 'CRL_SIGNATURE_INVALID');
     });
 
-    it("rejects a CRL from a CA whose keyUsage lacks cRLSign with CRL_ISSUER_NOT_CRLSIGN", async () => {
+    it('rejects a CRL from a CA whose keyUsage lacks cRLSign with CRL_ISSUER_NOT_CRLSIGN', async () => {
       noCrlSign.revoke(noCrlSign.issueLeaf('y').certFile);
       const crlFile = noCrlSign.genCrl({out: 'crl.pem'});
       const crl = await parseCrl(fs.readFileSync(crlFile));
@@ -251,8 +268,17 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
       ['a garbage file', () => write('garbage.crl', Buffer.from('this is not a CRL\n')), 'CRL_INVALID'],
       ['a truncated DER CRL', () => write('truncated.der', fs.readFileSync(issuers.rsa.derCrl).subarray(0, 200)), 'CRL_INVALID'],
       ['a truncated PEM CRL', () => write('truncated.pem', fs.readFileSync(issuers.rsa.pemCrl).subarray(0, 300)), 'CRL_INVALID'],
-      ['a PEM CRL with corrupt base64', () => write('corrupt.pem', Buffer.from(fs.readFileSync(issuers.rsa.pemCrl, 'latin1').replace(/\n[A-Za-z0-9+/]{10}/, '\n**********'), 'latin1')), 'CRL_INVALID'],
-      ['a DER CRL with trailing garbage', () => write('trailing.der', Buffer.concat([fs.readFileSync(issuers.rsa.derCrl), Buffer.from('xx')])), 'CRL_INVALID'],
+      [
+        'a PEM CRL with corrupt base64',
+        () =>
+          write('corrupt.pem', Buffer.from(fs.readFileSync(issuers.rsa.pemCrl, 'latin1').replace(/\n[A-Za-z0-9+/]{10}/, '\n**********'), 'latin1')),
+        'CRL_INVALID',
+      ],
+      [
+        'a DER CRL with trailing garbage',
+        () => write('trailing.der', Buffer.concat([fs.readFileSync(issuers.rsa.derCrl), Buffer.from('xx')])),
+        'CRL_INVALID',
+      ],
       ['a certificate instead of a CRL', () => issuers.rsa.ca.certFile, 'CRL_INVALID'],
     ];
     function write(name: string, data: Buffer): string {
@@ -282,7 +308,11 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
 
       const newer = await parseCrl(fs.readFileSync(second));
       assert.equal(await index.addFetched(newer, ca.cert, 'http://127.0.0.1/ed.crl'), true);
-      assert.deepEqual(index.statusOfCertificate(later.cert), {status: 'revoked', issuerFingerprint256: ca.cert.fingerprint256, crlFile: 'http://127.0.0.1/ed.crl'});
+      assert.deepEqual(index.statusOfCertificate(later.cert), {
+        status: 'revoked',
+        issuerFingerprint256: ca.cert.fingerprint256,
+        crlFile: 'http://127.0.0.1/ed.crl',
+      });
       assert.equal(index.crls[0].crlNumber, newer.crlNumber);
 
       const older = await parseCrl(fs.readFileSync(first));
@@ -292,9 +322,15 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
       // Wrong issuer, issuer not configured, expired, not cRLSign.
       await expectAppError(index.addFetched(newer, issuers.ec256.ca.cert), 'CRL_SIGNATURE_INVALID');
       await expectAppError(index.addFetched(newer, untrusted.cert), 'CRL_SIGNATURE_INVALID');
-      const expired = await parseCrl(fs.readFileSync(ca.genCrl({
-        out: 'crl-dp-expired.pem', lastUpdate: opensslTime(new Date(Date.now() - 2 * DAY)), nextUpdate: opensslTime(new Date(Date.now() - DAY)),
-      })));
+      const expired = await parseCrl(
+        fs.readFileSync(
+          ca.genCrl({
+            out: 'crl-dp-expired.pem',
+            lastUpdate: opensslTime(new Date(Date.now() - 2 * DAY)),
+            nextUpdate: opensslTime(new Date(Date.now() - DAY)),
+          }),
+        ),
+      );
       const err = await expectAppError(index.addFetched(expired, ca.cert, 'http://127.0.0.1/expired.crl'), 'CRL_EXPIRED');
       assert.equal(err.details.file, 'http://127.0.0.1/expired.crl');
       const bad = await parseCrl(fs.readFileSync(noCrlSign.genCrl({out: 'crl-dp.pem'})));
@@ -340,7 +376,11 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
       ca.revoke(leaf.certFile);
       const second = await parseCrl(fs.readFileSync(ca.genCrl({out: 'crl-cache2.der', der: true})));
       assert.equal(await index.addFetched(second, ca.cert, 'http://127.0.0.1/cache.crl'), true);
-      assert.deepEqual(index.statusOfCertificate(leaf.cert), {status: 'revoked', issuerFingerprint256: ca.cert.fingerprint256, crlFile: 'http://127.0.0.1/cache.crl'});
+      assert.deepEqual(index.statusOfCertificate(leaf.cert), {
+        status: 'revoked',
+        issuerFingerprint256: ca.cert.fingerprint256,
+        crlFile: 'http://127.0.0.1/cache.crl',
+      });
       assert.equal(index.issuerCacheStats.misses, 1);
     });
 
@@ -365,7 +405,10 @@ describe('revocation: RevocationIndex, openssl-made CAs and CRLs (integration)',
       assert.deepEqual(index.issuerCacheStats, {size: 2, hits: 1, misses: 4});
 
       const uncached = await RevocationIndex.load([fx.derCrl], trusted(), new Date(), {issuerCacheSize: 0});
-      assert.deepEqual(leaves.map(l => uncached.statusOfCertificate(l.cert).status), ['good', 'revoked', 'good']);
+      assert.deepEqual(
+        leaves.map(l => uncached.statusOfCertificate(l.cert).status),
+        ['good', 'revoked', 'good'],
+      );
       assert.deepEqual(uncached.issuerCacheStats, {size: 0, hits: 0, misses: 3});
       await expectAppError(RevocationIndex.load([fx.derCrl], trusted(), new Date(), {issuerCacheSize: -1}), 'INTERNAL_ERROR');
     });

@@ -90,11 +90,14 @@ describe('revocation: RevocationStore (integration)', function () {
 
     // One audit line per reload decision.
     const audits = lines.filter(l => l.audit === true && l.event === 'crl.reload');
-    assert.deepEqual(audits.map(a => [a.decision, a.code, a.causeCode]), [
-      ['allow', undefined, undefined],
-      ['deny', 'CRL_RELOAD_FAILED', 'CRL_INVALID'],
-      ['allow', undefined, undefined],
-    ]);
+    assert.deepEqual(
+      audits.map(a => [a.decision, a.code, a.causeCode]),
+      [
+        ['allow', undefined, undefined],
+        ['deny', 'CRL_RELOAD_FAILED', 'CRL_INVALID'],
+        ['allow', undefined, undefined],
+      ],
+    );
   });
 
   it('serialises concurrent reloads in call order (the later call wins)', async () => {
@@ -110,7 +113,13 @@ describe('revocation: RevocationStore (integration)', function () {
     const b = store.reload([empty], [fresh.cert]);
     const c = store.reload([path.join(tmp, 'missing.crl')], [fresh.cert]);
     const [ra, rb, rc] = await Promise.all([a, b, c]);
-    assert.deepEqual([ra, rb], [{ok: true, epoch: 1}, {ok: true, epoch: 2}]);
+    assert.deepEqual(
+      [ra, rb],
+      [
+        {ok: true, epoch: 1},
+        {ok: true, epoch: 2},
+      ],
+    );
     assert.equal(rc.ok, false);
     assert.equal(store.epoch, 2);
     // b (the older CRL without the entry) was applied last.

@@ -33,22 +33,71 @@ export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pk
   const sans = opts.serverSans ?? ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1'];
   const ext = (name: string, body: string) => fs.writeFileSync(path.join(dir, name), body);
   ext('ca.ext', 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n');
-  ext('server.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\nauthorityKeyIdentifier=keyid\n`);
-  ext('client.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:${clientUri}\nauthorityKeyIdentifier=keyid\n`);
+  ext(
+    'server.ext',
+    `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${sans.join(',')}\nauthorityKeyIdentifier=keyid\n`,
+  );
+  ext(
+    'client.ext',
+    `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:${clientUri}\nauthorityKeyIdentifier=keyid\n`,
+  );
 
   const key = (name: string) => opensslOk(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name], {cwd: dir});
   key('ca.key');
-  opensslOk(['req', '-new', '-x509', '-key', 'ca.key', '-subj', '/CN=posture test root CA', '-days', '2', '-sha256',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-out', 'ca.crt'], {cwd: dir});
-  for (const [name, cn] of [['server', 'localhost'], ['client', 'healthcheck']] as const) {
+  opensslOk(
+    [
+      'req',
+      '-new',
+      '-x509',
+      '-key',
+      'ca.key',
+      '-subj',
+      '/CN=posture test root CA',
+      '-days',
+      '2',
+      '-sha256',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-out',
+      'ca.crt',
+    ],
+    {cwd: dir},
+  );
+  for (const [name, cn] of [
+    ['server', 'localhost'],
+    ['client', 'healthcheck'],
+  ] as const) {
     key(`${name}.key`);
     opensslOk(['req', '-new', '-key', `${name}.key`, '-subj', `/CN=${cn}`, '-out', `${name}.csr`], {cwd: dir});
-    opensslOk(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-sha256',
-      '-extfile', `${name}.ext`, '-out', `${name}.crt`], {cwd: dir});
+    opensslOk(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-sha256',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.crt`,
+      ],
+      {cwd: dir},
+    );
   }
   // The root's CRL (`openssl ca -gencrl`, nothing revoked), made before the CA key is deleted.
-  ext('ca.cnf', '[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n');
+  ext(
+    'ca.cnf',
+    '[ca]\ndefault_ca = ca_default\n[ca_default]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n',
+  );
   ext('index.txt', '');
   ext('crlnumber', '01\n');
   opensslOk(['ca', '-gencrl', '-config', 'ca.cnf', '-keyfile', 'ca.key', '-cert', 'ca.crt', '-out', 'ca.crl'], {cwd: dir});

@@ -17,7 +17,16 @@ import os from 'node:os';
 import path from 'node:path';
 import type {PostureReport} from '../../../src/posture/posture';
 import {givenPki, Pki} from './pki-fixture';
-import {APP_DIR, assertSandboxPrerequisites, Bind, REPO_ROOT, runInSandbox, Sandbox, SANDBOX_NODE, SandboxOptions} from '../../../src/posture/sandbox/sandbox';
+import {
+  APP_DIR,
+  assertSandboxPrerequisites,
+  Bind,
+  REPO_ROOT,
+  runInSandbox,
+  Sandbox,
+  SANDBOX_NODE,
+  SandboxOptions,
+} from '../../../src/posture/sandbox/sandbox';
 
 const TLS_DIR = '/etc/hardened-mtls/tls';
 const SERVICE = `${APP_DIR}/dist/src/index.js`;
@@ -35,13 +44,16 @@ interface LogLine {
 }
 
 function logLines(stdout: string): LogLine[] {
-  return stdout.split('\n').filter(l => l.startsWith('{')).map(l => {
-    try {
-      return JSON.parse(l) as LogLine;
-    } catch {
-      return {};
-    }
-  });
+  return stdout
+    .split('\n')
+    .filter(l => l.startsWith('{'))
+    .map(l => {
+      try {
+        return JSON.parse(l) as LogLine;
+      } catch {
+        return {};
+      }
+    });
 }
 
 function serviceEnv(pki: Pki): Record<string, string> {
@@ -105,12 +117,20 @@ describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce 
   });
 
   it('the posture CLI reports the hardened sandbox compliant (every finding ok but the two a seccomp filter leaves unproven, accepted)', async () => {
-    const r = await runInSandbox({command: [SANDBOX_NODE, CLI, '--format', 'json'], env: {NODE_ENV: 'production', POSTURE_ACCEPT_UNPROVEN: 'userns-restricted,ptrace-restricted'}});
+    const r = await runInSandbox({
+      command: [SANDBOX_NODE, CLI, '--format', 'json'],
+      env: {NODE_ENV: 'production', POSTURE_ACCEPT_UNPROVEN: 'userns-restricted,ptrace-restricted'},
+    });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as PostureReport;
     assert.equal(report.compliant, true);
-    assert.deepEqual(report.findings.filter(f => !f.ok).map(f => `${f.id}:${f.status}:${String(f.accepted)}`).sort(),
-      ['ptrace-restricted:unproven:true', 'userns-restricted:unproven:true']);
+    assert.deepEqual(
+      report.findings
+        .filter(f => !f.ok)
+        .map(f => `${f.id}:${f.status}:${String(f.accepted)}`)
+        .sort(),
+      ['ptrace-restricted:unproven:true', 'userns-restricted:unproven:true'],
+    );
     // without the operator's acceptance the same sandbox is not compliant: nothing passes on an assumption
     const strict = await runInSandbox({command: [SANDBOX_NODE, CLI, '--format', 'json'], env: {NODE_ENV: 'production'}});
     assert.equal(strict.code, 1, strict.stderr);
@@ -126,8 +146,12 @@ describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce 
       assert.equal(posture?.decision, 'allow', JSON.stringify(posture));
       // A real mTLS request from the host, inside the sandbox's network namespace only (loopback).
       const hc = await sb.inNetns([process.execPath, path.join(REPO_ROOT, 'dist', 'src', 'posture', 'healthcheck.js')], {
-        PORT: '8443', HEALTHCHECK_CERT_FILE: pki.clientCert, HEALTHCHECK_KEY_FILE: pki.clientKey, HEALTHCHECK_CA_FILE: pki.caCert,
-        HEALTHCHECK_SERVERNAME: 'localhost', HEALTHCHECK_PATH: '/ping',
+        PORT: '8443',
+        HEALTHCHECK_CERT_FILE: pki.clientCert,
+        HEALTHCHECK_KEY_FILE: pki.clientKey,
+        HEALTHCHECK_CA_FILE: pki.caCert,
+        HEALTHCHECK_SERVERNAME: 'localhost',
+        HEALTHCHECK_PATH: '/ping',
       });
       assert.equal(hc.code, 0, hc.stdout + hc.stderr);
       assert.match(hc.stdout, /HTTP 200/);
@@ -145,7 +169,11 @@ describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce 
   const BAD: BadRuntime[] = [
     {name: 'as root (uid 0 in a user namespace)', options: {user: 'root-userns'}, failed: ['user-non-root', 'group-non-root']},
     {name: 'as real root with every capability dropped', options: {user: 'root'}, failed: ['user-non-root', 'group-non-root', 'caps-bounding-empty']},
-    {name: 'with a capability (CAP_NET_RAW)', options: {capAdd: ['CAP_NET_RAW']}, failed: ['caps-effective-empty', 'caps-permitted-empty', 'caps-bounding-empty', 'caps-ambient-empty']},
+    {
+      name: 'with a capability (CAP_NET_RAW)',
+      options: {capAdd: ['CAP_NET_RAW']},
+      failed: ['caps-effective-empty', 'caps-permitted-empty', 'caps-bounding-empty', 'caps-ambient-empty'],
+    },
     {name: 'with a writable root filesystem', options: {writableRoot: true}, failed: ['rootfs-read-only', 'system-dirs-unwritable']},
     {name: 'with a fake runtime socket bind-mounted at an unusual path', options: {}, failed: ['no-unix-sockets']},
     {name: 'without the seccomp filter', options: {seccomp: false}, failed: ['seccomp-filter']},
@@ -157,7 +185,12 @@ describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce 
       const binds = pkiBinds(pki);
       if (bad.name.includes('fake runtime socket')) binds.push({src: fakeSocket, dest: '/var/lib/app-cache/agent.sock', ro: false});
       const sb = new Sandbox({command: [SANDBOX_NODE, SERVICE], env: serviceEnv(pki), ...bad.options, binds});
-      const listening = sb.waitFor(out => logLines(out).some(l => l.event === 'listening'), 'listening').then(() => true, () => false);
+      const listening = sb
+        .waitFor(out => logLines(out).some(l => l.event === 'listening'), 'listening')
+        .then(
+          () => true,
+          () => false,
+        );
       const first = await Promise.race([sb.done.then(() => false), listening]);
       if (first) await sb.stop();
       const r = await sb.done;
@@ -173,7 +206,10 @@ describe('sandbox: the built service under bubblewrap with POSTURE_MODE=enforce 
 
   it('the bad-runtime sockets are real: the fake runtime answers through the bind mount', async () => {
     const probe = `const c=require("net").connect("/var/lib/app-cache/agent.sock");c.on("data",d=>{process.stdout.write(String(d));c.end()});c.on("error",e=>{console.error(e.code);process.exit(3)});c.write("GET /_ping HTTP/1.0\\r\\n\\r\\n")`;
-    const r = await runInSandbox({command: [SANDBOX_NODE, '-e', probe], binds: [{src: fakeSocket, dest: '/var/lib/app-cache/agent.sock', ro: false}]});
+    const r = await runInSandbox({
+      command: [SANDBOX_NODE, '-e', probe],
+      binds: [{src: fakeSocket, dest: '/var/lib/app-cache/agent.sock', ro: false}],
+    });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /ApiVersion/);
   });

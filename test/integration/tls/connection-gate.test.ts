@@ -74,8 +74,13 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
   async function connect(name: DevClientName): Promise<Outcome> {
     const c = pki.clients[name];
     const socket = tls.connect({
-      host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle),
-      cert: fs.readFileSync(c.cert), key: fs.readFileSync(c.key), minVersion: 'TLSv1.3',
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ca: fs.readFileSync(pki.caBundle),
+      cert: fs.readFileSync(c.cert),
+      key: fs.readFileSync(c.key),
+      minVersion: 'TLSv1.3',
     });
     let data = '';
     socket.on('data', d => (data += d.toString()));
@@ -101,7 +106,7 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
     assert.equal(denials[0].decision, 'deny');
   });
 
-  it('repeated connections by the same certificate reuse the index\'s issuer match', async () => {
+  it("repeated connections by the same certificate reuse the index's issuer match", async () => {
     const before = index.issuerCacheStats;
     for (let i = 0; i < 3; i++) assert.deepEqual(await connect('valid2'), {served: true});
     const after = index.issuerCacheStats;
@@ -125,8 +130,13 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
     const open = (name: DevClientName) => {
       const c = pki.clients[name];
       const socket = tls.connect({
-        host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle),
-        cert: fs.readFileSync(c.cert), key: fs.readFileSync(c.key), minVersion: 'TLSv1.3',
+        host: '127.0.0.1',
+        port,
+        servername: 'localhost',
+        ca: fs.readFileSync(pki.caBundle),
+        cert: fs.readFileSync(c.cert),
+        key: fs.readFileSync(c.key),
+        minVersion: 'TLSv1.3',
       });
       socket.on('error', () => undefined);
       return socket;
@@ -137,7 +147,10 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
       while (held.length < 2) await new Promise(r => setTimeout(r, 5));
       assert.equal(gate.openConnections, 2);
       const healthSerial = new X509Certificate(fs.readFileSync(pki.clients.health.cert)).serialNumber;
-      assert.equal(gate.sweep(leaf => leaf.serialNumber !== healthSerial), 1);
+      assert.equal(
+        gate.sweep(leaf => leaf.serialNumber !== healthSerial),
+        1,
+      );
       assert.equal(gate.openConnections, 1);
       const swept = log.lines.filter(l => l.event === 'tls.connection' && l.reason === 'reload');
       assert.equal(swept.length, 1);
@@ -145,7 +158,10 @@ describe('tls: ConnectionGate, real TLS 1.3 on loopback (integration)', function
       assert.equal(swept[0].serial, healthSerial);
       assert.equal(swept[0].remote, '127.0.0.1');
       // Nothing is revoked or distrusted now: a second sweep closes nothing.
-      assert.equal(gate.sweep(() => true), 0);
+      assert.equal(
+        gate.sweep(() => true),
+        0,
+      );
     } finally {
       holdOpen = false;
       a.destroy();
@@ -172,8 +188,12 @@ describe('tls: ConnectionGate in place of the HTTP listeners (rejectUnauthorized
     log = givenCapturingLogger('info');
     gate = new ConnectionGate(() => index, log.logger, {readTimeoutMs: 2000, lingerMs: 200, headers: {'Cache-Control': 'no-store'}});
     server = tls.createServer({
-      key: fs.readFileSync(pki.server.key), cert: fs.readFileSync(pki.server.cert), ca: fs.readFileSync(pki.caBundle),
-      requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3',
+      key: fs.readFileSync(pki.server.key),
+      cert: fs.readFileSync(pki.server.cert),
+      ca: fs.readFileSync(pki.caBundle),
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.3',
     });
     server.on('secureConnection', socket => {
       downstream.push(socket);
@@ -193,7 +213,11 @@ describe('tls: ConnectionGate in place of the HTTP listeners (rejectUnauthorized
   async function exchange(name: DevClientName | undefined): Promise<string> {
     const c = name ? pki.clients[name] : undefined;
     const socket = tls.connect({
-      host: '127.0.0.1', port, servername: 'localhost', ca: fs.readFileSync(pki.caBundle), minVersion: 'TLSv1.3',
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ca: fs.readFileSync(pki.caBundle),
+      minVersion: 'TLSv1.3',
       ...(c ? {cert: fs.readFileSync(c.cert), key: fs.readFileSync(c.key)} : {}),
     });
     let data = '';
@@ -206,7 +230,11 @@ describe('tls: ConnectionGate in place of the HTTP listeners (rejectUnauthorized
 
   it('a refused client never reaches the downstream listener and receives the coded answer', async () => {
     const before = downstream.length;
-    for (const [name, code] of [['expired', 'AUTH_CERT_EXPIRED'], ['revoked', 'AUTH_CERT_REVOKED'], [undefined, 'AUTH_NO_CLIENT_CERT']] as const) {
+    for (const [name, code] of [
+      ['expired', 'AUTH_CERT_EXPIRED'],
+      ['revoked', 'AUTH_CERT_REVOKED'],
+      [undefined, 'AUTH_NO_CLIENT_CERT'],
+    ] as const) {
       const answer = await exchange(name);
       assert.match(answer, /^HTTP\/1\.1 401 Unauthorized\r\n/);
       assert.match(answer, /\r\nConnection: close\r\n/);

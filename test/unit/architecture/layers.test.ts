@@ -38,8 +38,7 @@ const LAYERS: Readonly<Record<string, number>> = {
  * Known upward imports still being removed, each with the change that removes it. An entry that
  * no longer matches a real import fails the test too, so the list only shrinks.
  */
-const KNOWN_UPWARD: ReadonlyArray<{from: string; to: string; removedBy: string}> = [
-];
+const KNOWN_UPWARD: ReadonlyArray<{from: string; to: string; removedBy: string}> = [];
 
 interface Edge {
   from: string; // repo-relative file
@@ -95,7 +94,9 @@ describe('architecture: layers import downward only (unit)', () => {
   });
 
   it('no upward import among config/, outbound/, tls/, auth/, guards/ and the other layered folders', () => {
-    const bad = upwardImports(src).filter(e => !known(e)).map(e => `${e.from} -> ${e.to}`);
+    const bad = upwardImports(src)
+      .filter(e => !known(e))
+      .map(e => `${e.from} -> ${e.to}`);
     assert.deepEqual(bad, [], 'move the imported code down a layer (or into shared infrastructure), or fix the LAYERS table');
   });
 
@@ -115,7 +116,10 @@ describe('architecture: layers import downward only (unit)', () => {
       {from: 'src/auth/a.ts', to: 'src/tls/ok'},
       {from: 'src/guards/a.ts', to: 'src/outbound/ok'},
     ];
-    assert.deepEqual(upwardImports(probe).map(e => e.to), ['src/guards/b', 'src/tls/tls-options', 'src/auth/b', 'src/guards/rules', 'src/new-folder/x']);
+    assert.deepEqual(
+      upwardImports(probe).map(e => e.to),
+      ['src/guards/b', 'src/tls/tls-options', 'src/auth/b', 'src/guards/rules', 'src/new-folder/x'],
+    );
   });
 
   it('src/ imports neither test/ nor bench/; bench/ does not import test/', () => {

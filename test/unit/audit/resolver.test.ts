@@ -10,7 +10,8 @@ import path from 'node:path';
 import {serverPathPrefix} from '../../../src/audit/openapi-audit';
 import {RefIssueCode, resolveSpecFile, resolveSpecObject, safeToken} from '../../../src/audit/resolver';
 
-const ROOT = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    post:\n      requestBody: {content: {application/json: {schema: {$ref: 'parts/a.yaml'}}}}\n      responses: {}\n  /b:\n    post:\n      requestBody: {content: {application/json: {schema: {$ref: 'parts/b.yaml#/B'}}}}\n      responses: {}\n";
+const ROOT =
+  "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    post:\n      requestBody: {content: {application/json: {schema: {$ref: 'parts/a.yaml'}}}}\n      responses: {}\n  /b:\n    post:\n      requestBody: {content: {application/json: {schema: {$ref: 'parts/b.yaml#/B'}}}}\n      responses: {}\n";
 
 describe('audit: resolver policy (unit)', () => {
   let dir: string;
@@ -18,7 +19,10 @@ describe('audit: resolver policy (unit)', () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resolver-'));
     fs.mkdirSync(path.join(dir, 'parts'));
     fs.writeFileSync(path.join(dir, 'root.yaml'), ROOT);
-    fs.writeFileSync(path.join(dir, 'parts', 'a.yaml'), `# ${'padding '.repeat(150)}\n` + "type: object\nproperties:\n  url: {type: string}\n  again: {$ref: 'b.yaml#/B'}\n");
+    fs.writeFileSync(
+      path.join(dir, 'parts', 'a.yaml'),
+      `# ${'padding '.repeat(150)}\n` + "type: object\nproperties:\n  url: {type: string}\n  again: {$ref: 'b.yaml#/B'}\n",
+    );
     fs.writeFileSync(path.join(dir, 'parts', 'b.yaml'), "B:\n  type: object\n  properties:\n    back: {$ref: 'a.yaml'}\n");
   });
   afterEach(() => fs.rmSync(dir, {recursive: true, force: true}));
@@ -29,11 +33,13 @@ describe('audit: resolver policy (unit)', () => {
     const r = await resolveSpecFile(path.join(dir, 'root.yaml'));
     assert.deepEqual(r.issues, []);
     assert.equal(r.files, 3);
-    const doc = r.document as {paths: Record<string, {post: {requestBody: {content: Record<string, {schema: {properties: Record<string, unknown>}}>}}}>};
+    const doc = r.document as {
+      paths: Record<string, {post: {requestBody: {content: Record<string, {schema: {properties: Record<string, unknown>}}>}}}>;
+    };
     const a = doc.paths['/a'].post.requestBody.content['application/json'].schema;
     const b = doc.paths['/b'].post.requestBody.content['application/json'].schema;
     assert.equal(a.properties.again, b);
-    assert.equal((b.properties.back as unknown), a);
+    assert.equal(b.properties.back as unknown, a);
   });
 
   it('a symlink that stays inside the folder is followed', async () => {
@@ -77,15 +83,26 @@ describe('audit: resolver policy (unit)', () => {
 
   it('safeToken keeps printable ASCII and bounds the length', () => {
     const rows: Array<[unknown, number, string]> = [
-      ['abc', 10, 'abc'], ['a\nb\u0000c', 10, 'a?b?c'], ['x'.repeat(60), 48, `${'x'.repeat(48)}...`], [{}, 20, '<non-string>'], [2, 10, '2'], ['é', 5, '?'],
+      ['abc', 10, 'abc'],
+      ['a\nb\u0000c', 10, 'a?b?c'],
+      ['x'.repeat(60), 48, `${'x'.repeat(48)}...`],
+      [{}, 20, '<non-string>'],
+      [2, 10, '2'],
+      ['é', 5, '?'],
     ];
     for (const [v, max, want] of rows) assert.equal(safeToken(v, max), want);
   });
 
   it('server URL path prefixes (absolute, relative, variables, trailing slash)', () => {
     const rows: Array<[unknown, string]> = [
-      [{url: 'http://localhost/v1.45'}, '/v1.45'], [{url: 'https://h.example/'}, ''], [{url: '/api/v2/'}, '/api/v2'], [{url: 'v3'}, '/v3'],
-      [{url: 'https://{host}/{base}', variables: {host: {default: 'h'}, base: {default: 'v1.41'}}}, '/v1.41'], [{url: '//cdn.example/x'}, '/x'], [{}, ''], [null, ''],
+      [{url: 'http://localhost/v1.45'}, '/v1.45'],
+      [{url: 'https://h.example/'}, ''],
+      [{url: '/api/v2/'}, '/api/v2'],
+      [{url: 'v3'}, '/v3'],
+      [{url: 'https://{host}/{base}', variables: {host: {default: 'h'}, base: {default: 'v1.41'}}}, '/v1.41'],
+      [{url: '//cdn.example/x'}, '/x'],
+      [{}, ''],
+      [null, ''],
     ];
     for (const [server, want] of rows) assert.equal(serverPathPrefix(server), want, JSON.stringify(server));
   });

@@ -37,13 +37,30 @@ describe('audit: SARIF output and CI gating (unit)', function () {
     for (const file of labelledFiles()) {
       const r = await cli([file, '--format', 'sarif', '--fail-on', 'none']);
       assert.equal(r.code, 0, r.err);
-      const log = JSON.parse(r.out) as {version: string; runs: Array<{tool: {driver: {rules: Array<{id: string}>}}; results: Array<{ruleId: string; ruleIndex: number; level: string; locations: Array<{physicalLocation: {region?: {startLine: number}}}>}>}>};
+      const log = JSON.parse(r.out) as {
+        version: string;
+        runs: Array<{
+          tool: {driver: {rules: Array<{id: string}>}};
+          results: Array<{ruleId: string; ruleIndex: number; level: string; locations: Array<{physicalLocation: {region?: {startLine: number}}}>}>;
+        }>;
+      };
       assert.ok(validate(log), `${path.basename(file)}: ${validate.errorsText()}`);
       const run = log.runs[0];
       for (const res of run.results) assert.equal(run.tool.driver.rules[res.ruleIndex].id, res.ruleId);
     }
     const d = await cli([path.join(LABELLED_DIR, 'docker-engine-swagger2.yaml'), '--format', 'sarif']);
-    const res = (JSON.parse(d.out) as {runs: Array<{results: Array<{ruleId: string; level: string; message: {text: string}; locations: Array<{physicalLocation: {region?: {startLine: number}}}>}>}>}).runs[0].results;
+    const res = (
+      JSON.parse(d.out) as {
+        runs: Array<{
+          results: Array<{
+            ruleId: string;
+            level: string;
+            message: {text: string};
+            locations: Array<{physicalLocation: {region?: {startLine: number}}}>;
+          }>;
+        }>;
+      }
+    ).runs[0].results;
     const exec = res.find(x => x.ruleId === 'OA-CONTAINER-MGMT-PATH' && x.message.text.includes('/containers/{id}/exec'))!;
     assert.equal(exec.level, 'error');
     const text = fs.readFileSync(path.join(LABELLED_DIR, 'docker-engine-swagger2.yaml'), 'utf8').split('\n');
@@ -55,7 +72,10 @@ describe('audit: SARIF output and CI gating (unit)', function () {
     assert.equal((await cli([docker])).code, 1);
     assert.equal((await cli([docker, '--fail-on', 'none'])).code, 0);
     const lowOnly = path.join(dir, 'low.yaml');
-    fs.writeFileSync(lowOnly, "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /orders:\n    get:\n      responses: {'200': {description: ok}}\n");
+    fs.writeFileSync(
+      lowOnly,
+      "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /orders:\n    get:\n      responses: {'200': {description: ok}}\n",
+    );
     assert.equal((await cli([lowOnly])).code, 0, 'only OA-AUTH-UNDECLARED (low)');
     assert.equal((await cli([lowOnly, '--fail-on', 'medium'])).code, 0);
     assert.equal((await cli([lowOnly, '--fail-on', 'low'])).code, 1);
@@ -64,7 +84,8 @@ describe('audit: SARIF output and CI gating (unit)', function () {
 
   it('--baseline: accepted findings (with a reason) pass, a new finding fails, a reason is required, stale entries are listed', async () => {
     const spec = path.join(dir, 'svc.yaml');
-    const v1 = "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nsecurity: [{m: []}]\ncomponents: {securitySchemes: {m: {type: mutualTLS}}}\npaths:\n  /ping:\n    get:\n      security: []\n      responses: {'200': {description: ok}}\n";
+    const v1 =
+      "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nsecurity: [{m: []}]\ncomponents: {securitySchemes: {m: {type: mutualTLS}}}\npaths:\n  /ping:\n    get:\n      security: []\n      responses: {'200': {description: ok}}\n";
     fs.writeFileSync(spec, v1);
     const baselineFile = path.join(dir, 'baseline.json');
     const first = await cli([spec, '--write-baseline', baselineFile]);
@@ -90,9 +111,21 @@ describe('audit: SARIF output and CI gating (unit)', function () {
   });
 
   it('gate() and parseBaseline() are pure and table-driven', () => {
-    const f = (severity: AuditFinding['severity'], ruleId: AuditFinding['ruleId'] = 'OA-AUTH-EXEMPT'): AuditFinding => ({ruleId, severity, location: 'operation', message: 'm', method: 'GET', path: `/${severity}`});
+    const f = (severity: AuditFinding['severity'], ruleId: AuditFinding['ruleId'] = 'OA-AUTH-EXEMPT'): AuditFinding => ({
+      ruleId,
+      severity,
+      location: 'operation',
+      message: 'm',
+      method: 'GET',
+      path: `/${severity}`,
+    });
     const all = [f('high'), f('medium'), f('low'), f('info')];
-    const rows: Array<[Parameters<typeof gate>[1], number]> = [['high', 1], ['medium', 2], ['low', 3], ['none', 0]];
+    const rows: Array<[Parameters<typeof gate>[1], number]> = [
+      ['high', 1],
+      ['medium', 2],
+      ['low', 3],
+      ['none', 0],
+    ];
     for (const [failOn, failing] of rows) assert.equal(gate(all, failOn).failing.length, failing, failOn);
     const b = parseBaseline(JSON.stringify({version: 1, accepted: [{fingerprint: fingerprint(all[0]), reason: 'known'}]}));
     assert.equal(gate(all, 'high', b).pass, true);

@@ -41,9 +41,18 @@ describe('AuthenticationStrategyRegistry (unit, real context view)', () => {
 
   it('answers the named strategies in metadata order', async () => {
     const {ctx, registry} = givenRegistry();
-    ctx.bind('a').to(strategy('a')).apply(b => b.tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME}));
-    ctx.bind('b').to(strategy('b')).apply(b => b.tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME}));
-    assert.deepEqual((await registry.find([{strategy: 'b'}, {strategy: 'a'}])).map(s => s.name), ['b', 'a']);
+    ctx
+      .bind('a')
+      .to(strategy('a'))
+      .apply(b => b.tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME}));
+    ctx
+      .bind('b')
+      .to(strategy('b'))
+      .apply(b => b.tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME}));
+    assert.deepEqual(
+      (await registry.find([{strategy: 'b'}, {strategy: 'a'}])).map(s => s.name),
+      ['b', 'a'],
+    );
   });
 
   it('an unknown name throws AUTHENTICATION_STRATEGY_NOT_FOUND', async () => {
@@ -61,6 +70,9 @@ describe('AuthenticationStrategyRegistry (unit, real context view)', () => {
       }
     }
     registerAuthenticationStrategy(ctx, Late);
-    assert.deepEqual((await registry.find([{strategy: 'late'}])).map(s => s.name), ['late']);
+    assert.deepEqual(
+      (await registry.find([{strategy: 'late'}])).map(s => s.name),
+      ['late'],
+    );
   });
 });

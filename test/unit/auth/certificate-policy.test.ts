@@ -119,7 +119,12 @@ describe('auth: certificate-policy (unit)', () => {
       ['URI SAN in another trust domain', 'uri:spiffe://td/client/*', id({uris: ['spiffe://evil/client/a']}), 'AUTH_IDENTITY_NOT_ALLOWED'],
       ['dns SAN exact', 'dns:svc.example.com', id({dns: ['svc.example.com']}), 'ok'],
       ['dns rule never falls back to CN', 'dns:svc.example.com', id({commonNames: ['svc.example.com']}), 'AUTH_IDENTITY_NOT_ALLOWED'],
-      ['one SAN smuggling a second name (CVE-2021-44532)', 'dns:good.example', id({dns: ['evil.example, DNS:good.example']}), 'AUTH_IDENTITY_NOT_ALLOWED'],
+      [
+        'one SAN smuggling a second name (CVE-2021-44532)',
+        'dns:good.example',
+        id({dns: ['evil.example, DNS:good.example']}),
+        'AUTH_IDENTITY_NOT_ALLOWED',
+      ],
       ['cn rule matches a CN', 'cn:alice', id({commonNames: ['alice']}), 'ok'],
       ['cn rule matches any of several CNs', 'cn:alice', id({commonNames: ['bob', 'alice']}), 'ok'],
       ['CN with embedded NUL never matches', 'cn:alice', id({commonNames: ['alice\u0000.evil']}), 'AUTH_IDENTITY_NOT_ALLOWED'],
@@ -167,7 +172,11 @@ describe('auth: certificate-policy (unit)', () => {
       ['no EKU AND CA -> EKU first', {extendedKeyUsage: null, basicConstraints: {ca: true}}, 'AUTH_EKU_NOT_CLIENT_AUTH'],
       ['CA AND bad keyUsage -> CA first', {basicConstraints: {ca: true}, keyUsage: ['keyCertSign']}, 'AUTH_CERT_IS_CA'],
       ['bad keyUsage AND weak key -> keyUsage first', {keyUsage: ['keyAgreement'], publicKey: {algorithm: 'dsa'}}, 'AUTH_KEY_USAGE_INVALID'],
-      ['weak key AND identity -> key first', {publicKey: {algorithm: 'ed448'}, identity: {commonNames: [], dns: [], uris: [], emails: [], ips: []}}, 'AUTH_KEY_WEAK'],
+      [
+        'weak key AND identity -> key first',
+        {publicKey: {algorithm: 'ed448'}, identity: {commonNames: [], dns: [], uris: [], emails: [], ips: []}},
+        'AUTH_KEY_WEAK',
+      ],
     ];
     for (const [name, patch, expected] of cases) {
       it(`${name} -> ${expected}`, () => {
@@ -179,7 +188,10 @@ describe('auth: certificate-policy (unit)', () => {
     it('stops at the first failure by default and lists every check with all: true', () => {
       const facts = {...good, extendedKeyUsage: null, publicKey: {algorithm: 'dsa'} as PublicKeyDescription};
       const first = evaluateCertificate(facts, ctx);
-      assert.deepEqual(first.checks.map(c => c.check), ['validity', 'extendedKeyUsage']);
+      assert.deepEqual(
+        first.checks.map(c => c.check),
+        ['validity', 'extendedKeyUsage'],
+      );
       const all = evaluateCertificate(facts, ctx, {all: true});
       assert.equal(all.ok ? 'ok' : all.code, 'AUTH_EKU_NOT_CLIENT_AUTH');
       assert.deepEqual(

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import {securityId} from '@loopback/security';
-import {DEFAULT_MTLS_AUTHENTICATION_OPTIONS, MtlsAuthenticationOptions, resolveMtlsAuthenticationOptions} from '../../../src/auth/mtls-authentication.component';
+import {
+  DEFAULT_MTLS_AUTHENTICATION_OPTIONS,
+  MtlsAuthenticationOptions,
+  resolveMtlsAuthenticationOptions,
+} from '../../../src/auth/mtls-authentication.component';
 import {toUserProfile} from '../../../src/auth/mtls.strategy';
 import {isAppError} from '../../../src/errors';
 
@@ -32,7 +36,10 @@ describe('auth: MtlsAuthenticationComponent options (unit)', () => {
   ];
   for (const [name, partial] of invalid) {
     it(`${name} -> CONFIG_INVALID`, () => {
-      assert.throws(() => resolveMtlsAuthenticationOptions(partial), e => isAppError(e) && e.code === 'CONFIG_INVALID');
+      assert.throws(
+        () => resolveMtlsAuthenticationOptions(partial),
+        e => isAppError(e) && e.code === 'CONFIG_INVALID',
+      );
     });
   }
 
@@ -50,7 +57,13 @@ describe('auth: MtlsAuthenticationComponent options (unit)', () => {
     assert.equal(p[securityId], 'AA:BB');
     assert.deepEqual(
       {subject: p.subject, issuer: p.issuer, serial: p.serial, fingerprint256: p.fingerprint256, sans: p.sans},
-      {subject: 'CN=a', issuer: 'CN=ca', serial: '9F01', fingerprint256: 'AA:BB', sans: {dns: ['a.example'], uri: ['spiffe://td/a'], email: [], ip: ['192.0.2.1']}},
+      {
+        subject: 'CN=a',
+        issuer: 'CN=ca',
+        serial: '9F01',
+        fingerprint256: 'AA:BB',
+        sans: {dns: ['a.example'], uri: ['spiffe://td/a'], email: [], ip: ['192.0.2.1']},
+      },
     );
   });
 });

@@ -6,12 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import {BindingScope, Context, CoreBindings, extensionFilter} from '@loopback/core';
-import {
-  authenticate,
-  AuthenticationBindings,
-  AuthenticationStrategy,
-  AUTHENTICATION_STRATEGY_NOT_FOUND,
-} from '@loopback/authentication';
+import {authenticate, AuthenticationBindings, AuthenticationStrategy, AUTHENTICATION_STRATEGY_NOT_FOUND} from '@loopback/authentication';
 import {AuthenticationStrategyRegistry, authMetadataFactory, authStrategyFactory, routeStrategies} from '../../../src/auth/auth-strategy.provider';
 
 class Controller {
@@ -34,7 +29,9 @@ describe('auth: routeStrategies with real contexts (unit)', () => {
       app.bind(`strategies.${n}`).to(strategy(n)).tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME});
     }
     app.configure(AuthenticationBindings.COMPONENT).to({defaultMetadata: [{strategy: 'mtls'}]});
-    const registry = new AuthenticationStrategyRegistry(app.createView(extensionFilter(AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME)));
+    const registry = new AuthenticationStrategyRegistry(
+      app.createView(extensionFilter(AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME)),
+    );
     app.bind(AuthenticationBindings.METADATA).toDynamicValue(authMetadataFactory()).inScope(BindingScope.TRANSIENT);
     app.bind(AuthenticationBindings.STRATEGY).toDynamicValue(authStrategyFactory(registry)).inScope(BindingScope.TRANSIENT);
     return app;
@@ -68,8 +65,14 @@ describe('auth: routeStrategies with real contexts (unit)', () => {
 
   it('an unknown strategy name fails with AUTHENTICATION_STRATEGY_NOT_FOUND on both paths', async () => {
     const app = givenApp();
-    await assert.rejects(async () => routeStrategies(givenRequest(app, 'unknown')), (e: {code?: string}) => e.code === AUTHENTICATION_STRATEGY_NOT_FOUND);
-    await assert.rejects(async () => routeStrategies(givenRequest(app, 'unknown')), (e: {code?: string}) => e.code === AUTHENTICATION_STRATEGY_NOT_FOUND);
+    await assert.rejects(
+      async () => routeStrategies(givenRequest(app, 'unknown')),
+      (e: {code?: string}) => e.code === AUTHENTICATION_STRATEGY_NOT_FOUND,
+    );
+    await assert.rejects(
+      async () => routeStrategies(givenRequest(app, 'unknown')),
+      (e: {code?: string}) => e.code === AUTHENTICATION_STRATEGY_NOT_FOUND,
+    );
   });
 
   it('obeys an application that rebinds METADATA (resolved through the context)', async () => {
@@ -91,7 +94,10 @@ describe('auth: routeStrategies with real contexts (unit)', () => {
   it('sees a strategy bound after the first request', async () => {
     const app = givenApp();
     await routeStrategies(givenRequest(app, 'plain'));
-    app.bind('strategies.mtls').to({name: 'mtls', authenticate: async () => ({[Symbol.for('securityId')]: 'x'})}).tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME});
+    app
+      .bind('strategies.mtls')
+      .to({name: 'mtls', authenticate: async () => ({[Symbol.for('securityId')]: 'x'})})
+      .tag({extensionFor: AuthenticationBindings.AUTHENTICATION_STRATEGY_EXTENSION_POINT_NAME});
     await new Promise(r => setImmediate(r));
     const [s] = (await routeStrategies(givenRequest(app, 'plain'))) as AuthenticationStrategy[];
     assert.notEqual(await s.authenticate({} as never), undefined, 'the rebound strategy answers');

@@ -18,14 +18,33 @@ describe('bench: arguments and bodies (unit)', () => {
   });
 
   it('takes explicit values and keeps sections in report order', () => {
-    const o = parseBenchArgs(['--quick', '--rounds', '3', '--sections', 'startup,keepalive', '--out', '/tmp/x', '--server-cpu', '2', '--load-cpu', '3']);
+    const o = parseBenchArgs([
+      '--quick',
+      '--rounds',
+      '3',
+      '--sections',
+      'startup,keepalive',
+      '--out',
+      '/tmp/x',
+      '--server-cpu',
+      '2',
+      '--load-cpu',
+      '3',
+    ]);
     assert.equal(o.rounds, 3);
     assert.deepEqual(o.sections, ['keepalive', 'startup']);
     assert.equal(o.outDir, '/tmp/x');
     assert.equal(o.serverCpu, 2);
   });
 
-  const bad: string[][] = [['--rounds'], ['--rounds', 'x'], ['--rounds', '0'], ['--sections', 'keepalive,nope'], ['--frobnicate'], ['--server-cpu', '1', '--load-cpu', '1']];
+  const bad: string[][] = [
+    ['--rounds'],
+    ['--rounds', 'x'],
+    ['--rounds', '0'],
+    ['--sections', 'keepalive,nope'],
+    ['--frobnicate'],
+    ['--server-cpu', '1', '--load-cpu', '1'],
+  ];
   for (const argv of bad) {
     it(`refuses ${argv.join(' ')}`, () => {
       assert.throws(() => parseBenchArgs(argv), UsageError);

@@ -1,13 +1,28 @@
 import assert from 'node:assert/strict';
 import {
-  isCleanRun, median, pairedRatios, parseProcStatCpuTicks, parseProcStatusRssBytes, parseWrkOutput, percentile, ratio, rotate,
-  summarizeAll, summarizeRuns, wrkProblemCount,
+  isCleanRun,
+  median,
+  pairedRatios,
+  parseProcStatCpuTicks,
+  parseProcStatusRssBytes,
+  parseWrkOutput,
+  percentile,
+  ratio,
+  rotate,
+  summarizeAll,
+  summarizeRuns,
+  wrkProblemCount,
 } from '../../../bench/lib/stats';
 import {givenRun, givenWrk} from './fixtures';
 
 describe('bench: stats (unit)', () => {
   const medians: [number[], number][] = [
-    [[3], 3], [[1, 3], 2], [[5, 1, 3], 3], [[4, 1, 3, 2], 2.5], [[1, NaN, 3], 2], [[], NaN],
+    [[3], 3],
+    [[1, 3], 2],
+    [[5, 1, 3], 3],
+    [[4, 1, 3, 2], 2.5],
+    [[1, NaN, 3], 2],
+    [[], NaN],
   ];
   for (const [xs, want] of medians) {
     it(`median(${JSON.stringify(xs)}) = ${want}`, () => {
@@ -70,7 +85,15 @@ describe('bench: stats (unit)', () => {
     const runs = [
       givenRun({variant: 'c', round: 0, requests: 1000, cpuUs: 100_000, newConnections: 2, parses: {'tls.getPeerX509Certificate': 2}}),
       givenRun({variant: 'c', round: 1, requests: 2000, cpuUs: 300_000, newConnections: 2, parses: {'tls.getPeerX509Certificate': 2}}),
-      givenRun({variant: 'c', round: 2, requests: 1000, cpuUs: 120_000, newConnections: 0, parses: {}, wrk: givenWrk({badStatus: 1, sample: 'status 401'})}),
+      givenRun({
+        variant: 'c',
+        round: 2,
+        requests: 1000,
+        cpuUs: 120_000,
+        newConnections: 0,
+        parses: {},
+        wrk: givenWrk({badStatus: 1, sample: 'status 401'}),
+      }),
     ];
     const s = summarizeRuns(runs);
     assert.equal(s.rounds, 3);
@@ -87,19 +110,29 @@ describe('bench: stats (unit)', () => {
 
   it('groups runs per (scenario, variant) in first-seen order', () => {
     const all = summarizeAll([
-      givenRun({variant: 'a', round: 0}), givenRun({variant: 'b', round: 0}), givenRun({variant: 'a', round: 1}),
+      givenRun({variant: 'a', round: 0}),
+      givenRun({variant: 'b', round: 0}),
+      givenRun({variant: 'a', round: 1}),
       givenRun({variant: 'a', round: 0, scenario: 'keepalive-10'}),
     ]);
-    assert.deepEqual(all.map(s => `${s.scenario}/${s.variant}/${s.rounds}`), ['keepalive-100/a/2', 'keepalive-100/b/1', 'keepalive-10/a/1']);
+    assert.deepEqual(
+      all.map(s => `${s.scenario}/${s.variant}/${s.rounds}`),
+      ['keepalive-100/a/2', 'keepalive-100/b/1', 'keepalive-10/a/1'],
+    );
   });
 
   it('pairs ratios by round and skips rounds where one side is missing', () => {
     const runs = [
-      givenRun({variant: 'c', round: 0, cpuUs: 220_000}), givenRun({variant: 'b', round: 0, cpuUs: 200_000}),
-      givenRun({variant: 'c', round: 1, cpuUs: 300_000}), givenRun({variant: 'b', round: 1, cpuUs: 200_000}),
+      givenRun({variant: 'c', round: 0, cpuUs: 220_000}),
+      givenRun({variant: 'b', round: 0, cpuUs: 200_000}),
+      givenRun({variant: 'c', round: 1, cpuUs: 300_000}),
+      givenRun({variant: 'b', round: 1, cpuUs: 200_000}),
       givenRun({variant: 'c', round: 2, cpuUs: 300_000}),
     ];
-    assert.deepEqual(pairedRatios(runs, 'keepalive-100', 'c', 'b', r => r.cpuUs / r.requests), [1.1, 1.5]);
+    assert.deepEqual(
+      pairedRatios(runs, 'keepalive-100', 'c', 'b', r => r.cpuUs / r.requests),
+      [1.1, 1.5],
+    );
   });
 
   it('rotates the variant order per round', () => {

@@ -7,8 +7,20 @@ import {givenRun, givenWrk} from './fixtures';
 
 function givenCrlRow(entries: number, lookupNs: number, eld = 20): CrlScaleRow {
   return {
-    entries, fileBytes: entries * 40, loadMs: entries / 1000, reloadMs: entries / 1000, retainedBytes: entries * 24, rssDeltaBytes: entries * 30,
-    eldMaxLoadMs: eld, eldMaxReloadMs: eld, cpuBlockMaxLoadMs: eld, cpuBlockMaxReloadMs: eld, lookupNsPresent: lookupNs, lookupNsAbsent: lookupNs, statusOfCertificateUs: 50, lookupsVerified: true,
+    entries,
+    fileBytes: entries * 40,
+    loadMs: entries / 1000,
+    reloadMs: entries / 1000,
+    retainedBytes: entries * 24,
+    rssDeltaBytes: entries * 30,
+    eldMaxLoadMs: eld,
+    eldMaxReloadMs: eld,
+    cpuBlockMaxLoadMs: eld,
+    cpuBlockMaxReloadMs: eld,
+    lookupNsPresent: lookupNs,
+    lookupNsAbsent: lookupNs,
+    statusOfCertificateUs: 50,
+    lookupsVerified: true,
   };
 }
 
@@ -23,21 +35,78 @@ function givenResults(cpuFactor: number, hsFactor: number, crlEld = 20, connFact
     for (const conns of [10, 100]) {
       runs.push(givenRun({scenario: `keepalive-${conns}`, variant: 'b', round, cpuUs: 100_000}));
       runs.push(givenRun({scenario: `keepalive-${conns}`, variant: 'd', round, cpuUs: 125_000}));
-      runs.push(givenRun({scenario: `keepalive-${conns}`, variant: 'c', round, cpuUs: 100_000 * cpuFactor, parses: {'tls.getPeerX509Certificate': 1}}));
+      runs.push(
+        givenRun({scenario: `keepalive-${conns}`, variant: 'c', round, cpuUs: 100_000 * cpuFactor, parses: {'tls.getPeerX509Certificate': 1}}),
+      );
     }
     runs.push(givenRun({section: 'handshake', scenario: 'handshake-only', variant: 'a', round, requests: 0, newConnections: 600, cpuUs: 1_200_000}));
-    runs.push(givenRun({section: 'handshake', scenario: 'handshake-only', variant: 'c', round, requests: 0, newConnections: 600, cpuUs: 1_200_000 * hsFactor}));
+    runs.push(
+      givenRun({
+        section: 'handshake',
+        scenario: 'handshake-only',
+        variant: 'c',
+        round,
+        requests: 0,
+        newConnections: 600,
+        cpuUs: 1_200_000 * hsFactor,
+      }),
+    );
     runs.push(givenRun({section: 'connections', scenario: 'conn-per-request', variant: 'd', round, requests: 600, newConnections: 600}));
-    runs.push(givenRun({section: 'connections', scenario: 'conn-per-request', variant: 'c', round, requests: 600 * connFactor, newConnections: 600 * connFactor}));
-    runs.push(givenRun({section: 'connections', scenario: 'conn-per-request', variant: 'c-crl1m', round, requests: 600 * connFactor, newConnections: 600 * connFactor}));
+    runs.push(
+      givenRun({
+        section: 'connections',
+        scenario: 'conn-per-request',
+        variant: 'c',
+        round,
+        requests: 600 * connFactor,
+        newConnections: 600 * connFactor,
+      }),
+    );
+    runs.push(
+      givenRun({
+        section: 'connections',
+        scenario: 'conn-per-request',
+        variant: 'c-crl1m',
+        round,
+        requests: 600 * connFactor,
+        newConnections: 600 * connFactor,
+      }),
+    );
   }
   return {
-    version: 1, startedAt: '2030-01-01T00:00:00.000Z', finishedAt: '2030-01-01T00:10:00.000Z',
-    config: {quick: false, rounds: 3, warmupS: 2, durationS: 10, handshakeConnections: 32, sections: ['keepalive', 'handshake', 'revocation'], crlSizes: [10_000, 1_000_000]},
-    machine: {cpuModel: 'Test CPU', cpus: 2, memTotalBytes: 8 << 30, kernel: 'Linux', node: 'v20', openssl: '3.0', wrk: 'wrk 4.1.0', loadAvgAtStart: [0.1, 0.2, 0.3], serverCore: '0', loadCore: '1', clkTck: 100},
+    version: 1,
+    startedAt: '2030-01-01T00:00:00.000Z',
+    finishedAt: '2030-01-01T00:10:00.000Z',
+    config: {
+      quick: false,
+      rounds: 3,
+      warmupS: 2,
+      durationS: 10,
+      handshakeConnections: 32,
+      sections: ['keepalive', 'handshake', 'revocation'],
+      crlSizes: [10_000, 1_000_000],
+    },
+    machine: {
+      cpuModel: 'Test CPU',
+      cpus: 2,
+      memTotalBytes: 8 << 30,
+      kernel: 'Linux',
+      node: 'v20',
+      openssl: '3.0',
+      wrk: 'wrk 4.1.0',
+      loadAvgAtStart: [0.1, 0.2, 0.3],
+      serverCore: '0',
+      loadCore: '1',
+      clkTck: 100,
+    },
     variants: {a: 'bare', b: 'plain', c: 'service'},
-    runs, summaries: summarizeAll(runs),
-    revocation: {crl: [givenCrlRow(10_000, 100), givenCrlRow(1_000_000, 120, crlEld)], serviceReload: [{entries: 1_000_000, reloadMs: 3000, eldMaxMs: crlEld, cpuBlockMaxMs: crlEld, requestsDuring: 100, errorsDuring: 0}], ocsp: []},
+    runs,
+    summaries: summarizeAll(runs),
+    revocation: {
+      crl: [givenCrlRow(10_000, 100), givenCrlRow(1_000_000, 120, crlEld)],
+      serviceReload: [{entries: 1_000_000, reloadMs: 3000, eldMaxMs: crlEld, cpuBlockMaxMs: crlEld, requestsDuring: 100, errorsDuring: 0}],
+      ocsp: [],
+    },
     guards: [{name: 'guard inspectRequest, small JSON body (80 B)', us: 12.5}],
     startup: [{label: 'default CRLs', rounds: 3, startMs: 900, firstRequestMs: 950, idleRssBytes: 90 << 20}],
     notes: ['a note'],
@@ -48,11 +117,32 @@ const byId = (res: BenchResults) => new Map(evaluateTargets(res).map(t => [t.id,
 
 describe('bench: targets and report (unit)', () => {
   const cases: [string, number, number, number, Record<string, string>][] = [
-    ['all met', 1.05, 1, 20, {
-      'cpu-c-vs-b-10': 'met', 'cpu-c-vs-b-100': 'met', 'cpu-c-vs-d-10': 'met', 'cpu-c-vs-d-100': 'met', 'conn-c-vs-d': 'met', 'handshake-only-c-vs-a': 'met',
-      'handshake-crl1m-vs-c': 'met', 'crl-lookup-o1': 'met', 'crl-1m-load-eld': 'met', 'service-1m-reload-eld': 'met', 'parses-per-request': 'met',
-    }],
-    ['CPU over 1.10x', 1.5, 1, 20, {'cpu-c-vs-b-10': 'missed', 'cpu-c-vs-b-100': 'missed', 'cpu-c-vs-d-10': 'missed', 'handshake-only-c-vs-a': 'met'}],
+    [
+      'all met',
+      1.05,
+      1,
+      20,
+      {
+        'cpu-c-vs-b-10': 'met',
+        'cpu-c-vs-b-100': 'met',
+        'cpu-c-vs-d-10': 'met',
+        'cpu-c-vs-d-100': 'met',
+        'conn-c-vs-d': 'met',
+        'handshake-only-c-vs-a': 'met',
+        'handshake-crl1m-vs-c': 'met',
+        'crl-lookup-o1': 'met',
+        'crl-1m-load-eld': 'met',
+        'service-1m-reload-eld': 'met',
+        'parses-per-request': 'met',
+      },
+    ],
+    [
+      'CPU over 1.10x',
+      1.5,
+      1,
+      20,
+      {'cpu-c-vs-b-10': 'missed', 'cpu-c-vs-b-100': 'missed', 'cpu-c-vs-d-10': 'missed', 'handshake-only-c-vs-a': 'met'},
+    ],
     ['handshake CPU 1.2x', 1, 1.2, 20, {'handshake-only-c-vs-a': 'missed', 'handshake-crl1m-vs-c': 'met'}],
     ['event loop blocked 150 ms', 1, 1, 150, {'crl-1m-load-eld': 'missed', 'crl-1m-reload-eld': 'missed', 'service-1m-reload-eld': 'missed'}],
   ];
@@ -81,13 +171,17 @@ describe('bench: targets and report (unit)', () => {
   });
 
   it('counts a handshake-only window without HTTP requests as clean', () => {
-    const [s] = summarizeAll([givenRun({section: 'handshake', scenario: 'handshake-only', variant: 'a', round: 0, requests: 0, newConnections: 500})]);
+    const [s] = summarizeAll([
+      givenRun({section: 'handshake', scenario: 'handshake-only', variant: 'a', round: 0, requests: 0, newConnections: 500}),
+    ]);
     assert.equal(runStatus(s), 'clean (1 rounds)');
   });
 
   it('flags per-request certificate parsing', () => {
     const res = givenResults(1, 1);
-    res.runs = res.runs.map(r => (r.variant === 'c' && r.scenario === 'keepalive-100' ? {...r, parses: {'peculiar.X509Certificate': r.requests}} : r));
+    res.runs = res.runs.map(r =>
+      r.variant === 'c' && r.scenario === 'keepalive-100' ? {...r, parses: {'peculiar.X509Certificate': r.requests}} : r,
+    );
     res.summaries = summarizeAll(res.runs);
     const t = byId(res).get('parses-per-request')!;
     assert.equal(t.status, 'missed');
@@ -115,7 +209,9 @@ describe('bench: targets and report (unit)', () => {
   });
 
   it('labels a summary with errors as ERRORS, never as clean', () => {
-    const [s] = summarizeAll([givenRun({variant: 'c', round: 0, wrk: givenWrk({mismatches: 3, errors: {connect: 0, read: 1, write: 0, status: 0, timeout: 0}})})]);
+    const [s] = summarizeAll([
+      givenRun({variant: 'c', round: 0, wrk: givenWrk({mismatches: 3, errors: {connect: 0, read: 1, write: 0, status: 0, timeout: 0}})}),
+    ]);
     assert.match(runStatus(s), /^ERRORS: 1 socket errors, 3 wrong bodies$/);
     const [ok] = summarizeAll([givenRun({variant: 'c', round: 0})]);
     assert.equal(runStatus(ok), 'clean (1 rounds)');
@@ -126,7 +222,19 @@ describe('bench: targets and report (unit)', () => {
   it('renders every section, the machine and the targets into docs/benchmarks.md', () => {
     const res = givenResults(1.5, 0.5);
     const md = renderMarkdown(res, evaluateTargets(res), evaluateRatios(res));
-    for (const heading of ['## Machine', '## Targets', '## Side by side', '## 1. Keep-alive', '### 10 connections', '### 100 connections', '## 2. TLS handshake only', '## 2b. New connection per request', '## 3. Revocation at scale', '## 4. Guard cost', '## 5. Start-up']) {
+    for (const heading of [
+      '## Machine',
+      '## Targets',
+      '## Side by side',
+      '## 1. Keep-alive',
+      '### 10 connections',
+      '### 100 connections',
+      '## 2. TLS handshake only',
+      '## 2b. New connection per request',
+      '## 3. Revocation at scale',
+      '## 4. Guard cost',
+      '## 5. Start-up',
+    ]) {
       assert.ok(md.includes(heading), heading);
     }
     assert.ok(md.includes('Test CPU (2 logical CPUs)'));

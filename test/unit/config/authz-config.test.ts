@@ -14,7 +14,10 @@ describe('config: authorization and CORS (unit)', () => {
   });
 
   it('MTLS_POLICY_FILE is resolved against the working directory', () => {
-    assert.equal(parseConfig({...base, MTLS_POLICY_FILE: 'etc/policy.yaml'}, {cwd: '/srv/app'}).authz.policyFile, path.resolve('/srv/app', 'etc/policy.yaml'));
+    assert.equal(
+      parseConfig({...base, MTLS_POLICY_FILE: 'etc/policy.yaml'}, {cwd: '/srv/app'}).authz.policyFile,
+      path.resolve('/srv/app', 'etc/policy.yaml'),
+    );
   });
 
   it('MTLS_ROLES is parsed and validated at start-up', () => {
@@ -35,11 +38,17 @@ describe('config: authorization and CORS (unit)', () => {
   ];
   for (const [name, env, variable] of invalid) {
     it(`refuses ${name}: CONFIG_INVALID naming ${variable}`, () => {
-      assert.throws(() => parseConfig({...base, ...env}), (e: unknown) => isAppError(e) && e.code === 'CONFIG_INVALID' && e.details.variable === variable);
+      assert.throws(
+        () => parseConfig({...base, ...env}),
+        (e: unknown) => isAppError(e) && e.code === 'CONFIG_INVALID' && e.details.variable === variable,
+      );
     });
   }
 
   it('CORS: exact origins, with ports', () => {
-    assert.deepEqual(parseConfig({...base, CORS_ALLOWED_ORIGINS: 'https://app.example, http://127.0.0.1:8080'}).authz.corsAllowedOrigins, ['https://app.example', 'http://127.0.0.1:8080']);
+    assert.deepEqual(parseConfig({...base, CORS_ALLOWED_ORIGINS: 'https://app.example, http://127.0.0.1:8080'}).authz.corsAllowedOrigins, [
+      'https://app.example',
+      'http://127.0.0.1:8080',
+    ]);
   });
 });

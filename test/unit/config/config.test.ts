@@ -81,7 +81,10 @@ describe('config: parseConfig (unit)', () => {
   });
 
   it('modern profile has all three RFC 8446 suites; an unknown profile is refused', () => {
-    assert.equal(parseConfig({TLS_CIPHER_PROFILE: 'modern'}).tls.ciphers, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256');
+    assert.equal(
+      parseConfig({TLS_CIPHER_PROFILE: 'modern'}).tls.ciphers,
+      'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256',
+    );
     assert.throws(() => parseConfig({TLS_CIPHER_PROFILE: 'legacy'}), {code: 'CONFIG_INVALID'});
   });
 
@@ -92,12 +95,20 @@ describe('config: parseConfig (unit)', () => {
     ['ticket rotation over a day is refused', {TLS_TICKET_KEY_ROTATION_S: '86401'}, 'invalid'],
     ['ticket rotation must be a number', {TLS_TICKET_KEY_ROTATION_S: '1h'}, 'invalid'],
     ['SERVER_NAMES default: from the certificate', {}, c => assert.equal(c.serverNames.names, null)],
-    ['SERVER_NAMES lower-cased, IPs and wildcards', {SERVER_NAMES: 'API.example.com, *.svc.example, 10.0.0.5, ::1'}, c => assert.deepEqual(c.serverNames.names, ['api.example.com', '*.svc.example', '10.0.0.5', '::1'])],
+    [
+      'SERVER_NAMES lower-cased, IPs and wildcards',
+      {SERVER_NAMES: 'API.example.com, *.svc.example, 10.0.0.5, ::1'},
+      c => assert.deepEqual(c.serverNames.names, ['api.example.com', '*.svc.example', '10.0.0.5', '::1']),
+    ],
     ['SERVER_NAMES refuses a URL', {SERVER_NAMES: 'https://api.example.com'}, 'invalid'],
     ['SERVER_NAMES refuses a port', {SERVER_NAMES: 'api.example.com:8443'}, 'invalid'],
     ['SERVER_NAMES refuses a bracketed IPv6', {SERVER_NAMES: '[::1]'}, 'invalid'],
     ['TRUSTED_PROXIES default: none', {}, c => assert.deepEqual(c.proxy.trustedProxies, [])],
-    ['TRUSTED_PROXIES bare IPs become host CIDRs', {TRUSTED_PROXIES: '127.0.0.2, ::1, 10.1.0.0/16'}, c => assert.deepEqual(c.proxy.trustedProxies, ['127.0.0.2/32', '::1/128', '10.1.0.0/16'])],
+    [
+      'TRUSTED_PROXIES bare IPs become host CIDRs',
+      {TRUSTED_PROXIES: '127.0.0.2, ::1, 10.1.0.0/16'},
+      c => assert.deepEqual(c.proxy.trustedProxies, ['127.0.0.2/32', '::1/128', '10.1.0.0/16']),
+    ],
     ['TRUSTED_PROXIES refuses a short IPv4 form', {TRUSTED_PROXIES: '127.1'}, 'invalid'],
     ['TRUSTED_PROXIES refuses a host name', {TRUSTED_PROXIES: 'proxy.internal'}, 'invalid'],
   ];
@@ -121,7 +132,9 @@ describe('config: parseConfig (unit)', () => {
     assert.deepEqual(parseConfig({...PROD, TLS_CRL_FILES: '/x/ca.crl'}, {cwd: '/srv'}).mtls.revocation, ['crl']);
     assert.deepEqual(parseConfig({...PROD, MTLS_REVOCATION: 'ocsp'}, {cwd: '/srv'}).mtls.revocation, ['ocsp']);
     const fp = 'ab'.repeat(32);
-    assert.deepEqual(parseConfig({...PROD, MTLS_REVOCATION: 'none', MTLS_REVOCATION_EXEMPT: fp}, {cwd: '/srv'}).mtls.revocationExempt, [Array(32).fill('AB').join(':')]);
+    assert.deepEqual(parseConfig({...PROD, MTLS_REVOCATION: 'none', MTLS_REVOCATION_EXEMPT: fp}, {cwd: '/srv'}).mtls.revocationExempt, [
+      Array(32).fill('AB').join(':'),
+    ]);
   });
 
   it('resolves relative paths against the working directory and splits CRL lists', () => {

@@ -9,7 +9,10 @@ const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 describe('docs: README (unit)', () => {
   it('starts with exactly the two set-up commands', () => {
     const firstBlock = readme.split('```')[1];
-    const commands = firstBlock.split('\n').slice(1).filter(l => l.trim() !== '');
+    const commands = firstBlock
+      .split('\n')
+      .slice(1)
+      .filter(l => l.trim() !== '');
     assert.equal(commands.length, 2);
     assert.match(commands[0], /^npm ci && npm start\b/);
     assert.match(commands[1], /^npm ci && npm test\b/);

@@ -22,7 +22,10 @@ function text(ins: Instruction): string {
   const lines = LINES.slice(r.start.line, r.end.line + 1);
   lines[lines.length - 1] = lines[lines.length - 1].slice(0, r.end.character);
   lines[0] = lines[0].slice(r.start.character);
-  return lines.map(l => l.replace(/\\\s*$/, '')).join(' ').replace(/\s+/g, ' ');
+  return lines
+    .map(l => l.replace(/\\\s*$/, ''))
+    .join(' ')
+    .replace(/\s+/g, ' ');
 }
 
 function stages(df: ReturnType<typeof givenDockerfile>): {from: From; instructions: Instruction[]}[] {
@@ -53,7 +56,10 @@ describe('container policy: Dockerfile (unit)', () => {
   const initialArgs = new Map(df.getInitialARGs().map(a => [a.getProperty()!.getName(), a.getProperty()!.getValue() ?? '']));
 
   it('is multi-stage: build, escape (QA target) and runtime, the runtime LAST (the default target), all FROM build arguments', () => {
-    assert.deepEqual(all.map(st => st.from.getBuildStage()), ['build', 'escape', 'runtime']);
+    assert.deepEqual(
+      all.map(st => st.from.getBuildStage()),
+      ['build', 'escape', 'runtime'],
+    );
     assert.equal(build.from.getImage(), '${BUILDER_IMAGE}');
     assert.equal(runtime.from.getImage(), '${RUNTIME_IMAGE}');
     assert.equal(escape.from.getImage(), '${RUNTIME_IMAGE}');
@@ -68,7 +74,10 @@ describe('container policy: Dockerfile (unit)', () => {
   });
 
   it('ships only the service: removes escape/demo/PKI CLI, source maps, declarations, dependency test folders; source-map-support is no production dependency', () => {
-    const runs = build.instructions.filter(i => i.getKeyword() === 'RUN').map(text).join('\n');
+    const runs = build.instructions
+      .filter(i => i.getKeyword() === 'RUN')
+      .map(text)
+      .join('\n');
     for (const p of ['dist/src/escape', 'dist/src/demo', 'dist/src/pki']) assert.ok(runs.includes(p), p);
     assert.match(runs, /-name '\*\.map'/);
     assert.match(runs, /-name test -o -name tests/);
@@ -77,19 +86,32 @@ describe('container policy: Dockerfile (unit)', () => {
   });
 
   it('OCI labels: version, revision, created, source (build arguments)', () => {
-    const labels = runtime.instructions.filter(i => i.getKeyword() === 'LABEL').map(text).join(' ');
-    for (const l of ['version', 'revision', 'created', 'source', 'title', 'licenses']) assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${l}=`), l);
+    const labels = runtime.instructions
+      .filter(i => i.getKeyword() === 'LABEL')
+      .map(text)
+      .join(' ');
+    for (const l of ['version', 'revision', 'created', 'source', 'title', 'licenses'])
+      assert.match(labels, new RegExp(`org\\.opencontainers\\.image\\.${l}=`), l);
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {version: string};
-    assert.ok(runtime.instructions.some(i => i.getKeyword() === 'ARG' && text(i) === `ARG VERSION=${pkg.version}`), 'VERSION defaults to package.json');
+    assert.ok(
+      runtime.instructions.some(i => i.getKeyword() === 'ARG' && text(i) === `ARG VERSION=${pkg.version}`),
+      'VERSION defaults to package.json',
+    );
   });
 
   it('build stage: npm ci from the lockfile without install scripts, tsc, prune dev dependencies', () => {
-    const runs = build.instructions.filter(i => i.getKeyword() === 'RUN').map(args).join('\n');
+    const runs = build.instructions
+      .filter(i => i.getKeyword() === 'RUN')
+      .map(args)
+      .join('\n');
     assert.match(runs, /npm ci\b[^\n]*--ignore-scripts/);
     assert.match(runs, /tsc -p tsconfig\.json/);
     assert.match(runs, /npm prune --omit=dev/);
     const copies = build.instructions.filter(i => i.getKeyword() === 'COPY').map(args);
-    assert.ok(copies.some(c => /package-lock\.json/.test(c)), 'the lockfile is copied');
+    assert.ok(
+      copies.some(c => /package-lock\.json/.test(c)),
+      'the lockfile is copied',
+    );
   });
 
   it('runtime stage: no RUN (distroless: no shell), only root-owned COPY --from=build', () => {
@@ -112,7 +134,8 @@ describe('container policy: Dockerfile (unit)', () => {
   it('sets NODE_ENV=production and POSTURE_MODE=enforce', () => {
     const env = new Map<string, string>();
     for (const e of runtime.instructions.filter(i => i.getKeyword() === 'ENV')) {
-      for (const p of (e as unknown as {getProperties(): {getName(): string; getValue(): string | null}[]}).getProperties()) env.set(p.getName(), p.getValue() ?? '');
+      for (const p of (e as unknown as {getProperties(): {getName(): string; getValue(): string | null}[]}).getProperties())
+        env.set(p.getName(), p.getValue() ?? '');
     }
     assert.equal(env.get('NODE_ENV'), 'production');
     assert.equal(env.get('POSTURE_MODE'), 'enforce');
@@ -133,7 +156,9 @@ describe('container policy: Dockerfile (unit)', () => {
     assert.deepEqual(jsonArgs(eps[0]), ['/usr/bin/tini', '-s', '--']);
     const cmds = runtime.instructions.filter(i => i.getKeyword() === 'CMD');
     assert.deepEqual(jsonArgs(cmds[cmds.length - 1]), ['/nodejs/bin/node', '/app/dist/src/index.js']);
-    assert.ok(runtime.instructions.some(i => i.getKeyword() === 'COPY' && /--from=build --chown=0:0 \/usr\/bin\/tini-static \/usr\/bin\/tini/.test(text(i))));
+    assert.ok(
+      runtime.instructions.some(i => i.getKeyword() === 'COPY' && /--from=build --chown=0:0 \/usr\/bin\/tini-static \/usr\/bin\/tini/.test(text(i))),
+    );
   });
 
   it('EXPOSE 8443 only', () => {
@@ -154,7 +179,11 @@ describe('container policy: Dockerfile (unit)', () => {
   });
 
   it('.dockerignore keeps keys, certificates, tests, dependencies, builds and VCS data out', () => {
-    const lines = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map(l => l.trim()).filter(l => l && !l.startsWith('#'));
+    const lines = fs
+      .readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map(l => l.trim())
+      .filter(l => l && !l.startsWith('#'));
     for (const p of ['.git', 'node_modules', 'dist', 'test', 'certs', '*.pem', '*.key', '*.crt', '*.p12', '.env', '.npmrc']) {
       assert.ok(lines.includes(p), `.dockerignore has ${p}`);
     }

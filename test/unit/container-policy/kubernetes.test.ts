@@ -35,7 +35,10 @@ const MODELS: Record<string, new (d: any) => {validate(): void}> = {
 
 function givenManifests(): {file: string; doc: Doc}[] {
   const out: {file: string; doc: Doc}[] = [];
-  for (const file of fs.readdirSync(DIR).filter(f => f.endsWith('.yaml') && f !== 'kustomization.yaml').sort()) {
+  for (const file of fs
+    .readdirSync(DIR)
+    .filter(f => f.endsWith('.yaml') && f !== 'kustomization.yaml')
+    .sort()) {
     for (const d of YAML.parseAllDocuments(fs.readFileSync(path.join(DIR, file), 'utf8'))) {
       if (d.errors.length) throw d.errors[0];
       const doc = d.toJS() as Doc | null;
@@ -54,10 +57,11 @@ function only(docs: {doc: Doc}[], kind: string, name?: string): Doc {
 /** Every key/value pair anywhere in a document. */
 function* walk(v: unknown, p = ''): Generator<[string, unknown]> {
   if (Array.isArray(v)) for (let i = 0; i < v.length; i++) yield* walk(v[i], `${p}[${i}]`);
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) {
-    yield [`${p}.${k}`, x];
-    yield* walk(x, `${p}.${k}`);
-  }
+  else if (v && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) {
+      yield [`${p}.${k}`, x];
+      yield* walk(x, `${p}.${k}`);
+    }
 }
 
 describe('container policy: Kubernetes manifests (unit)', () => {
@@ -80,7 +84,10 @@ describe('container policy: Kubernetes manifests (unit)', () => {
   });
 
   it('kustomization lists every manifest and sets the versioned image tag', () => {
-    const k = YAML.parse(fs.readFileSync(path.join(DIR, 'kustomization.yaml'), 'utf8')) as {resources: string[]; images: {name: string; newTag: string}[]};
+    const k = YAML.parse(fs.readFileSync(path.join(DIR, 'kustomization.yaml'), 'utf8')) as {
+      resources: string[];
+      images: {name: string; newTag: string}[];
+    };
     assert.deepEqual([...k.resources].sort(), [...new Set(docs.map(d => d.file))].sort());
     const pkg = JSON.parse(fs.readFileSync(path.join(DIR, '..', '..', 'package.json'), 'utf8')) as {version: string};
     assert.deepEqual(k.images, [{name: 'localhost/hardened-mtls', newTag: pkg.version}]);
@@ -138,7 +145,10 @@ describe('container policy: Kubernetes manifests (unit)', () => {
         assert.equal(env.get('NODE_ENV'), 'production');
         assert.equal(env.get('PRINT_BANNER'), 'false');
         assert.equal(env.get('POSTURE_ACCEPT_UNPROVEN'), 'userns-restricted,ptrace-restricted,cgroup-limits-set');
-        assert.deepEqual(c.ports.map((p: any) => p.containerPort), [8443]);
+        assert.deepEqual(
+          c.ports.map((p: any) => p.containerPort),
+          [8443],
+        );
       }
     });
 
@@ -174,7 +184,8 @@ describe('container policy: Kubernetes manifests (unit)', () => {
     assert.deepEqual(inPorts, [{protocol: 'TCP', port: 8443}]);
     for (const rule of app.spec.ingress as any[]) {
       assert.ok(Array.isArray(rule.from) && rule.from.length > 0, 'ingress names its sources');
-      for (const f of rule.from) assert.ok(f.podSelector?.matchLabels && f.namespaceSelector?.matchLabels, `source ${JSON.stringify(f)} selects pods in named namespaces`);
+      for (const f of rule.from)
+        assert.ok(f.podSelector?.matchLabels && f.namespaceSelector?.matchLabels, `source ${JSON.stringify(f)} selects pods in named namespaces`);
     }
     for (const rule of app.spec.egress as any[]) {
       const ports = (rule.ports as any[]).map(p => p.port);
@@ -199,7 +210,10 @@ describe('container policy: Kubernetes manifests (unit)', () => {
     const dep = only(docs, 'Deployment');
     const labels = dep.spec.template.metadata.labels;
     const svc = only(docs, 'Service');
-    assert.deepEqual(svc.spec.ports.map((p: any) => p.port), [8443]);
+    assert.deepEqual(
+      svc.spec.ports.map((p: any) => p.port),
+      [8443],
+    );
     for (const [k, v] of Object.entries(svc.spec.selector)) assert.equal(labels[k], v);
     const pdb = only(docs, 'PodDisruptionBudget');
     assert.ok(pdb.spec.minAvailable >= 1 && pdb.spec.minAvailable < dep.spec.replicas);

@@ -27,7 +27,11 @@ interface TestTitle {
 }
 
 function documents(): string[] {
-  const docs = fs.readdirSync(path.join(ROOT, 'docs')).filter(f => f.endsWith('.md')).sort().map(f => `docs/${f}`);
+  const docs = fs
+    .readdirSync(path.join(ROOT, 'docs'))
+    .filter(f => f.endsWith('.md'))
+    .sort()
+    .map(f => `docs/${f}`);
   return ['README.md', ...docs];
 }
 
@@ -144,7 +148,13 @@ describe('docs: documentation links (unit)', function () {
 
     it('lists the tests of the suite (mocha --dry-run)', () => {
       assert.ok(titles.length > 100, `only ${titles.length} tests listed`);
-      assert.ok(titles.some(t => t.titlePath.join(' › ') === 'docs: documentation links (unit) › docs/threat-model.md test ids › lists the tests of the suite (mocha --dry-run)'));
+      assert.ok(
+        titles.some(
+          t =>
+            t.titlePath.join(' › ') ===
+            'docs: documentation links (unit) › docs/threat-model.md test ids › lists the tests of the suite (mocha --dry-run)',
+        ),
+      );
     });
 
     it('every test id names an existing test of that file', () => {
@@ -179,8 +189,11 @@ describe('docs: documentation links (unit)', function () {
       it(`${doc}: every error code exists in src/errors.ts`, () => {
         const unknown = [...upperSnakeTokens(read(doc))].filter(
           t =>
-            CODE_FAMILIES.has(t.split('_')[0]) && !(t in ERROR_CODES) && !(CONFIG_VARIABLES as readonly string[]).includes(t) &&
-            !CIPHER_SUITE.test(t) && !constants.has(t),
+            CODE_FAMILIES.has(t.split('_')[0]) &&
+            !(t in ERROR_CODES) &&
+            !(CONFIG_VARIABLES as readonly string[]).includes(t) &&
+            !CIPHER_SUITE.test(t) &&
+            !constants.has(t),
         );
         assert.deepEqual(unknown, [], `${doc} names codes that src/errors.ts does not define`);
       });
@@ -189,7 +202,11 @@ describe('docs: documentation links (unit)', function () {
     for (const doc of ['docs/forking.md', 'docs/threat-model.md']) {
       it(`${doc}: every service environment variable exists in src/config/config.ts`, () => {
         const unknown = [...upperSnakeTokens(read(doc))].filter(
-          t => VARIABLE_FAMILIES.has(t.split('_')[0]) && !(CONFIG_VARIABLES as readonly string[]).includes(t) && !(t in ERROR_CODES) && !CIPHER_SUITE.test(t),
+          t =>
+            VARIABLE_FAMILIES.has(t.split('_')[0]) &&
+            !(CONFIG_VARIABLES as readonly string[]).includes(t) &&
+            !(t in ERROR_CODES) &&
+            !CIPHER_SUITE.test(t),
         );
         assert.deepEqual(unknown, [], `${doc} names variables the service does not read`);
       });

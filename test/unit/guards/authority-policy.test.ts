@@ -3,11 +3,27 @@
  * the server names; forwarding headers from untrusted and trusted peers; RFC 7239 forms.
  */
 import assert from 'node:assert/strict';
-import {AuthorityPolicy, AuthorityRequest, checkRequestAuthority, namesFromSubjectAltName, parseAuthority} from '../../../src/guards/authority-policy';
+import {
+  AuthorityPolicy,
+  AuthorityRequest,
+  checkRequestAuthority,
+  namesFromSubjectAltName,
+  parseAuthority,
+} from '../../../src/guards/authority-policy';
 import {parseCidrList} from '../../../src/outbound/ip-policy';
 
-const POLICY: AuthorityPolicy = {serverNames: ['localhost', '127.0.0.1', '::1', 'api.example.com', '*.svc.example'], trustedProxies: parseCidrList(['127.0.0.2/32', '::1/128'])};
-const req = (o: Partial<AuthorityRequest>): AuthorityRequest => ({host: 'localhost:8443', url: '/whoami', sni: 'localhost', peer: '127.0.0.1', headers: {}, ...o});
+const POLICY: AuthorityPolicy = {
+  serverNames: ['localhost', '127.0.0.1', '::1', 'api.example.com', '*.svc.example'],
+  trustedProxies: parseCidrList(['127.0.0.2/32', '::1/128']),
+};
+const req = (o: Partial<AuthorityRequest>): AuthorityRequest => ({
+  host: 'localhost:8443',
+  url: '/whoami',
+  sni: 'localhost',
+  peer: '127.0.0.1',
+  headers: {},
+  ...o,
+});
 const fromProxy = (headers: Record<string, string>): AuthorityRequest => req({peer: '127.0.0.2', headers});
 const fromClient = (headers: Record<string, string>): AuthorityRequest => req({headers});
 
@@ -61,8 +77,16 @@ const ROWS: Row[] = [
   ['trusted proxy: Forwarded obfuscated node and unknown', fromProxy({forwarded: 'for=_hidden;by=unknown'}), 'ok'],
   ['trusted proxy: quoted host with port', fromProxy({forwarded: 'host="localhost:8443"'}), 'ok'],
   ['trusted proxy: X-Forwarded-For public list', fromProxy({'x-forwarded-for': '8.8.8.8, 1.1.1.1'}), 'ok'],
-  ['trusted proxy: X-Forwarded-Proto/Port/Host', fromProxy({'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-forwarded-host': 'api.example.com'}), 'ok'],
-  ['trusted IPv6 proxy (::1), documentation address (non-public)', req({peer: '::1', headers: {'x-real-ip': '2001:db8::1'}}), 'GUARD_FORWARDED_ADDRESS_DENIED'],
+  [
+    'trusted proxy: X-Forwarded-Proto/Port/Host',
+    fromProxy({'x-forwarded-proto': 'https', 'x-forwarded-port': '443', 'x-forwarded-host': 'api.example.com'}),
+    'ok',
+  ],
+  [
+    'trusted IPv6 proxy (::1), documentation address (non-public)',
+    req({peer: '::1', headers: {'x-real-ip': '2001:db8::1'}}),
+    'GUARD_FORWARDED_ADDRESS_DENIED',
+  ],
   ['trusted IPv6 proxy (::1), public address', req({peer: '::1', headers: {'x-real-ip': '2606:4700::1111'}}), 'ok'],
   // --- from a trusted proxy: refusals
   ['trusted proxy: Forwarded host=metadata', fromProxy({forwarded: 'host=169.254.169.254'}), 'GUARD_FORWARDED_ADDRESS_DENIED'],
@@ -131,7 +155,11 @@ describe('guards: authority policy source (SERVER_NAMES default follows the cert
     assert.deepEqual(source().serverNames, ['localhost', '127.0.0.1', '::1']);
     current = other; // a reload installed another certificate
     assert.deepEqual(source().serverNames, ['valid.client.hardened-mtls.test']);
-    const fixed = authorityPolicySource({config: {serverNames: {names: ['API.example.com', '0:0:0:0:0:0:0:1']}, proxy: {trustedProxies: ['127.0.0.2/32']}}, serverCert: () => current, logger});
+    const fixed = authorityPolicySource({
+      config: {serverNames: {names: ['API.example.com', '0:0:0:0:0:0:0:1']}, proxy: {trustedProxies: ['127.0.0.2/32']}},
+      serverCert: () => current,
+      logger,
+    });
     assert.deepEqual(fixed().serverNames, ['api.example.com', '::1']);
     assert.equal(fixed().trustedProxies.length, 1);
   });

@@ -19,7 +19,11 @@ const REQUEST_VECTORS = ['path', 'query', 'header', 'body'];
 describe('guards: reference catalog against the pure functions (unit)', () => {
   it('has the expected shape (318 cases, all vectors present)', () => {
     assert.equal(catalog.length, 318);
-    for (const v of [...REQUEST_VECTORS, 'url-param']) assert.ok(catalog.some(c => c.vector === v), v);
+    for (const v of [...REQUEST_VECTORS, 'url-param'])
+      assert.ok(
+        catalog.some(c => c.vector === v),
+        v,
+      );
   });
 
   describe('inspectRequest: path, query, header and body vectors', () => {
@@ -51,7 +55,14 @@ describe('guards: reference catalog against the pure functions (unit)', () => {
   });
 
   describe('checkOutboundUrl + checkAddress (with the case DNS answers): url-param vector', () => {
-    const policy = compileOutboundPolicy({allowedHosts: null, allowHttp: true, allowedPorts: [80, 443], allowedCidrs: [], timeoutMs: 1000, maxResponseBytes: 1024});
+    const policy = compileOutboundPolicy({
+      allowedHosts: null,
+      allowHttp: true,
+      allowedPorts: [80, 443],
+      allowedCidrs: [],
+      timeoutMs: 1000,
+      maxResponseBytes: 1024,
+    });
     /** Redirect and rebinding cases are decided by the client at run time (integration test). */
     const runtimeOnly = (c: CatalogCase) => c.expect_detail === '4xx|no-follow' || c.expect_detail === 'no-internal-connection';
     const answers = (c: CatalogCase, host: string): string[] | null => {
@@ -80,7 +91,10 @@ describe('guards: reference catalog against the pure functions (unit)', () => {
         assert.equal(v.target.hostKind, 'name', 'a literal address must have been denied statically');
         const addrs = answers(c, v.target.host);
         assert.ok(addrs && addrs.length > 0, 'the case needs DNS answers');
-        assert.ok(addrs.some(a => !checkAddress(a, {allowedCidrs: []}).allowed), `no denied address among ${addrs.join(',')}`);
+        assert.ok(
+          addrs.some(a => !checkAddress(a, {allowedCidrs: []}).allowed),
+          `no denied address among ${addrs.join(',')}`,
+        );
       });
     }
   });

@@ -53,7 +53,13 @@ describe('guards: normaliser (unit)', () => {
 
   it('shapes paths: params, empty and dot segments, dot-dot', () => {
     assert.deepEqual(pathShape('/a//b/./c;x=1/../d'), {
-      absolute: true, pathLike: true, raw: ['a', 'b', 'c', '..', 'd'], resolved: ['a', 'b', 'd'], dotDot: true, escapes: false, dotsOnly: false,
+      absolute: true,
+      pathLike: true,
+      raw: ['a', 'b', 'c', '..', 'd'],
+      resolved: ['a', 'b', 'd'],
+      dotDot: true,
+      escapes: false,
+      dotsOnly: false,
     });
     assert.equal(pathShape('../x').escapes, true);
     assert.equal(pathShape('/a/../../x').escapes, true);
@@ -78,7 +84,11 @@ describe('guards: normaliser (unit)', () => {
   });
 
   it('splits query pairs and tokens', () => {
-    assert.deepEqual(splitPairs('a=1&&b&c=x=y'), [['a', '1'], ['b', ''], ['c', 'x=y']]);
+    assert.deepEqual(splitPairs('a=1&&b&c=x=y'), [
+      ['a', '1'],
+      ['b', ''],
+      ['c', 'x=y'],
+    ]);
     assert.deepEqual(tokens('lang=../x; y'), ['lang=../x;', 'y', 'lang', '../x']);
     assert.deepEqual(tokens('a=b'), ['a=b', 'a', 'b']);
   });

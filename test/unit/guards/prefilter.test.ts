@@ -19,11 +19,15 @@ function catalogWords(): string[] {
   for (const r of GUARD_RULES) {
     const m = r.match;
     const sources =
-      m.kind === 'segments' ? m.segments
-      : m.kind === 'url-scheme' ? m.schemes
-      : m.kind === 'url-host' ? [...m.names, ...m.addresses, ...m.embeddedLabels, ...m.cidrs]
-      : m.kind === 'json-key' ? m.keys
-      : [];
+      m.kind === 'segments'
+        ? m.segments
+        : m.kind === 'url-scheme'
+          ? m.schemes
+          : m.kind === 'url-host'
+            ? [...m.names, ...m.addresses, ...m.embeddedLabels, ...m.cidrs]
+            : m.kind === 'json-key'
+              ? m.keys
+              : [];
     for (const s of sources) {
       words.add(s.replace(/\\/g, ''));
       for (const w of s.match(/[A-Za-z0-9_+-]{2,}/g) ?? []) words.add(w);
@@ -33,11 +37,64 @@ function catalogWords(): string[] {
 }
 
 const SEPARATORS_AND_ENCODINGS = [
-  '/', '\\', '.', '..', '...', ':', '://', ';', '&', '@', '~', '%', '=', '"', '#', '?', '+', ' ', ',',
-  '%2f', '%2F', '%2e', '%5c', '%252f', '%25252e', '%u002f', '%U002E', '%c0%af', '%c0%ae', '%e0%80%ae', '%00', '%zz',
-  '\uff0f', '\uff0e', '\u2215', '\u2044', '\u3002', '\ufe52', '\u0130', '\u212a',
-  '\u0000', '\t', '\n', '\r', '\u000b', '\u0001', '\u001f', '\u007f', '\u0080', '\u00a0', '\ud800', '\udc00', '\ud83d\ude00',
-  'file:', 'unix:', 'http://', 'https://169.254.169.254/', '[fe80::1]',
+  '/',
+  '\\',
+  '.',
+  '..',
+  '...',
+  ':',
+  '://',
+  ';',
+  '&',
+  '@',
+  '~',
+  '%',
+  '=',
+  '"',
+  '#',
+  '?',
+  '+',
+  ' ',
+  ',',
+  '%2f',
+  '%2F',
+  '%2e',
+  '%5c',
+  '%252f',
+  '%25252e',
+  '%u002f',
+  '%U002E',
+  '%c0%af',
+  '%c0%ae',
+  '%e0%80%ae',
+  '%00',
+  '%zz',
+  '\uff0f',
+  '\uff0e',
+  '\u2215',
+  '\u2044',
+  '\u3002',
+  '\ufe52',
+  '\u0130',
+  '\u212a',
+  '\u0000',
+  '\t',
+  '\n',
+  '\r',
+  '\u000b',
+  '\u0001',
+  '\u001f',
+  '\u007f',
+  '\u0080',
+  '\u00a0',
+  '\ud800',
+  '\udc00',
+  '\ud83d\ude00',
+  'file:',
+  'unix:',
+  'http://',
+  'https://169.254.169.254/',
+  '[fe80::1]',
 ];
 
 const WORDS = catalogWords();
@@ -58,9 +115,12 @@ const suspicious: fc.Arbitrary<string> = fc
 
 /** Mostly inert strings: letters, digits, spaces, `_`, `-` and catalog words (which the pre-filter must notice). */
 const nearlyInert: fc.Arbitrary<string> = fc
-  .array(fc.oneof(fc.constantFrom('a', 'Z', '0', '9', ' ', '_', '-', '\t', 'x_y', 'engine', 'docker', 'release', 'agent'), fc.constantFrom(...WORDS)), {
-    maxLength: 10,
-  })
+  .array(
+    fc.oneof(fc.constantFrom('a', 'Z', '0', '9', ' ', '_', '-', '\t', 'x_y', 'engine', 'docker', 'release', 'agent'), fc.constantFrom(...WORDS)),
+    {
+      maxLength: 10,
+    },
+  )
   .map(parts => parts.join(''));
 
 describe('guards: inspectValue pre-filter (unit)', () => {
@@ -131,9 +191,26 @@ describe('guards: inspectValue pre-filter (unit)', () => {
 
   it('admits plain text and refuses suspicious characters, non-ASCII and keywords', () => {
     const pf = compilePrefilter(GUARD_RULES)!;
-    for (const s of ['', 'alpha bravo', 'cedar-delta_ember 42', 'Line one\tand\r\ntwo', 'a+b', 'x(y)z', "it's \"quoted\"", '{json}', '<tag>'])
+    for (const s of ['', 'alpha bravo', 'cedar-delta_ember 42', 'Line one\tand\r\ntwo', 'a+b', 'x(y)z', 'it\'s "quoted"', '{json}', '<tag>'])
       assert.equal(isInert(pf, s, false), true, JSON.stringify(s));
-    for (const s of ['a/b', 'a\\b', '50%', 'v1.2', 'x:y', '~root', 'a;b', 'a&b', 'a@b', 'caf\u00e9', '\uff0fetc', 'DOCKER_ENGINE', 'x_release_agent_y', 'a\u0000b', 'a\u0001b', 'a\u007fb'])
+    for (const s of [
+      'a/b',
+      'a\\b',
+      '50%',
+      'v1.2',
+      'x:y',
+      '~root',
+      'a;b',
+      'a&b',
+      'a@b',
+      'caf\u00e9',
+      '\uff0fetc',
+      'DOCKER_ENGINE',
+      'x_release_agent_y',
+      'a\u0000b',
+      'a\u0001b',
+      'a\u007fb',
+    ])
       assert.equal(isInert(pf, s, false), false, JSON.stringify(s));
     // strict (query) decoding flags tab and line breaks: never inert there
     assert.equal(isInert(pf, 'a\tb', true), false);
@@ -223,12 +300,26 @@ function referenceTokens(form: string): string[] {
 
 describe('guards: single-pass normaliser helpers agree with their split-based definitions', () => {
   const pathSoup = fc
-    .array(fc.oneof(fc.constantFrom('/', '\\', '.', '..', '...', ';', ';x=1', '\u0000', ' ', 'a', 'etc', 'proc', 'self', '=', ','), fc.string({maxLength: 3})), {maxLength: 16})
+    .array(
+      fc.oneof(
+        fc.constantFrom('/', '\\', '.', '..', '...', ';', ';x=1', '\u0000', ' ', 'a', 'etc', 'proc', 'self', '=', ','),
+        fc.string({maxLength: 3}),
+      ),
+      {maxLength: 16},
+    )
     .map(a => a.join(''));
   it('pathShape', () => {
-    fc.assert(fc.property(fc.oneof(pathSoup, fc.string({unit: 'binary', maxLength: 20})), s => assert.deepEqual(pathShape(s), referencePathShape(s), JSON.stringify(s))), {numRuns: 3000});
+    fc.assert(
+      fc.property(fc.oneof(pathSoup, fc.string({unit: 'binary', maxLength: 20})), s =>
+        assert.deepEqual(pathShape(s), referencePathShape(s), JSON.stringify(s)),
+      ),
+      {numRuns: 3000},
+    );
   });
   it('tokens', () => {
-    fc.assert(fc.property(fc.oneof(pathSoup, fc.string({maxLength: 20})), s => assert.deepEqual(tokens(s), referenceTokens(s), JSON.stringify(s))), {numRuns: 3000});
+    fc.assert(
+      fc.property(fc.oneof(pathSoup, fc.string({maxLength: 20})), s => assert.deepEqual(tokens(s), referenceTokens(s), JSON.stringify(s))),
+      {numRuns: 3000},
+    );
   });
 });

@@ -44,9 +44,21 @@ function encodingsOf(ch: string): fc.Arbitrary<string> {
   const code = ch.charCodeAt(0);
   const options: Array<fc.Arbitrary<string>> = [
     fc.constant(ch),
-    fc.boolean().map(u => utf8(ch).map(b => hex(b, u)).join('')), // %XX
-    fc.boolean().map(u => utf8(ch).map(b => `%25${hex(b, u).slice(1)}`).join('')), // %25XX
-    fc.constant(utf8(ch).map(b => `%2525${b.toString(16).padStart(2, '0')}`).join('')), // %2525XX
+    fc.boolean().map(u =>
+      utf8(ch)
+        .map(b => hex(b, u))
+        .join(''),
+    ), // %XX
+    fc.boolean().map(u =>
+      utf8(ch)
+        .map(b => `%25${hex(b, u).slice(1)}`)
+        .join(''),
+    ), // %25XX
+    fc.constant(
+      utf8(ch)
+        .map(b => `%2525${b.toString(16).padStart(2, '0')}`)
+        .join(''),
+    ), // %2525XX
     fc.constant(`%u${code.toString(16).padStart(4, '0')}`), // %uXXXX
   ];
   if (code < 0x80) {
@@ -86,9 +98,11 @@ describe('guards: properties (unit)', () => {
     fc.assert(
       fc.property(encodedReference(), fc.constantFrom('query', 'header', 'body'), (enc, where) => {
         const input =
-          where === 'query' ? {rawTarget: `/ping?file=${enc.replace(/&/g, '%26').replace(/#/g, '%23')}`, headers: []}
-          : where === 'header' ? {rawTarget: '/ping', headers: [['X-File', enc] as [string, string]]}
-          : {rawTarget: '/echo', headers: [], body: {contentType: 'application/json', text: JSON.stringify({a: [{file: enc}]})}};
+          where === 'query'
+            ? {rawTarget: `/ping?file=${enc.replace(/&/g, '%26').replace(/#/g, '%23')}`, headers: []}
+            : where === 'header'
+              ? {rawTarget: '/ping', headers: [['X-File', enc] as [string, string]]}
+              : {rawTarget: '/echo', headers: [], body: {contentType: 'application/json', text: JSON.stringify({a: [{file: enc}]})}};
         const v = inspectRequest(input);
         assert.equal(v.ok, false, `${where}: ${enc}`);
         if (!v.ok) assert.equal(v.code, 'GUARD_DENIED_REFERENCE', `${where}: ${enc} -> ${v.ruleId}`);
@@ -98,7 +112,10 @@ describe('guards: properties (unit)', () => {
   });
 
   const percentSoup = fc
-    .array(fc.constantFrom('%', '2', '5', 'e', 'E', 'f', 'F', 'c0', 'ae', 'af', 'u', 'ff0e', '/', '.', '..', '\\', ';', '%00', '％', '．', '／', 'a', 'P'), {maxLength: 40})
+    .array(
+      fc.constantFrom('%', '2', '5', 'e', 'E', 'f', 'F', 'c0', 'ae', 'af', 'u', 'ff0e', '/', '.', '..', '\\', ';', '%00', '％', '．', '／', 'a', 'P'),
+      {maxLength: 40},
+    )
     .map(a => a.join(''));
   const anyText = fc.oneof(fc.string({unit: 'binary', maxLength: 60}), percentSoup, encodedReference());
 
@@ -115,15 +132,30 @@ describe('guards: properties (unit)', () => {
   });
 
   it('no input throws: decodeText, inspectValue, inspectRequest', () => {
-    const contentTypes = fc.constantFrom(undefined, 'application/json', 'application/x-www-form-urlencoded', 'text/plain', 'application/xml', 'application/json; charset=utf-16', '');
+    const contentTypes = fc.constantFrom(
+      undefined,
+      'application/json',
+      'application/x-www-form-urlencoded',
+      'text/plain',
+      'application/xml',
+      'application/json; charset=utf-16',
+      '',
+    );
     fc.assert(
-      fc.property(anyText, anyText, fc.array(fc.tuple(fc.string({maxLength: 10}), anyText), {maxLength: 4}), contentTypes, fc.oneof(anyText, fc.json()), (target, value, headers, ct, body) => {
-        decodeText(target, {strict: true});
-        decodeText(value, {strict: false, plusAsSpace: true, maxRounds: 2});
-        inspectValue(value, 'body');
-        inspectRequest({rawTarget: target, headers, body: {contentType: ct, text: body}});
-        inspectRequest({rawTarget: `/x?${target}`, headers: [], body: {contentType: ct, text: body}});
-      }),
+      fc.property(
+        anyText,
+        anyText,
+        fc.array(fc.tuple(fc.string({maxLength: 10}), anyText), {maxLength: 4}),
+        contentTypes,
+        fc.oneof(anyText, fc.json()),
+        (target, value, headers, ct, body) => {
+          decodeText(target, {strict: true});
+          decodeText(value, {strict: false, plusAsSpace: true, maxRounds: 2});
+          inspectValue(value, 'body');
+          inspectRequest({rawTarget: target, headers, body: {contentType: ct, text: body}});
+          inspectRequest({rawTarget: `/x?${target}`, headers: [], body: {contentType: ct, text: body}});
+        },
+      ),
       {numRuns: 500},
     );
   });
@@ -146,21 +178,34 @@ describe('guards: properties (unit)', () => {
 
   it('the JSON scanner never throws and refuses what JSON.parse refuses', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({unit: 'binary', maxLength: 40}), fc.json().map(j => j.slice(0, Math.max(0, j.length - 1)))), text => {
-        const r = scanJson(text, {maxDepth: 64, maxNodes: 100_000});
-        let parses = true;
-        try {
-          JSON.parse(text);
-        } catch {
-          parses = false;
-        }
-        if (!parses) assert.equal(r.ok, false, text);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({unit: 'binary', maxLength: 40}),
+          fc.json().map(j => j.slice(0, Math.max(0, j.length - 1))),
+        ),
+        text => {
+          const r = scanJson(text, {maxDepth: 64, maxNodes: 100_000});
+          let parses = true;
+          try {
+            JSON.parse(text);
+          } catch {
+            parses = false;
+          }
+          if (!parses) assert.equal(r.ok, false, text);
+        },
+      ),
       RUNS,
     );
   });
 
-  const withHttp = compileOutboundPolicy({allowedHosts: null, allowHttp: true, allowedPorts: [80, 443], allowedCidrs: [], timeoutMs: 1000, maxResponseBytes: 1024});
+  const withHttp = compileOutboundPolicy({
+    allowedHosts: null,
+    allowHttp: true,
+    allowedPorts: [80, 443],
+    allowedCidrs: [],
+    timeoutMs: 1000,
+    maxResponseBytes: 1024,
+  });
 
   /** An IPv4 address as WHATWG still accepts it: dotted decimal, integer, hex, octal, short forms. */
   function ipv4Spellings(o: number[]): fc.Arbitrary<string> {
@@ -192,11 +237,14 @@ describe('guards: properties (unit)', () => {
 
   it('every spelling of a denied IPv4 address is denied by the URL checker', () => {
     fc.assert(
-      fc.property(deniedV4.chain(o => ipv4Spellings(o)), host => {
-        const v = checkOutboundUrl(`http://${host}/x`, withHttp);
-        assert.equal(v.ok, false, host);
-        if (!v.ok) assert.ok(v.code === 'SSRF_ADDRESS_DENIED' || v.code === 'SSRF_URL_INVALID', `${host}: ${v.code}`);
-      }),
+      fc.property(
+        deniedV4.chain(o => ipv4Spellings(o)),
+        host => {
+          const v = checkOutboundUrl(`http://${host}/x`, withHttp);
+          assert.equal(v.ok, false, host);
+          if (!v.ok) assert.ok(v.code === 'SSRF_ADDRESS_DENIED' || v.code === 'SSRF_URL_INVALID', `${host}: ${v.code}`);
+        },
+      ),
       {numRuns: 1000},
     );
   });
@@ -206,10 +254,13 @@ describe('guards: properties (unit)', () => {
       .tuple(fc.integer({min: 1, max: 223}), octet, octet, octet)
       .filter(o => ipaddr.IPv4.parse(o.join('.')).range() === 'unicast' && checkAddress(o.join('.'), {allowedCidrs: []}).allowed);
     fc.assert(
-      fc.property(publicV4.chain(o => ipv4Spellings(o)), host => {
-        const v = checkOutboundUrl(`http://${host}/x`, withHttp);
-        assert.ok(v.ok, `${host}: ${v.ok ? '' : v.code}`);
-      }),
+      fc.property(
+        publicV4.chain(o => ipv4Spellings(o)),
+        host => {
+          const v = checkOutboundUrl(`http://${host}/x`, withHttp);
+          assert.ok(v.ok, `${host}: ${v.ok ? '' : v.code}`);
+        },
+      ),
       RUNS,
     );
   });

@@ -32,7 +32,14 @@ const policy = compilePolicy(
     version: 1,
     roles: {
       operator: {rules: ['uri:spiffe://prod.example/ops/*'], issuers: [`sha256:${colon(CA_A)}`]},
-      reader: {rules: ['dns:*.readers.example', {match: 'email:qa@example.org', issuers: [`sha256:${CA_B.toLowerCase()}`]}, 'ip:192.0.2.7', 'cn:legacy-client']},
+      reader: {
+        rules: [
+          'dns:*.readers.example',
+          {match: 'email:qa@example.org', issuers: [`sha256:${CA_B.toLowerCase()}`]},
+          'ip:192.0.2.7',
+          'cn:legacy-client',
+        ],
+      },
       partner: {rules: ['uri:spiffe://partner.example/qa']},
       nobody: {rules: []},
     },
@@ -44,26 +51,76 @@ const policy = compilePolicy(
 
 describe('role policy: evaluation (unit)', () => {
   const cases: [string, AuthzIdentity, string[] | undefined, {allow: boolean; code?: string; role?: string}][] = [
-    ['no metadata -> AUTHZ_NO_POLICY', id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_A]}), undefined, {allow: false, code: 'AUTHZ_NO_POLICY'}],
+    [
+      'no metadata -> AUTHZ_NO_POLICY',
+      id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_A]}),
+      undefined,
+      {allow: false, code: 'AUTHZ_NO_POLICY'},
+    ],
     ['empty allowedRoles -> AUTHZ_NO_POLICY', id({}), [], {allow: false, code: 'AUTHZ_NO_POLICY'}],
     ['$authenticated: any identity', id({}), ['$authenticated'], {allow: true, role: '$authenticated'}],
-    ['operator from CA A', id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: ['11'.repeat(32), CA_A]}), ['operator'], {allow: true, role: 'operator'}],
-    ['operator SAN from CA B -> AUTHZ_ISSUER_MISMATCH', id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_B]}), ['operator'], {allow: false, code: 'AUTHZ_ISSUER_MISMATCH', role: 'operator'}],
-    ['operator SAN, no CA path -> AUTHZ_ISSUER_MISMATCH', id({uris: ['spiffe://prod.example/ops/a']}), ['operator'], {allow: false, code: 'AUTHZ_ISSUER_MISMATCH'}],
-    ['wildcard is one segment only', id({uris: ['spiffe://prod.example/ops/a/b'], caFingerprints: [CA_A]}), ['operator'], {allow: false, code: 'AUTHZ_DENIED'}],
+    [
+      'operator from CA A',
+      id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: ['11'.repeat(32), CA_A]}),
+      ['operator'],
+      {allow: true, role: 'operator'},
+    ],
+    [
+      'operator SAN from CA B -> AUTHZ_ISSUER_MISMATCH',
+      id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_B]}),
+      ['operator'],
+      {allow: false, code: 'AUTHZ_ISSUER_MISMATCH', role: 'operator'},
+    ],
+    [
+      'operator SAN, no CA path -> AUTHZ_ISSUER_MISMATCH',
+      id({uris: ['spiffe://prod.example/ops/a']}),
+      ['operator'],
+      {allow: false, code: 'AUTHZ_ISSUER_MISMATCH'},
+    ],
+    [
+      'wildcard is one segment only',
+      id({uris: ['spiffe://prod.example/ops/a/b'], caFingerprints: [CA_A]}),
+      ['operator'],
+      {allow: false, code: 'AUTHZ_DENIED'},
+    ],
     ['other trust domain', id({uris: ['spiffe://evil.example/ops/a'], caFingerprints: [CA_A]}), ['operator'], {allow: false, code: 'AUTHZ_DENIED'}],
     ['reader by dns wildcard (any CA)', id({dns: ['x.readers.example'], caFingerprints: [CA_B]}), ['reader'], {allow: true, role: 'reader'}],
     ['dns wildcard does not match two labels', id({dns: ['a.b.readers.example']}), ['reader'], {allow: false, code: 'AUTHZ_DENIED'}],
     ['reader by email bound to CA B', id({emails: ['qa@EXAMPLE.org'], caFingerprints: [CA_B]}), ['reader'], {allow: true, role: 'reader'}],
-    ['reader email from CA A -> mismatch', id({emails: ['qa@example.org'], caFingerprints: [CA_A]}), ['reader'], {allow: false, code: 'AUTHZ_ISSUER_MISMATCH'}],
+    [
+      'reader email from CA A -> mismatch',
+      id({emails: ['qa@example.org'], caFingerprints: [CA_A]}),
+      ['reader'],
+      {allow: false, code: 'AUTHZ_ISSUER_MISMATCH'},
+    ],
     ['reader by ip (canonical form)', id({ips: ['192.0.2.7']}), ['reader'], {allow: true, role: 'reader'}],
     ['reader by cn', id({commonNames: ['legacy-client']}), ['reader'], {allow: true, role: 'reader'}],
-    ['partner bound to its trust-domain bundle', id({uris: ['spiffe://partner.example/qa'], caFingerprints: [CA_TD]}), ['partner'], {allow: true, role: 'partner'}],
-    ['partner SAN from another CA -> mismatch (trust-domain)', id({uris: ['spiffe://partner.example/qa'], caFingerprints: [CA_A]}), ['partner'], {allow: false, code: 'AUTHZ_ISSUER_MISMATCH'}],
+    [
+      'partner bound to its trust-domain bundle',
+      id({uris: ['spiffe://partner.example/qa'], caFingerprints: [CA_TD]}),
+      ['partner'],
+      {allow: true, role: 'partner'},
+    ],
+    [
+      'partner SAN from another CA -> mismatch (trust-domain)',
+      id({uris: ['spiffe://partner.example/qa'], caFingerprints: [CA_A]}),
+      ['partner'],
+      {allow: false, code: 'AUTHZ_ISSUER_MISMATCH'},
+    ],
     ['a role held by nobody', id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_A]}), ['nobody'], {allow: false, code: 'AUTHZ_DENIED'}],
-    ['a role missing from the policy is held by nobody', id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_A]}), ['ghost'], {allow: false, code: 'AUTHZ_DENIED'}],
+    [
+      'a role missing from the policy is held by nobody',
+      id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_A]}),
+      ['ghost'],
+      {allow: false, code: 'AUTHZ_DENIED'},
+    ],
     ['second allowed role matches', id({dns: ['x.readers.example']}), ['operator', 'reader'], {allow: true, role: 'reader'}],
-    ['mismatch on one role, match on another -> allow', id({uris: ['spiffe://prod.example/ops/a'], dns: ['x.readers.example'], caFingerprints: [CA_B]}), ['operator', 'reader'], {allow: true, role: 'reader'}],
+    [
+      'mismatch on one role, match on another -> allow',
+      id({uris: ['spiffe://prod.example/ops/a'], dns: ['x.readers.example'], caFingerprints: [CA_B]}),
+      ['operator', 'reader'],
+      {allow: true, role: 'reader'},
+    ],
     ['control characters never match', id({dns: ['x\u0000.readers.example']}), ['reader'], {allow: false, code: 'AUTHZ_DENIED'}],
   ];
   for (const [name, identity, roles, want] of cases) {
@@ -76,7 +133,10 @@ describe('role policy: evaluation (unit)', () => {
   }
 
   it('rolesOf lists the roles held, issuer binding included', () => {
-    assert.deepEqual(rolesOf(policy, id({uris: ['spiffe://prod.example/ops/a'], dns: ['x.readers.example'], caFingerprints: [CA_A]})), ['operator', 'reader']);
+    assert.deepEqual(rolesOf(policy, id({uris: ['spiffe://prod.example/ops/a'], dns: ['x.readers.example'], caFingerprints: [CA_A]})), [
+      'operator',
+      'reader',
+    ]);
     assert.deepEqual(rolesOf(policy, id({uris: ['spiffe://prod.example/ops/a'], caFingerprints: [CA_B]})), []);
   });
 
@@ -85,7 +145,14 @@ describe('role policy: evaluation (unit)', () => {
   });
 
   it('a listed trust domain whose bundle was not read binds to nothing (fail closed)', () => {
-    const p = compilePolicy(validatePolicyDocument({version: 1, roles: {p: {rules: ['uri:spiffe://partner.example/qa']}}, trustDomains: {'partner.example': {bundle: 'x.pem'}}}), 't');
+    const p = compilePolicy(
+      validatePolicyDocument({
+        version: 1,
+        roles: {p: {rules: ['uri:spiffe://partner.example/qa']}},
+        trustDomains: {'partner.example': {bundle: 'x.pem'}},
+      }),
+      't',
+    );
     assert.equal(evaluatePolicy(p, id({uris: ['spiffe://partner.example/qa'], caFingerprints: [CA_TD]}), ['p']).allow, false);
   });
 });
@@ -97,7 +164,7 @@ describe('role policy: documents (unit)', () => {
     ['wrong version', {version: 2, roles: {}}, /version: must be 1/],
     ['roles missing', {version: 1}, /roles/],
     ['unknown role key', {version: 1, roles: {a: {rules: [], allow: ['x']}}}, /unknown key "allow"/],
-    ['bad role name', {version: 1, roles: {'$admin': {rules: []}}}, /role names/],
+    ['bad role name', {version: 1, roles: {$admin: {rules: []}}}, /role names/],
     ['upper-case role name', {version: 1, roles: {Admin: {rules: []}}}, /role names/],
     ['rules not a list', {version: 1, roles: {a: {rules: 'dns:x'}}}, /must be a list/],
     ['empty rule string', {version: 1, roles: {a: {rules: ['']}}}, /empty rule/],
@@ -109,13 +176,16 @@ describe('role policy: documents (unit)', () => {
     ['bad issuer', {version: 1, roles: {a: {rules: ['dns:a.example'], issuers: ['sha1:abcd']}}}, /sha256/],
     ['short fingerprint', {version: 1, roles: {a: {rules: ['dns:a.example'], issuers: ['sha256:ABCD']}}}, /sha256/],
     ['empty issuer list', {version: 1, roles: {a: {rules: ['dns:a.example'], issuers: []}}}, /1\.\.64/],
-    ['bad trust domain', {version: 1, roles: {}, trustDomains: {'Bad_TD': {bundle: 'x'}}}, /trust domain/],
+    ['bad trust domain', {version: 1, roles: {}, trustDomains: {Bad_TD: {bundle: 'x'}}}, /trust domain/],
     ['trust domain without bundle', {version: 1, roles: {}, trustDomains: {'td.example': {}}}, /bundle/],
     ['prototype key', JSON.parse('{"version":1,"roles":{"__proto__":{"rules":[]}}}'), /role names/],
   ];
   for (const [name, doc, why] of invalid) {
     it(`refuses: ${name}`, () => {
-      assert.throws(() => validatePolicyDocument(doc), (e: unknown) => e instanceof PolicyError && why.test(e.message));
+      assert.throws(
+        () => validatePolicyDocument(doc),
+        (e: unknown) => e instanceof PolicyError && why.test(e.message),
+      );
     });
   }
 
@@ -142,7 +212,11 @@ describe('role policy: documents (unit)', () => {
   for (const [name, file, text, why] of texts) {
     it(`file text: ${name}`, () => {
       if (why === null) assert.ok(parsePolicyText(text, file).roles.a);
-      else assert.throws(() => parsePolicyText(text, file), (e: unknown) => e instanceof PolicyError && why.test(e.message));
+      else
+        assert.throws(
+          () => parsePolicyText(text, file),
+          (e: unknown) => e instanceof PolicyError && why.test(e.message),
+        );
     });
   }
 
@@ -157,7 +231,11 @@ describe('role policy: documents (unit)', () => {
   for (const [name, text, want] of env) {
     it(`MTLS_ROLES: ${name}`, () => {
       if (Array.isArray(want)) assert.deepEqual(Object.keys(parseRolesEnv(text).roles), want);
-      else assert.throws(() => parseRolesEnv(text), (e: unknown) => e instanceof PolicyError && want.test(e.message));
+      else
+        assert.throws(
+          () => parseRolesEnv(text),
+          (e: unknown) => e instanceof PolicyError && want.test(e.message),
+        );
     });
   }
 

@@ -17,17 +17,53 @@ const base: AuditRecord = {event: 'auth.decision', decision: 'allow'};
 
 describe('logging: auditLine (unit)', () => {
   const cases: {name: string; record: AuditRecord; expect: Record<string, unknown>}[] = [
-    {name: 'flat record kept as is, audit flag first', record: {...base, code: 'X', n: 1, ok: true, nil: null}, expect: {audit: true, event: 'auth.decision', decision: 'allow', code: 'X', n: 1, ok: true, nil: null}},
+    {
+      name: 'flat record kept as is, audit flag first',
+      record: {...base, code: 'X', n: 1, ok: true, nil: null},
+      expect: {audit: true, event: 'auth.decision', decision: 'allow', code: 'X', n: 1, ok: true, nil: null},
+    },
     {name: 'undefined fields dropped', record: {...base, subject: undefined, serial: 'AB'}, expect: {audit: true, ...base, serial: 'AB'}},
-    {name: 'top-level sensitive names censored', record: {...base, password: 'p', token: 't', key: 'k'}, expect: {audit: true, ...base, password: '[REDACTED]', token: '[REDACTED]', key: '[REDACTED]'}},
-    {name: 'names compared without case', record: {...base, Authorization: 'Bearer x', privateKey: 'pk'}, expect: {audit: true, ...base, Authorization: '[REDACTED]', privateKey: '[REDACTED]'}},
-    {name: 'nested sensitive names censored at any depth', record: {...base, tls: {opts: {cert: 'c', ca: ['x']}}, headers: {cookie: 'c', accept: '*/*'}}, expect: {audit: true, ...base, tls: {opts: {cert: '[REDACTED]', ca: '[REDACTED]'}}, headers: {cookie: '[REDACTED]', accept: '*/*'}}},
-    {name: 'byte buffers censored whatever the name', record: {...base, der: Buffer.from([1, 2, 3]), raw: new Uint8Array(2)}, expect: {audit: true, ...base, der: '[REDACTED]', raw: '[REDACTED]'}},
-    {name: 'dates as ISO strings, bigints as strings', record: {...base, at: new Date(0), serialNo: 10n}, expect: {audit: true, ...base, at: '1970-01-01T00:00:00.000Z', serialNo: '10'}},
+    {
+      name: 'top-level sensitive names censored',
+      record: {...base, password: 'p', token: 't', key: 'k'},
+      expect: {audit: true, ...base, password: '[REDACTED]', token: '[REDACTED]', key: '[REDACTED]'},
+    },
+    {
+      name: 'names compared without case',
+      record: {...base, Authorization: 'Bearer x', privateKey: 'pk'},
+      expect: {audit: true, ...base, Authorization: '[REDACTED]', privateKey: '[REDACTED]'},
+    },
+    {
+      name: 'nested sensitive names censored at any depth',
+      record: {...base, tls: {opts: {cert: 'c', ca: ['x']}}, headers: {cookie: 'c', accept: '*/*'}},
+      expect: {audit: true, ...base, tls: {opts: {cert: '[REDACTED]', ca: '[REDACTED]'}}, headers: {cookie: '[REDACTED]', accept: '*/*'}},
+    },
+    {
+      name: 'byte buffers censored whatever the name',
+      record: {...base, der: Buffer.from([1, 2, 3]), raw: new Uint8Array(2)},
+      expect: {audit: true, ...base, der: '[REDACTED]', raw: '[REDACTED]'},
+    },
+    {
+      name: 'dates as ISO strings, bigints as strings',
+      record: {...base, at: new Date(0), serialNo: 10n},
+      expect: {audit: true, ...base, at: '1970-01-01T00:00:00.000Z', serialNo: '10'},
+    },
     {name: 'functions dropped', record: {...base, f: () => 1}, expect: {audit: true, ...base}},
-    {name: 'errors reduced to name and code', record: {...base, err: Object.assign(new Error('secret detail'), {code: 'E1'})}, expect: {audit: true, ...base, err: {name: 'Error', code: 'E1'}}},
-    {name: 'deep nesting truncated', record: {...base, a: {b: {c: {d: {e: {f: 1}}}}}}, expect: {audit: true, ...base, a: {b: {c: {d: {e: '[TRUNCATED]'}}}}}},
-    {name: 'long arrays cut with a count', record: {...base, list: Array.from({length: 66}, (_, i) => i)}, expect: {audit: true, ...base, list: [...Array.from({length: 64}, (_, i) => i), '[2 more]']}},
+    {
+      name: 'errors reduced to name and code',
+      record: {...base, err: Object.assign(new Error('secret detail'), {code: 'E1'})},
+      expect: {audit: true, ...base, err: {name: 'Error', code: 'E1'}},
+    },
+    {
+      name: 'deep nesting truncated',
+      record: {...base, a: {b: {c: {d: {e: {f: 1}}}}}},
+      expect: {audit: true, ...base, a: {b: {c: {d: {e: '[TRUNCATED]'}}}}},
+    },
+    {
+      name: 'long arrays cut with a count',
+      record: {...base, list: Array.from({length: 66}, (_, i) => i)},
+      expect: {audit: true, ...base, list: [...Array.from({length: 64}, (_, i) => i), '[2 more]']},
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -50,7 +86,8 @@ describe('logging: auditLine (unit)', () => {
         const leaks = (v: unknown, underSensitive: boolean): boolean => {
           if (v === secret) return underSensitive;
           if (Array.isArray(v)) return v.some(x => leaks(x, underSensitive));
-          if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => leaks(x, underSensitive || AUDIT_SENSITIVE_FIELDS.has(k.toLowerCase())));
+          if (v && typeof v === 'object')
+            return Object.entries(v).some(([k, x]) => leaks(x, underSensitive || AUDIT_SENSITIVE_FIELDS.has(k.toLowerCase())));
           return false;
         };
         assert.equal(leaks(JSON.parse(text), false), false, text);
@@ -85,7 +122,10 @@ describe('audit() through pino (unit)', () => {
     const warn = givenCapturingLogger('warn');
     audit(warn.logger, base);
     audit(warn.logger, {...base, decision: 'deny', code: 'AUTH_CERT_REVOKED'});
-    assert.deepEqual(warn.lines.map(l => l.code), ['AUTH_CERT_REVOKED']);
+    assert.deepEqual(
+      warn.lines.map(l => l.code),
+      ['AUTH_CERT_REVOKED'],
+    );
     const silent = givenCapturingLogger('silent');
     audit(silent.logger, {...base, decision: 'deny'});
     assert.equal(silent.lines.length, 0);

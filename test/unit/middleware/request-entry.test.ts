@@ -29,7 +29,19 @@ describe('middleware: request-entry middleware (unit)', () => {
   const cases: [string, [string, string][], string, boolean, string | undefined, string | undefined][] = [
     // name, headers, http version, shutting down, expected error code, expected Connection header
     ['an ordinary request goes on', [['Host', 'x']], '1.1', false, undefined, undefined],
-    ['too many header fields: 431 HTTP_HEADERS_TOO_LARGE, connection closed', [['Host', 'x'], ['A', '1'], ['B', '2'], ['C', '3']], '1.1', false, 'HTTP_HEADERS_TOO_LARGE', 'close'],
+    [
+      'too many header fields: 431 HTTP_HEADERS_TOO_LARGE, connection closed',
+      [
+        ['Host', 'x'],
+        ['A', '1'],
+        ['B', '2'],
+        ['C', '3'],
+      ],
+      '1.1',
+      false,
+      'HTTP_HEADERS_TOO_LARGE',
+      'close',
+    ],
     ['HTTP/1.1 without Host: BAD_REQUEST, connection closed', [['A', '1']], '1.1', false, 'BAD_REQUEST', 'close'],
     ['HTTP/1.0 without Host goes on', [['A', '1']], '1.0', false, undefined, undefined],
     ['during shutdown: told to close', [['Host', 'x']], '1.1', true, undefined, 'close'],
@@ -39,10 +51,15 @@ describe('middleware: request-entry middleware (unit)', () => {
       const {ctx, res} = givenRequest(headers, version);
       let nextCalled = false;
       const mw = createRequestEntryMiddleware({value: shutting}, limits);
-      const outcome = await Promise.resolve(mw(ctx, async () => {
-        nextCalled = true;
-        return 'result';
-      })).then(v => ({v}), (e: unknown) => ({e}));
+      const outcome = await Promise.resolve(
+        mw(ctx, async () => {
+          nextCalled = true;
+          return 'result';
+        }),
+      ).then(
+        v => ({v}),
+        (e: unknown) => ({e}),
+      );
       // The security headers are on every answer, refusals included.
       for (const [h, v] of Object.entries(SECURITY_HEADERS)) assert.equal(res.getHeader(h), v, h);
       if (code) {
@@ -72,10 +89,12 @@ describe('middleware: request-entry middleware (unit)', () => {
     const shutting = {value: false};
     const boom = new Error('boom');
     await assert.rejects(
-      Promise.resolve(createRequestEntryMiddleware(shutting, limits)(ctx, async () => {
-        shutting.value = true;
-        throw boom;
-      })),
+      Promise.resolve(
+        createRequestEntryMiddleware(shutting, limits)(ctx, async () => {
+          shutting.value = true;
+          throw boom;
+        }),
+      ),
       (e: unknown) => e === boom,
     );
     assert.equal(res.getHeader('Connection'), 'close');

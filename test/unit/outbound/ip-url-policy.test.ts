@@ -88,7 +88,10 @@ describe('outbound: ip policy (unit)', () => {
 
   it('rejects an unparseable CIDR at configuration time', () => {
     assert.throws(() => parseCidrList(['10.0.0.0/33']));
-    assert.throws(() => compileOutboundPolicy(cfg({allowedCidrs: ['nonsense/8']})), (e: unknown) => isAppError(e) && e.code === 'CONFIG_INVALID');
+    assert.throws(
+      () => compileOutboundPolicy(cfg({allowedCidrs: ['nonsense/8']})),
+      (e: unknown) => isAppError(e) && e.code === 'CONFIG_INVALID',
+    );
   });
 });
 

@@ -14,14 +14,20 @@ import {generateDevPki, givenTempDir} from '../../fixtures/pki';
 const CLI = path.resolve(__dirname, '..', '..', '..', 'src', 'pki', 'cli.js');
 
 function readAs(uid: number, gid: number, file: string): number | null {
-  return spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'cat', file], {stdio: 'ignore', timeout: 30_000}).status;
+  return spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(gid), '--clear-groups', '--', 'cat', file], {
+    stdio: 'ignore',
+    timeout: 30_000,
+  }).status;
 }
 
 describe('pki: cli --container-dir, keys readable by the container user only (unit)', function () {
   this.timeout(120_000);
 
   it('parses --container-dir and --container-gid', () => {
-    assert.deepEqual({...parsePkiArgs(['--container-dir', 'c', '--container-gid=2000'])}, {dir: 'certs/dev', force: false, help: false, containerDir: 'c', containerGid: 2000});
+    assert.deepEqual(
+      {...parsePkiArgs(['--container-dir', 'c', '--container-gid=2000'])},
+      {dir: 'certs/dev', force: false, help: false, containerDir: 'c', containerGid: 2000},
+    );
     assert.equal(parsePkiArgs([]).containerGid, undefined, 'defaults to 10001 when writing');
     assert.throws(() => parsePkiArgs(['--container-gid', 'x']), /numeric gid/);
     assert.throws(() => parsePkiArgs(['--container-dir']), /needs a value/);
@@ -36,8 +42,13 @@ describe('pki: cli --container-dir, keys readable by the container user only (un
     const l = writeContainerPki(m, out, 10001);
     assert.equal(l.healthSubject, `uri:${m.clients.valid.uri}`);
     const expect: [string, number][] = [
-      ['tls/server.crt', 0o444], ['tls/server.key', 0o440], ['tls/ca-bundle.crt', 0o444], ['tls/root.crl.pem', 0o444],
-      ['tls/intermediate.crl.pem', 0o444], ['health/client.crt', 0o444], ['health/client.key', 0o440],
+      ['tls/server.crt', 0o444],
+      ['tls/server.key', 0o440],
+      ['tls/ca-bundle.crt', 0o444],
+      ['tls/root.crl.pem', 0o444],
+      ['tls/intermediate.crl.pem', 0o444],
+      ['health/client.crt', 0o444],
+      ['health/client.key', 0o440],
     ];
     for (const [rel, mode] of expect) {
       const st = fs.statSync(path.join(out, rel));
@@ -60,8 +71,24 @@ describe('pki: cli --container-dir, keys readable by the container user only (un
   it('refuses (exit 1, says why) when not run as root, writing no key', () => {
     const base = givenTempDir('pki-container-nonroot-');
     fs.chmodSync(base, 0o777);
-    const r = spawnSync('setpriv', ['--reuid', '10001', '--regid', '10001', '--clear-groups', '--', process.execPath, CLI,
-      '--dir', path.join(base, 'dev'), '--container-dir', path.join(base, 'container')], {encoding: 'utf8', timeout: 120_000});
+    const r = spawnSync(
+      'setpriv',
+      [
+        '--reuid',
+        '10001',
+        '--regid',
+        '10001',
+        '--clear-groups',
+        '--',
+        process.execPath,
+        CLI,
+        '--dir',
+        path.join(base, 'dev'),
+        '--container-dir',
+        path.join(base, 'container'),
+      ],
+      {encoding: 'utf8', timeout: 120_000},
+    );
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /needs root.*refusing to write world-readable keys/);
     assert.equal(fs.existsSync(path.join(base, 'container', 'tls', 'server.key')), false);

@@ -104,7 +104,10 @@ describe('pki: ensureDevPki (unit)', function () {
     const r = await ensureDevPki({dir});
     assert.equal(r.generated, false);
     assert.deepEqual(fingerprints(r.manifest), fingerprints(old));
-    for (const [crl, ca] of [[old.crls.root, old.rootCa.cert], [old.crls.intermediate, old.intermediateCa.cert]]) {
+    for (const [crl, ca] of [
+      [old.crls.root, old.rootCa.cert],
+      [old.crls.intermediate, old.intermediateCa.cert],
+    ]) {
       const v = openssl(['crl', '-in', crl, '-noout', '-verify', '-CAfile', ca]);
       assert.equal(v.status, 0, v.output);
       const nextUpdate = Date.parse(opensslOk(['crl', '-in', crl, '-noout', '-nextupdate']).split('=')[1]);
@@ -125,8 +128,13 @@ describe('pki CLI', function () {
 
   it('parsePkiArgs: defaults, flags and inline values', () => {
     assert.deepEqual(parsePkiArgs([]), {dir: 'certs/dev', force: false, help: false});
-    assert.deepEqual(parsePkiArgs(['--dir', 'x', '--force', '--ocsp-url=http://127.0.0.1:1/o', '--crl-url', 'https://127.0.0.1/c']),
-      {dir: 'x', force: true, help: false, ocspUrl: 'http://127.0.0.1:1/o', crlUrl: 'https://127.0.0.1/c'});
+    assert.deepEqual(parsePkiArgs(['--dir', 'x', '--force', '--ocsp-url=http://127.0.0.1:1/o', '--crl-url', 'https://127.0.0.1/c']), {
+      dir: 'x',
+      force: true,
+      help: false,
+      ocspUrl: 'http://127.0.0.1:1/o',
+      crlUrl: 'https://127.0.0.1/c',
+    });
   });
 
   for (const bad of [['--bogus'], ['--dir'], ['--ocsp-url', 'file:///etc/passwd'], ['--crl-url', 'not a url'], ['--dir', '--force']]) {
@@ -137,8 +145,7 @@ describe('pki CLI', function () {
 
   it('generates, then reuses, then --force regenerates; exit 0 and prints the files', () => {
     const dir = path.join(givenTempDir('hmtls-cli-'), 'dev');
-    const run = (...args: string[]): ReturnType<typeof spawnSync> =>
-      spawnSync(process.execPath, [cli, '--dir', dir, ...args], {encoding: 'utf8'});
+    const run = (...args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [cli, '--dir', dir, ...args], {encoding: 'utf8'});
     const a = run();
     assert.equal(a.status, 0, String(a.stderr));
     assert.match(String(a.stdout), /^generated dev PKI/);

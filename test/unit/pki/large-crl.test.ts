@@ -6,7 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {DerReader, TAG} from '../../../src/x509/der';
 import {
-  buildLargeCrlDer, CaHandle, createRootCa, givenTempDir, givenTestIntermediateCa, largeCrlSerialBytes, largeCrlSerialHex,
+  buildLargeCrlDer,
+  CaHandle,
+  createRootCa,
+  givenTempDir,
+  givenTestIntermediateCa,
+  largeCrlSerialBytes,
+  largeCrlSerialHex,
 } from '../../fixtures/pki';
 import {openssl} from '../../fixtures/openssl';
 import {signatureAlgorithms} from './openssl-helper';

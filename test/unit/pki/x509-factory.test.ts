@@ -6,8 +6,19 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  CaHandle, createCrl, createIntermediateCa, createRootCa, givenTempDir, issueCertificate, IssuedCert, KeyAlg, KeyUsage,
-  loadCaHandle, OID, randomSerialHex, x509,
+  CaHandle,
+  createCrl,
+  createIntermediateCa,
+  createRootCa,
+  givenTempDir,
+  issueCertificate,
+  IssuedCert,
+  KeyAlg,
+  KeyUsage,
+  loadCaHandle,
+  OID,
+  randomSerialHex,
+  x509,
 } from '../../fixtures/pki';
 import {openssl, opensslOk} from '../../fixtures/openssl';
 import {certText, extensionBlock, signatureAlgorithms} from './openssl-helper';
@@ -53,7 +64,16 @@ describe('pki: x509-factory (unit)', function () {
         assert.match(t, row.key);
         assert.deepEqual(signatureAlgorithms(certText(write(`ca-${row.alg}.pem`, ca.certPem))), [row.sig, row.sig]);
         const crl = await createCrl(ca, [{serialHex: leaf.serialHex}]);
-        const v = openssl(['crl', '-in', write(`crl-${row.alg}.pem`, crl.pem), '-noout', '-verify', '-text', '-CAfile', write(`ca-${row.alg}.pem`, ca.certPem)]);
+        const v = openssl([
+          'crl',
+          '-in',
+          write(`crl-${row.alg}.pem`, crl.pem),
+          '-noout',
+          '-verify',
+          '-text',
+          '-CAfile',
+          write(`ca-${row.alg}.pem`, ca.certPem),
+        ]);
         assert.equal(v.status, 0, v.output);
         assert.deepEqual(signatureAlgorithms(v.stdout), [row.sig, row.sig]);
       });
@@ -97,16 +117,25 @@ describe('pki: x509-factory (unit)', function () {
   it('profile knobs: no EKU, no keyUsage, CA:TRUE, every SAN type, AIA, CDP, ocsp-nocheck, extra extension', async () => {
     const extra = new x509.Extension('1.3.6.1.4.1.99999.1', false, new Uint8Array([0x05, 0x00]));
     const leaf = await issueCertificate(inter, {
-      name: 'knobs', cn: 'knobs', eku: null, keyUsage: null, isCa: true,
+      name: 'knobs',
+      cn: 'knobs',
+      eku: null,
+      keyUsage: null,
+      isCa: true,
       sans: {dns: ['a.test'], uri: ['spiffe://t/a'], email: ['a@t.test'], ip: ['127.0.0.1', '::1']},
-      ocspUrl: 'http://127.0.0.1:9/ocsp', crlUrl: 'http://127.0.0.1:9/c.crl', ocspNoCheck: true, extraExtensions: [extra],
+      ocspUrl: 'http://127.0.0.1:9/ocsp',
+      crlUrl: 'http://127.0.0.1:9/c.crl',
+      ocspNoCheck: true,
+      extraExtensions: [extra],
     });
     const t = certText(write('knobs.pem', leaf.certPem));
     assert.equal(extensionBlock(t, 'X509v3 Extended Key Usage'), undefined);
     assert.equal(extensionBlock(t, 'X509v3 Key Usage'), undefined);
     assert.equal(extensionBlock(t, 'X509v3 Basic Constraints'), 'X509v3 Basic Constraints: critical\nCA:TRUE');
-    assert.equal(extensionBlock(t, 'X509v3 Subject Alternative Name'),
-      'X509v3 Subject Alternative Name:\nDNS:a.test, URI:spiffe://t/a, email:a@t.test, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1');
+    assert.equal(
+      extensionBlock(t, 'X509v3 Subject Alternative Name'),
+      'X509v3 Subject Alternative Name:\nDNS:a.test, URI:spiffe://t/a, email:a@t.test, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
+    );
     assert.equal(extensionBlock(t, 'Authority Information Access'), 'Authority Information Access:\nOCSP - URI:http://127.0.0.1:9/ocsp');
     assert.match(extensionBlock(t, 'X509v3 CRL Distribution Points')!, /URI:http:\/\/127\.0\.0\.1:9\/c\.crl/);
     assert.match(t, /OCSP No Check/);
@@ -115,8 +144,10 @@ describe('pki: x509-factory (unit)', function () {
 
   it('EKU list is honoured (serverAuth + OCSPSigning)', async () => {
     const leaf = await issueCertificate(inter, {name: 'eku', cn: 'eku', eku: [OID.serverAuth, OID.ocspSigning]});
-    assert.equal(extensionBlock(certText(write('eku.pem', leaf.certPem)), 'X509v3 Extended Key Usage'),
-      'X509v3 Extended Key Usage:\nTLS Web Server Authentication, OCSP Signing');
+    assert.equal(
+      extensionBlock(certText(write('eku.pem', leaf.certPem)), 'X509v3 Extended Key Usage'),
+      'X509v3 Extended Key Usage:\nTLS Web Server Authentication, OCSP Signing',
+    );
   });
 
   it('serials: random ones are 16 positive bytes; explicit ones are normalised; fingerprints match Node', async () => {
@@ -161,11 +192,11 @@ describe('pki: x509-factory (unit)', function () {
     it('v2 CRL with a bigint crlNumber, AKI, reasons and explicit dates', async () => {
       const thisUpdate = new Date('2030-01-02T03:04:05Z');
       const nextUpdate = new Date('2030-02-02T03:04:05Z');
-      const crl = await createCrl(inter, [
-        {serialHex: '0A0B', revokedAt: new Date('2029-12-31T00:00:00Z'), reason: 1},
-        {serialHex: 'FF01', reason: 5},
-        {serialHex: '1234'},
-      ], {thisUpdate, nextUpdate, crlNumber: 2n ** 70n});
+      const crl = await createCrl(
+        inter,
+        [{serialHex: '0A0B', revokedAt: new Date('2029-12-31T00:00:00Z'), reason: 1}, {serialHex: 'FF01', reason: 5}, {serialHex: '1234'}],
+        {thisUpdate, nextUpdate, crlNumber: 2n ** 70n},
+      );
       const f = write('c.crl', crl.pem);
       assert.ok(crl.der.equals(Buffer.from(crl.pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
       const r = openssl(['crl', '-in', f, '-noout', '-verify', '-text', '-CAfile', write('inter.pem', inter.certPem)]);
@@ -176,7 +207,10 @@ describe('pki: x509-factory (unit)', function () {
       assert.match(t, /Next Update: Feb {2}2 03:04:05 2030 GMT/);
       assert.match(t, new RegExp(`X509v3 CRL Number:\\s+${(2n ** 70n).toString()}\\n`));
       assert.match(t, /X509v3 Authority Key Identifier/);
-      assert.deepEqual([...t.matchAll(/Serial Number: ([0-9A-F]+)/g)].map(x => x[1]), ['0A0B', 'FF01', '1234']);
+      assert.deepEqual(
+        [...t.matchAll(/Serial Number: ([0-9A-F]+)/g)].map(x => x[1]),
+        ['0A0B', 'FF01', '1234'],
+      );
       assert.match(t, /Revocation Date: Dec 31 00:00:00 2029 GMT\n\s+CRL entry extensions:\n\s+X509v3 CRL Reason Code:\s+Key Compromise/);
       assert.match(t, /Cessation Of Operation/);
       // @peculiar/x509 parses it too (a second, independent reader).

@@ -98,28 +98,31 @@ describe('revocation: parseCrl fuzz, openssl-made CRLs (unit)', function () {
   });
 
   it('survives random multi-byte mutations, insertions and deletions (property)', async () => {
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.tuple(fc.nat(), fc.integer({min: 0, max: 255}), fc.constantFrom('set', 'insert', 'delete')), {minLength: 1, maxLength: 6}),
-      fc.boolean(),
-      async (edits, usePem) => {
-        const bytes = [...(usePem ? pem : der)];
-        for (const [pos, value, op] of edits) {
-          const at = pos % (bytes.length + 1);
-          if (op === 'set' && at < bytes.length) bytes[at] = value;
-          else if (op === 'insert') bytes.splice(at, 0, value);
-          else if (op === 'delete' && at < bytes.length) bytes.splice(at, 1);
-        }
-        const m = Buffer.from(bytes);
-        const crl = await parseOrInvalid(m, 'random mutation');
-        if (crl && !m.equals(usePem ? pem : der)) {
-          // A PEM edit may only touch whitespace/explanatory text and leave the DER intact.
-          const original = await parseCrl(usePem ? pem : der);
-          if (!crl.tbsDer.equals(original.tbsDer) || !crl.signature.equals(original.signature)) {
-            await assertDoesNotVerify(crl, ca, 'random mutation');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(), fc.integer({min: 0, max: 255}), fc.constantFrom('set', 'insert', 'delete')), {minLength: 1, maxLength: 6}),
+        fc.boolean(),
+        async (edits, usePem) => {
+          const bytes = [...(usePem ? pem : der)];
+          for (const [pos, value, op] of edits) {
+            const at = pos % (bytes.length + 1);
+            if (op === 'set' && at < bytes.length) bytes[at] = value;
+            else if (op === 'insert') bytes.splice(at, 0, value);
+            else if (op === 'delete' && at < bytes.length) bytes.splice(at, 1);
           }
-        }
-      },
-    ), {numRuns: 400});
+          const m = Buffer.from(bytes);
+          const crl = await parseOrInvalid(m, 'random mutation');
+          if (crl && !m.equals(usePem ? pem : der)) {
+            // A PEM edit may only touch whitespace/explanatory text and leave the DER intact.
+            const original = await parseCrl(usePem ? pem : der);
+            if (!crl.tbsDer.equals(original.tbsDer) || !crl.signature.equals(original.signature)) {
+              await assertDoesNotVerify(crl, ca, 'random mutation');
+            }
+          }
+        },
+      ),
+      {numRuns: 400},
+    );
   });
 
   it('rejects garbage of every small length and random garbage with CRL_INVALID', async () => {
@@ -127,8 +130,11 @@ describe('revocation: parseCrl fuzz, openssl-made CRLs (unit)', function () {
       assert.equal(await parseOrInvalid(Buffer.alloc(n, 0x30), `0x30 x ${n}`), undefined);
       assert.equal(await parseOrInvalid(Buffer.alloc(n, 0xff), `0xff x ${n}`), undefined);
     }
-    await fc.assert(fc.asyncProperty(fc.uint8Array({maxLength: 512}), async bytes => {
-      await parseOrInvalid(Buffer.from(bytes), 'random garbage');
-    }), {numRuns: 500});
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({maxLength: 512}), async bytes => {
+        await parseOrInvalid(Buffer.from(bytes), 'random garbage');
+      }),
+      {numRuns: 500},
+    );
   });
 });

@@ -4,9 +4,7 @@ import {CLOCK_CHECK_EVERY, parseCrl, SLICE_BUDGET_MS} from '../../../src/tls/rev
 import {serialKeyOfDerInteger} from '../../../src/x509/serial';
 import {MAX_OVERFLOW_SERIALS} from '../../../src/tls/revocation/serial-set';
 import {expectAppError} from './fixtures/openssl-ca';
-import {
-  ALG, CrlParts, crlOf, entry, ext, gen, hex, int, name, NULL, octet, oid, pem, seq, tlv, tbsOf, utc,
-} from './fixtures/der-builder';
+import {ALG, CrlParts, crlOf, entry, ext, gen, hex, int, name, NULL, octet, oid, pem, seq, tlv, tbsOf, utc} from './fixtures/der-builder';
 
 const CRL_NUMBER = '2.5.29.20';
 const AKI = '2.5.29.35';
@@ -59,24 +57,25 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
   });
 
   it('reads the AKI keyIdentifier and a 20-octet CRL number', async () => {
-    const crl = await parseCrl(crlOf({
-      extensions: [
-        ext(AKI, seq(tlv(0x80, hex('01 02 0A FF')))),
-        ext(CRL_NUMBER, int('00' + 'FF'.repeat(20))),
-      ],
-    }));
+    const crl = await parseCrl(
+      crlOf({
+        extensions: [ext(AKI, seq(tlv(0x80, hex('01 02 0A FF')))), ext(CRL_NUMBER, int('00' + 'FF'.repeat(20)))],
+      }),
+    );
     assert.equal(crl.authorityKeyIdentifier, '01020AFF');
     assert.equal(crl.crlNumber, (1n << 160n) - 1n);
   });
 
   it('keeps RSA NULL parameters and skips valid entry extensions', async () => {
-    const crl = await parseCrl(crlOf({
-      alg: ALG.rsaSha256,
-      entries: [
-        entry('01', ext(REASON, tlv(0x0a, hex('01')))),
-        entry('02', ext(REASON, tlv(0x0a, hex('01')), false), ext(INVALIDITY_DATE, gen('20250101000000Z'))),
-      ],
-    }));
+    const crl = await parseCrl(
+      crlOf({
+        alg: ALG.rsaSha256,
+        entries: [
+          entry('01', ext(REASON, tlv(0x0a, hex('01')))),
+          entry('02', ext(REASON, tlv(0x0a, hex('01')), false), ext(INVALIDITY_DATE, gen('20250101000000Z'))),
+        ],
+      }),
+    );
     assert.deepEqual(crl.signatureAlgorithmParams, NULL);
     assert.equal(crl.revoked.has('2'), true);
     assert.equal(crl.hasCriticalUnknownExtension, false);
@@ -107,8 +106,13 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
     const crl = await parseCrl(crlOf({extensions: [ext(IDP, seq(dp, tlv(0x81, hex('ff'))), true)]}));
     assert.equal(crl.hasCriticalUnknownExtension, false);
     assert.deepEqual(crl.scope && {...crl.scope, key: undefined}, {
-      distributionPoints: ['http://crl.example/part1.crl'], hasDistributionPoint: true, onlyContainsUserCerts: true, onlyContainsCACerts: false,
-      onlySomeReasons: false, onlyContainsAttributeCerts: false, key: undefined,
+      distributionPoints: ['http://crl.example/part1.crl'],
+      hasDistributionPoint: true,
+      onlyContainsUserCerts: true,
+      onlyContainsCACerts: false,
+      onlySomeReasons: false,
+      onlyContainsAttributeCerts: false,
+      key: undefined,
     });
     const reasons = await parseCrl(crlOf({extensions: [ext(IDP, seq(tlv(0x83, hex('07 80'))), true)]}));
     assert.equal(reasons.scope?.onlySomeReasons, true);
@@ -120,7 +124,11 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
     ['deltaCRLIndicator (a delta CRL)', {extensions: [ext(DELTA, int('01'), true)]}, 'CRL_DELTA_UNSUPPORTED'],
     ['issuingDistributionPoint indirectCRL', {extensions: [ext(IDP, seq(tlv(0x84, hex('ff'))), true)]}, 'CRL_INDIRECT_UNSUPPORTED'],
     ['issuingDistributionPoint with a DEFAULT FALSE encoded', {extensions: [ext(IDP, seq(tlv(0x81, hex('00'))), true)]}, 'CRL_INVALID'],
-    ['issuingDistributionPoint with two onlyContains flags', {extensions: [ext(IDP, seq(tlv(0x81, hex('ff')), tlv(0x82, hex('ff'))), true)]}, 'CRL_INVALID'],
+    [
+      'issuingDistributionPoint with two onlyContains flags',
+      {extensions: [ext(IDP, seq(tlv(0x81, hex('ff')), tlv(0x82, hex('ff'))), true)]},
+      'CRL_INVALID',
+    ],
   ];
   for (const [title, parts, code] of refused) {
     it(`refuses a CRL with ${title}: ${code}`, async () => {
@@ -141,15 +149,21 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
     ['garbage', Buffer.from('hello world, not a CRL')],
     ['trailing garbage after CertificateList', Buffer.concat([valid, hex('00')])],
     ['indefinite length', () => Buffer.concat([hex('30 80'), valid.subarray(2), hex('00 00')])],
-    ['non-minimal length (long form for < 128)', () => {
-      const tbs = tbsOf();
-      const body = Buffer.concat([tbs, ALG.ecdsaSha256, tlv(0x03, hex('00 01'))]);
-      return Buffer.concat([hex('30 81'), Buffer.from([body.length]), body]);
-    }],
-    ['non-minimal length (leading zero length octet)', () => {
-      const body = valid.subarray(valid[1] & 0x80 ? 2 + (valid[1] & 0x7f) : 2);
-      return Buffer.concat([hex('30 82 00'), Buffer.from([body.length]), body]);
-    }],
+    [
+      'non-minimal length (long form for < 128)',
+      () => {
+        const tbs = tbsOf();
+        const body = Buffer.concat([tbs, ALG.ecdsaSha256, tlv(0x03, hex('00 01'))]);
+        return Buffer.concat([hex('30 81'), Buffer.from([body.length]), body]);
+      },
+    ],
+    [
+      'non-minimal length (leading zero length octet)',
+      () => {
+        const body = valid.subarray(valid[1] & 0x80 ? 2 + (valid[1] & 0x7f) : 2);
+        return Buffer.concat([hex('30 82 00'), Buffer.from([body.length]), body]);
+      },
+    ],
     ['length larger than the buffer', () => Buffer.concat([hex('30 84 7f ff ff ff'), valid.subarray(2)])],
     ['five length octets', () => Buffer.concat([hex('30 85 00 00 00 00 10'), Buffer.alloc(16)])],
     ['high tag number', crlOf({entries: [entry('01', ext(REASON, hex('9f 81 01 00')))]})],
@@ -194,14 +208,20 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
     ['CRL number that is not an INTEGER', crlOf({extensions: [ext(CRL_NUMBER, octet(hex('01')))]})],
     ['AKI with unexpected field', crlOf({extensions: [ext(AKI, seq(tlv(0x83, hex('01'))))]})],
     ['AKI with empty keyIdentifier', crlOf({extensions: [ext(AKI, seq(tlv(0x80)))]})],
-    ['crlExtensions wrapper with trailing data', () => {
-      const tbs = seq(int('01'), ALG.ecdsaSha256, name('X'), utc('260101000000Z'), tlv(0xa0, seq(ext(CRL_NUMBER, int('01'))), NULL));
-      return seq(tbs, ALG.ecdsaSha256, tlv(0x03, hex('00 01')));
-    }],
-    ['data after crlExtensions', () => {
-      const tbs = seq(int('01'), ALG.ecdsaSha256, name('X'), utc('260101000000Z'), tlv(0xa0, seq(ext(CRL_NUMBER, int('01')))), NULL);
-      return seq(tbs, ALG.ecdsaSha256, tlv(0x03, hex('00 01')));
-    }],
+    [
+      'crlExtensions wrapper with trailing data',
+      () => {
+        const tbs = seq(int('01'), ALG.ecdsaSha256, name('X'), utc('260101000000Z'), tlv(0xa0, seq(ext(CRL_NUMBER, int('01'))), NULL));
+        return seq(tbs, ALG.ecdsaSha256, tlv(0x03, hex('00 01')));
+      },
+    ],
+    [
+      'data after crlExtensions',
+      () => {
+        const tbs = seq(int('01'), ALG.ecdsaSha256, name('X'), utc('260101000000Z'), tlv(0xa0, seq(ext(CRL_NUMBER, int('01')))), NULL);
+        return seq(tbs, ALG.ecdsaSha256, tlv(0x03, hex('00 01')));
+      },
+    ],
     ['signature with unused bits', crlOf({signatureBits: tlv(0x03, hex('03 ff'))})],
     ['empty signature', crlOf({signatureBits: tlv(0x03, hex('00'))})],
     ['signature not a BIT STRING', crlOf({signatureBits: octet(hex('00 01'))})],
@@ -247,7 +267,10 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
     const negative = (i: number): string => (0x80 + (i % 0x7f)).toString(16) + (i & 0xff).toString(16).padStart(2, '0');
     const POSITIVE = 2000;
     const NEGATIVE = 600;
-    const entries = [...Array.from({length: POSITIVE}, (_, i) => entry(minimal(i + 1))), ...Array.from({length: NEGATIVE}, (_, i) => entry(negative(i)))];
+    const entries = [
+      ...Array.from({length: POSITIVE}, (_, i) => entry(minimal(i + 1))),
+      ...Array.from({length: NEGATIVE}, (_, i) => entry(negative(i))),
+    ];
     const der = crlOf({entries});
 
     async function slicesOf(clock: () => number, chunkSize?: number): Promise<{units: number[]; revokedSize: number}> {
@@ -298,20 +321,23 @@ describe('revocation: parseCrl, hand-made DER edge cases (unit)', () => {
       while (i < b.length - 1 && ((b[i] === 0 && (b[i + 1] & 0x80) === 0) || (b[i] === 0xff && (b[i + 1] & 0x80) !== 0))) i++;
       return Buffer.from(b.subarray(i));
     };
-    await fc.assert(fc.asyncProperty(
-      fc.array(fc.uint8Array({minLength: 1, maxLength: 24}), {minLength: 1, maxLength: 60}),
-      fc.array(fc.uint8Array({minLength: 1, maxLength: 24}), {maxLength: 30}),
-      async (members, probes) => {
-        const ders = members.map(minimalDer);
-        const crl = await parseCrl(crlOf({entries: ders.map(d => entry(d.toString('hex')))}));
-        const keyOf = (d: Buffer) => serialKeyOfDerInteger(d, 0, d.length);
-        const oracle = new Set(ders.map(keyOf));
-        assert.equal(crl.entryCount, ders.length);
-        assert.equal(crl.revoked.size, oracle.size);
-        for (const k of oracle) assert.equal(crl.revoked.has(k), true, k);
-        for (const p of probes.map(minimalDer)) assert.equal(crl.revoked.has(keyOf(p)), oracle.has(keyOf(p)));
-      },
-    ), {numRuns: 150});
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({minLength: 1, maxLength: 24}), {minLength: 1, maxLength: 60}),
+        fc.array(fc.uint8Array({minLength: 1, maxLength: 24}), {maxLength: 30}),
+        async (members, probes) => {
+          const ders = members.map(minimalDer);
+          const crl = await parseCrl(crlOf({entries: ders.map(d => entry(d.toString('hex')))}));
+          const keyOf = (d: Buffer) => serialKeyOfDerInteger(d, 0, d.length);
+          const oracle = new Set(ders.map(keyOf));
+          assert.equal(crl.entryCount, ders.length);
+          assert.equal(crl.revoked.size, oracle.size);
+          for (const k of oracle) assert.equal(crl.revoked.has(k), true, k);
+          for (const p of probes.map(minimalDer)) assert.equal(crl.revoked.has(keyOf(p)), oracle.has(keyOf(p)));
+        },
+      ),
+      {numRuns: 150},
+    );
   });
 
   it('refuses a CRL with more than MAX_OVERFLOW_SERIALS serials longer than 20 octets (CRL_INVALID)', async () => {

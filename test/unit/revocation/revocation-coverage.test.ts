@@ -21,18 +21,51 @@ describe('revocation: coverage of the trust bundle (unit)', () => {
   });
 
   const rows: Array<[string, () => Set<string>, () => Mtls, [CoverageSource, CoverageSource], boolean]> = [
-    ['crl: both CAs have a CRL', () => new Set([root.fingerprint256, int.fingerprint256]), () => ({revocation: ['crl'], crlFetch: false, revocationExempt: []}), ['crl', 'crl'], true],
-    ['crl: the root CRL missing', () => new Set([int.fingerprint256]), () => ({revocation: ['crl'], crlFetch: false, revocationExempt: []}), ['none', 'crl'], false],
-    ['crl: the root CRL missing, root exempted', () => new Set([int.fingerprint256]), () => ({revocation: ['crl'], crlFetch: false, revocationExempt: [root.fingerprint256]}), ['exempt', 'crl'], true],
-    ['crl with fetching: a CA without a loaded CRL is fetched', () => new Set([int.fingerprint256]), () => ({revocation: ['crl'], crlFetch: true, revocationExempt: []}), ['crl-fetch', 'crl'], true],
+    [
+      'crl: both CAs have a CRL',
+      () => new Set([root.fingerprint256, int.fingerprint256]),
+      () => ({revocation: ['crl'], crlFetch: false, revocationExempt: []}),
+      ['crl', 'crl'],
+      true,
+    ],
+    [
+      'crl: the root CRL missing',
+      () => new Set([int.fingerprint256]),
+      () => ({revocation: ['crl'], crlFetch: false, revocationExempt: []}),
+      ['none', 'crl'],
+      false,
+    ],
+    [
+      'crl: the root CRL missing, root exempted',
+      () => new Set([int.fingerprint256]),
+      () => ({revocation: ['crl'], crlFetch: false, revocationExempt: [root.fingerprint256]}),
+      ['exempt', 'crl'],
+      true,
+    ],
+    [
+      'crl with fetching: a CA without a loaded CRL is fetched',
+      () => new Set([int.fingerprint256]),
+      () => ({revocation: ['crl'], crlFetch: true, revocationExempt: []}),
+      ['crl-fetch', 'crl'],
+      true,
+    ],
     ['ocsp covers every CA', () => new Set<string>(), () => ({revocation: ['ocsp'], crlFetch: false, revocationExempt: []}), ['ocsp', 'ocsp'], true],
-    ['crl,ocsp: CRL where loaded, else OCSP', () => new Set([int.fingerprint256]), () => ({revocation: ['crl', 'ocsp'], crlFetch: false, revocationExempt: []}), ['ocsp', 'crl'], true],
+    [
+      'crl,ocsp: CRL where loaded, else OCSP',
+      () => new Set([int.fingerprint256]),
+      () => ({revocation: ['crl', 'ocsp'], crlFetch: false, revocationExempt: []}),
+      ['ocsp', 'crl'],
+      true,
+    ],
     ['none stated', () => new Set<string>(), () => ({revocation: [], crlFetch: false, revocationExempt: []}), ['none-stated', 'none-stated'], true],
   ];
   for (const [name, crls, mtls, [rootSource, intSource], accepted] of rows) {
     it(`${name} -> root ${rootSource}, intermediate ${intSource}, production ${accepted ? 'starts' : 'refuses'}`, () => {
       const coverage = revocationCoverage([root, int, root], crls(), mtls());
-      assert.deepEqual(coverage.map(c => c.source), [rootSource, intSource]);
+      assert.deepEqual(
+        coverage.map(c => c.source),
+        [rootSource, intSource],
+      );
       assert.equal(coverage[0].fingerprint256, root.fingerprint256);
       let error: unknown;
       try {

@@ -48,13 +48,20 @@ describe('revocation: normalizeSerial (unit)', () => {
   }
 
   it('agrees between Node serialNumber strings and DER INTEGER bytes (property)', () => {
-    fc.assert(fc.property(fc.uint8Array({minLength: 1, maxLength: 24}), bytes => {
-      // A positive DER INTEGER content: prepend the sign byte when the top bit is set.
-      const der = bytes[0] & 0x80 ? Uint8Array.from([0, ...bytes]) : bytes;
-      const nodeStyle = Buffer.from(bytes).toString('hex').toUpperCase();
-      assert.equal(normalizeSerial(der), normalizeSerial(nodeStyle));
-      assert.equal(normalizeSerial(nodeStyle), BigInt('0x' + nodeStyle).toString(16).toUpperCase());
-    }));
+    fc.assert(
+      fc.property(fc.uint8Array({minLength: 1, maxLength: 24}), bytes => {
+        // A positive DER INTEGER content: prepend the sign byte when the top bit is set.
+        const der = bytes[0] & 0x80 ? Uint8Array.from([0, ...bytes]) : bytes;
+        const nodeStyle = Buffer.from(bytes).toString('hex').toUpperCase();
+        assert.equal(normalizeSerial(der), normalizeSerial(nodeStyle));
+        assert.equal(
+          normalizeSerial(nodeStyle),
+          BigInt('0x' + nodeStyle)
+            .toString(16)
+            .toUpperCase(),
+        );
+      }),
+    );
   });
 });
 
@@ -162,22 +169,24 @@ describe('revocation / SerialSet', () => {
   });
 
   it('matches a Set<string> oracle on random sequential and random serials (property)', () => {
-    fc.assert(fc.property(
-      fc.array(fc.tuple(fc.boolean(), fc.uint8Array({minLength: 1, maxLength: 22})), {maxLength: 300}),
-      fc.array(fc.tuple(fc.boolean(), fc.uint8Array({minLength: 1, maxLength: 22})), {maxLength: 50}),
-      (members, probes) => {
-        const keyOf = ([neg, b]: [boolean, Uint8Array]) => normalizeSerial(`${neg ? '-' : ''}${Buffer.from(b).toString('hex')}`);
-        const keys = members.map(keyOf);
-        const oracle = new Set(keys);
-        const s = SerialSet.fromKeys(keys);
-        assert.equal(s.size, oracle.size);
-        for (const k of keys) assert.equal(s.has(k), true);
-        for (const p of probes) {
-          const k = keyOf(p);
-          assert.equal(s.has(k), oracle.has(k));
-        }
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.boolean(), fc.uint8Array({minLength: 1, maxLength: 22})), {maxLength: 300}),
+        fc.array(fc.tuple(fc.boolean(), fc.uint8Array({minLength: 1, maxLength: 22})), {maxLength: 50}),
+        (members, probes) => {
+          const keyOf = ([neg, b]: [boolean, Uint8Array]) => normalizeSerial(`${neg ? '-' : ''}${Buffer.from(b).toString('hex')}`);
+          const keys = members.map(keyOf);
+          const oracle = new Set(keys);
+          const s = SerialSet.fromKeys(keys);
+          assert.equal(s.size, oracle.size);
+          for (const k of keys) assert.equal(s.has(k), true);
+          for (const p of probes) {
+            const k = keyOf(p);
+            assert.equal(s.has(k), oracle.has(k));
+          }
+        },
+      ),
+    );
   });
 
   it('handles 100k sequential serials (hash spread) exactly', () => {

@@ -33,7 +33,9 @@ function flatten(cs: Component[] = [], out: Component[] = []): Component[] {
 }
 
 function lockfileProduction(): Set<string> {
-  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {packages: Record<string, {version?: string; dev?: boolean; link?: boolean; name?: string}>};
+  const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, {version?: string; dev?: boolean; link?: boolean; name?: string}>;
+  };
   const out = new Set<string>();
   for (const [p, v] of Object.entries(lock.packages)) {
     if (p === '' || v.dev || v.link || !v.version) continue;
@@ -57,7 +59,11 @@ describe('sbom: npm run sbom, CycloneDX from the lockfile (unit)', function () {
   });
 
   it('the script is CycloneDX JSON 1.6, production dependencies only', () => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {scripts: Record<string, string>; version: string; name: string};
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+      version: string;
+      name: string;
+    };
     assert.match(pkg.scripts.sbom, /^cyclonedx-npm .*--omit dev.*--spec-version 1\.6.*--output-format JSON/);
     assert.equal(bom.bomFormat, 'CycloneDX');
     assert.equal(bom.specVersion, '1.6');
@@ -83,7 +89,8 @@ describe('sbom: npm run sbom, CycloneDX from the lockfile (unit)', function () {
     const inLock = lockfileProduction();
     assert.deepEqual([...inLock].filter(x => !inBom.has(x)).sort(), [], 'in the lockfile, missing from the SBOM');
     assert.deepEqual([...inBom].filter(x => !inLock.has(x)).sort(), [], 'in the SBOM, not a production package of the lockfile');
-    for (const dev of ['mocha', 'typescript', 'source-map-support', '@cyclonedx/cyclonedx-npm']) assert.ok(![...inBom].some(x => x.startsWith(`${dev}@`)), dev);
+    for (const dev of ['mocha', 'typescript', 'source-map-support', '@cyclonedx/cyclonedx-npm'])
+      assert.ok(![...inBom].some(x => x.startsWith(`${dev}@`)), dev);
     assert.ok([...inBom].some(x => x.startsWith('@loopback/rest@')));
   });
 });

@@ -16,9 +16,19 @@ function report(findings: PostureFinding[]): PostureReport {
 describe('start-up: the start-up screen (unit)', () => {
   describe('formatPostureSummary', () => {
     it('lists every failed check once, says it is expected on a developer machine and how to see details', () => {
-      const text = formatPostureSummary(report([finding('user-non-root', false), finding('seccomp-filter', false, 'medium'), finding('no-new-privs', true), finding('pid-count', false, 'low')]));
+      const text = formatPostureSummary(
+        report([
+          finding('user-non-root', false),
+          finding('seccomp-filter', false, 'medium'),
+          finding('no-new-privs', true),
+          finding('pid-count', false, 'low'),
+        ]),
+      );
       assert.match(text, /posture self-check: 2 of 4 checks fail here/);
-      assert.deepEqual([...text.matchAll(/^ {2}✗ (\S+)/gm)].map(m => m[1]), ['user-non-root', 'seccomp-filter']);
+      assert.deepEqual(
+        [...text.matchAll(/^ {2}✗ (\S+)/gm)].map(m => m[1]),
+        ['user-non-root', 'seccomp-filter'],
+      );
       assert.match(text, /\(1 advisory: pid-count\)/);
       assert.match(text, /expected on a developer machine/);
       assert.match(text, /Details: npm run posture/);
@@ -27,14 +37,20 @@ describe('start-up: the start-up screen (unit)', () => {
 
     const cases: Array<[string, PostureReport, RegExp]> = [
       ['compliant', report([finding('a', true), finding('b', true)]), /^posture: compliant, 2 checks passed\n$/],
-      ['compliant with an advisory', report([finding('a', true), finding('pid-count', false, 'low')]), /^posture: compliant, 2 checks passed \(1 advisory: pid-count\)\n$/],
+      [
+        'compliant with an advisory',
+        report([finding('a', true), finding('pid-count', false, 'low')]),
+        /^posture: compliant, 2 checks passed \(1 advisory: pid-count\)\n$/,
+      ],
     ];
     for (const [name, r, expected] of cases) {
       it(`${name}: one line`, () => assert.match(formatPostureSummary(r), expected));
     }
 
     it('keeps each check on one line within the terminal width (long or multi-line details are cut)', () => {
-      const text = formatPostureSummary(report([finding('caps-effective-empty', false, 'high', `CapEff ${'x'.repeat(300)}\nsecond line`)]), {columns: 80});
+      const text = formatPostureSummary(report([finding('caps-effective-empty', false, 'high', `CapEff ${'x'.repeat(300)}\nsecond line`)]), {
+        columns: 80,
+      });
       const line = text.split('\n').find(l => l.includes('caps-effective-empty'))!;
       assert.ok(line.length <= 80, line);
       assert.ok(line.endsWith('…'));
@@ -48,7 +64,14 @@ describe('start-up: the start-up screen (unit)', () => {
   });
 
   describe('PRINT_BANNER', () => {
-    const prod = {NODE_ENV: 'production', TLS_CERT_FILE: '/c', TLS_KEY_FILE: '/k', TLS_CA_FILE: '/ca', MTLS_ALLOWED_SUBJECTS: 'cn:x', MTLS_REVOCATION: 'none'};
+    const prod = {
+      NODE_ENV: 'production',
+      TLS_CERT_FILE: '/c',
+      TLS_KEY_FILE: '/k',
+      TLS_CA_FILE: '/ca',
+      MTLS_ALLOWED_SUBJECTS: 'cn:x',
+      MTLS_REVOCATION: 'none',
+    };
     const cases: Array<[string, Record<string, string>, boolean]> = [
       ['development default', {}, true],
       ['production default', prod, false],
@@ -59,7 +82,10 @@ describe('start-up: the start-up screen (unit)', () => {
       it(`${name}: ${expected}`, () => assert.equal(parseConfig(env).printBanner, expected));
     }
     it('anything but true/false/1/0 is CONFIG_INVALID', () => {
-      assert.throws(() => parseConfig({PRINT_BANNER: 'yes'}), e => isAppError(e) && e.code === 'CONFIG_INVALID' && e.details?.variable === 'PRINT_BANNER');
+      assert.throws(
+        () => parseConfig({PRINT_BANNER: 'yes'}),
+        e => isAppError(e) && e.code === 'CONFIG_INVALID' && e.details?.variable === 'PRINT_BANNER',
+      );
     });
   });
 });

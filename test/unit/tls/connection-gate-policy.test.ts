@@ -16,10 +16,20 @@ const ROWS: [string, PeerFacts, string | undefined, string | undefined][] = [
   ['no certificate', {present: false}, 'AUTH_NO_CLIENT_CERT', 'NO_CLIENT_CERT'],
   ['expired', {...good, authorizationError: 'CERT_HAS_EXPIRED'}, 'AUTH_CERT_EXPIRED', 'CERT_HAS_EXPIRED'],
   ['not yet valid', {...good, authorizationError: 'CERT_NOT_YET_VALID'}, 'AUTH_CERT_NOT_YET_VALID', 'CERT_NOT_YET_VALID'],
-  ['untrusted, reason kept', {...good, authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'}, 'AUTH_CERT_UNTRUSTED', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+  [
+    'untrusted, reason kept',
+    {...good, authorizationError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'},
+    'AUTH_CERT_UNTRUSTED',
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  ],
   ['self-signed', {...good, authorizationError: 'DEPTH_ZERO_SELF_SIGNED_CERT'}, 'AUTH_CERT_UNTRUSTED', 'DEPTH_ZERO_SELF_SIGNED_CERT'],
   ['OpenSSL names the weak key', {...good, authorizationError: 'EE_KEY_TOO_SMALL'}, 'AUTH_KEY_WEAK', 'EE_KEY_TOO_SMALL'],
-  ['Node says UNSPECIFIED for an RSA-1024 key', {...good, bits: 1024, rsa: true, authorizationError: 'UNSPECIFIED'}, 'AUTH_KEY_WEAK', 'EE_KEY_TOO_SMALL'],
+  [
+    'Node says UNSPECIFIED for an RSA-1024 key',
+    {...good, bits: 1024, rsa: true, authorizationError: 'UNSPECIFIED'},
+    'AUTH_KEY_WEAK',
+    'EE_KEY_TOO_SMALL',
+  ],
   ['UNSPECIFIED with a strong key stays untrusted', {...good, authorizationError: 'UNSPECIFIED'}, 'AUTH_CERT_UNTRUSTED', 'UNSPECIFIED'],
   ['weak key that OpenSSL accepted (lower level) is still refused', {...good, bits: 1024, rsa: true}, 'AUTH_KEY_WEAK', 'EE_KEY_TOO_SMALL'],
   ['EC P-192 key', {...good, bits: 192}, 'AUTH_KEY_WEAK', 'EE_KEY_TOO_SMALL'],
@@ -53,7 +63,7 @@ describe('tls: connection gate verdicts, table-driven (unit)', () => {
     it(`failed handshake ${err ?? '(no code)'} -> ${reason}`, () => assert.equal(handshakeFailureReason(err), reason));
   }
 
-  it('the fixed answer: the code\'s status, the coded body, the given headers, Connection: close', () => {
+  it("the fixed answer: the code's status, the coded body, the given headers, Connection: close", () => {
     const text = gateRefusalResponse('AUTH_KEY_WEAK', {'Cache-Control': 'no-store'});
     const [head, body] = text.split('\r\n\r\n');
     assert.match(head, new RegExp(`^HTTP/1\\.1 ${ERROR_CODES.AUTH_KEY_WEAK.status} Forbidden\r\n`));

@@ -21,10 +21,25 @@ function crl(file: string, scope: string | undefined, crlNumber: bigint, thisUpd
 describe('tls: CRL rollback check on reload, partitioned CRLs (unit)', () => {
   const files = ['/crl/p1.pem', '/crl/p2.pem'];
   const cases: Array<[string, CrlRecord[], CrlRecord[], string | undefined]> = [
-    ['two partitions, both renewed', [crl(files[0], 'AA01', 9n), crl(files[1], 'AA02', 5n)], [crl(files[0], 'AA01', 10n), crl(files[1], 'AA02', 6n)], undefined],
-    ['two partitions with different numbers, unchanged', [crl(files[0], 'AA01', 9n), crl(files[1], 'AA02', 5n)], [crl(files[0], 'AA01', 9n), crl(files[1], 'AA02', 5n)], undefined],
+    [
+      'two partitions, both renewed',
+      [crl(files[0], 'AA01', 9n), crl(files[1], 'AA02', 5n)],
+      [crl(files[0], 'AA01', 10n), crl(files[1], 'AA02', 6n)],
+      undefined,
+    ],
+    [
+      'two partitions with different numbers, unchanged',
+      [crl(files[0], 'AA01', 9n), crl(files[1], 'AA02', 5n)],
+      [crl(files[0], 'AA01', 9n), crl(files[1], 'AA02', 5n)],
+      undefined,
+    ],
     ['one partition dropped', [crl(files[0], 'AA01', 5n), crl(files[1], 'AA02', 9n)], [crl(files[1], 'AA02', 9n)], 'CRL_ROLLBACK'],
-    ['one partition older', [crl(files[0], 'AA01', 5n), crl(files[1], 'AA02', 9n)], [crl(files[0], 'AA01', 4n), crl(files[1], 'AA02', 9n)], 'CRL_ROLLBACK'],
+    [
+      'one partition older',
+      [crl(files[0], 'AA01', 5n), crl(files[1], 'AA02', 9n)],
+      [crl(files[0], 'AA01', 4n), crl(files[1], 'AA02', 9n)],
+      'CRL_ROLLBACK',
+    ],
     ['a complete CRL replaced by an older one', [crl(files[0], undefined, 5n)], [crl(files[0], undefined, 4n)], 'CRL_ROLLBACK'],
     ['a complete CRL renewed', [crl(files[0], undefined, 5n)], [crl(files[0], undefined, 6n)], undefined],
   ];

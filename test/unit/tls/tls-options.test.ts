@@ -19,7 +19,12 @@ describe('tls: option building (unit)', () => {
       }[profile];
       // Exactly the profile's TLS 1.3 suites, then the inert TLS 1.2 part that carries @SECLEVEL=2.
       assert.equal(o.ciphers, `${suites}:ECDHE+AESGCM:@SECLEVEL=2`);
-      assert.deepEqual(String(o.ciphers).split(':').filter(c => c.startsWith('TLS_')), suites.split(':'));
+      assert.deepEqual(
+        String(o.ciphers)
+          .split(':')
+          .filter(c => c.startsWith('TLS_')),
+        suites.split(':'),
+      );
       assert.equal(o.ecdhCurve, 'X25519:P-256:P-384');
       assert.equal('crl' in o, false);
       assert.equal(o.cert, material.certPem);

@@ -30,7 +30,12 @@ describe('x509: names, RFC 5280 §7.1 and name constraints (unit)', () => {
     ['different value', dn(CN('Example CA')), dn(CN('Example CB')), false],
     ['different attribute type', dn(O('Example')), dn(CN('Example')), false],
     ['RDN order matters', dn(O('A'), CN('B')), dn(CN('B'), O('A')), false],
-    ['multi-valued RDN is a set', dn(rdn(atv('2.5.4.10', UTF8, 'A'), atv('2.5.4.3', UTF8, 'B'))), dn(rdn(atv('2.5.4.3', UTF8, 'b'), atv('2.5.4.10', PRINTABLE, 'a'))), true],
+    [
+      'multi-valued RDN is a set',
+      dn(rdn(atv('2.5.4.10', UTF8, 'A'), atv('2.5.4.3', UTF8, 'B'))),
+      dn(rdn(atv('2.5.4.3', UTF8, 'b'), atv('2.5.4.10', PRINTABLE, 'a'))),
+      true,
+    ],
     ['a prefix is not the same name', dn(O('A')), dn(O('A'), CN('B')), false],
   ];
   for (const [name, a, b, same] of rows) {
@@ -40,7 +45,7 @@ describe('x509: names, RFC 5280 §7.1 and name constraints (unit)', () => {
     });
   }
 
-  it('a malformed Name throws the caller\'s code', () => {
+  it("a malformed Name throws the caller's code", () => {
     assert.throws(() => canonicalName(Buffer.from('3003310100', 'hex'), 'CRL_INVALID'), {code: 'CRL_INVALID'});
     assert.throws(() => canonicalName(dn(rdn(atv('2.5.4.3', UTF8, 'x')), Buffer.from([0x00]))), {code: 'AUTH_CERT_MALFORMED'});
   });
@@ -55,14 +60,27 @@ const uri = (s: string) => derTlv(0x86, Buffer.from(s, 'latin1'));
 const ipRange = (addr: number[], mask: number[]) => derTlv(0x87, Buffer.from([...addr, ...mask]));
 const dirName = (name: Buffer) => derTlv(0xa4, name);
 const nc = (o: {permitted?: Buffer[]; excluded?: Buffer[]}) =>
-  parseNameConstraints(derSequence(...(o.permitted ? [derTlv(0xa0, ...o.permitted.map(gs))] : []), ...(o.excluded ? [derTlv(0xa1, ...o.excluded.map(gs))] : [])));
+  parseNameConstraints(
+    derSequence(...(o.permitted ? [derTlv(0xa0, ...o.permitted.map(gs))] : []), ...(o.excluded ? [derTlv(0xa1, ...o.excluded.map(gs))] : [])),
+  );
 
 function names(o: Partial<ConstrainedNames> & {subject?: Buffer}): ConstrainedNames {
-  return {subjectDer: o.subject ?? dn(), dns: o.dns ?? [], emails: o.emails ?? [], uris: o.uris ?? [], ipBytes: o.ipBytes ?? [], directoryNames: o.directoryNames ?? [], otherForms: o.otherForms ?? []};
+  return {
+    subjectDer: o.subject ?? dn(),
+    dns: o.dns ?? [],
+    emails: o.emails ?? [],
+    uris: o.uris ?? [],
+    ipBytes: o.ipBytes ?? [],
+    directoryNames: o.directoryNames ?? [],
+    otherForms: o.otherForms ?? [],
+  };
 }
 const leaf = (n: ConstrainedNames): PathCertificate => ({subject: 'CN=leaf', selfIssued: false, nameConstraints: null, constrainedNames: n});
 const ca = (subject: string, constraints: ReturnType<typeof nc> | null, selfIssued = false, subjectDer = dn(CN(subject))): PathCertificate => ({
-  subject: `CN=${subject}`, selfIssued, nameConstraints: constraints, constrainedNames: names({subject: subjectDer}),
+  subject: `CN=${subject}`,
+  selfIssued,
+  nameConstraints: constraints,
+  constrainedNames: names({subject: subjectDer}),
 });
 const root = ca('root', null);
 
@@ -71,26 +89,94 @@ describe('x509 name constraints, RFC 5280 §4.2.1.10 / §6.1 (unit)', () => {
     ['dNSName below a permitted host', [leaf(names({dns: ['a.example.com']})), ca('i', nc({permitted: [dnsName('example.com')]})), root], true],
     ['dNSName equal to a permitted host', [leaf(names({dns: ['EXAMPLE.com']})), ca('i', nc({permitted: [dnsName('example.com')]})), root], true],
     ['dNSName look-alike suffix', [leaf(names({dns: ['badexample.com']})), ca('i', nc({permitted: [dnsName('example.com')]})), root], false],
-    ['dNSName ".example.com" excludes the apex', [leaf(names({dns: ['example.com']})), ca('i', nc({permitted: [dnsName('.example.com')]})), root], false],
+    [
+      'dNSName ".example.com" excludes the apex',
+      [leaf(names({dns: ['example.com']})), ca('i', nc({permitted: [dnsName('.example.com')]})), root],
+      false,
+    ],
     ['dNSName empty base permits everything', [leaf(names({dns: ['x.y']})), ca('i', nc({permitted: [dnsName('')]})), root], true],
     ['dNSName excluded', [leaf(names({dns: ['x.bad.com']})), ca('i', nc({excluded: [dnsName('bad.com')]})), root], false],
-    ['a form without constraints is free', [leaf(names({dns: ['anything.org'], uris: ['spiffe://td/x']})), ca('i', nc({permitted: [email('example.com')]})), root], true],
+    [
+      'a form without constraints is free',
+      [leaf(names({dns: ['anything.org'], uris: ['spiffe://td/x']})), ca('i', nc({permitted: [email('example.com')]})), root],
+      true,
+    ],
     ['rfc822 mailbox at the host', [leaf(names({emails: ['a@example.com']})), ca('i', nc({permitted: [email('example.com')]})), root], true],
-    ['rfc822 mailbox below the host (not a host match)', [leaf(names({emails: ['a@mail.example.com']})), ca('i', nc({permitted: [email('example.com')]})), root], false],
-    ['rfc822 ".example.com" covers mail.example.com', [leaf(names({emails: ['a@mail.example.com']})), ca('i', nc({permitted: [email('.example.com')]})), root], true],
-    ['rfc822 one mailbox, local part case-sensitive', [leaf(names({emails: ['Alice@example.com']})), ca('i', nc({permitted: [email('alice@example.com')]})), root], false],
-    ['rfc822 emailAddress in the subject is checked', [leaf(names({subject: dn(rdn(atv('1.2.840.113549.1.9.1', IA5, 'a@evil.com')))})), ca('i', nc({permitted: [email('example.com')]})), root], false],
-    ['URI host permitted', [leaf(names({uris: ['https://user@svc.example.com:8443/p']})), ca('i', nc({permitted: [uri('.example.com')]})), root], true],
+    [
+      'rfc822 mailbox below the host (not a host match)',
+      [leaf(names({emails: ['a@mail.example.com']})), ca('i', nc({permitted: [email('example.com')]})), root],
+      false,
+    ],
+    [
+      'rfc822 ".example.com" covers mail.example.com',
+      [leaf(names({emails: ['a@mail.example.com']})), ca('i', nc({permitted: [email('.example.com')]})), root],
+      true,
+    ],
+    [
+      'rfc822 one mailbox, local part case-sensitive',
+      [leaf(names({emails: ['Alice@example.com']})), ca('i', nc({permitted: [email('alice@example.com')]})), root],
+      false,
+    ],
+    [
+      'rfc822 emailAddress in the subject is checked',
+      [leaf(names({subject: dn(rdn(atv('1.2.840.113549.1.9.1', IA5, 'a@evil.com')))})), ca('i', nc({permitted: [email('example.com')]})), root],
+      false,
+    ],
+    [
+      'URI host permitted',
+      [leaf(names({uris: ['https://user@svc.example.com:8443/p']})), ca('i', nc({permitted: [uri('.example.com')]})), root],
+      true,
+    ],
     ['URI without a host cannot be checked', [leaf(names({uris: ['urn:uuid:1234']})), ca('i', nc({permitted: [uri('.example.com')]})), root], false],
-    ['iPAddress inside', [leaf(names({ipBytes: [Buffer.from([10, 1, 2, 3])]})), ca('i', nc({permitted: [ipRange([10, 0, 0, 0], [255, 0, 0, 0])]})), root], true],
-    ['iPAddress other family never matches', [leaf(names({ipBytes: [Buffer.alloc(16)]})), ca('i', nc({permitted: [ipRange([0, 0, 0, 0], [0, 0, 0, 0])]})), root], false],
-    ['directoryName subject inside (§7.1 comparison)', [leaf(names({subject: dn(O('good', PRINTABLE), CN('x'))})), ca('i', nc({permitted: [dirName(dn(O('Good')))]})), root], true],
-    ['directoryName SAN outside', [leaf(names({subject: dn(O('Good'), CN('x')), directoryNames: [dn(O('Evil'))]})), ca('i', nc({permitted: [dirName(dn(O('Good')))]})), root], false],
-    ['empty subject is not checked', [leaf(names({dns: ['a.example.com']})), ca('i', nc({permitted: [dirName(dn(O('Good'))), dnsName('example.com')]})), root], true],
-    ['permitted intersect: a name in the union only', [leaf(names({dns: ['x.b.com']})), ca('i2', nc({permitted: [dnsName('b.com')]})), ca('i1', nc({permitted: [dnsName('a.com')]})), root], false],
-    ['self-issued intermediate exempt', [leaf(names({subject: dn(O('Good'), CN('x'))})), ca('i', null, true), ca('i', nc({permitted: [dirName(dn(O('Good')))]})), root], true],
-    ['a constrained otherName SAN cannot be checked', [leaf(names({otherForms: ['otherName']})), ca('i', nc({permitted: [derTlv(0xa0, derOid('1.2.3'), derTlv(0xa0, derTlv(UTF8, Buffer.from('x'))))]})), root], false],
-    ['the anchor\'s own constraints apply (as OpenSSL)', [leaf(names({dns: ['x.evil.com']})), ca('i', null), ca('root', nc({excluded: [dnsName('evil.com')]}))], false],
+    [
+      'iPAddress inside',
+      [leaf(names({ipBytes: [Buffer.from([10, 1, 2, 3])]})), ca('i', nc({permitted: [ipRange([10, 0, 0, 0], [255, 0, 0, 0])]})), root],
+      true,
+    ],
+    [
+      'iPAddress other family never matches',
+      [leaf(names({ipBytes: [Buffer.alloc(16)]})), ca('i', nc({permitted: [ipRange([0, 0, 0, 0], [0, 0, 0, 0])]})), root],
+      false,
+    ],
+    [
+      'directoryName subject inside (§7.1 comparison)',
+      [leaf(names({subject: dn(O('good', PRINTABLE), CN('x'))})), ca('i', nc({permitted: [dirName(dn(O('Good')))]})), root],
+      true,
+    ],
+    [
+      'directoryName SAN outside',
+      [leaf(names({subject: dn(O('Good'), CN('x')), directoryNames: [dn(O('Evil'))]})), ca('i', nc({permitted: [dirName(dn(O('Good')))]})), root],
+      false,
+    ],
+    [
+      'empty subject is not checked',
+      [leaf(names({dns: ['a.example.com']})), ca('i', nc({permitted: [dirName(dn(O('Good'))), dnsName('example.com')]})), root],
+      true,
+    ],
+    [
+      'permitted intersect: a name in the union only',
+      [leaf(names({dns: ['x.b.com']})), ca('i2', nc({permitted: [dnsName('b.com')]})), ca('i1', nc({permitted: [dnsName('a.com')]})), root],
+      false,
+    ],
+    [
+      'self-issued intermediate exempt',
+      [leaf(names({subject: dn(O('Good'), CN('x'))})), ca('i', null, true), ca('i', nc({permitted: [dirName(dn(O('Good')))]})), root],
+      true,
+    ],
+    [
+      'a constrained otherName SAN cannot be checked',
+      [
+        leaf(names({otherForms: ['otherName']})),
+        ca('i', nc({permitted: [derTlv(0xa0, derOid('1.2.3'), derTlv(0xa0, derTlv(UTF8, Buffer.from('x'))))]})),
+        root,
+      ],
+      false,
+    ],
+    [
+      "the anchor's own constraints apply (as OpenSSL)",
+      [leaf(names({dns: ['x.evil.com']})), ca('i', null), ca('root', nc({excluded: [dnsName('evil.com')]}))],
+      false,
+    ],
   ];
   for (const [name, path, ok] of rows) {
     it(`${name} -> ${ok ? 'valid' : 'violation'}`, () => {
@@ -105,7 +191,9 @@ describe('x509 name constraints, RFC 5280 §4.2.1.10 / §6.1 (unit)', () => {
     assert.match(checkNameConstraints([leaf(names({dns: ['a.com']})), ca('i', ranged), root]) ?? '', /minimum or maximum/);
     assert.throws(() => parseNameConstraints(derSequence()), {code: 'AUTH_CERT_MALFORMED'});
     assert.throws(() => parseNameConstraints(derSequence(derTlv(0xa0))), {code: 'AUTH_CERT_MALFORMED'});
-    assert.throws(() => parseNameConstraints(derSequence(derTlv(0xa0, derSequence(derTlv(0x87, Buffer.from([10, 0, 0, 0])))))), {code: 'AUTH_CERT_MALFORMED'});
+    assert.throws(() => parseNameConstraints(derSequence(derTlv(0xa0, derSequence(derTlv(0x87, Buffer.from([10, 0, 0, 0])))))), {
+      code: 'AUTH_CERT_MALFORMED',
+    });
   });
 
   it('uriHost reads the authority host only', () => {

@@ -45,7 +45,10 @@ export interface IssuedCert {
 
 /** openssl date format YYYYMMDDHHMMSSZ */
 export function opensslDate(d: Date): string {
-  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export interface IssueOptions {
@@ -101,7 +104,11 @@ export class OpensslCa {
     await fs.writeFile(
       ext,
       [
-        '[req]', 'distinguished_name = dn', ...(opts.stringMask ? [`string_mask = ${opts.stringMask}`] : []), '[dn]', '[v3_root]',
+        '[req]',
+        'distinguished_name = dn',
+        ...(opts.stringMask ? [`string_mask = ${opts.stringMask}`] : []),
+        '[dn]',
+        '[v3_root]',
         `basicConstraints = critical,CA:TRUE${opts.pathlen !== undefined ? `,pathlen:${opts.pathlen}` : ''}`,
         'keyUsage = critical,keyCertSign,cRLSign',
         'subjectKeyIdentifier = hash',
@@ -110,8 +117,22 @@ export class OpensslCa {
       ].join('\n'),
     );
     opensslOk([
-      'req', '-x509', '-new', '-key', keyPath, '-subj', opts.subject ?? `/CN=${name}`, '-days', String(opts.days ?? 730),
-      '-sha256', '-config', ext, '-extensions', 'v3_root', '-out', certPath,
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      keyPath,
+      '-subj',
+      opts.subject ?? `/CN=${name}`,
+      '-days',
+      String(opts.days ?? 730),
+      '-sha256',
+      '-config',
+      ext,
+      '-extensions',
+      'v3_root',
+      '-out',
+      certPath,
     ]);
     return new OpensslCa(dir, await loadIssued(name, certPath, keyPath), undefined);
   }
@@ -131,7 +152,8 @@ export class OpensslCa {
     await fs.writeFile(
       cnf,
       [
-        '[ca]', 'default_ca = CA_default',
+        '[ca]',
+        'default_ca = CA_default',
         '[CA_default]',
         `dir = ${this.dir}`,
         'database = $dir/index.txt',
@@ -149,7 +171,9 @@ export class OpensslCa {
         'email_in_dn = no',
         '[policy_any]',
         'commonName = optional',
-        '[req]', 'distinguished_name = dn', '[dn]',
+        '[req]',
+        'distinguished_name = dn',
+        '[dn]',
         '[ext]',
         ...extSection,
         '',
@@ -183,9 +207,27 @@ export class OpensslCa {
     const start = o.startDate ?? new Date(Date.now() - 60 * 60 * 1000);
     const end = o.endDate ?? new Date(Date.now() + 10 * 24 * 60 * 60 * 1000);
     opensslOk([
-      'ca', '-batch', '-notext', '-preserveDN', '-utf8', '-config', await this.writeConfig(ext), '-extensions', 'ext',
-      '-subj', o.subject ?? `/CN=${name}`, '-md', o.md ?? 'sha256',
-      '-startdate', opensslDate(start), '-enddate', opensslDate(end), '-in', csrPath, '-out', certPath,
+      'ca',
+      '-batch',
+      '-notext',
+      '-preserveDN',
+      '-utf8',
+      '-config',
+      await this.writeConfig(ext),
+      '-extensions',
+      'ext',
+      '-subj',
+      o.subject ?? `/CN=${name}`,
+      '-md',
+      o.md ?? 'sha256',
+      '-startdate',
+      opensslDate(start),
+      '-enddate',
+      opensslDate(end),
+      '-in',
+      csrPath,
+      '-out',
+      certPath,
     ]);
     return loadIssued(name, certPath, keyPath);
   }
@@ -200,9 +242,37 @@ export class OpensslCa {
     const ext = path.join(this.dir, `twin-${sequence}.cnf`);
     await fs.writeFile(
       ext,
-      ['[req]', 'distinguished_name = dn', `string_mask = ${o.stringMask ?? 'utf8only'}`, '[dn]', '[v3_root]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash', ''].join('\n'),
+      [
+        '[req]',
+        'distinguished_name = dn',
+        `string_mask = ${o.stringMask ?? 'utf8only'}`,
+        '[dn]',
+        '[v3_root]',
+        'basicConstraints = critical,CA:TRUE',
+        'keyUsage = critical,keyCertSign,cRLSign',
+        'subjectKeyIdentifier = hash',
+        '',
+      ].join('\n'),
     );
-    opensslOk(['req', '-x509', '-new', '-utf8', '-key', this.cert.keyPath, '-subj', subject, '-days', '30', '-sha256', '-config', ext, '-extensions', 'v3_root', '-out', certPath]);
+    opensslOk([
+      'req',
+      '-x509',
+      '-new',
+      '-utf8',
+      '-key',
+      this.cert.keyPath,
+      '-subj',
+      subject,
+      '-days',
+      '30',
+      '-sha256',
+      '-config',
+      ext,
+      '-extensions',
+      'v3_root',
+      '-out',
+      certPath,
+    ]);
     return new OpensslCa(this.dir, await loadIssued(`${this.cert.name}-twin`, certPath, this.cert.keyPath), this.parent);
   }
 
@@ -210,8 +280,17 @@ export class OpensslCa {
   async createIntermediate(
     name: string,
     o: {
-      key?: KeySpec; pathlen?: number; eku?: string | null; keyUsage?: string | null; basicConstraints?: string | null; startDate?: Date; endDate?: Date; md?: string;
-      subject?: string; extraExtensions?: readonly string[]; san?: string | null;
+      key?: KeySpec;
+      pathlen?: number;
+      eku?: string | null;
+      keyUsage?: string | null;
+      basicConstraints?: string | null;
+      startDate?: Date;
+      endDate?: Date;
+      md?: string;
+      subject?: string;
+      extraExtensions?: readonly string[];
+      san?: string | null;
     } = {},
   ): Promise<OpensslCa> {
     const issued = await this.issue(name, {
@@ -219,7 +298,8 @@ export class OpensslCa {
       extraExtensions: o.extraExtensions,
       key: o.key,
       md: o.md,
-      basicConstraints: o.basicConstraints !== undefined ? o.basicConstraints : `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
+      basicConstraints:
+        o.basicConstraints !== undefined ? o.basicConstraints : `critical,CA:TRUE${o.pathlen !== undefined ? `,pathlen:${o.pathlen}` : ''}`,
       keyUsage: o.keyUsage !== undefined ? o.keyUsage : 'critical,keyCertSign,cRLSign',
       eku: o.eku ?? null,
       san: o.san ?? null,
@@ -247,8 +327,16 @@ export class OpensslCa {
     const out = path.join(this.dir, `crl-${++sequence}.pem`);
     const exts = o.crlExtensions ?? [];
     opensslOk([
-      'ca', '-batch', '-gencrl', '-config', await this.writeConfig([...exts]), ...(exts.length ? ['-crlexts', 'ext'] : []),
-      '-crlhours', String(o.hours ?? 24), '-out', out,
+      'ca',
+      '-batch',
+      '-gencrl',
+      '-config',
+      await this.writeConfig([...exts]),
+      ...(exts.length ? ['-crlexts', 'ext'] : []),
+      '-crlhours',
+      String(o.hours ?? 24),
+      '-out',
+      out,
     ]);
     return out;
   }
@@ -267,4 +355,3 @@ export async function loadIssued(name: string, certPath: string, keyPath: string
   const x509 = new crypto.X509Certificate(pem);
   return {name, certPath, keyPath, pem: x509.toString(), der: x509.raw, x509};
 }
-
