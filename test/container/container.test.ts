@@ -334,8 +334,8 @@ describe('container tier: the hardened image under podman + runc (container)', f
     const state=p=>{try{return /^\d+ \(.*\) (\S)/.exec(fs.readFileSync("/proc/"+p+"/stat","utf8"))[1]}catch{return "gone"}};
     const t0=Date.now();
     const poll=()=>{const s=pids.map(state);
-      if(s.every(x=>x==="gone")||Date.now()-t0>30000){process.stdout.write(JSON.stringify({pids:pids.length,states:s,pid1:fs.readFileSync("/proc/1/comm","utf8").trim()}));return}
-      if(s.every(x=>x==="Z"||x==="gone")&&Date.now()-t0>5000){process.stdout.write(JSON.stringify({pids:pids.length,states:s,pid1:fs.readFileSync("/proc/1/comm","utf8").trim()}));return}
+      if(s.every(x=>x==="gone")||Date.now()-t0>30000){process.stdout.write(JSON.stringify({pids:pids.length,states:s,pid1:require("path").basename(fs.readFileSync("/proc/1/cmdline","utf8").split("\0")[0])}));return}
+      if(s.every(x=>x==="Z"||x==="gone")&&Date.now()-t0>5000){process.stdout.write(JSON.stringify({pids:pids.length,states:s,pid1:require("path").basename(fs.readFileSync("/proc/1/cmdline","utf8").split("\0")[0])}));return}
       setTimeout(poll,200)};poll();`;
 
   it('orphaned children are reaped in the compose container (init: true in front of tini)', async () => {
