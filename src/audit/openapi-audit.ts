@@ -15,7 +15,7 @@
  * by ./routes.ts from several signals and carry a confidence. Operation extensions understood:
  * - `x-mtls-exempt: true` (operation or path item): the route is exempt from mTLS authentication;
  * - `x-outbound-client: true` (operation): URL-like inputs of this operation are only ever fetched
- *   through the SSRF-safe OutboundClient (src/guards/outbound-client.ts).
+ *   through the SSRF-safe OutboundClient (src/outbound/outbound-client.ts).
  *
  * `classifyField()` is shared with the URL-parameter interceptor (guards/url-param.interceptor.ts).
  */
