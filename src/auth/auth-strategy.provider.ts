@@ -33,7 +33,6 @@ import {
   ContextView,
   CoreBindings,
   isPromiseLike,
-  ResolutionOptions,
   ValueFactory,
   ValueOrPromise,
 } from '@loopback/core';
@@ -133,13 +132,17 @@ function directOf<T>(ctx: Context, key: string): Direct<T> | undefined {
   return (source.value as Partial<WithDirect<T>>)[DIRECT];
 }
 
-/** A constant binding's value without a resolution (LoopBack binds the controller class and method name as constants). */
-function constantOrResolve<T>(ctx: Context, key: string, optional: ResolutionOptions): T | undefined {
+/**
+ * A binding's value as `ctx.getSync(key, {optional: true})` answers it, without a resolution when
+ * the binding is a constant (LoopBack binds the controller class and method name as constants; the
+ * authentication middleware binds the user profile as one).
+ */
+export function boundValue<T>(ctx: Context, key: string): T | undefined {
   const binding = ctx.getBinding(key, {optional: true}) as Binding<T> | undefined;
   if (!binding) return undefined;
   const source = binding.source;
   if (source?.type === BindingType.CONSTANT) return source.value as T;
-  return ctx.getSync<T | undefined>(key, optional);
+  return ctx.getSync<T | undefined>(key, {optional: true});
 }
 
 /**
@@ -156,14 +159,13 @@ export function routeStrategies(ctx: Context): ValueOrPromise<AuthenticationStra
 export function authMetadataFactory(): ValueFactory<AuthenticationMetadata[] | undefined> {
   const byClass = new WeakMap<object, Map<string, CachedMetadata>>();
   let defaults: {value: AuthenticationMetadata[] | undefined} | undefined;
-  const optional: ResolutionOptions = {optional: true};
   return withDirect((context: Context) => {
     if (!defaults) {
       const options = context.getConfigSync<AuthenticationOptions>(AuthenticationBindings.COMPONENT);
       defaults = {value: options?.defaultMetadata};
     }
-    const controllerClass = constantOrResolve<Constructor<unknown>>(context, CoreBindings.CONTROLLER_CLASS.key, optional);
-    const methodName = constantOrResolve<string>(context, CoreBindings.CONTROLLER_METHOD_NAME.key, optional);
+    const controllerClass = boundValue<Constructor<unknown>>(context, CoreBindings.CONTROLLER_CLASS.key);
+    const methodName = boundValue<string>(context, CoreBindings.CONTROLLER_METHOD_NAME.key);
     // A route without a controller has no `@authenticate` metadata: a handler route
     // (`app.route(verb, path, spec, handler)`), LoopBack's external route (a mounted Express
     // router, static assets, and every path nothing matches, which it answers 404) and a redirect

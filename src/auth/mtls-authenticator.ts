@@ -22,7 +22,7 @@
 import crypto from 'node:crypto';
 import type {MtlsConfig, RevocationSource} from '../config/config';
 import {ERROR_CODES, ErrorCode, isAppError} from '../errors';
-import {audit, AuditDecision, Logger} from '../logging/logger';
+import {AuditDecision, auditPrepared, Logger, prepareAudit, PreparedAudit} from '../logging/logger';
 import {ParsedClientCertificate, parseCertificate} from '../x509/certificate';
 import {CheckOutcome, evaluateCertificate} from './certificate-policy';
 import {buildTrustAnchors, ChainVerdict, ChainVerifier, TrustAnchors} from './chain';
@@ -208,6 +208,8 @@ interface Decision {
   result: AuthResult;
   who?: Who;
   check: string;
+  /** The audit line, already serialized (a connection's cached verdict repeats it on every request). */
+  line?: PreparedAudit;
   /** Set when the verdict may be reused until this time (ms). */
   cacheUntil?: number;
   /** An accept whose verified path holds no certificate the client presented (only configured ones). */
@@ -220,6 +222,16 @@ interface CachedVerdict {
   result: AuthResult;
   who: Who;
   check: string;
+}
+
+/**
+ * A connection's verdict as its next requests reuse it: the decision (cached: 'connection') and
+ * its audit line are built once per connection, not per request.
+ */
+interface ConnectionVerdict {
+  readonly verdict: CachedVerdict;
+  readonly decision: Decision;
+  readonly remoteAddress: string | undefined;
 }
 
 function whoOf(c: ParsedClientCertificate): Who {
@@ -263,7 +275,7 @@ export class MtlsAuthenticator {
   private readonly clock: () => Date;
   private readonly logger: Logger;
   private readonly verdicts: LruCache<string, CachedVerdict>;
-  private readonly connections = new WeakMap<object, CachedVerdict>();
+  private readonly connections = new WeakMap<object, CachedVerdict | ConnectionVerdict>();
   private readonly verdictTtlMs: number;
   private readonly skewSec: number;
   private appliedTrustEpoch: number | undefined;
@@ -352,11 +364,12 @@ export class MtlsAuthenticator {
         check: 'internal',
       };
     }
-    this.auditDecision(decision, input.remoteAddress);
+    auditPrepared(this.logger, decision.line ?? this.auditRecord(decision, input.remoteAddress));
     return decision.result;
   }
 
-  private auditDecision({result, who, check}: Decision, remoteAddress: string | undefined): void {
+  /** The decision's audit line (one per decision; see authenticate()). */
+  private auditRecord({result, who, check}: Decision, remoteAddress: string | undefined): PreparedAudit {
     let decision: AuditDecision;
     let code: string | undefined;
     if (result.ok) {
@@ -366,7 +379,7 @@ export class MtlsAuthenticator {
       decision = 'deny';
       code = result.code;
     }
-    audit(this.logger, {
+    return prepareAudit({
       event: 'auth.decision',
       decision,
       ...(code ? {code} : {}),
@@ -391,6 +404,23 @@ export class MtlsAuthenticator {
     return {result: {...hit.result, cached: how}, who: hit.who, check: hit.check};
   }
 
+  /**
+   * The connection's cached verdict, while its epoch and lifetime hold. The first request after the
+   * verdict was stored builds the connection's decision and audit line; the following ones reuse
+   * both (same verdict, same peer address: the same line but for its time).
+   */
+  private connectionHit(connection: object, epoch: string, nowMs: number, remoteAddress: string | undefined): Decision | undefined {
+    const stored = this.connections.get(connection);
+    if (!stored) return undefined;
+    const verdict = 'verdict' in stored ? stored.verdict : stored;
+    if (verdict.epoch !== epoch || verdict.expiresAtMs <= nowMs) return undefined;
+    if ('verdict' in stored && stored.remoteAddress === remoteAddress) return stored.decision;
+    const base: Decision = {result: {...verdict.result, cached: 'connection'}, who: verdict.who, check: verdict.check};
+    const decision: Decision = {...base, line: this.auditRecord(base, remoteAddress)};
+    this.connections.set(connection, {verdict, decision, remoteAddress});
+    return decision;
+  }
+
   private async decide(input: AuthInput, options: AuthOptions): Promise<Decision> {
     const explain = options.explain === true;
     const checks: CheckOutcome[] | undefined = explain ? [] : undefined;
@@ -410,7 +440,7 @@ export class MtlsAuthenticator {
     const now = this.clock();
     const epoch = this.epoch;
     if (!explain && input.connection) {
-      const hit = this.fromCache(this.connections.get(input.connection), epoch, now.getTime(), 'connection');
+      const hit = this.connectionHit(input.connection, epoch, now.getTime(), input.remoteAddress);
       if (hit) return hit;
     }
     // A certificate accepted through trusted certificates only (the configured CA bundle holds its

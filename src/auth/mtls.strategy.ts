@@ -44,18 +44,36 @@ export function presentedChainDer(socket: TLSSocket): Buffer[] {
   return out;
 }
 
-/** The UserProfile bound to SecurityBindings.USER. */
+const frozen = <T>(items: readonly T[]): T[] => Object.freeze([...items]) as T[];
+
+/**
+ * The UserProfile bound to SecurityBindings.USER: frozen, so one object can serve every request
+ * of a verdict (see userProfileOf) and no handler can change the identity a later step reads.
+ */
 export function toUserProfile(p: MtlsProfile): UserProfile {
-  return {
+  return Object.freeze({
     [securityId]: p.fingerprint256,
     subject: p.subject,
     issuer: p.issuer,
     serial: p.serial,
     fingerprint256: p.fingerprint256,
-    sans: {dns: [...p.sans.dns], uri: [...p.sans.uri], email: [...p.sans.email], ip: [...p.sans.ip]},
-    commonNames: p.commonNames,
-    caFingerprints256: p.caFingerprints256,
-  };
+    sans: Object.freeze({dns: frozen(p.sans.dns), uri: frozen(p.sans.uri), email: frozen(p.sans.email), ip: frozen(p.sans.ip)}),
+    commonNames: frozen(p.commonNames),
+    caFingerprints256: frozen(p.caFingerprints256),
+  });
+}
+
+/**
+ * One UserProfile per authenticator profile: a cached verdict hands out the same MtlsProfile for
+ * every request of a connection (and of the certificate), so the same frozen UserProfile is bound,
+ * and the authorizer's per-identity cache finds it by identity (src/authz).
+ */
+const profiles = new WeakMap<MtlsProfile, UserProfile>();
+
+export function userProfileOf(p: MtlsProfile): UserProfile {
+  let u = profiles.get(p);
+  if (!u) profiles.set(p, (u = toUserProfile(p)));
+  return u;
 }
 
 @injectable(asAuthStrategy, {scope: BindingScope.SINGLETON})
@@ -71,8 +89,7 @@ export class MtlsAuthenticationStrategy implements AuthenticationStrategy {
     const socket = request.socket;
     const tlsSocket = socket instanceof TLSSocket ? socket : undefined;
     const peer = tlsSocket ? this.gate.peer(tlsSocket) : undefined;
-    // A socket the gate did not admit: the raw DER from getPeerCertificate() for the audit line
-    // (never getPeerX509Certificate(), which leaks the peer X509 in native memory; see PeerLeaf).
+    // A socket the gate did not admit: the raw DER, read as the gate reads it (PeerLeaf), for the audit line.
     const leafDer: Buffer | undefined = peer?.leaf?.raw ?? (tlsSocket ? peerLeaf(tlsSocket)?.raw : undefined);
     const result = await this.authenticator.authenticate({
       leafDer,
@@ -83,6 +100,6 @@ export class MtlsAuthenticationStrategy implements AuthenticationStrategy {
       ...(tlsSocket ? {connection: tlsSocket} : {}),
     });
     if (!result.ok) throw new AppError(result.code, result.code === 'INTERNAL_ERROR' ? 'internal error' : 'client certificate refused');
-    return toUserProfile(result.profile);
+    return userProfileOf(result.profile);
   }
 }

@@ -29,9 +29,10 @@ import {Constructor, Context, CoreBindings} from '@loopback/core';
 import {ControllerRoute, HttpHandler, Middleware, MiddlewareContext, Request, ResolvedRoute, RestBindings} from '@loopback/rest';
 import {SecurityBindings, UserProfile} from '@loopback/security';
 import {AppError} from '../errors';
-import {AuthzDecision, AuthzIdentity, CompiledPolicy, evaluatePolicy, fingerprintKey} from '../identity/role-policy';
-import {audit, Logger} from '../logging/logger';
+import {AuthzDecision, AuthzIdentity, CompiledPolicy, evaluatePolicy, fingerprintKey, rolesOf} from '../identity/role-policy';
+import {audit, auditPrepared, Logger, prepareAudit, PreparedAudit} from '../logging/logger';
 import {LruCache} from '../auth/lru';
+import {boundValue} from '../auth/auth-strategy.provider';
 import type {PolicyStore} from './policy-source';
 import {NO_CONTROLLER, routeAuthz, RouteAuthz} from './route-authz';
 
@@ -61,36 +62,82 @@ export function authzIdentityOf(user: UserProfile): AuthzIdentity {
   };
 }
 
-interface CachedIdentity {
-  identity: AuthzIdentity;
-  decisions: Map<RouteAuthz, AuthzDecision>;
+/** A decision and its audit lines (one per method and preflight flag: the rest of the line is the decision's). */
+interface DecisionEntry {
+  readonly d: AuthzDecision;
+  readonly lines: Map<string, PreparedAudit>;
 }
+
+interface CachedIdentity {
+  readonly identity: AuthzIdentity;
+  readonly decisions: Map<RouteAuthz, DecisionEntry>;
+}
+
+interface PolicyCache {
+  /** By certificate fingerprint and verified CA path. */
+  readonly lru: LruCache<string, CachedIdentity>;
+  /**
+   * By the UserProfile object itself: the mtls strategy binds one frozen profile per verdict
+   * (mtls.strategy.ts userProfileOf), so a kept-alive connection's requests find their entry
+   * without building the key.
+   */
+  readonly byUser: WeakMap<UserProfile, CachedIdentity>;
+}
+
+/** Outside production, an operation without policy is let through (with a `warn` line). */
+const DEVELOPMENT_ALLOW: AuthzDecision = Object.freeze({allow: true, role: '(none: development)', rule: null});
 
 const NO_IDENTITY: AuthzDecision = Object.freeze({allow: false, code: 'AUTHZ_DENIED', reason: 'no authenticated identity'});
 
 /** Decisions per policy object; a reload starts a fresh cache (the old one goes with its policy). */
 export class DecisionCache {
-  private readonly perPolicy = new WeakMap<CompiledPolicy, LruCache<string, CachedIdentity>>();
+  private readonly perPolicy = new WeakMap<CompiledPolicy, PolicyCache>();
   constructor(private readonly size = 10_000) {}
 
-  decide(policy: CompiledPolicy, user: UserProfile | undefined, route: RouteAuthz): AuthzDecision {
-    if (!user) return NO_IDENTITY;
-    let lru = this.perPolicy.get(policy);
-    if (!lru) this.perPolicy.set(policy, (lru = new LruCache(this.size)));
+  /** The identity's cache entry under this policy. */
+  identity(policy: CompiledPolicy, user: UserProfile): CachedIdentity {
+    let pc = this.perPolicy.get(policy);
+    if (!pc) this.perPolicy.set(policy, (pc = {lru: new LruCache(this.size), byUser: new WeakMap()}));
+    let entry = pc.byUser.get(user);
+    if (entry) return entry;
     const key = `${String(user.fingerprint256)}|${Array.isArray(user.caFingerprints256) ? user.caFingerprints256.join('|') : ''}`;
-    let entry = lru.get(key);
+    entry = pc.lru.get(key);
     if (!entry) {
       entry = {identity: authzIdentityOf(user), decisions: new Map()};
-      lru.set(key, entry);
+      pc.lru.set(key, entry);
     }
-    let d = entry.decisions.get(route);
-    if (!d) {
-      d = evaluatePolicy(policy, entry.identity, route.allowedRoles);
-      if (!d.allow && route.problem && d.code === 'AUTHZ_NO_POLICY') d = {...d, reason: route.problem};
-      entry.decisions.set(route, d);
-    }
-    return d;
+    if (Object.isFrozen(user)) pc.byUser.set(user, entry);
+    return entry;
   }
+
+  /** The decision (and its audit lines) for this identity on this route. */
+  entry(policy: CompiledPolicy, user: UserProfile, route: RouteAuthz): DecisionEntry {
+    const id = this.identity(policy, user);
+    let e = id.decisions.get(route);
+    if (!e) {
+      let d = evaluatePolicy(policy, id.identity, route.allowedRoles);
+      if (!d.allow && route.problem && d.code === 'AUTHZ_NO_POLICY') d = {...d, reason: route.problem};
+      e = {d, lines: new Map()};
+      id.decisions.set(route, e);
+    }
+    return e;
+  }
+
+  decide(policy: CompiledPolicy, user: UserProfile | undefined, route: RouteAuthz): AuthzDecision {
+    return user ? this.entry(policy, user, route).d : NO_IDENTITY;
+  }
+}
+
+const rolesCache = new WeakMap<CompiledPolicy, WeakMap<UserProfile, readonly string[]>>();
+
+/** rolesOf() for a user profile; remembered per policy for the mtls strategy's frozen profiles (one per verdict). */
+export function rolesOfUser(policy: CompiledPolicy, user: UserProfile): readonly string[] {
+  if (!Object.isFrozen(user)) return rolesOf(policy, authzIdentityOf(user));
+  let perUser = rolesCache.get(policy);
+  if (!perUser) rolesCache.set(policy, (perUser = new WeakMap()));
+  let roles = perUser.get(user);
+  if (!roles) perUser.set(user, (roles = Object.freeze(rolesOf(policy, authzIdentityOf(user)))));
+  return roles;
 }
 
 const TOKEN_METHOD = /^(GET|HEAD|POST|PUT|PATCH|DELETE)$/;
@@ -112,26 +159,36 @@ export function createAuthorizationMiddleware(o: AuthorizationMiddlewareOptions)
   const optional = {optional: true};
 
   const decideAndAudit = (ctx: Context, request: Request, policy: CompiledPolicy, route: RouteAuthz, preflight: boolean): AuthzDecision => {
-    const user = ctx.getSync<UserProfile | undefined>(SecurityBindings.USER, optional);
-    const d = cache.decide(policy, user, route);
+    const user = boundValue<UserProfile>(ctx, SecurityBindings.USER.key);
+    const entry = user ? cache.entry(policy, user, route) : undefined;
+    const d = entry ? entry.d : NO_IDENTITY;
     const warnOnly = !d.allow && d.code === 'AUTHZ_NO_POLICY' && !o.enforceDefaultDeny;
-    audit(o.logger, {
-      event: 'authz.decision',
-      decision: d.allow ? 'allow' : warnOnly ? 'warn' : 'deny',
-      ...(d.allow ? {} : {code: d.code}),
-      method: request.method,
-      operation: route.operation,
-      ...(preflight ? {preflight: true} : {}),
-      subject: user?.subject,
-      serial: user?.serial,
-      fingerprint: user?.fingerprint256,
-      role: d.role,
-      rule: d.rule,
-      ...(d.allow ? {} : {reason: d.reason}),
-      policy: policy.source,
-      policyLoadedAt: policy.loadedAt,
-    });
-    return warnOnly ? {allow: true, role: '(none: development)', rule: null} : d;
+    // The line depends on the decision, the identity and the route, all fixed for the entry, and
+    // on the method and the preflight flag: built once per entry and method.
+    const lineKey = preflight ? `${request.method} preflight` : request.method;
+    let line = entry?.lines.get(lineKey);
+    if (!line) {
+      line = prepareAudit({
+        event: 'authz.decision',
+        decision: d.allow ? 'allow' : warnOnly ? 'warn' : 'deny',
+        ...(d.allow ? {} : {code: d.code}),
+        method: request.method,
+        operation: route.operation,
+        ...(preflight ? {preflight: true} : {}),
+        subject: user?.subject,
+        serial: user?.serial,
+        fingerprint: user?.fingerprint256,
+        role: d.role,
+        rule: d.rule,
+        ...(d.allow ? {} : {reason: d.reason}),
+        policy: policy.source,
+        policyLoadedAt: policy.loadedAt,
+      });
+      // Methods are the HTTP parser's fixed set: the map stays small.
+      entry?.lines.set(lineKey, line);
+    }
+    auditPrepared(o.logger, line);
+    return warnOnly ? DEVELOPMENT_ALLOW : d;
   };
 
   return async (ctx: MiddlewareContext, next) => {
@@ -183,8 +240,8 @@ export function createAuthorizationMiddleware(o: AuthorizationMiddlewareOptions)
       return response;
     }
     const route = routeAuthz(
-      ctx.getSync<Constructor<unknown> | undefined>(CoreBindings.CONTROLLER_CLASS, optional),
-      ctx.getSync<string | undefined>(CoreBindings.CONTROLLER_METHOD_NAME, optional),
+      boundValue<Constructor<unknown>>(ctx, CoreBindings.CONTROLLER_CLASS.key),
+      boundValue<string>(ctx, CoreBindings.CONTROLLER_METHOD_NAME.key),
     );
     const d = decideAndAudit(ctx, request, policy, route, false);
     if (!d.allow) throw new AppError(d.code, 'access denied');

@@ -2,10 +2,9 @@ import {authorize} from '@loopback/authorization';
 import {inject} from '@loopback/core';
 import {get} from '@loopback/rest';
 import {SecurityBindings, UserProfile} from '@loopback/security';
-import {authzIdentityOf} from '../authz/authorization.middleware';
+import {rolesOfUser} from '../authz/authorization.middleware';
 import {AuthzBindings} from '../authz/keys';
 import type {PolicyStore} from '../authz/policy-source';
-import {rolesOf} from '../identity/role-policy';
 
 export interface WhoAmI {
   subject: string;
@@ -53,7 +52,7 @@ export class WhoAmIController {
     },
   })
   whoami(@inject(SecurityBindings.USER) user: UserProfile): WhoAmI {
-    const roles = rolesOf(this.policy.current, authzIdentityOf(user));
+    const roles = [...rolesOfUser(this.policy.current, user)];
     return {subject: user.subject, issuer: user.issuer, serial: user.serial, fingerprint256: user.fingerprint256, sans: user.sans, roles};
   }
 }

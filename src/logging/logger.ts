@@ -42,9 +42,22 @@ export const REDACT_PATHS: readonly string[] = [
 
 export interface LoggerSetup {
   level?: string;
-  /** Destination stream (tests pass a capturing stream). Defaults to stdout. */
+  /** Destination stream (tests pass a capturing stream). Defaults to stdout, written synchronously. */
   destination?: pino.DestinationStream;
   name?: string;
+}
+
+/**
+ * Loggers made by createLogger(): pino's own pieces of a line (level prefix, time, the child's
+ * bindings, message key, line end) are used to write a prepared record directly to the logger's
+ * stream, the line pino would have written for the same object and message. Children inherit the
+ * mark (pino's child loggers are prototype-linked to their parent).
+ */
+const OURS = Symbol('hardened-mtls.logger');
+
+interface PinoInternals {
+  [OURS]?: true;
+  [k: symbol]: unknown;
 }
 
 export function createLogger(setup: LoggerSetup = {}): Logger {
@@ -57,7 +70,13 @@ export function createLogger(setup: LoggerSetup = {}): Logger {
     formatters: {level: label => ({level: label})},
     serializers: {err: pino.stdSerializers.err},
   };
-  return setup.destination ? pino(options, setup.destination) : pino(options);
+  // stdout through a SYNCHRONOUS destination: a line is in the kernel (pipe, file, terminal)
+  // before the code that logged it goes on, so a response never leaves ahead of its decision
+  // line and a crash or SIGKILL loses none (pino's default destination is asynchronous: lines it
+  // still held in memory were lost on SIGKILL; test/acceptance/reliability/audit-sigkill).
+  const logger = pino(options, setup.destination ?? pino.destination({dest: 1, sync: true}));
+  (logger as unknown as PinoInternals)[OURS] = true;
+  return logger;
 }
 
 export type AuditDecision = 'allow' | 'deny' | 'warn';
@@ -129,8 +148,41 @@ export function auditLine(record: AuditRecord): Record<string, unknown> {
 }
 
 /**
- * Per logger, the child that writes audit lines: the same sink, level and bindings, without
- * pino's redaction paths (auditLine has already censored every sensitive field).
+ * An audit record censored and serialized once (auditLine, then JSON), so that a record that
+ * repeats (the same connection's verdict, the same identity's decision on the same operation)
+ * is not rebuilt for every request. Only the time changes from one line to the next.
+ */
+export interface PreparedAudit {
+  readonly event: string;
+  readonly decision: AuditDecision;
+  /** The line's members, `"audit":true,"event":...` (JSON, without the braces). */
+  readonly members: string;
+  /** JSON of the message (the event name). */
+  readonly msgJson: string;
+}
+
+export function prepareAudit(record: AuditRecord): PreparedAudit {
+  const json = JSON.stringify(auditLine(record));
+  return Object.freeze({event: record.event, decision: record.decision, members: json.slice(1, -1), msgJson: JSON.stringify(record.event)});
+}
+
+const S = pino.symbols;
+
+/** The logger's stream when a prepared line can be written as pino would (no mixin, log formatter, nested key or write hook). */
+function directStream(logger: Logger): {write(s: string): unknown} | undefined {
+  const l = logger as unknown as PinoInternals;
+  if (l[OURS] !== true || l[S.mixinSym] || l[S.nestedKeySym]) return undefined;
+  if ((l[S.formattersSym] as {log?: unknown} | undefined)?.log) return undefined;
+  if ((l[S.hooksSym] as {streamWrite?: unknown} | undefined)?.streamWrite) return undefined;
+  const stream = l[S.streamSym] as ({write(s: string): unknown} & {[k: symbol]: unknown}) | undefined;
+  if (!stream || stream[S.needsMetadataGsym] === true) return undefined;
+  return stream;
+}
+
+/**
+ * Per logger, the child that writes audit lines through pino when the direct write does not
+ * apply: the same sink, level and bindings, without pino's redaction paths (auditLine has already
+ * censored every sensitive field).
  */
 const auditLoggers = new WeakMap<Logger, Logger>();
 
@@ -143,12 +195,25 @@ function auditLoggerOf(logger: Logger): Logger {
   return child;
 }
 
+/** One structured audit line from a prepared record. Deny lines are warn-level so they survive LOG_LEVEL=warn. */
+export function auditPrepared(logger: Logger, p: PreparedAudit): void {
+  const label = p.decision === 'allow' ? 'info' : 'warn';
+  if (!logger.isLevelEnabled(label)) return;
+  const stream = directStream(logger);
+  if (stream) {
+    const l = logger as unknown as PinoInternals;
+    const num = logger.levels.values[label];
+    const prefix = (l[S.lsCacheSym] as Record<number, string>)[num];
+    const time = (l[S.timeSym] as () => string)();
+    stream.write(`${prefix}${time}${l[S.chindingsSym] as string},${p.members},"${l[S.messageKeySym] as string}":${p.msgJson}${l[S.endSym] as string}`);
+    return;
+  }
+  const sink = auditLoggerOf(logger);
+  sink[label](JSON.parse(`{${p.members}}`) as Record<string, unknown>, p.event);
+}
+
 /** One structured audit line. Deny lines are warn-level so they survive LOG_LEVEL=warn. */
 export function audit(logger: Logger, record: AuditRecord): void {
-  const allow = record.decision === 'allow';
-  if (!logger.isLevelEnabled(allow ? 'info' : 'warn')) return;
-  const line = auditLine(record);
-  const sink = auditLoggerOf(logger);
-  if (allow) sink.info(line, record.event);
-  else sink.warn(line, record.event);
+  if (!logger.isLevelEnabled(record.decision === 'allow' ? 'info' : 'warn')) return;
+  auditPrepared(logger, prepareAudit(record));
 }

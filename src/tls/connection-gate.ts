@@ -19,6 +19,7 @@ import {STATUS_CODES} from 'node:http';
 import {ERROR_CODES} from '../errors';
 import {audit, Logger} from '../logging/logger';
 import {parseCertificate} from '../x509/certificate';
+import {keyStrength} from '../x509/key-strength';
 
 import type {RevocationStatus} from '../x509/revocation-status';
 
@@ -90,9 +91,10 @@ export type GateRefusalCode =
   | 'AUTH_CERT_NOT_YET_VALID'
   | 'AUTH_KEY_WEAK'
   | 'AUTH_EKU_NOT_CLIENT_AUTH'
-  | 'AUTH_CERT_REVOKED';
+  | 'AUTH_CERT_REVOKED'
+  | 'AUTH_CERT_MALFORMED';
 
-/** What getPeerCertificate() tells about the leaf, plus OpenSSL's verify result. */
+/** What the peer's certificate tells about the leaf, plus OpenSSL's verify result. */
 export interface PeerFacts {
   /** A leaf certificate was presented (this connection or the resumed session). */
   readonly present: boolean;
@@ -100,10 +102,12 @@ export interface PeerFacts {
   readonly authorizationError?: string;
   /** Key size in bits (RSA modulus, EC field); undefined for Ed25519/Ed448. */
   readonly bits?: number;
-  /** True for an RSA key (getPeerCertificate() gives `exponent`/`modulus`). */
+  /** True for an RSA key (rsaEncryption or RSASSA-PSS). */
   readonly rsa?: boolean;
   /** extendedKeyUsage OIDs; undefined when the extension is absent. */
   readonly extKeyUsage?: readonly string[];
+  /** The strict DER reader refused the certificate (OpenSSL accepted it). */
+  readonly malformed?: boolean;
 }
 
 export const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -130,6 +134,7 @@ export function classifyPeer(f: PeerFacts): {code: GateRefusalCode; reason: stri
     if (e === 'INVALID_PURPOSE') return {code: 'AUTH_EKU_NOT_CLIENT_AUTH', reason: e};
     return {code: 'AUTH_CERT_UNTRUSTED', reason: e};
   }
+  if (f.malformed) return {code: 'AUTH_CERT_MALFORMED', reason: 'CERTIFICATE_MALFORMED'};
   if (weak) return {code: 'AUTH_KEY_WEAK', reason: 'EE_KEY_TOO_SMALL'};
   if (!f.extKeyUsage) return {code: 'AUTH_EKU_NOT_CLIENT_AUTH', reason: 'NO_EXTENDED_KEY_USAGE'};
   if (!f.extKeyUsage.includes(OID_CLIENT_AUTH)) return {code: 'AUTH_EKU_NOT_CLIENT_AUTH', reason: 'INVALID_PURPOSE'};
@@ -145,6 +150,7 @@ const GATE_MESSAGES: Record<GateRefusalCode, string> = {
   AUTH_KEY_WEAK: 'the client certificate key is too weak',
   AUTH_EKU_NOT_CLIENT_AUTH: 'the client certificate is not valid for client authentication',
   AUTH_CERT_REVOKED: 'the client certificate is revoked',
+  AUTH_CERT_MALFORMED: 'the client certificate could not be parsed',
 };
 
 /**
@@ -174,13 +180,13 @@ export interface GateOptions {
 export const DEFAULT_GATE_OPTIONS: GateOptions = {maxRequestBytes: 16_384, readTimeoutMs: 5000, lingerMs: 1000, headers: {}};
 
 /**
- * The peer's leaf certificate as the gate keeps it: serial, fingerprint and DER from
- * getPeerCertificate() (about 20 µs), parsed into an X509Certificate only when something needs
- * the parse (an issuer match the revocation index has not cached, a reload sweep, a refusal's
- * audit line). Parsing costs about 140 µs per certificate with OpenSSL 3.0 (openssl/openssl#19119),
- * which made it the largest per-connection cost the gate added (docs/benchmarks-fixes.md).
- * Not socket.getPeerX509Certificate(): on Node 20.20 / OpenSSL 3.0 that call leaked the peer X509
- * in native memory in the soak (RSS +15 MB/min under mixed traffic; docs/reliability.md).
+ * The peer's leaf certificate as the gate keeps it: DER, serial and fingerprint, read once per
+ * connection from socket.getPeerX509Certificate() (OpenSSL's own parse of the handshake's
+ * certificate, wrapped without a re-parse: a few µs per field). Not getPeerCertificate(), which
+ * builds the whole legacy object (names, three fingerprints, the modulus in hex) at about 125 µs
+ * per call on Node 24: it was the largest per-handshake cost the gate added
+ * (docs/benchmarks-fixes.md). (getPeerX509Certificate() leaked the peer X509 on Node 20.20 /
+ * OpenSSL 3.0; on the supported Node 22 and 24 lines the soak shows no growth: docs/reliability.md.)
  */
 export class PeerLeaf implements CertificateRef {
   private parsed: X509Certificate | undefined;
@@ -189,9 +195,12 @@ export class PeerLeaf implements CertificateRef {
     readonly raw: Buffer,
     readonly serialNumber: string,
     readonly fingerprint256: string,
-  ) {}
+    parsed?: X509Certificate,
+  ) {
+    this.parsed = parsed;
+  }
 
-  /** The parsed certificate (parsed once; throws on DER OpenSSL would not have accepted). */
+  /** The parsed certificate (the socket's, else parsed once; throws on DER OpenSSL would not have accepted). */
   x509(): X509Certificate {
     return (this.parsed ??= new X509Certificate(this.raw));
   }
@@ -209,29 +218,38 @@ function subjectOf(leaf: PeerLeaf): string | undefined {
   }
 }
 
-interface PeerCertificateFields {
-  raw?: Buffer;
-  serialNumber?: string;
-  fingerprint256?: string;
-  bits?: number;
-  exponent?: string;
-  modulus?: string;
-  ext_key_usage?: string[];
+/** What the gate reads of a socket's peer. */
+interface PeerSource {
+  getPeerX509Certificate(): X509Certificate | undefined;
 }
 
+/** The facts classifyPeer() judges, besides OpenSSL's verdict. */
+type LeafFacts = Pick<PeerFacts, 'bits' | 'rsa' | 'extKeyUsage' | 'malformed'>;
+
 /** The peer leaf of a socket, or undefined when there is none or the socket cannot say. */
-export function peerLeaf(socket: {getPeerCertificate(): PeerCertificateFields | null}): PeerLeaf | undefined {
+export function peerLeaf(socket: PeerSource): PeerLeaf | undefined {
   return peerOf(socket).leaf;
 }
 
-/** The leaf and the facts the gate judges, from one getPeerCertificate() call. */
-function peerOf(socket: {getPeerCertificate(): PeerCertificateFields | null}): {leaf?: PeerLeaf; cert?: PeerCertificateFields} {
+/** The leaf and the facts the gate judges, from one getPeerX509Certificate() call. */
+function peerOf(socket: PeerSource): {leaf?: PeerLeaf; facts?: LeafFacts} {
+  let x: X509Certificate | undefined;
+  let raw: Buffer;
   try {
-    const c = socket.getPeerCertificate();
-    if (!c?.raw || c.raw.length === 0 || !c.serialNumber || !c.fingerprint256) return {};
-    return {leaf: new PeerLeaf(c.raw, c.serialNumber, c.fingerprint256), cert: c};
+    x = socket.getPeerX509Certificate();
+    if (!x) return {};
+    raw = x.raw;
+    if (!raw || raw.length === 0) return {};
   } catch {
     return {};
+  }
+  const leaf = new PeerLeaf(raw, x.serialNumber, x.fingerprint256, x);
+  try {
+    const key = keyStrength(raw);
+    return {leaf, facts: {bits: key.bits, rsa: key.algorithm === 'rsa' || key.algorithm === 'rsa-pss', extKeyUsage: x.keyUsage}};
+  } catch {
+    // DER the strict reader refuses (the authenticator's parse would refuse it too).
+    return {leaf, facts: {malformed: true}};
   }
 }
 
@@ -331,15 +349,9 @@ export class ConnectionGate {
   }
 
   private readonly onSecureConnection = (socket: TLSSocket): void => {
-    const {leaf, cert} = peerOf(socket);
+    const {leaf, facts} = peerOf(socket);
     const authorizationError = socket.authorized ? undefined : String(socket.authorizationError ?? 'UNSPECIFIED');
-    const refusal = classifyPeer({
-      present: leaf !== undefined,
-      authorizationError,
-      bits: cert?.bits,
-      rsa: cert?.exponent !== undefined || cert?.modulus !== undefined,
-      extKeyUsage: cert?.ext_key_usage,
-    });
+    const refusal = classifyPeer({present: leaf !== undefined, authorizationError, ...facts});
     if (refusal || !leaf) {
       const r = refusal ?? {code: 'AUTH_NO_CLIENT_CERT' as const, reason: 'NO_CLIENT_CERT'};
       // remoteAddress is a getpeername(2) call: only made for the audit line of a refusal.
