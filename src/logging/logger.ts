@@ -60,13 +60,31 @@ interface PinoInternals {
   [k: symbol]: unknown;
 }
 
+/**
+ * pino.stdTimeFunctions.isoTime's output (`,"time":"2026-12-06T12:00:00.123Z"`) without a Date
+ * formatted per line: the text up to the second is formatted once per second. Pure given `ms`.
+ */
+export function isoTimeAt(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = `,"time":"${new Date(second * 1000).toISOString().slice(0, 20)}`;
+  }
+  const frac = ms - second * 1000;
+  return `${secondPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z"`;
+}
+let lastSecond = Number.NaN;
+let secondPrefix = '';
+
+const isoTime = (): string => isoTimeAt(Date.now());
+
 export function createLogger(setup: LoggerSetup = {}): Logger {
   const options: LoggerOptions = {
     name: setup.name ?? 'hardened-mtls',
     level: setup.level ?? 'info',
     redact: {paths: [...REDACT_PATHS], censor: '[REDACTED]'},
     base: {pid: process.pid},
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     formatters: {level: label => ({level: label})},
     serializers: {err: pino.stdSerializers.err},
   };
@@ -205,7 +223,9 @@ export function auditPrepared(logger: Logger, p: PreparedAudit): void {
     const num = logger.levels.values[label];
     const prefix = (l[S.lsCacheSym] as Record<number, string>)[num];
     const time = (l[S.timeSym] as () => string)();
-    stream.write(`${prefix}${time}${l[S.chindingsSym] as string},${p.members},"${l[S.messageKeySym] as string}":${p.msgJson}${l[S.endSym] as string}`);
+    stream.write(
+      `${prefix}${time}${l[S.chindingsSym] as string},${p.members},"${l[S.messageKeySym] as string}":${p.msgJson}${l[S.endSym] as string}`,
+    );
     return;
   }
   const sink = auditLoggerOf(logger);

@@ -63,9 +63,13 @@ describe('reliability: the connection gate reads the peer certificate once, with
       assert.equal(leaf.x509().subject, parsed.subject);
       assert.equal(leaf.x509(), leaf.x509(), 'parsed once');
       // The independent oracle: openssl's view of the same certificate file.
-      const serial = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-serial']).trim().replace(/^serial=/, '');
+      const serial = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-serial'])
+        .trim()
+        .replace(/^serial=/, '');
       assert.equal(leaf.serialNumber.replace(/^0+/, ''), serial.replace(/^0+/, ''));
-      const fp = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-fingerprint', '-sha256']).trim().replace(/^.*Fingerprint=/, '');
+      const fp = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-fingerprint', '-sha256'])
+        .trim()
+        .replace(/^.*Fingerprint=/, '');
       assert.equal(leaf.fingerprint256, fp);
     } finally {
       client.destroy();

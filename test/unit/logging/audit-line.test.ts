@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import {audit, AUDIT_SENSITIVE_FIELDS, auditLine, AuditRecord, createLogger} from '../../../src/logging/logger';
+import {audit, AUDIT_SENSITIVE_FIELDS, auditLine, AuditRecord, createLogger, isoTimeAt} from '../../../src/logging/logger';
 
 function givenCapturingLogger(level = 'info'): {lines: Record<string, unknown>[]; logger: ReturnType<typeof createLogger>} {
   const lines: Record<string, unknown>[] = [];
@@ -133,5 +133,33 @@ describe('audit() through pino (unit)', () => {
     warn.logger.level = 'info';
     audit(warn.logger, base);
     assert.equal(warn.lines.length, 2);
+  });
+});
+
+describe('logging: isoTimeAt, against Date.toISOString (unit)', () => {
+  it('equals pino.stdTimeFunctions.isoTime for any millisecond (0001-9999)', () => {
+    fc.assert(
+      fc.property(fc.integer({min: -62135596800000, max: 253402300799999}), ms => {
+        assert.equal(isoTimeAt(ms), `,"time":"${new Date(ms).toISOString()}"`);
+      }),
+      {numRuns: 5000},
+    );
+    // Consecutive calls within and across seconds (the cached prefix).
+    for (const ms of [1765022400000, 1765022400001, 1765022400999, 1765022401000, 1765022399999, 0, 999, 1000]) {
+      assert.equal(isoTimeAt(ms), `,"time":"${new Date(ms).toISOString()}"`);
+    }
+  });
+
+  it('a prepared line is the line pino writes for the same record', () => {
+    const written: string[] = [];
+    const logger = createLogger({level: 'info', destination: {write: (s: string) => void written.push(s)}}).child({component: 'x'});
+    const record: AuditRecord = {event: 'authz.decision', decision: 'deny', code: 'C', subject: 'CN="q\\u2028"', n: 1, nested: {token: 't'}};
+    audit(logger, record);
+    logger.warn(auditLine(record), record.event);
+    const [ours, pinos] = written.map(l => JSON.parse(l) as Record<string, unknown>);
+    delete ours.time;
+    delete pinos.time;
+    assert.deepEqual(ours, pinos);
+    assert.equal(written[0].replace(/"time":"[^"]*"/, ''), written[1].replace(/"time":"[^"]*"/, ''));
   });
 });

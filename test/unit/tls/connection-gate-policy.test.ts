@@ -39,7 +39,12 @@ const ROWS: [string, PeerFacts, string | undefined, string | undefined][] = [
   ['EKU without clientAuth', {...good, extKeyUsage: ['1.3.6.1.5.5.7.3.1']}, 'AUTH_EKU_NOT_CLIENT_AUTH', 'INVALID_PURPOSE'],
   ['revoked per OpenSSL', {...good, authorizationError: 'CERT_REVOKED'}, 'AUTH_CERT_REVOKED', 'CERT_REVOKED'],
   ['DER the strict reader refuses (OpenSSL accepted it)', {present: true, malformed: true}, 'AUTH_CERT_MALFORMED', 'CERTIFICATE_MALFORMED'],
-  ['an OpenSSL verdict still comes first on malformed DER', {present: true, malformed: true, authorizationError: 'CERT_HAS_EXPIRED'}, 'AUTH_CERT_EXPIRED', 'CERT_HAS_EXPIRED'],
+  [
+    'an OpenSSL verdict still comes first on malformed DER',
+    {present: true, malformed: true, authorizationError: 'CERT_HAS_EXPIRED'},
+    'AUTH_CERT_EXPIRED',
+    'CERT_HAS_EXPIRED',
+  ],
 ];
 
 describe('tls: connection gate verdicts, table-driven (unit)', () => {
