@@ -59,7 +59,8 @@ function endpoint(env: Env, name: string, listen: boolean): RelayEndpoint {
   const m = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]+)):(\d{1,5})$/i.exec(v);
   if (!m) throw invalid(name, 'must be host:port ([v6]:port for an IPv6 literal)');
   const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw invalid(name, 'port must be between 1 and 65535');
+  // port 0 (listen only): any free port, logged in relay.listening (tests)
+  if (port < (listen ? 0 : 1) || port > 65535) throw invalid(name, `port must be between ${listen ? 0 : 1} and 65535`);
   if (m[1] !== undefined) {
     if (!IPV6.test(m[1]) || !m[1].includes(':')) throw invalid(name, 'not an IPv6 literal');
     return Object.freeze({host: m[1], port});
