@@ -4,6 +4,9 @@
  *   app   -> `podman network create --internal`   (the service + ingress-relay)
  *   ocsp  -> `podman network create --internal`   (the service; nothing else here)
  *   edge  -> `podman network create`              (ingress-relay + a canary listener)
+ *   outbound -> `podman network create`           (ocsp-egress; its gateway address stands for
+ *                                                  the outside, where a real `openssl ocsp`
+ *                                                  responder listens)
  * The service (hardened-mtls) and ingress-relay run with exactly their compose flags (compose.ts),
  * the relay's port published on 127.0.0.1 as compose declares it. Then:
  *   - a real mTLS client (curl with the client certificate) through the published relay port gets
@@ -13,7 +16,10 @@
  *   - from inside the service, a TCP connect to a canary listening on the edge network fails
  *     (no route), while the relay reaches the same canary (the control); the service's
  *     /proc/net/route has no default route, the relay's has one;
- *   - the relay runs with the hardening compose declares and writes relay.connection audit lines.
+ *   - the relay runs with the hardening compose declares and writes relay.connection audit lines;
+ *   - revocation by OCSP works through `ocsp-egress` only: the service (MTLS_REVOCATION=ocsp,
+ *     fail closed) gets its answer from the outside responder via the relay, while a direct
+ *     connect from the service to that responder fails.
  * Teardown removes the containers and networks; the image goes in image-fixture.ts.
  */
 import assert from 'node:assert/strict';
@@ -21,6 +27,8 @@ import {spawn} from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import {givenOcspResponder, LoopbackResponder} from '../fixtures/ocsp-responder';
+import {opensslOk} from '../fixtures/openssl';
 import {givenPki, Pki} from '../integration/sandbox/pki-fixture';
 import {loadCompose, podmanCommand, podmanRunArgs} from './compose';
 import {givenBuiltImage, givenWorkDir} from './image-fixture';
@@ -28,6 +36,7 @@ import {freePort, Podman, RunResult} from './podman';
 
 const SERVICE = 'hardened-mtls';
 const RELAY = 'ingress-relay';
+const EGRESS = 'ocsp-egress';
 const CANARY_PORT = 9099;
 
 function runHost(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
@@ -61,8 +70,9 @@ describe('container tier: compose networks: the service has no egress, ingress t
   let work: string;
   let pki: Pki;
   let hostPort = 0;
-  const nets = {app: '', ocsp: '', edge: ''};
-  const ctr = {service: '', relay: '', canary: ''};
+  const nets = {app: '', ocsp: '', edge: '', outbound: ''};
+  const ctr = {service: '', relay: '', canary: '', egress: ''};
+  let responder: LoopbackResponder | undefined;
   const created: {nets: string[]; ctrs: string[]} = {nets: [], ctrs: []};
   let canaryIp = '';
   let relayAppIp = '';
@@ -89,6 +99,8 @@ describe('container tier: compose networks: the service has no egress, ingress t
     nets.app = `hmtls-app-${image.runId}`;
     nets.ocsp = `hmtls-ocsp-${image.runId}`;
     nets.edge = `hmtls-edge-${image.runId}`;
+    nets.outbound = `hmtls-outbound-${image.runId}`;
+    ctr.egress = `hmtls-egress-ocsp-${image.runId}`;
     ctr.service = `hmtls-egress-svc-${image.runId}`;
     ctr.relay = `hmtls-egress-relay-${image.runId}`;
     ctr.canary = `hmtls-egress-canary-${image.runId}`;
@@ -101,7 +113,7 @@ describe('container tier: compose networks: the service has no egress, ingress t
       const inspect = JSON.parse(await podman.ok(['network', 'inspect', testName]))[0];
       assert.equal(inspect.internal === true, internal, `${testName} internal=${internal} like compose's ${name}`);
     }
-    assert.equal(nets.edge !== '' && !JSON.parse(await podman.ok(['network', 'inspect', nets.edge]))[0].internal, true);
+    const subnetOf = async (n: string) => JSON.parse(await podman.ok(['network', 'inspect', n]))[0].subnets[0] as {subnet: string; gateway: string};
 
     pki = givenPki();
     const tlsDir = path.join(work, 'tls');
@@ -119,11 +131,31 @@ describe('container tier: compose networks: the service has no egress, ingress t
     put(pki.clientCert, path.join(healthDir, 'client.crt'), 0o444);
     put(pki.clientKey, path.join(healthDir, 'client.key'), 0o400);
 
+    // The "outside" OCSP responder: real `openssl ocsp` answering for the test CA (the client
+    // certificate is good in its index), listening on the outbound network's gateway address.
+    const serial = opensslOk(['x509', '-in', pki.clientCert, '-noout', '-serial']).trim().replace(/^serial=/, '');
+    const end = new Date(opensslOk(['x509', '-in', pki.clientCert, '-noout', '-enddate']).trim().replace(/^notAfter=/, ''));
+    const ymd = end.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
+    const index = path.join(work, 'index.txt');
+    fs.writeFileSync(index, `V\t${ymd}\t\t${serial}\tunknown\t/CN=health\n`);
+    // (netavark creates the bridge, and its gateway address, when the first container joins: the
+    // responder listens once ocsp-egress runs, on a port chosen now)
+    const outboundGw = (await subnetOf(nets.outbound)).gateway;
+    const responderPort = await freePort();
+    const ocspSubnet = (await subnetOf(nets.ocsp)).subnet;
+    const egressAddress = ocspSubnet.replace(/\.\d+\/\d+$/, '.10');
     const doc = loadCompose({
       TLS_DIR: tlsDir,
       HEALTH_CLIENT_DIR: healthDir,
       MTLS_ALLOWED_SUBJECTS: `uri:${pki.clientUri}`,
-      TLS_CRL_FILES: '/etc/hardened-mtls/tls/ca.crl',
+      // revocation by OCSP only, fail closed: a 200 needs the responder's answer via ocsp-egress
+      MTLS_REVOCATION: 'ocsp',
+      MTLS_OCSP_URL: `http://${egressAddress}:8080/`,
+      OCSP_UPSTREAM: `${outboundGw}:${responderPort}`,
+      // compose pins the ocsp subnet and ocsp-egress's address on it; the test network's own
+      // subnet stands in
+      OCSP_SUBNET: ocspSubnet,
+      OCSP_EGRESS_ADDRESS: egressAddress,
     });
     hostPort = await freePort();
 
@@ -131,6 +163,20 @@ describe('container tier: compose networks: the service has no egress, ingress t
     await podman.ok(['run', '--detach', ...podmanRunArgs(svc, {networks: nets, alias: SERVICE, name: ctr.service}), image.names.app, ...podmanCommand(svc)]);
     created.ctrs.push(ctr.service);
     await waitForLog(ctr.service, /"event":"listening"/);
+
+    const egress = doc.services[EGRESS];
+    await podman.ok(['run', '--detach', ...podmanRunArgs(egress, {networks: nets, alias: EGRESS, name: ctr.egress}), image.names.app, ...podmanCommand(egress)]);
+    created.ctrs.push(ctr.egress);
+    await waitForLog(ctr.egress, /"event":"relay\.listening"/);
+    responder = await givenOcspResponder({
+      host: outboundGw,
+      port: responderPort,
+      indexFile: index,
+      caCert: pki.caCert,
+      rsignerCert: pki.caCert,
+      rsignerKey: path.join(pki.dir, 'ca.key'),
+      ndays: 1,
+    });
 
     const relay = doc.services[RELAY];
     const relayArgs = podmanRunArgs(relay, {networks: nets, alias: RELAY, name: ctr.relay, hostPort: () => hostPort});
@@ -180,6 +226,7 @@ describe('container tier: compose networks: the service has no egress, ingress t
     if (!podman) return;
     for (const c of created.ctrs.reverse()) await podman.run(['rm', '--force', '--time', '0', c]);
     for (const n of created.nets) await podman.run(['network', 'rm', '--force', n]);
+    await responder?.stop();
     pki?.cleanup();
     const left = await podman.run(['ps', '--all', '--format', '{{.Names}}']);
     for (const c of Object.values(ctr)) if (c) assert.ok(!left.stdout.split('\n').includes(c), `${c} removed`);
@@ -241,7 +288,10 @@ describe('container tier: compose networks: the service has no egress, ingress t
     ]);
     assert.equal(r.code, 0, r.stderr);
     const [body, status] = [r.stdout.slice(0, r.stdout.lastIndexOf('\n')), r.stdout.slice(r.stdout.lastIndexOf('\n') + 1)];
-    assert.equal(status, '200', r.stdout);
+    if (status !== '200') {
+      const why = (await logsOf(ctr.service)).split('\n').filter(l => /auth\.decision|outbound/.test(l));
+      assert.fail(`${r.stdout}\nservice: ${why.slice(-4).join('\n')}\nocsp-egress: ${(await logsOf(ctr.egress)).slice(-2000)}`);
+    }
     const who = JSON.parse(body) as {sans: {uri: string[]}; fingerprint256: string};
     assert.deepEqual(who.sans.uri, [pki.clientUri]);
     const fp = new crypto.X509Certificate(fs.readFileSync(pki.clientCert)).fingerprint256;
@@ -299,5 +349,27 @@ describe('container tier: compose networks: the service has no egress, ingress t
       relay.some(r => r.destination === '00000000'),
       JSON.stringify(relay),
     );
+  });
+
+  it('OCSP through ocsp-egress only: the service got the outside responder\'s answer via the relay; a direct connect to the responder fails', async () => {
+    assert.ok(responder!.requests.length > 0, 'the responder answered the service (the 200 above needed it: MTLS_REVOCATION=ocsp fails closed)');
+    const logs = await logsOf(ctr.service);
+    const allow = logs
+      .split('\n')
+      .filter(l => l.includes('"event":"auth.decision"') && l.includes('"decision":"allow"'))
+      .map(l => JSON.parse(l.slice(l.indexOf('{'))) as Record<string, unknown>);
+    assert.ok(allow.length > 0);
+    assert.ok(
+      allow.every(l => l.source === 'ocsp'),
+      JSON.stringify(allow.map(l => l.source)),
+    );
+    const eg = await waitForLog(ctr.egress, /"event":"relay\.connection"[^\n]*"decision":"allow"/);
+    assert.match(eg, new RegExp(`"target":"${responder!.url.replace(/^http:\/\/|\/$/g, '').replace(/\./g, '\\.')}"`));
+    const u = new URL(responder!.url);
+    const direct = await execNode(ctr.service, ['-e', CONNECT, u.hostname, u.port]);
+    const d = JSON.parse(direct.stdout) as {ok?: boolean; code?: string};
+    assert.notEqual(d.ok, true, 'the service reached the outside responder directly');
+    const viaEgress = await execNode(ctr.egress, ['-e', CONNECT, u.hostname, u.port]);
+    assert.deepEqual(JSON.parse(viaEgress.stdout), {ok: true}, 'control: ocsp-egress reaches it');
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import Ajv from 'ajv';
+import ipaddr from 'ipaddr.js';
 import {parseRelayConfig} from '../../../src/relay/relay-config';
 import {ComposeDoc, interpolate, loadCompose, loadComposeRaw, podmanCommand, podmanRunArgs, REPO_ROOT, serviceNetworks} from '../../container/compose';
 
@@ -182,6 +183,12 @@ describe('container policy: docker-compose.yml (unit)', () => {
     // the service's outbound policy re-opens exactly the ocsp network's pinned subnet
     const subnet = (doc.networks!.ocsp as {ipam: {config: {subnet: string}[]}}).ipam.config[0].subnet;
     assert.equal((doc.services[MAIN] as Record<string, any>).environment.OUTBOUND_ALLOWED_CIDRS, subnet);
+    // the relays on `ocsp` have fixed addresses inside that subnet (the service names them by IP:
+    // its outbound policy refuses single-label names)
+    for (const svc of [eg, doc.services['ocsp-responder'] as Record<string, any>]) {
+      const addr = ipaddr.parse(svc.networks.ocsp.ipv4_address as string);
+      assert.ok(addr.match(ipaddr.parseCIDR(subnet)), `${svc.networks.ocsp.ipv4_address} in ${subnet}`);
+    }
     const other = loadCompose({...VARS, OCSP_SUBNET: '10.250.0.0/28'});
     assert.equal((other.services[MAIN] as Record<string, any>).environment.OUTBOUND_ALLOWED_CIDRS, '10.250.0.0/28');
   });
@@ -189,7 +196,7 @@ describe('container policy: docker-compose.yml (unit)', () => {
   it('the OCSP demo runs only under its profile, on an internal network', () => {
     const ocsp = doc.services['ocsp-responder'] as Record<string, any>;
     assert.deepEqual(ocsp.profiles, ['ocsp-demo']);
-    assert.deepEqual(ocsp.networks, ['ocsp']);
+    assert.deepEqual(serviceNetworks(ocsp), ['ocsp']);
     assert.equal((doc.networks!.ocsp as {internal: boolean}).internal, true);
     assert.equal(doc.services[MAIN].profiles, undefined);
   });
@@ -227,5 +234,10 @@ describe('container policy: docker-compose.yml (unit)', () => {
     assert.ok(!a.includes('/app/dist/src/relay/tcp-relay.js'), 'command is not a flag');
     assert.throws(() => podmanRunArgs(doc.services[RELAY], {networks: {app: 'test-app'}, name: 'r'}), /edge is not mapped/);
     assert.throws(() => podmanRunArgs({...doc.services[RELAY], networks: undefined}, {networks: {app: 'x'}, name: 'r'}), /declares none/);
+    const e = podmanRunArgs(doc.services[EGRESS], {networks: {ocsp: 'test-ocsp', outbound: 'test-out'}, name: 'e'});
+    assert.deepEqual(
+      e.flatMap((x, i) => (x === '--network' ? [e[i + 1]] : [])),
+      ['test-ocsp:ip=172.31.250.10', 'test-out'],
+    );
   });
 });
