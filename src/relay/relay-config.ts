@@ -72,7 +72,8 @@ function endpoint(env: Env, name: string, listen: boolean): RelayEndpoint {
     throw invalid(name, listen ? 'the listen host must be an IP literal' : 'not a host name or IP literal');
   }
   // `1.2.3` or `0x7f.1` would be read as an address by the resolver; `0.0.0.0` means "this host"
-  if (!listen && (host === '0.0.0.0' || (/^(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+))*$/.test(host) && !IPV4.test(host)))) throw invalid(name, 'not a usable target address');
+  if (!listen && (host === '0.0.0.0' || (/^(?:0x[0-9a-f]+|\d+)(?:\.(?:0x[0-9a-f]+|\d+))*$/.test(host) && !IPV4.test(host))))
+    throw invalid(name, 'not a usable target address');
   return Object.freeze({host, port});
 }
 

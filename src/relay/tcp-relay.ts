@@ -111,7 +111,9 @@ export function startRelay(config: RelayConfig, logger: Logger): Promise<Running
   server.maxConnections = config.maxConnections * 2; // hard backstop; the counter above refuses first
 
   return new Promise((resolve, reject) => {
-    server.once('error', e => reject(new AppError('STARTUP_FAILED', `relay cannot listen on ${config.listen.host}:${config.listen.port}`, {}, {cause: e})));
+    server.once('error', e =>
+      reject(new AppError('STARTUP_FAILED', `relay cannot listen on ${config.listen.host}:${config.listen.port}`, {}, {cause: e})),
+    );
     server.listen({host: config.listen.host, port: config.listen.port}, () => {
       const address = server.address() as net.AddressInfo;
       logger.info(

@@ -133,7 +133,9 @@ export function podmanRunArgs(service: Record<string, unknown>, o: TranslateOpti
     for (const n of declared) {
       const mapped = o.networks[n];
       if (!mapped) throw new Error(`networks: ${n} is not mapped to a test network`);
-      const settings = Array.isArray(service.networks) ? undefined : ((service.networks as Record<string, Record<string, unknown> | null>)[n] ?? undefined);
+      const settings = Array.isArray(service.networks)
+        ? undefined
+        : ((service.networks as Record<string, Record<string, unknown> | null>)[n] ?? undefined);
       for (const k of Object.keys(settings ?? {})) if (k !== 'ipv4_address') throw new Error(`networks.${n}.${k} is not translated to podman flags`);
       args.push('--network', settings?.ipv4_address ? `${mapped}:ip=${asString(settings.ipv4_address, 'ipv4_address')}` : mapped);
     }

@@ -115,7 +115,7 @@ describe('container tier: compose networks: the service has no egress, ingress t
     }
     const subnetOf = async (n: string) => JSON.parse(await podman.ok(['network', 'inspect', n]))[0].subnets[0] as {subnet: string; gateway: string};
 
-    pki = givenPki();
+    pki = givenPki({keepCaKey: true});
     const tlsDir = path.join(work, 'tls');
     const healthDir = path.join(work, 'health');
     for (const d of [tlsDir, healthDir]) fs.mkdirSync(d, {mode: 0o755});
@@ -133,8 +133,14 @@ describe('container tier: compose networks: the service has no egress, ingress t
 
     // The "outside" OCSP responder: real `openssl ocsp` answering for the test CA (the client
     // certificate is good in its index), listening on the outbound network's gateway address.
-    const serial = opensslOk(['x509', '-in', pki.clientCert, '-noout', '-serial']).trim().replace(/^serial=/, '');
-    const end = new Date(opensslOk(['x509', '-in', pki.clientCert, '-noout', '-enddate']).trim().replace(/^notAfter=/, ''));
+    const serial = opensslOk(['x509', '-in', pki.clientCert, '-noout', '-serial'])
+      .trim()
+      .replace(/^serial=/, '');
+    const end = new Date(
+      opensslOk(['x509', '-in', pki.clientCert, '-noout', '-enddate'])
+        .trim()
+        .replace(/^notAfter=/, ''),
+    );
     const ymd = end.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
     const index = path.join(work, 'index.txt');
     fs.writeFileSync(index, `V\t${ymd}\t\t${serial}\tunknown\t/CN=health\n`);
@@ -160,12 +166,24 @@ describe('container tier: compose networks: the service has no egress, ingress t
     hostPort = await freePort();
 
     const svc = doc.services[SERVICE];
-    await podman.ok(['run', '--detach', ...podmanRunArgs(svc, {networks: nets, alias: SERVICE, name: ctr.service}), image.names.app, ...podmanCommand(svc)]);
+    await podman.ok([
+      'run',
+      '--detach',
+      ...podmanRunArgs(svc, {networks: nets, alias: SERVICE, name: ctr.service}),
+      image.names.app,
+      ...podmanCommand(svc),
+    ]);
     created.ctrs.push(ctr.service);
     await waitForLog(ctr.service, /"event":"listening"/);
 
     const egress = doc.services[EGRESS];
-    await podman.ok(['run', '--detach', ...podmanRunArgs(egress, {networks: nets, alias: EGRESS, name: ctr.egress}), image.names.app, ...podmanCommand(egress)]);
+    await podman.ok([
+      'run',
+      '--detach',
+      ...podmanRunArgs(egress, {networks: nets, alias: EGRESS, name: ctr.egress}),
+      image.names.app,
+      ...podmanCommand(egress),
+    ]);
     created.ctrs.push(ctr.egress);
     await waitForLog(ctr.egress, /"event":"relay\.listening"/);
     responder = await givenOcspResponder({
@@ -174,7 +192,7 @@ describe('container tier: compose networks: the service has no egress, ingress t
       indexFile: index,
       caCert: pki.caCert,
       rsignerCert: pki.caCert,
-      rsignerKey: path.join(pki.dir, 'ca.key'),
+      rsignerKey: pki.caKey!,
       ndays: 1,
     });
 
@@ -238,7 +256,8 @@ describe('container tier: compose networks: the service has no egress, ingress t
   it('the service joins only the internal networks and publishes nothing; the relay joins edge + app and publishes on 127.0.0.1', async () => {
     const s = JSON.parse(await podman.ok(['inspect', ctr.service]))[0];
     assert.deepEqual(Object.keys(s.NetworkSettings.Networks).sort(), [nets.app, nets.ocsp].sort());
-    for (const n of Object.keys(s.NetworkSettings.Networks)) assert.equal(JSON.parse(await podman.ok(['network', 'inspect', n]))[0].internal, true, n);
+    for (const n of Object.keys(s.NetworkSettings.Networks))
+      assert.equal(JSON.parse(await podman.ok(['network', 'inspect', n]))[0].internal, true, n);
     // (an EXPOSEd port appears with a null binding)
     assert.deepEqual(
       Object.values(s.HostConfig.PortBindings ?? {})
@@ -351,7 +370,7 @@ describe('container tier: compose networks: the service has no egress, ingress t
     );
   });
 
-  it('OCSP through ocsp-egress only: the service got the outside responder\'s answer via the relay; a direct connect to the responder fails', async () => {
+  it("OCSP through ocsp-egress only: the service got the outside responder's answer via the relay; a direct connect to the responder fails", async () => {
     assert.ok(responder!.requests.length > 0, 'the responder answered the service (the 200 above needed it: MTLS_REVOCATION=ocsp fails closed)');
     const logs = await logsOf(ctr.service);
     const allow = logs

@@ -141,7 +141,17 @@ describe('relay: bounded TCP relay, TLS passthrough (integration)', function () 
     it("oracle: openssl s_client through the relay sees the service's own certificate (not terminated)", async () => {
       const r = await run(
         'openssl',
-        ['s_client', '-connect', `127.0.0.1:${relay.address.port}`, '-servername', 'localhost', '-CAfile', pki.caBundle, '-tls1_3', '-verify_return_error'],
+        [
+          's_client',
+          '-connect',
+          `127.0.0.1:${relay.address.port}`,
+          '-servername',
+          'localhost',
+          '-CAfile',
+          pki.caBundle,
+          '-tls1_3',
+          '-verify_return_error',
+        ],
         'Q\n',
       );
       const m = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout);

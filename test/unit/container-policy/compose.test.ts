@@ -9,7 +9,16 @@ import path from 'node:path';
 import Ajv from 'ajv';
 import ipaddr from 'ipaddr.js';
 import {parseRelayConfig} from '../../../src/relay/relay-config';
-import {ComposeDoc, interpolate, loadCompose, loadComposeRaw, podmanCommand, podmanRunArgs, REPO_ROOT, serviceNetworks} from '../../container/compose';
+import {
+  ComposeDoc,
+  interpolate,
+  loadCompose,
+  loadComposeRaw,
+  podmanCommand,
+  podmanRunArgs,
+  REPO_ROOT,
+  serviceNetworks,
+} from '../../container/compose';
 
 const SCHEMA = path.join(REPO_ROOT, 'test', 'fixtures', 'schemas', 'compose-spec.json');
 const MAIN = 'hardened-mtls';
@@ -139,8 +148,14 @@ describe('container policy: docker-compose.yml (unit)', () => {
     // who sits on a network with a route out, and why
     const outside = services.filter(([, svc]) => serviceNetworks(svc).some(n => !internal(n))).map(([name]) => name);
     assert.deepEqual(outside.sort(), [RELAY, EGRESS].sort());
-    assert.deepEqual(serviceNetworks(doc.services[RELAY]).filter(n => !internal(n)), ['edge']);
-    assert.deepEqual(serviceNetworks(doc.services[EGRESS]).filter(n => !internal(n)), ['outbound']);
+    assert.deepEqual(
+      serviceNetworks(doc.services[RELAY]).filter(n => !internal(n)),
+      ['edge'],
+    );
+    assert.deepEqual(
+      serviceNetworks(doc.services[EGRESS]).filter(n => !internal(n)),
+      ['outbound'],
+    );
     // published ports only on the ingress relay, on loopback
     assert.deepEqual(
       services.filter(([, svc]) => svc.ports !== undefined).map(([name]) => name),
@@ -152,7 +167,7 @@ describe('container policy: docker-compose.yml (unit)', () => {
     assert.equal(internal('app') && internal('ocsp'), true);
   });
 
-  it('ingress-relay: the image\'s relay module, a fixed target on a shared internal network, validated limits', () => {
+  it("ingress-relay: the image's relay module, a fixed target on a shared internal network, validated limits", () => {
     const relay = doc.services[RELAY] as Record<string, any>;
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {version: string};
     assert.equal(relay.image, `localhost/hardened-mtls:${pkg.version}`);
@@ -177,7 +192,10 @@ describe('container policy: docker-compose.yml (unit)', () => {
     assert.deepEqual(eg.profiles, ['ocsp-egress']);
     assert.deepEqual(podmanCommand(eg), RELAY_COMMAND);
     assert.deepEqual(serviceNetworks(eg).sort(), ['ocsp', 'outbound']);
-    assert.throws(() => parseRelayConfig(eg.environment), (e: {code?: string}) => e.code === 'CONFIG_MISSING');
+    assert.throws(
+      () => parseRelayConfig(eg.environment),
+      (e: {code?: string}) => e.code === 'CONFIG_MISSING',
+    );
     const withUpstream = loadCompose({...VARS, OCSP_UPSTREAM: 'ocsp.example.org:80'}).services[EGRESS] as Record<string, any>;
     assert.deepEqual(parseRelayConfig(withUpstream.environment).target, {host: 'ocsp.example.org', port: 80});
     // the service's outbound policy re-opens exactly the ocsp network's pinned subnet
