@@ -40,6 +40,7 @@ describe('container tier: the escape catalog against the built image (container)
   let t: TargetPki;
   let run: {code: number | null; stdout: string; stderr: string; result?: SuiteResult};
   let outDir: string;
+  let serviceIp = '';
 
   before(async () => {
     const image = await givenBuiltImage();
@@ -57,6 +58,7 @@ describe('container tier: the escape catalog against the built image (container)
 
     await podman.ok(['network', 'create', '--internal', '--disable-dns', names.network]);
     created.network = true;
+    serviceIp = String(JSON.parse(await podman.ok(['network', 'inspect', names.network]))[0].subnets[0].subnet).replace(/\.\d+\/\d+$/, '.20');
     const compose = loadCompose({TLS_DIR: tlsDir, HEALTH_CLIENT_DIR: healthDir, ...vars});
     const hostPort = await freePort();
     const args = podmanRunArgs(compose.services[SERVICE], {network: names.network, name: names.container, hostPort: () => hostPort});
@@ -73,6 +75,12 @@ describe('container tier: the escape catalog against the built image (container)
       // the suite's benign targets (GET /search, POST /echo): not booted in production otherwise
       '--env',
       'DEMO_ROUTES=true',
+      // a fixed address on the test network, which the service answers to (the authority guard
+      // refuses a Host that is not a server name): the escape image's run below targets it
+      '--ip',
+      serviceIp,
+      '--env',
+      `SERVER_NAMES=localhost,127.0.0.1,::1,${serviceIp}`,
       image.names.app,
     ]);
     created.container = true;
@@ -185,7 +193,7 @@ describe('container tier: the escape catalog against the built image (container)
       own(certs);
       own(out);
       const ip = String(JSON.parse(await podman.ok(['inspect', names.container]))[0].NetworkSettings.Networks[names.network].IPAddress);
-      assert.match(ip, /^\d+\.\d+\.\d+\.\d+$/);
+      assert.equal(ip, serviceIp);
       qa = await podman.run(
         [
           'run',
@@ -252,7 +260,10 @@ describe('container tier: the escape catalog against the built image (container)
       );
       assert.equal(r.code, 0, r.stderr);
       const o = JSON.parse(r.stdout) as {sha: string; elf: string; mode: string; cli: boolean; uid: number};
-      const host = crypto.createHash('sha256').update(fs.readFileSync((await givenBuiltImage()).syscallProbe)).digest('hex');
+      const host = crypto
+        .createHash('sha256')
+        .update(fs.readFileSync((await givenBuiltImage()).syscallProbe))
+        .digest('hex');
       assert.deepEqual(o, {sha: host, elf: '\x7fELF', mode: '755', cli: true, uid: 10001});
       const cfg = JSON.parse(await podman.ok(['image', 'inspect', image]))[0].Config as {Entrypoint: string[]; User: string};
       assert.deepEqual(cfg.Entrypoint, ['/nodejs/bin/node', '/escape/dist/src/escape/cli.js']);
@@ -283,7 +294,9 @@ describe('container tier: the escape catalog against the built image (container)
       assert.ok(r.spec!.cases > 50, `${r.spec?.cases} spec cases from the target's own OpenAPI document`);
       // the same verdicts as the in-container run for every case both attacked
       const inside = new Map(run.result!.results.map(x => [`${x.id}|${x.payload}`, x.status]));
-      const differ = r.results.filter(x => x.status !== 'not-applicable' && inside.has(`${x.id}|${x.payload}`) && inside.get(`${x.id}|${x.payload}`) !== x.status);
+      const differ = r.results.filter(
+        x => x.status !== 'not-applicable' && inside.has(`${x.id}|${x.payload}`) && inside.get(`${x.id}|${x.payload}`) !== x.status,
+      );
       assert.deepEqual(
         differ.map(x => x.id),
         [],

@@ -67,7 +67,10 @@ describe('container policy: Dockerfile (unit)', () => {
     assert.deepEqual(probe.instructions, []);
     assert.match(SOURCE, /^COPY --from=syscall-probe \/ \/prebuilt-probe\/$/m);
     assert.equal((SOURCE.match(/--from=syscall-probe/g) ?? []).length, 1);
-    const buildRun = build.instructions.filter(i => i.getKeyword() === 'RUN').map(args).join(' ');
+    const buildRun = build.instructions
+      .filter(i => i.getKeyword() === 'RUN')
+      .map(args)
+      .join(' ');
     assert.match(buildRun, /cp \/prebuilt-probe\/syscall-probe \/escape\/syscall-probe/);
     assert.match(buildRun, /rm -rf \/prebuilt-probe/);
     assert.equal(build.from.getImage(), '${BUILDER_IMAGE}');
