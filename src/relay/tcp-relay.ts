@@ -75,11 +75,13 @@ export function startRelay(config: RelayConfig, logger: Logger): Promise<Running
       target.destroy();
       sockets.delete(client);
       sockets.delete(target);
-      const failed = !connected;
+      // denied only when the target could not be reached (a client gone first is not a refusal)
+      const failed = !connected && (reason === 'target-error' || reason === 'connect-timeout');
       audit(logger, {
         event: 'relay.connection',
         decision: failed ? 'deny' : 'allow',
         ...(failed ? {code: 'RELAY_TARGET_UNREACHABLE'} : {}),
+        connected,
         ...peer,
         target: `${config.target.host}:${config.target.port}`,
         reason,
