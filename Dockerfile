@@ -7,7 +7,8 @@
 #   runtime : distroless Node 24 (`:nonroot`; no shell, no package manager), uid/gid 10001,
 #             read-only app, tini as PID 1 (reaps orphans, forwards SIGTERM/SIGHUP to node).
 #   escape  : `--target escape`: the escape-attempt suite (QA runs it against a deployment
-#             without cloning the repository) plus its static syscall probe. Never deployed.
+#             without cloning the repository) plus its static syscall probe (compiled in the
+#             build stage, or prebuilt via `--build-context syscall-probe=DIR`). Never deployed.
 #
 # Base images are build arguments, so tests substitute local stand-ins (`--build-arg
 # BUILDER_IMAGE=... --build-arg RUNTIME_IMAGE=... --pull=never`). RELEASE BUILDS MUST PIN THEM
@@ -24,6 +25,14 @@
 
 ARG BUILDER_IMAGE=docker.io/library/node:24-bookworm
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+
+# ---------------------------------------------------------------------------------------------
+# The escape image's static syscall probe, prebuilt: EMPTY by default (the build stage compiles
+# the probe with the builder's C compiler). A builder without one (the test tier's stand-in)
+# gets a static build of src/escape/syscall-probe/syscall-probe.c from a named build context:
+#   podman build --target escape --build-context syscall-probe=DIR ...   (DIR/syscall-probe)
+# Only the escape image uses it; the service image never contains it.
+FROM scratch AS syscall-probe
 
 # ---------------------------------------------------------------------------------------------
 FROM ${BUILDER_IMAGE} AS build
@@ -51,13 +60,16 @@ RUN npm ci --prefer-offline --ignore-scripts
 
 COPY tsconfig.json ./
 COPY src ./src
+COPY --from=syscall-probe / /prebuilt-probe/
 # The escape stage's copy of the build (attack tool: never in the runtime image), then the
 # service's own tree: dev dependencies pruned; no escape suite, demo, PKI generator CLI, source
 # maps, TypeScript declarations of our own, or dependency test/example folders.
 RUN npx tsc -p tsconfig.json \
  && mkdir -p /escape \
  && if command -v cc >/dev/null; then cc -static -O2 -o /escape/syscall-probe src/escape/syscall-probe/syscall-probe.c; \
-    else echo 'no C compiler in the builder: the escape image has no syscall probe' >&2; fi \
+    elif [ -f /prebuilt-probe/syscall-probe ]; then cp /prebuilt-probe/syscall-probe /escape/syscall-probe; \
+    else echo 'no C compiler in the builder and no --build-context syscall-probe: the escape image has no syscall probe' >&2; fi \
+ && rm -rf /prebuilt-probe \
  && mkdir -p /escape/dist && cp -a dist/src /escape/dist/src \
  && npm prune --omit=dev --ignore-scripts \
  && cp -a node_modules /escape/node_modules && cp package.json /escape/ \

@@ -52,6 +52,14 @@ export const ERROR_CODES = {
     doc: "An OpenAPI document (or a `$ref` of it, for callers that need it whole) was refused by the audit's resolver policy; details.reason says why: remote, outside-root, special-file, too-large, limit, external-disabled, not-found, unparseable, pointer.",
   },
   STARTUP_FAILED: {status: 500, exit: 70, doc: 'The service failed to start for another reason (e.g. the port is in use).'},
+  RELAY_CONNECTION_LIMIT: {
+    status: 503,
+    doc: 'Log-only (relay.connection audit line of src/relay/tcp-relay.ts): a connection arrived while RELAY_MAX_CONNECTIONS were open (or during shutdown) and was closed at accept.',
+  },
+  RELAY_TARGET_UNREACHABLE: {
+    status: 502,
+    doc: "Log-only (relay.connection audit line): the relay could not connect to its fixed RELAY_TARGET (refused, unreachable, name not resolved or RELAY_CONNECT_TIMEOUT_MS); the client's connection was closed.",
+  },
 
   // --- authentication (MtlsAuthenticator) ----------------------------------------
   AUTH_NO_CLIENT_CERT: {status: 401, doc: 'The request did not arrive on a TLS connection with a client certificate.'},

@@ -7,9 +7,12 @@
  *
  * Deliberate, documented differences from `docker compose up` (podman has no equivalent or the
  * test needs isolation):
- *  - `networks:` is replaced by the test's own `--internal` network (never the default bridge);
- *  - the published host port is replaced by a free one (nothing reaches it on an internal
- *    network anyway; requests enter through the container's own loopback);
+ *  - each network in `networks:` is mapped to a network the test created with the same property
+ *    (`internal: true` -> `podman network create --internal`; TranslateOptions.networks; every
+ *    declared network must be mapped), and the service name becomes the container's network
+ *    alias (compose's service discovery); or, for single-container tests, all networks are
+ *    replaced by one test `--internal` network (TranslateOptions.network);
+ *  - the published host port is replaced by a free one;
  *  - `logging.options.max-file` is not passed (podman's k8s-file driver has no rotation count);
  *  - `--read-only-tmpfs=false` is added with `--read-only`: podman would otherwise mount
  *    writable, exec-able tmpfs on /run, /var/tmp, ... where Docker's read_only mounts none.
@@ -58,8 +61,16 @@ export function loadCompose(vars: Vars, file = COMPOSE_FILE): ComposeDoc {
 }
 
 export interface TranslateOptions {
-  /** The network to attach to (the test's `--internal` network). */
-  network: string;
+  /** The one network to attach to instead of the declared ones (the test's `--internal` network). */
+  network?: string;
+  /**
+   * Compose network name -> the test's podman network standing for it (created with the same
+   * `internal` setting). When given, the service joins exactly the mapped counterparts of its
+   * declared networks (an unmapped one throws), with `alias` as its network alias.
+   */
+  networks?: Readonly<Record<string, string>>;
+  /** The service's name on its networks (compose: the service key). */
+  alias?: string;
   /** Container name. */
   name: string;
   /** Maps the declared host port to the one to use (default: unchanged). */
@@ -68,7 +79,23 @@ export interface TranslateOptions {
   baseDir?: string;
 }
 
-const IGNORED_KEYS = new Set(['build', 'image', 'networks', 'profiles', 'depends_on', 'container_name']);
+// `command` is not a flag: podmanCommand() gives it (it follows the image on the command line).
+const IGNORED_KEYS = new Set(['build', 'image', 'networks', 'profiles', 'depends_on', 'container_name', 'command']);
+
+/** The networks a service declares (list or map form). */
+export function serviceNetworks(service: Record<string, unknown>): string[] {
+  const n = service.networks;
+  if (n === undefined || n === null) return [];
+  return Array.isArray(n) ? n.map(x => asString(x, 'networks')) : Object.keys(n as Record<string, unknown>);
+}
+
+/** The service's `command` as arguments after the image (empty: the image's CMD). */
+export function podmanCommand(service: Record<string, unknown>): string[] {
+  const c = service.command;
+  if (c === undefined || c === null) return [];
+  if (!Array.isArray(c)) throw new Error('command: only the exec (list) form is translated');
+  return c.map(x => asString(x, 'command'));
+}
 
 function list(v: unknown): unknown[] {
   return Array.isArray(v) ? v : v === undefined || v === null ? [] : [v];
@@ -99,7 +126,25 @@ function seconds(duration: string): number {
  * Throws on any key it does not translate.
  */
 export function podmanRunArgs(service: Record<string, unknown>, o: TranslateOptions): string[] {
-  const args: string[] = ['--name', o.name, '--network', o.network];
+  const args: string[] = ['--name', o.name];
+  if (o.networks) {
+    const declared = serviceNetworks(service);
+    if (declared.length === 0) throw new Error('networks: the service declares none (it would join the default bridge)');
+    for (const n of declared) {
+      const mapped = o.networks[n];
+      if (!mapped) throw new Error(`networks: ${n} is not mapped to a test network`);
+      const settings = Array.isArray(service.networks)
+        ? undefined
+        : ((service.networks as Record<string, Record<string, unknown> | null>)[n] ?? undefined);
+      for (const k of Object.keys(settings ?? {})) if (k !== 'ipv4_address') throw new Error(`networks.${n}.${k} is not translated to podman flags`);
+      args.push('--network', settings?.ipv4_address ? `${mapped}:ip=${asString(settings.ipv4_address, 'ipv4_address')}` : mapped);
+    }
+    if (o.alias) args.push('--network-alias', o.alias);
+  } else if (o.network) {
+    args.push('--network', o.network);
+  } else {
+    throw new Error('podmanRunArgs: give network or networks');
+  }
   const base = o.baseDir ?? REPO_ROOT;
   for (const [key, value] of Object.entries(service)) {
     if (IGNORED_KEYS.has(key)) continue;

@@ -20,7 +20,7 @@ export interface BuiltImage {
   /** Work directory of the run (containers.conf, per-file subdirectories). */
   work: string;
   runId: string;
-  names: {builder: string; runtime: string; app: string};
+  names: {builder: string; runtime: string; app: string; escape: string};
   /** The escape suite's static syscall probe, built on the host (bind-mounted into containers, never in the image). */
   syscallProbe: string;
   /** The version label/tag the image was built with (package.json). */
@@ -50,6 +50,7 @@ async function build(): Promise<BuiltImage> {
       builder: `localhost/hmtls-standin-builder:${runId}`,
       runtime: `localhost/hmtls-standin-runtime:${runId}`,
       app: `localhost/hardened-mtls-test:${runId}`,
+      escape: `localhost/hardened-mtls-escape-test:${runId}`,
     },
   };
   const {names} = state;
@@ -57,6 +58,12 @@ async function build(): Promise<BuiltImage> {
 
   await buildRuntimeStandin(podman, names.runtime);
   await buildBuilderStandin(podman, names.builder);
+  await podman.ok([...buildArgs(state), '--file', path.join(REPO_ROOT, 'Dockerfile'), '--tag', names.app, REPO_ROOT], {timeoutMs: 20 * 60_000});
+  return state;
+}
+
+/** `podman build` arguments shared by both targets (stand-in bases, provenance, npm access). */
+function buildArgs(st: BuiltImage): string[] {
   // --format docker: the OCI format has no HEALTHCHECK (podman/buildah drop it silently).
   const args = [
     'build',
@@ -69,21 +76,49 @@ async function build(): Promise<BuiltImage> {
     '--volume',
     `${hostNpmCache()}:/root/.npm`,
     '--build-arg',
-    `VERSION=${version}`,
+    `VERSION=${st.version}`,
     '--build-arg',
-    `REVISION=test-${runId}`,
+    `REVISION=test-${st.runId}`,
     '--build-arg',
     `CREATED=${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
     '--build-arg',
-    `BUILDER_IMAGE=${names.builder}`,
+    `BUILDER_IMAGE=${st.names.builder}`,
     '--build-arg',
-    `RUNTIME_IMAGE=${names.runtime}`,
+    `RUNTIME_IMAGE=${st.names.runtime}`,
   ];
   if (process.env.NODE_EXTRA_CA_CERTS && fs.existsSync(process.env.NODE_EXTRA_CA_CERTS)) {
     args.push('--build-arg', `NODE_EXTRA_CA_CERTS=${process.env.NODE_EXTRA_CA_CERTS}`);
   }
-  await podman.ok([...args, '--file', path.join(REPO_ROOT, 'Dockerfile'), '--tag', names.app, REPO_ROOT], {timeoutMs: 20 * 60_000});
-  return state;
+  return args;
+}
+
+let escapeBuild: Promise<string> | undefined;
+
+/**
+ * The `--target escape` image (QA's escape-suite image), built on first call from the same
+ * stand-in bases. The stand-in builder has no C compiler, so the host's static build of the
+ * syscall probe comes in through the Dockerfile's `syscall-probe` named build context.
+ */
+export function givenEscapeImage(): Promise<string> {
+  escapeBuild ??= givenBuiltImage().then(async st => {
+    await st.podman.ok(
+      [
+        ...buildArgs(st),
+        '--target',
+        'escape',
+        '--build-context',
+        `syscall-probe=${path.dirname(st.syscallProbe)}`,
+        '--file',
+        path.join(REPO_ROOT, 'Dockerfile'),
+        '--tag',
+        st.names.escape,
+        REPO_ROOT,
+      ],
+      {timeoutMs: 20 * 60_000},
+    );
+    return st.names.escape;
+  });
+  return escapeBuild;
 }
 
 /** The built image (built on the first call of the run; a failed build fails every caller). */
@@ -106,7 +141,8 @@ after('container tier: remove the shared image', async function () {
   const after = await podman.imageIds();
   const ours = [...after].filter(id => !imagesBefore?.has(id));
   if (ours.length > 0) await podman.run(['rmi', '--force', ...ours]);
-  for (const tag of [names.app, names.builder, names.runtime]) await podman.run(['rmi', '--force', tag]);
+  for (const tag of [names.escape, names.app, names.builder, names.runtime]) await podman.run(['rmi', '--force', tag]);
+  escapeBuild = undefined;
   const imgs = await podman.imageIds();
   fs.rmSync(work, {recursive: true, force: true});
   state = undefined;

@@ -20,12 +20,14 @@ export interface Pki {
   clientKey: string;
   /** URI SAN of the client certificate (allow it with MTLS_ALLOWED_SUBJECTS=uri:<this>). */
   clientUri: string;
+  /** The CA key (root-only, 0400) when asked for with keepCaKey; otherwise deleted at once. */
+  caKey?: string;
   cleanup(): void;
 }
 
 export const RUNTIME_UID = 10001;
 
-export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pki {
+export function givenPki(opts: {serverSans?: string[]; owner?: number; keepCaKey?: boolean} = {}): Pki {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'posture-pki-'));
   // (the sandbox tier stages it for uid 10001 when its parent is private)
   fs.chmodSync(dir, 0o755);
@@ -101,7 +103,8 @@ export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pk
   ext('index.txt', '');
   ext('crlnumber', '01\n');
   opensslOk(['ca', '-gencrl', '-config', 'ca.cnf', '-keyfile', 'ca.key', '-cert', 'ca.crt', '-out', 'ca.crl'], {cwd: dir});
-  fs.rmSync(path.join(dir, 'ca.key'));
+  // kept only for a test that signs OCSP responses with it (container egress test)
+  if (!opts.keepCaKey) fs.rmSync(path.join(dir, 'ca.key'));
   const owner = opts.owner ?? RUNTIME_UID;
   for (const f of ['server.key', 'client.key']) {
     const p = path.join(dir, f);
@@ -118,6 +121,7 @@ export function givenPki(opts: {serverSans?: string[]; owner?: number} = {}): Pk
     clientCert: path.join(dir, 'client.crt'),
     clientKey: path.join(dir, 'client.key'),
     clientUri,
+    ...(opts.keepCaKey ? {caKey: path.join(dir, 'ca.key')} : {}),
     cleanup: () => fs.rmSync(dir, {recursive: true, force: true}),
   };
 }

@@ -55,11 +55,24 @@ describe('container policy: Dockerfile (unit)', () => {
   const escape = stage('escape');
   const initialArgs = new Map(df.getInitialARGs().map(a => [a.getProperty()!.getName(), a.getProperty()!.getValue() ?? '']));
 
-  it('is multi-stage: build, escape (QA target) and runtime, the runtime LAST (the default target), all FROM build arguments', () => {
+  it('is multi-stage: build, escape (QA target) and runtime, the runtime LAST (the default target), all FROM build arguments; an empty prebuilt-probe stage', () => {
     assert.deepEqual(
       all.map(st => st.from.getBuildStage()),
-      ['build', 'escape', 'runtime'],
+      ['syscall-probe', 'build', 'escape', 'runtime'],
     );
+    // empty unless --build-context syscall-probe=DIR replaces it; only the build stage reads it,
+    // and only for the escape tree (the runtime stage copies from `build` alone)
+    const probe = stage('syscall-probe');
+    assert.equal(probe.from.getImage(), 'scratch');
+    assert.deepEqual(probe.instructions, []);
+    assert.match(SOURCE, /^COPY --from=syscall-probe \/ \/prebuilt-probe\/$/m);
+    assert.equal((SOURCE.match(/--from=syscall-probe/g) ?? []).length, 1);
+    const buildRun = build.instructions
+      .filter(i => i.getKeyword() === 'RUN')
+      .map(args)
+      .join(' ');
+    assert.match(buildRun, /cp \/prebuilt-probe\/syscall-probe \/escape\/syscall-probe/);
+    assert.match(buildRun, /rm -rf \/prebuilt-probe/);
     assert.equal(build.from.getImage(), '${BUILDER_IMAGE}');
     assert.equal(runtime.from.getImage(), '${RUNTIME_IMAGE}');
     assert.equal(escape.from.getImage(), '${RUNTIME_IMAGE}');

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import {CONFIG_VARIABLES} from '../../../src/config/config';
 import {ERROR_CODES} from '../../../src/errors';
+import {RELAY_ENV} from '../../../src/relay/relay-config';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const MOCHA_BIN = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
@@ -192,6 +193,7 @@ describe('docs: documentation links (unit)', function () {
             CODE_FAMILIES.has(t.split('_')[0]) &&
             !(t in ERROR_CODES) &&
             !(CONFIG_VARIABLES as readonly string[]).includes(t) &&
+            !(RELAY_ENV as readonly string[]).includes(t) &&
             !CIPHER_SUITE.test(t) &&
             !constants.has(t),
         );
