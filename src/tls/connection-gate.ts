@@ -185,8 +185,9 @@ export const DEFAULT_GATE_OPTIONS: GateOptions = {maxRequestBytes: 16_384, readT
  * certificate, wrapped without a re-parse: a few µs per field). Not getPeerCertificate(), which
  * builds the whole legacy object (names, three fingerprints, the modulus in hex) at about 125 µs
  * per call on Node 24: it was the largest per-handshake cost the gate added
- * (docs/benchmarks-fixes.md). (getPeerX509Certificate() leaked the peer X509 on Node 20.20 /
- * OpenSSL 3.0; on the supported Node 22 and 24 lines the soak shows no growth: docs/reliability.md.)
+ * (docs/benchmarks-fixes.md). (On Node 20.20 / OpenSSL 3.0 the soak found getPeerX509Certificate()
+ * leaking the peer X509. On Node 24 a 6-minute soak grows its RSS the same with it and with
+ * getPeerCertificate(), about 20 MB/min for both: docs/benchmarks-fixes.md, "Soak on Node 24".)
  */
 export class PeerLeaf implements CertificateRef {
   private parsed: X509Certificate | undefined;

@@ -4,7 +4,7 @@
  * never through getPeerCertificate(), whose legacy object costs about 125 µs per call on Node 24
  * (see PeerLeaf). The fields it keeps are compared with `openssl x509` on the same certificate.
  * (getPeerX509Certificate() leaked on Node 20.20 / OpenSSL 3.0; the soak, `npm run soak`,
- * measures the memory on the supported lines: docs/reliability.md.)
+ * measures the memory: docs/benchmarks-fixes.md, "Soak on Node 24".)
  */
 import assert from 'node:assert/strict';
 import {X509Certificate} from 'node:crypto';
