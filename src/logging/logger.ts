@@ -62,7 +62,7 @@ interface PinoInternals {
 
 /**
  * pino.stdTimeFunctions.isoTime's output (`,"time":"2026-12-06T12:00:00.123Z"`) without a Date
- * formatted per line: the text up to the second is formatted once per second. Pure given `ms`.
+ * formatted per line: the text up to the second is formatted once per second (the same text for the same `ms`).
  */
 export function isoTimeAt(ms: number): string {
   const second = Math.floor(ms / 1000);

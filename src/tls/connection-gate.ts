@@ -235,16 +235,18 @@ export function peerLeaf(socket: PeerSource): PeerLeaf | undefined {
 /** The leaf and the facts the gate judges, from one getPeerX509Certificate() call. */
 function peerOf(socket: PeerSource): {leaf?: PeerLeaf; facts?: LeafFacts} {
   let x: X509Certificate | undefined;
+  let leaf: PeerLeaf;
   let raw: Buffer;
   try {
     x = socket.getPeerX509Certificate();
     if (!x) return {};
     raw = x.raw;
     if (!raw || raw.length === 0) return {};
+    leaf = new PeerLeaf(raw, x.serialNumber, x.fingerprint256, x);
   } catch {
+    // A socket that cannot say (closed, no certificate): no leaf, so the gate refuses it.
     return {};
   }
-  const leaf = new PeerLeaf(raw, x.serialNumber, x.fingerprint256, x);
   try {
     const key = keyStrength(raw);
     return {leaf, facts: {bits: key.bits, rsa: key.algorithm === 'rsa' || key.algorithm === 'rsa-pss', extKeyUsage: x.keyUsage}};
