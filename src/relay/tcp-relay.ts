@@ -184,7 +184,7 @@ export async function main(argv = process.argv.slice(2), env: NodeJS.ProcessEnv 
     return;
   }
   if (argv.length > 0) {
-    bootLogger.fatal({code: 'CONFIG_INVALID', argv: argv.slice(0, 4)}, 'unknown argument (only --health)');
+    bootLogger.fatal({code: 'CONFIG_INVALID', argCount: argv.length}, 'unknown argument (only --health)');
     process.exitCode = 78;
     return;
   }

@@ -16,65 +16,76 @@ import {MtlsAuthenticator} from '../../../src/auth/mtls-authenticator';
 import {MtlsAuthenticationStrategy} from '../../../src/auth/mtls.strategy';
 import {createLogger} from '../../../src/logging/logger';
 import {ConnectionGate, PeerLeaf, peerLeaf} from '../../../src/tls/connection-gate';
-import {givenTestPki} from '../../fixtures/pki';
+import {DevPkiManifest, givenTestPki} from '../../fixtures/pki';
+
+/**
+ * One real TLS 1.3 handshake on loopback (the dev PKI's server, the valid client's certificate):
+ * `onSecure` runs on the server's socket; the server and client are closed afterwards.
+ */
+async function givenMtlsHandshake<T>(pki: DevPkiManifest, onSecure: (socket: tls.TLSSocket) => Promise<T> | T): Promise<T> {
+  const server = tls.createServer({
+    cert: readFileSync(pki.server.cert),
+    key: readFileSync(pki.server.key),
+    ca: readFileSync(pki.caBundle),
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+  });
+  const result = new Promise<T>((resolve, reject) => {
+    server.once('secureConnection', (socket: tls.TLSSocket) => {
+      Promise.resolve()
+        .then(() => onSecure(socket))
+        .then(resolve, reject)
+        .finally(() => socket.destroy());
+    });
+  });
+  await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+  const client = tls.connect({
+    port: (server.address() as {port: number}).port,
+    host: '127.0.0.1',
+    servername: 'localhost',
+    ca: readFileSync(pki.caBundle),
+    cert: readFileSync(pki.clients.valid.cert),
+    key: readFileSync(pki.clients.valid.key),
+  });
+  client.on('error', () => undefined);
+  try {
+    return await result;
+  } finally {
+    client.destroy();
+    await new Promise(r => server.close(r));
+  }
+}
 
 describe('reliability: the connection gate reads the peer certificate once, without the legacy object (integration)', () => {
   it('keeps the leaf from getPeerX509Certificate(), never calls getPeerCertificate(), and agrees with openssl x509', async () => {
     const pki = await givenTestPki();
-    const server = tls.createServer({
-      cert: readFileSync(pki.server.cert),
-      key: readFileSync(pki.server.key),
-      ca: readFileSync(pki.caBundle),
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
+    const {leaf, calls} = await givenMtlsHandshake(pki, socket => {
+      socket.getPeerCertificate = () => assert.fail('getPeerCertificate() builds the whole legacy object; the gate must not call it');
+      let n = 0;
+      const read = socket.getPeerX509Certificate.bind(socket);
+      socket.getPeerX509Certificate = () => (n++, read());
+      return {leaf: peerLeaf(socket), calls: n};
     });
-    const seen = new Promise<PeerLeaf | undefined>(resolve => {
-      server.once('secureConnection', (socket: tls.TLSSocket) => {
-        socket.getPeerCertificate = () => assert.fail('getPeerCertificate() builds the whole legacy object; the gate must not call it');
-        let calls = 0;
-        const read = socket.getPeerX509Certificate.bind(socket);
-        socket.getPeerX509Certificate = () => (calls++, read());
-        resolve(peerLeaf(socket));
-        assert.equal(calls, 1, 'one read per connection');
-        socket.destroy();
-      });
-    });
-    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as {port: number}).port;
-    const client = tls.connect({
-      port,
-      host: '127.0.0.1',
-      servername: 'localhost',
-      ca: readFileSync(pki.caBundle),
-      cert: readFileSync(pki.clients.valid.cert),
-      key: readFileSync(pki.clients.valid.key),
-    });
-    client.on('error', () => undefined);
-    try {
-      const leaf = await seen;
-      assert.ok(leaf instanceof PeerLeaf);
-      // The unparsed fields agree with a parse of the same DER (the revocation index keys on them).
-      const parsed = new X509Certificate(readFileSync(pki.clients.valid.cert));
-      assert.equal(leaf.fingerprint256, pki.clients.valid.fingerprint256);
-      assert.equal(leaf.fingerprint256, parsed.fingerprint256);
-      assert.equal(leaf.serialNumber, parsed.serialNumber);
-      assert.ok(leaf.raw.equals(parsed.raw));
-      assert.equal(leaf.x509().subject, parsed.subject);
-      assert.equal(leaf.x509(), leaf.x509(), 'parsed once');
-      // The independent oracle: openssl's view of the same certificate file.
-      const serial = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-serial'])
-        .trim()
-        .replace(/^serial=/, '');
-      assert.equal(leaf.serialNumber.replace(/^0+/, ''), serial.replace(/^0+/, ''));
-      const fp = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-fingerprint', '-sha256'])
-        .trim()
-        .replace(/^.*Fingerprint=/, '');
-      assert.equal(leaf.fingerprint256, fp);
-    } finally {
-      client.destroy();
-      await new Promise(r => server.close(r));
-    }
+    assert.equal(calls, 1, 'one read per connection');
+    assert.ok(leaf instanceof PeerLeaf);
+    // The unparsed fields agree with a parse of the same DER (the revocation index keys on them).
+    const parsed = new X509Certificate(readFileSync(pki.clients.valid.cert));
+    assert.equal(leaf.fingerprint256, pki.clients.valid.fingerprint256);
+    assert.equal(leaf.fingerprint256, parsed.fingerprint256);
+    assert.equal(leaf.serialNumber, parsed.serialNumber);
+    assert.ok(leaf.raw.equals(parsed.raw));
+    assert.equal(leaf.x509().subject, parsed.subject);
+    assert.equal(leaf.x509(), leaf.x509(), 'parsed once');
+    // The independent oracle: openssl's view of the same certificate file.
+    const serial = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-serial'])
+      .trim()
+      .replace(/^serial=/, '');
+    assert.equal(leaf.serialNumber.replace(/^0+/, ''), serial.replace(/^0+/, ''));
+    const fp = opensslOk(['x509', '-in', pki.clients.valid.cert, '-noout', '-fingerprint', '-sha256'])
+      .trim()
+      .replace(/^.*Fingerprint=/, '');
+    assert.equal(leaf.fingerprint256, fp);
   });
 
   it('no certificate, or a socket that cannot say: undefined (the gate then refuses)', () => {
@@ -94,46 +105,16 @@ describe('reliability: the connection gate reads the peer certificate once, with
     // A real gate that never saw this server's connections (not attached): it admitted nothing.
     const gate = new ConnectionGate(() => ({statusOfCertificate: () => ({status: 'good' as const})}), logger);
     const strategy = new MtlsAuthenticationStrategy(authenticator, gate);
-    const server = tls.createServer({
-      cert: readFileSync(pki.server.cert),
-      key: readFileSync(pki.server.key),
-      ca: readFileSync(pki.caBundle),
-      requestCert: true,
-      rejectUnauthorized: true,
-      minVersion: 'TLSv1.3',
+    const e = await givenMtlsHandshake(pki, socket => {
+      socket.getPeerCertificate = () => assert.fail('getPeerCertificate(): the strategy reads the leaf as the gate does');
+      return strategy.authenticate({socket} as never).then(
+        () => new Error('accepted'),
+        (err: unknown) => err,
+      );
     });
-    const refused = new Promise<unknown>(resolve => {
-      server.once('secureConnection', (socket: tls.TLSSocket) => {
-        socket.getPeerCertificate = () => assert.fail('getPeerCertificate(): the strategy reads the leaf as the gate does');
-        strategy
-          .authenticate({socket} as never)
-          .then(
-            () => resolve(new Error('accepted')),
-            e => resolve(e),
-          )
-          .finally(() => socket.destroy());
-      });
-    });
-    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as {port: number}).port;
-    const client = tls.connect({
-      port,
-      host: '127.0.0.1',
-      servername: 'localhost',
-      ca: readFileSync(pki.caBundle),
-      cert: readFileSync(pki.clients.valid.cert),
-      key: readFileSync(pki.clients.valid.key),
-    });
-    client.on('error', () => undefined);
-    try {
-      const e = await refused;
-      assert.ok(isAppError(e), String(e));
-      assert.equal(e.code, 'AUTH_CERT_UNTRUSTED');
-      const decision = lines.find(l => l.event === 'auth.decision');
-      assert.equal(decision?.code, 'AUTH_CERT_UNTRUSTED');
-    } finally {
-      client.destroy();
-      await new Promise(r => server.close(r));
-    }
+    assert.ok(isAppError(e), String(e));
+    assert.equal(e.code, 'AUTH_CERT_UNTRUSTED');
+    const decision = lines.find(l => l.event === 'auth.decision');
+    assert.equal(decision?.code, 'AUTH_CERT_UNTRUSTED');
   });
 });
